@@ -1,0 +1,7 @@
+"""tabdl: deep learning on tabular data with scikit-learn estimators and fast.ai practice."""
+
+from .estimators import TabularClassifier, TabularRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["TabularClassifier", "TabularRegressor", "__version__"]

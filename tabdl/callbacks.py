@@ -1,0 +1,114 @@
+"""Training callbacks: small objects with hooks, so features never touch the loop itself.
+
+Hooks (all optional): ``before_fit(learner)``, ``before_epoch(learner)``,
+``after_batch(learner, loss)``, ``after_epoch(learner, logs)``, ``after_fit(learner)``.
+A callback asks the learner to stop by setting ``learner.stop = True``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .learner import Learner
+
+__all__ = ["Callback", "SmoothLoss", "Recorder", "EarlyStopping", "ProgressBar"]
+
+
+class Callback:
+    def before_fit(self, learner: Learner) -> None: ...
+    def before_epoch(self, learner: Learner) -> None: ...
+    def after_batch(self, learner: Learner, loss: float) -> None: ...
+    def after_epoch(self, learner: Learner, logs: dict[str, Any]) -> None: ...
+    def after_fit(self, learner: Learner) -> None: ...
+
+
+class SmoothLoss:
+    """Exponentially weighted moving average with bias correction (as in Adam).
+
+    Without the correction the first values are pulled towards 0, the EWMA's starting point.
+    """
+
+    def __init__(self, beta: float = 0.98):
+        self.beta = beta
+        self.reset()
+
+    def reset(self) -> None:
+        self.avg, self.count = 0.0, 0
+
+    def update(self, value: float) -> float:
+        self.count += 1
+        self.avg = self.beta * self.avg + (1 - self.beta) * value
+        return self.avg / (1 - self.beta**self.count)
+
+
+class Recorder(Callback):
+    """Raw and smoothed batch losses, and one row of logs per epoch (``history``)."""
+
+    def __init__(self, beta: float = 0.98):
+        self.smoother = SmoothLoss(beta)
+        self.losses: list[float] = []
+        self.smooth_losses: list[float] = []
+        self.rows: list[dict[str, Any]] = []
+
+    def before_fit(self, learner: Learner) -> None:
+        self.smoother.reset()
+
+    def before_epoch(self, learner: Learner) -> None:
+        self._start, self._epoch_sum, self._epoch_n = time.perf_counter(), 0.0, 0
+
+    def after_batch(self, learner: Learner, loss: float) -> None:
+        self.losses.append(loss)
+        self.smooth_losses.append(self.smoother.update(loss))
+        self._epoch_sum += loss
+        self._epoch_n += 1
+
+    def epoch_logs(self) -> dict[str, Any]:
+        return {
+            "train_loss": self._epoch_sum / max(self._epoch_n, 1),
+            "train_loss_smooth": self.smooth_losses[-1] if self.smooth_losses else math.nan,
+            "time": time.perf_counter() - self._start,
+        }
+
+    def after_epoch(self, learner: Learner, logs: dict[str, Any]) -> None:
+        self.rows.append(dict(logs))
+
+    @property
+    def history(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+
+class EarlyStopping(Callback):
+    """Stop after ``patience`` epochs without improving the learner's monitored score.
+
+    Restoring the best weights is the learner's job (it snapshots them for divergence and
+    interrupts too), so this callback only decides when to stop.
+    """
+
+    def __init__(self, patience: int):
+        self.patience = patience
+
+    def after_epoch(self, learner: Learner, logs: dict[str, Any]) -> None:
+        if learner.epoch - learner.best_epoch >= self.patience:
+            learner.stop = True
+
+
+class ProgressBar(Callback):
+    """One tqdm bar over epochs, showing the last losses; batches stay off the bar for speed."""
+
+    def before_fit(self, learner: Learner) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=learner.n_epochs, desc="fit", unit="epoch", leave=False)
+
+    def after_epoch(self, learner: Learner, logs: dict[str, Any]) -> None:
+        shown = {k: f"{v:.4g}" for k, v in logs.items() if k not in ("epoch", "time", "lr")}
+        self.bar.set_postfix(shown, refresh=False)
+        self.bar.update(1)
+
+    def after_fit(self, learner: Learner) -> None:
+        self.bar.close()

@@ -1,0 +1,359 @@
+"""Tabular preprocessing: column roles, vocabularies, missing values and scaling -> tensors.
+
+Everything learned here is plain data (lists, floats, strings) so it travels in a JSON file and
+inference uses the very same vocabularies, fill values and scaling stats as training.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.special import ndtri
+
+__all__ = ["TabularPreprocessor", "as_frame", "category_keys", "emb_size_rule"]
+
+Scaler = Literal[
+    "standard",  # (x - mean) / std
+    "quantile",  # rank-gauss: empirical quantiles mapped to a standard normal (robust to outliers)
+    "none",  # raw values
+]
+
+# Rank-gauss output is clipped to the normal quantiles of [EPS, 1 - EPS] (about +/-5.2).
+_QUANTILE_EPS = 1e-7
+_N_QUANTILES = 1000
+
+
+def as_frame(X: Any) -> pd.DataFrame:
+    """Wrap arrays and lists as a DataFrame without copying a DataFrame that is already one."""
+    if isinstance(X, pd.DataFrame):
+        return X
+    if isinstance(X, pd.Series):
+        return X.to_frame()
+    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+        raise TypeError("sparse input is not supported by tabdl: pass a dense array or DataFrame")
+    arr = np.asarray(X)
+    if arr.ndim == 1:
+        raise ValueError(
+            "Expected 2D array, got 1D array instead. Reshape your data either using "
+            "array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) "
+            "if it contains a single sample."
+        )
+    if arr.ndim != 2:
+        raise ValueError(f"Expected a 2D array or DataFrame, got an array with {arr.ndim} dims")
+    return pd.DataFrame(arr)
+
+
+def _is_categorical_dtype(dtype: Any) -> bool:
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+    )
+
+
+def _key(v: Any) -> str | None:
+    """One key per category value, so that 7, 7.0, np.int64(7) and "7" all meet at "7"."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return "True" if v else "False"
+    if isinstance(v, (float, np.floating)):
+        if math.isnan(v):
+            return None
+        if math.isfinite(v) and float(v).is_integer():
+            return str(int(v))
+        return repr(float(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    return str(v)
+
+
+def category_keys(col: pd.Series) -> np.ndarray:
+    """Map a column to an object array of string keys, with None for missing values."""
+    dtype = col.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        # Work on the (few) categories, then broadcast through the codes.
+        cats = np.array([_key(c) for c in dtype.categories] + [None], dtype=object)
+        return cats[col.cat.codes.to_numpy()]  # code -1 (missing) picks the trailing None
+    if pd.api.types.is_bool_dtype(dtype) and not col.hasnans:
+        return np.where(col.to_numpy(bool), "True", "False").astype(object)
+    if pd.api.types.is_integer_dtype(dtype) and not col.hasnans:
+        return col.to_numpy(np.int64).astype(str).astype(object)
+    # object / str / float / nullable: per value, since a column may mix 7 and "7".
+    return np.array([_key(v) for v in col.to_numpy(object)], dtype=object)
+
+
+def emb_size_rule(n_cat: int, max_params: int = 2**24) -> int:
+    """fastai's rule, min(600, 1.6 n^0.56), capped so that one table holds at most max_params.
+
+    The cap keeps a 1M-level column at a 16-wide table (64 MB of weights) instead of 600-wide
+    (2.4 GB, and three times that again for AdamW's state).
+    """
+    size = min(600, round(1.6 * n_cat**0.56))
+    return int(max(1, min(size, max_params // max(n_cat, 1))))
+
+
+def _resolve(spec: Sequence[Any] | None, columns: list[Any], name: str) -> list[Any] | None:
+    """Turn names or positions in cat_features / cont_features into column labels."""
+    if spec is None:
+        return None
+    if isinstance(spec, (str, int, np.integer)):
+        spec = [spec]
+    spec = list(spec)
+    if len(spec) and all(isinstance(s, (bool, np.bool_)) for s in spec):
+        if len(spec) != len(columns):
+            raise ValueError(f"{name} as a boolean mask needs {len(columns)} entries, got {len(spec)}")
+        return [c for c, m in zip(columns, spec) if m]
+    out = []
+    for s in spec:
+        if s in columns:
+            out.append(s)
+        elif isinstance(s, (int, np.integer)) and not isinstance(s, bool) and -len(columns) <= s < len(columns):
+            out.append(columns[s])
+        else:
+            raise ValueError(f"{name} names column {s!r}, which is not in X (columns: {columns[:20]})")
+    return out
+
+
+class TabularPreprocessor:
+    """Fitted column roles, vocabularies, fills and scaling; turns frames into tensors.
+
+    Categorical codes: 0 is unknown/missing/rare, 1..n the sorted vocabulary. Categories seen
+    fewer than ``min_category_count`` times are folded into 0 so the unknown vector is trained
+    on real rows instead of staying at its random init.
+    """
+
+    def __init__(
+        self,
+        *,
+        cat_features: Sequence[Any] | None = None,
+        cont_features: Sequence[Any] | None = None,
+        min_category_count: int = 3,
+        scaler: Scaler = "quantile",
+        max_emb_params: int = 2**24,
+    ):
+        self.cat_features = cat_features
+        self.cont_features = cont_features
+        self.min_category_count = min_category_count
+        self.scaler = scaler
+        self.max_emb_params = max_emb_params
+
+    # >>> fit
+    def fit(self, X: Any) -> TabularPreprocessor:
+        X = as_frame(X)
+        if X.shape[0] == 0:
+            raise ValueError("X is empty: found 0 rows, a minimum of 1 is required")
+        if X.shape[1] == 0:
+            raise ValueError("X has 0 columns, a minimum of 1 is required")
+        if self.scaler not in ("standard", "quantile", "none"):
+            raise ValueError(f"scaler must be 'standard', 'quantile' or 'none', got {self.scaler!r}")
+        if not isinstance(self.min_category_count, (int, np.integer)) or self.min_category_count < 1:
+            raise ValueError(f"min_category_count must be an int >= 1, got {self.min_category_count!r}")
+        columns = list(X.columns)
+        if len(set(columns)) != len(columns):
+            dup = [c for c in columns if columns.count(c) > 1][0]
+            raise ValueError(f"X has the column {dup!r} more than once")
+        cats = _resolve(self.cat_features, columns, "cat_features")
+        conts = _resolve(self.cont_features, columns, "cont_features")
+        if cats is not None and conts is not None and set(cats) & set(conts):
+            both = sorted(set(cats) & set(conts), key=str)
+            raise ValueError(f"columns {both} are in both cat_features and cont_features")
+        if cats is None:
+            cats = [c for c in columns if (conts is None or c not in conts) and _is_categorical_dtype(X[c].dtype)]
+        if conts is None:
+            conts = [c for c in columns if c not in cats]
+        self.columns_ = columns
+        self.cat_names_ = cats
+        self.cont_names_ = conts
+
+        self.vocabs_: list[list[str]] = []
+        for c in cats:
+            keys = category_keys(X[c])
+            vc = pd.Series(keys[pd.notna(keys)]).value_counts()
+            kept = vc.index[vc.to_numpy() >= self.min_category_count]
+            self.vocabs_.append(sorted(str(k) for k in kept))
+
+        self.fills_: list[float] = []
+        self.has_indicator_: list[bool] = []
+        self.stats_: list[dict[str, Any]] = []
+        for c in conts:
+            v = self._numeric(X[c], c)
+            nan = np.isnan(v)
+            ok = v[~nan]
+            fill = float(np.median(ok)) if ok.size else 0.0
+            self.fills_.append(fill)
+            self.has_indicator_.append(bool(nan.any()))
+            self.stats_.append(self._fit_scaler(np.where(nan, fill, v)))
+        self._build_lookups()
+        return self
+
+    def _fit_scaler(self, v: np.ndarray) -> dict[str, Any]:
+        if self.scaler == "standard":
+            std = float(v.std())
+            return {"mean": float(v.mean()), "std": std if std > 0 else 1.0}
+        if self.scaler == "quantile":
+            n_q = int(min(_N_QUANTILES, v.size))
+            refs = np.linspace(0, 1, n_q)
+            return {"quantiles": np.quantile(v, refs).tolist(), "references": refs.tolist()}
+        return {}
+
+    def _build_lookups(self) -> None:
+        # pandas' hash index maps many keys to codes at C speed; dicts serve the one-row path.
+        self._index = [pd.Index(v, dtype=object) for v in self.vocabs_]
+        self._dicts = [{k: i + 1 for i, k in enumerate(v)} for v in self.vocabs_]
+        self._quant = [
+            (np.asarray(s["quantiles"]), np.asarray(s["references"])) if "quantiles" in s else None
+            for s in self.stats_
+        ]
+
+    # >>> properties used by the model
+    @property
+    def cardinalities_(self) -> list[int]:
+        """Rows of each embedding table: the vocabulary plus the unknown code 0."""
+        return [len(v) + 1 for v in self.vocabs_]
+
+    @property
+    def cont_out_names_(self) -> list[str]:
+        names = [str(c) for c in self.cont_names_]
+        names += [f"{c}_na" for c, ind in zip(self.cont_names_, self.has_indicator_) if ind]
+        return names
+
+    @property
+    def n_cont_out_(self) -> int:
+        return len(self.cont_names_) + sum(self.has_indicator_)
+
+    def emb_sizes(self, overrides: dict[Any, int] | None = None) -> list[int]:
+        overrides = overrides or {}
+        unknown = set(overrides) - set(self.cat_names_)
+        if unknown:
+            raise ValueError(f"emb_sizes names {sorted(unknown, key=str)}, which are not categorical columns")
+        sizes = []
+        for c, n in zip(self.cat_names_, self.cardinalities_):
+            size = overrides.get(c, emb_size_rule(n, self.max_emb_params))
+            if not isinstance(size, (int, np.integer)) or size < 1:
+                raise ValueError(f"emb_sizes[{c!r}] must be a positive int, got {size!r}")
+            sizes.append(int(size))
+        return sizes
+
+    # >>> transform
+    @staticmethod
+    def _numeric(col: pd.Series, name: Any) -> np.ndarray:
+        if pd.api.types.is_datetime64_any_dtype(col.dtype):
+            # Seconds since the epoch; NaT becomes NaN and is filled like any missing value.
+            ns = col.to_numpy("datetime64[ns]").astype(np.int64).astype(np.float64)
+            return np.where(col.isna().to_numpy(), np.nan, ns / 1e9)
+        try:
+            v = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as e:
+            raise ValueError(
+                f"continuous column {name!r} holds non-numeric values ({e}); "
+                "list it in cat_features or convert it"
+            ) from None
+        if np.isinf(v).any():
+            raise ValueError(f"column {name!r} contains +/-inf; replace it with NaN or a finite value")
+        return v
+
+    def _select(self, X: pd.DataFrame) -> pd.DataFrame:
+        needed = self.cat_names_ + self.cont_names_
+        missing = [c for c in needed if c not in X.columns]
+        if missing:
+            raise ValueError(f"X is missing column(s) {missing} that were present at fit")
+        return X
+
+    def _scale(self, j: int, v: np.ndarray) -> np.ndarray:
+        s = self.stats_[j]
+        if self.scaler == "standard":
+            return (v - s["mean"]) / s["std"]
+        if self.scaler == "quantile":
+            q, r = self._quant[j]
+            # Average of the forward and reversed interpolation, as scikit-learn does, so
+            # repeated quantiles (discrete columns) map to the middle of their rank range.
+            u = 0.5 * (np.interp(v, q, r) - np.interp(-v, -q[::-1], -r[::-1]))
+            return ndtri(np.clip(u, _QUANTILE_EPS, 1 - _QUANTILE_EPS))
+        return v
+
+    def transform(self, X: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (codes int64 (n, n_cat), values float32 (n, n_cont_out))."""
+        X = self._select(as_frame(X))
+        n = len(X)
+        codes = np.zeros((n, len(self.cat_names_)), dtype=np.int64)
+        for j, c in enumerate(self.cat_names_):
+            codes[:, j] = self._index[j].get_indexer(category_keys(X[c])) + 1  # -1 (unknown) -> 0
+        cols, inds = [], []
+        for j, c in enumerate(self.cont_names_):
+            v = self._numeric(X[c], c)
+            nan = np.isnan(v)
+            cols.append(self._scale(j, np.where(nan, self.fills_[j], v)))
+            if self.has_indicator_[j]:
+                inds.append(nan.astype(np.float64))
+        values = np.stack(cols + inds, axis=1) if cols else np.zeros((n, 0))
+        return torch.from_numpy(codes), torch.from_numpy(values.astype(np.float32))
+
+    def transform_row(self, row: dict[Any, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The lean path for one row given as {column: value}: dict lookups, no pandas."""
+        missing = [c for c in self.cat_names_ + self.cont_names_ if c not in row]
+        if missing:
+            raise ValueError(f"X is missing column(s) {missing} that were present at fit")
+        codes = [self._dicts[j].get(_key(row[c]), 0) for j, c in enumerate(self.cat_names_)]
+        vals, inds = [], []
+        for j, c in enumerate(self.cont_names_):
+            v = row[c]
+            try:
+                v = float("nan") if v is None or v is pd.NA else float(v)
+            except (TypeError, ValueError):
+                raise ValueError(f"continuous column {c!r} holds a non-numeric value {v!r}") from None
+            if math.isinf(v):
+                raise ValueError(f"column {c!r} contains +/-inf; replace it with NaN or a finite value")
+            nan = math.isnan(v)
+            vals.append(float(self._scale(j, np.float64(self.fills_[j] if nan else v))))
+            if self.has_indicator_[j]:
+                inds.append(float(nan))
+        return (
+            torch.tensor([codes], dtype=torch.int64).reshape(1, len(codes)),
+            torch.tensor([vals + inds], dtype=torch.float32).reshape(1, len(vals) + len(inds)),
+        )
+
+    # >>> plain-data state for tabdl.io
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "params": {
+                "min_category_count": int(self.min_category_count),
+                "scaler": self.scaler,
+                "max_emb_params": int(self.max_emb_params),
+            },
+            "columns": self.columns_,
+            "cat_names": self.cat_names_,
+            "cont_names": self.cont_names_,
+            "vocabs": self.vocabs_,
+            "fills": self.fills_,
+            "has_indicator": self.has_indicator_,
+            "stats": self.stats_,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TabularPreprocessor:
+        pre = cls(**d["params"])
+        pre.columns_ = d["columns"]
+        pre.cat_names_ = d["cat_names"]
+        pre.cont_names_ = d["cont_names"]
+        pre.vocabs_ = d["vocabs"]
+        pre.fills_ = d["fills"]
+        pre.has_indicator_ = d["has_indicator"]
+        pre.stats_ = d["stats"]
+        pre._build_lookups()
+        return pre
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Lookups are derived; rebuild them on unpickle instead of pickling pandas indexes.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_index", "_dicts", "_quant")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "vocabs_" in state:
+            self._build_lookups()
