@@ -1,0 +1,118 @@
+"""Pieces every benchmark shares: markdown tables, timing, and the peers' baselines.
+
+The peers follow ../shared/BENCHMARKS.md: LightGBM at defaults with native categoricals and with
+ordinal codes (both in the same process), and a random forest of 100 trees with
+min_samples_leaf=3 on ordinal codes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import log_loss, roc_auc_score, root_mean_squared_error
+from sklearn.preprocessing import OrdinalEncoder
+
+__all__ = [
+    "markdown_table",
+    "timer",
+    "score",
+    "ordinal_frames",
+    "native_frames",
+    "lightgbm_model",
+    "random_forest_model",
+    "predict_for",
+    "fit_score",
+    "print_results",
+]
+
+
+def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
+    """A GitHub markdown table without the optional `tabulate` dependency."""
+
+    def cell(v) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "" if np.isnan(v) else format(float(v), floatfmt)
+        return str(v)
+
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+@contextmanager
+def timer():
+    """``with timer() as t: ...`` then ``t()`` gives the elapsed seconds."""
+    start = time.perf_counter()
+    end: list[float] = []
+    yield lambda: (end[0] if end else time.perf_counter()) - start
+    end.append(time.perf_counter())
+
+
+def score(task: str, y_true, pred) -> dict[str, float]:
+    """The protocol metric: RMSE for regression; ROC AUC (and log loss) on P(positive) for binary."""
+    if task == "regression":
+        return {"rmse": float(root_mean_squared_error(y_true, pred))}
+    p = np.clip(np.asarray(pred, dtype=float), 1e-7, 1 - 1e-7)
+    return {"auc": float(roc_auc_score(y_true, p)), "log_loss": float(log_loss(y_true, p))}
+
+
+def ordinal_frames(X_train: pd.DataFrame, X_test: pd.DataFrame, cats: Sequence[str]):
+    """Categoricals as ordinal codes (unknown/missing -> -1 -> NaN), continuous columns untouched."""
+    enc = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1)
+    out = []
+    for i, X in enumerate((X_train, X_test)):
+        X = X.copy()
+        if cats:
+            strs = X[list(cats)].astype(str)
+            codes = enc.fit_transform(strs) if i == 0 else enc.transform(strs)
+            X[list(cats)] = np.where(codes < 0, np.nan, codes)
+        out.append(X.astype(float))
+    return out[0], out[1]
+
+
+def native_frames(X_train: pd.DataFrame, X_test: pd.DataFrame, cats: Sequence[str]):
+    """Categoricals as pandas category dtype with the training vocabulary, for LightGBM's native handling."""
+    out = [X_train.copy(), X_test.copy()]
+    for c in cats:
+        levels = sorted(X_train[c].dropna().astype(str).unique())
+        for X in out:
+            X[c] = pd.Categorical(X[c].astype(str).where(X[c].notna()), categories=levels)
+    return out[0], out[1]
+
+
+def lightgbm_model(task: str, seed: int = 0):
+    from lightgbm import LGBMClassifier, LGBMRegressor
+
+    cls = LGBMRegressor if task == "regression" else LGBMClassifier
+    return cls(random_state=seed, verbose=-1)
+
+
+def random_forest_model(task: str, seed: int = 0):
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    cls = RandomForestRegressor if task == "regression" else RandomForestClassifier
+    return cls(n_estimators=100, min_samples_leaf=3, n_jobs=-1, random_state=seed)
+
+
+def predict_for(task: str, model, X) -> np.ndarray:
+    return model.predict(X) if task == "regression" else model.predict_proba(X)[:, 1]
+
+
+def fit_score(task: str, model, X_train, y_train, X_test, y_test, fit: Callable | None = None) -> dict:
+    """Fit, predict, score and time one model; returns the metric columns plus fit_s."""
+    with timer() as t:
+        (fit or model.fit)(X_train, y_train)
+    return {**score(task, y_test, predict_for(task, model, X_test)), "fit_s": t()}
+
+
+def print_results(results: list[dict]) -> None:
+    for r in results:
+        print(f"\n## {r['title']}\n")
+        print(markdown_table(r["table"]))
+        if r.get("notes"):
+            print(f"\n{r['notes']}")
