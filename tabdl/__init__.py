@@ -1,7 +1,8 @@
 """tabdl: deep learning on tabular data with scikit-learn estimators and fast.ai practice."""
 
 from .estimators import TabularClassifier, TabularRegressor
+from .io import load
 
 __version__ = "0.1.0"
 
-__all__ = ["TabularClassifier", "TabularRegressor", "__version__"]
+__all__ = ["TabularClassifier", "TabularRegressor", "__version__", "load"]

@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .callbacks import EarlyStopping, ProgressBar, SmoothLoss
+from .io import SaveMixin
 from .learner import Learner, TensorData, freeze_to, resolve_device
 from .lr_finder import LRFindResult
 from .metrics import get_metric
@@ -48,7 +49,7 @@ def _check_positive(name: str, value: Any, *, integer: bool = False, allow_zero:
         raise ValueError(f"{name} must be {what} {'>= 0' if allow_zero else '> 0'}, got {value!r}")
 
 
-class _TabularEstimator(BaseEstimator):
+class _TabularEstimator(SaveMixin, BaseEstimator):
     """Shared machinery of TabularRegressor and TabularClassifier."""
 
     # Subclasses set these.

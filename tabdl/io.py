@@ -1,0 +1,319 @@
+"""Save and load fitted models as one zip file that never needs pickle.
+
+A file holds two members:
+
+- ``meta.json``: the format version, the tabdl and torch versions, the estimator's class name,
+  its ``get_params()``, and its fitted state (column roles, vocabularies, fill values, scaling
+  stats, class order, target stats, ...) as plain JSON;
+- ``weights.pt``: the module's ``state_dict``, read back with ``torch.load(weights_only=True)``,
+  which only builds tensors and containers, never arbitrary objects.
+
+Python values that JSON lacks (tuples, slices, numpy arrays with their dtype, DataFrames,
+non-finite floats, dicts with non-string keys) are written as small tagged objects and rebuilt
+by a decoder that knows only those tags, so loading a file cannot run code.
+
+Model kinds plug in through ``register(class_name, module, to_state, from_state)``:
+``to_state(model) -> (state: dict, tensors: dict[str, Tensor])`` and
+``from_state(cls, state, tensors) -> model``. The class is found by name in the registry only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import json
+import math
+import os
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+__all__ = ["save", "load", "register", "SaveMixin", "FORMAT_VERSION", "encode", "decode"]
+
+FORMAT = "tabdl"
+# Bump when a file written by this version cannot be read by an older reader (or vice versa).
+FORMAT_VERSION = 1
+_META, _WEIGHTS = "meta.json", "weights.pt"
+
+
+# >>> JSON encoding of the Python values estimators hold
+_TAGS = ("__tuple__", "__slice__", "__ndarray__", "__frame__", "__float__", "__items__")
+# numpy dtype kinds an array may be stored with: bool, ints, floats, unicode, object (of JSON values)
+_ARRAY_KINDS = "biufUO"
+
+
+def encode(obj: Any, where: str = "value") -> Any:
+    """A JSON-safe version of ``obj``; ``where`` names it in the error for unsupported types."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        v = float(obj)
+        return v if math.isfinite(v) else {"__float__": repr(v)}
+    if isinstance(obj, list):
+        return [encode(v, where) for v in obj]
+    if isinstance(obj, tuple):
+        return {"__tuple__": [encode(v, where) for v in obj]}
+    if isinstance(obj, slice):
+        return {"__slice__": [encode(v, where) for v in (obj.start, obj.stop, obj.step)]}
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) and k not in _TAGS for k in obj):
+            return {k: encode(v, f"{where}[{k!r}]") for k, v in obj.items()}
+        return {
+            "__items__": [[encode(k, where), encode(v, f"{where}[{k!r}]")] for k, v in obj.items()]
+        }
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind not in _ARRAY_KINDS:
+            raise ValueError(f"{where}: cannot store an array of dtype {obj.dtype} in a tabdl file")
+        dtype = "object" if obj.dtype.kind == "O" else obj.dtype.str
+        return {
+            "__ndarray__": encode(obj.ravel().tolist(), where),
+            "dtype": dtype,
+            "shape": list(obj.shape),
+        }
+    if isinstance(obj, pd.DataFrame):
+        cols = {}
+        for i in range(obj.shape[1]):
+            col = obj.iloc[:, i]
+            numeric = isinstance(col.dtype, np.dtype) and col.dtype.kind in "biuf"
+            cols[str(i)] = encode(col.to_numpy() if numeric else col.to_numpy(dtype=object), where)
+        return {
+            "__frame__": {
+                "columns": encode(list(obj.columns), where),
+                "index": encode(obj.index.to_numpy(), where),
+                "data": cols,
+            }
+        }
+    raise ValueError(
+        f"{where}: cannot store a {type(obj).__name__} in a tabdl file (JSON values only)"
+    )
+
+
+def decode(obj: Any) -> Any:
+    """Inverse of ``encode``; builds only lists, dicts, tuples, slices, arrays and frames."""
+    if isinstance(obj, list):
+        return [decode(v) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if "__tuple__" in obj:
+        return tuple(decode(v) for v in obj["__tuple__"])
+    if "__slice__" in obj:
+        return slice(*(decode(v) for v in obj["__slice__"]))
+    if "__float__" in obj:
+        return float(obj["__float__"])  # "nan", "inf", "-inf"
+    if "__items__" in obj:
+        return {_hashable(decode(k)): decode(v) for k, v in obj["__items__"]}
+    if "__ndarray__" in obj:
+        flat, shape = decode(obj["__ndarray__"]), tuple(obj["shape"])
+        dtype = np.dtype(obj["dtype"])
+        if dtype.kind not in _ARRAY_KINDS:
+            raise ValueError(f"array dtype {dtype} is not allowed in a tabdl file")
+        if dtype.kind == "O":
+            arr = np.empty(len(flat), dtype=object)
+            arr[:] = flat
+            return arr.reshape(shape)
+        return np.asarray(flat, dtype=dtype).reshape(shape)
+    if "__frame__" in obj:
+        f = obj["__frame__"]
+        columns = decode(f["columns"])
+        data = {i: decode(f["data"][str(i)]) for i in range(len(columns))}
+        df = pd.DataFrame(data, index=decode(f["index"]))
+        df.columns = columns
+        return df
+    return {k: decode(v) for k, v in obj.items()}
+
+
+def _hashable(k: Any) -> Any:
+    return tuple(_hashable(v) for v in k) if isinstance(k, (list, tuple)) else k
+
+
+# >>> the registry of model kinds
+@dataclass(frozen=True)
+class _Kind:
+    module: str
+    to_state: Callable[[Any], tuple[dict[str, Any], dict[str, torch.Tensor]]]
+    from_state: Callable[[type, dict[str, Any], dict[str, torch.Tensor]], Any]
+
+
+_REGISTRY: dict[str, _Kind] = {}
+
+
+def register(class_name: str, module: str, to_state, from_state) -> None:
+    """Make ``module.class_name`` savable. Loading imports only modules named here."""
+    _REGISTRY[class_name] = _Kind(module, to_state, from_state)
+
+
+def _kind_of(name: str) -> tuple[_Kind, type]:
+    if name not in _REGISTRY:
+        raise ValueError(f"tabdl cannot save or load a {name!r}; known kinds: {sorted(_REGISTRY)}")
+    kind = _REGISTRY[name]
+    return kind, getattr(importlib.import_module(kind.module), name)
+
+
+# >>> save / load
+def save(model: Any, path: str | os.PathLike) -> str:
+    """Write a fitted model to ``path`` (one zip file) and return the path."""
+    name = type(model).__name__
+    kind, cls = _kind_of(name)
+    if type(model) is not cls:
+        raise ValueError(
+            f"tabdl cannot save a {type(model).__qualname__}: only {kind.module}.{name} is registered"
+        )
+    state, tensors = kind.to_state(model)
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, buf)
+    weights = buf.getvalue()
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "tabdl_version": _tabdl_version(),
+        "torch_version": torch.__version__,
+        "class": name,
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
+        "state": encode(state, name),
+    }
+    text = json.dumps(meta, allow_nan=False, indent=1)
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    # Written to a temporary file and renamed, so an interrupted save leaves any old file intact.
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(_META, text)
+        zf.writestr(_WEIGHTS, weights)
+    os.replace(tmp, path)
+    return path
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Read a model written by ``save``. Raises ValueError for a corrupted, truncated or
+    incompatible file."""
+    path = os.fspath(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read(_META).decode("utf-8"))
+            weights = zf.read(_WEIGHTS)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    # A flipped or missing byte surfaces as any of these, depending on where it lands.
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        KeyError,
+        EOFError,
+        OSError,
+        NotImplementedError,
+        ValueError,
+    ) as e:
+        raise ValueError(
+            f"{path!r} is not a readable tabdl file (corrupted or truncated?): {e}"
+        ) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{path!r} is not a tabdl model file")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"{path!r} has tabdl format version {version!r} (written by tabdl {meta.get('tabdl_version')}); "
+            f"this tabdl {_tabdl_version()} reads version {FORMAT_VERSION}"
+        )
+    if hashlib.sha256(weights).hexdigest() != meta.get("weights_sha256"):
+        raise ValueError(f"{path!r}: the weights do not match their checksum (corrupted file)")
+    try:
+        tensors = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for a bad archive
+        raise ValueError(f"{path!r}: cannot read the weights ({type(e).__name__}: {e})") from None
+    kind, cls = _kind_of(str(meta.get("class")))
+    try:
+        return kind.from_state(cls, decode(meta["state"]), tensors)
+    except (KeyError, TypeError, AttributeError, IndexError, RuntimeError) as e:
+        raise ValueError(
+            f"{path!r}: the saved {meta['class']} state is inconsistent ({type(e).__name__}: {e})"
+        ) from None
+
+
+def _tabdl_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+class SaveMixin:
+    """Gives an estimator ``save(path)``; ``tabdl.load(path)`` reads it back."""
+
+    def save(self, path: str | os.PathLike) -> str:
+        """Write this fitted model to one zip file (JSON metadata + weights; no pickle)."""
+        return save(self, path)
+
+
+# >>> tabular estimators (TabularRegressor, TabularClassifier)
+# Fitted attributes that are rebuilt from their own state rather than stored as JSON.
+_REBUILT = ("model_", "preprocessor_")
+
+
+def _json_params(est: Any) -> dict[str, Any]:
+    from .metrics import METRICS, Metric
+
+    params = est.get_params(deep=False)
+    if params.get("metrics"):
+        # A registered Metric is stored by name (get_metric resolves names); anything else is code.
+        params["metrics"] = [
+            m.name if isinstance(m, Metric) and METRICS.get(m.name) is m else m
+            for m in params["metrics"]
+        ]
+    return params
+
+
+def _fitted_attrs(est: Any) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in vars(est).items()
+        if k.endswith("_") and not k.startswith("_") and k not in _REBUILT
+    }
+
+
+def _tabular_to_state(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(est, "model_")
+    state = {
+        "params": _json_params(est),
+        "attrs": _fitted_attrs(est),
+        "preprocessor": est.preprocessor_.to_dict(),
+    }
+    return state, dict(est.model_.state_dict())
+
+
+def _tabular_from_state(cls: type, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Any:
+    from .learner import resolve_device
+    from .modules import TabularMLP
+    from .preprocess import TabularPreprocessor
+
+    est = cls(**state["params"])
+    for k, v in state["attrs"].items():
+        if not (isinstance(k, str) and k.endswith("_") and not k.startswith("_")):
+            raise KeyError(f"fitted attribute name {k!r}")
+        setattr(est, k, v)
+    est.preprocessor_ = TabularPreprocessor.from_dict(state["preprocessor"])
+    model = TabularMLP(**est.model_config_)
+    model.load_state_dict(tensors, strict=True)
+    # Serve on the saved device when it exists here, else on the CPU.
+    try:
+        device = resolve_device(est.device_)
+        torch.empty(0, device=device)
+    except (ValueError, RuntimeError, AssertionError):
+        device = torch.device("cpu")
+    est.device_ = str(device)
+    est.model_ = model.to(device).eval()
+    return est
+
+
+register("TabularRegressor", "tabdl.estimators", _tabular_to_state, _tabular_from_state)
+register("TabularClassifier", "tabdl.estimators", _tabular_to_state, _tabular_from_state)

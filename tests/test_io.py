@@ -1,0 +1,267 @@
+import io
+import json
+import pickle
+import zipfile
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import tabdl
+from tabdl import TabularClassifier, TabularRegressor
+from tabdl.io import FORMAT_VERSION, decode, encode
+
+FAST = dict(epochs=2, layers=(16,), random_state=0)
+
+
+def _frame(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    a[::7] = np.nan
+    return pd.DataFrame(
+        {
+            "a": a,
+            "n": rng.integers(0, 5, size=n),
+            "s": pd.Series(rng.choice(["x", "y", "z", None], size=n), dtype="str"),
+            "b": rng.random(n) > 0.5,
+        }
+    )
+
+
+def _roundtrip(est, tmp_path):
+    path = est.save(tmp_path / "m.tabdl")
+    return tabdl.load(path)
+
+
+def _assert_same_fitted(a, b):
+    assert type(a) is type(b)
+    assert a.get_params() == b.get_params()
+    np.testing.assert_array_equal(a.feature_names_in_, b.feature_names_in_)
+    assert a.n_features_in_ == b.n_features_in_
+    pd.testing.assert_frame_equal(a.history_, b.history_)
+    assert a.preprocessor_.to_dict() == b.preprocessor_.to_dict()
+    assert a.model_config_ == b.model_config_
+
+
+def test_regressor_roundtrip_bit_identical(tmp_path):
+    X = _frame()
+    y = np.nan_to_num(X["a"].to_numpy()) * 2 + X["n"].to_numpy()
+    reg = TabularRegressor(lr=slice(1e-3, 1e-2), **FAST).fit(X, y)
+    new = _roundtrip(reg, tmp_path)
+    _assert_same_fitted(reg, new)
+    for attr in ("y_mean_", "y_std_", "y_min_", "y_max_"):
+        np.testing.assert_array_equal(getattr(reg, attr), getattr(new, attr))
+    X_test = _frame(50, seed=1)
+    assert np.array_equal(reg.predict(X_test), new.predict(X_test))
+    one = X_test.iloc[:1]  # the lean one-row path
+    assert np.array_equal(reg.predict(one), new.predict(one))
+
+
+def test_regressor_multi_output_and_y_range(tmp_path):
+    X = _frame()
+    y = np.c_[np.arange(len(X)) % 3, np.arange(len(X)) % 5].astype(float)
+    reg = TabularRegressor(**FAST).fit(X, y)
+    assert np.array_equal(reg.predict(X), _roundtrip(reg, tmp_path).predict(X))
+    reg = TabularRegressor(y_range=(0.0, 3.0), **FAST).fit(X, y[:, 0])
+    new = _roundtrip(reg, tmp_path)
+    assert new.y_range == (0.0, 3.0)
+    assert np.array_equal(reg.predict(X), new.predict(X))
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["no", "yes"]),
+        np.array([3, 7, 11]),
+        np.array([False, True]),
+        np.array(["a", "b", "c"], dtype=object),
+    ],
+)
+def test_classifier_roundtrip_keeps_class_order_and_dtype(tmp_path, labels):
+    X = _frame()
+    y = labels[np.arange(len(X)) % len(labels)]
+    clf = TabularClassifier(metrics=["accuracy"], lr=slice(1e-3, 1e-2), **FAST).fit(X, y)
+    new = _roundtrip(clf, tmp_path)
+    _assert_same_fitted(clf, new)
+    assert new.get_params()["lr"] == slice(1e-3, 1e-2)
+    assert new.classes_.dtype == clf.classes_.dtype
+    np.testing.assert_array_equal(new.classes_, clf.classes_)
+    assert np.array_equal(clf.predict_proba(X), new.predict_proba(X))
+    np.testing.assert_array_equal(clf.predict(X), new.predict(X))
+
+
+def test_int_column_names_and_emb_sizes_dict(tmp_path):
+    X = _frame().to_numpy(dtype=object)
+    X = pd.DataFrame(X).astype({0: float, 1: int})
+    y = np.arange(len(X)) % 2
+    clf = TabularClassifier(cat_features=[2, 3], emb_sizes={2: 3}, **FAST).fit(X, y)
+    new = _roundtrip(clf, tmp_path)
+    assert new.get_params()["emb_sizes"] == {2: 3}
+    assert not hasattr(new, "feature_names_in_")
+    assert np.array_equal(clf.predict_proba(X), new.predict_proba(X))
+
+
+def test_loaded_model_keeps_training(tmp_path):
+    X = _frame()
+    y = np.arange(len(X)) % 2
+    new = _roundtrip(TabularClassifier(**FAST).fit(X, y), tmp_path)
+    new.fit_one_cycle(X, y, epochs=1)
+    assert len(new.history_) == 3
+    assert new.predict_proba(X).shape == (len(X), 2)
+
+
+def test_weights_load_without_pickle(tmp_path):
+    X = _frame()
+    path = (
+        TabularRegressor(**FAST).fit(X, np.arange(len(X), dtype=float)).save(tmp_path / "m.tabdl")
+    )
+    with zipfile.ZipFile(path) as zf:
+        assert sorted(zf.namelist()) == ["meta.json", "weights.pt"]
+        meta = json.loads(zf.read("meta.json"))
+        state = torch.load(io.BytesIO(zf.read("weights.pt")), weights_only=True)
+    assert meta["format_version"] == FORMAT_VERSION and meta["class"] == "TabularRegressor"
+    assert meta["torch_version"] == torch.__version__
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+
+
+def test_unfitted_cannot_be_saved(tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        TabularRegressor().save(tmp_path / "m.tabdl")
+
+
+def test_non_json_param_is_named(tmp_path):
+    X = _frame()
+    clf = TabularClassifier(**FAST).fit(X, np.arange(len(X)) % 2)
+    clf.set_params(emb_sizes={"s": object()})
+    with pytest.raises(ValueError, match="emb_sizes"):
+        clf.save(tmp_path / "m.tabdl")
+
+
+@pytest.fixture(scope="module")
+def saved_bytes(tmp_path_factory):
+    X = _frame()
+    path = tmp_path_factory.mktemp("m") / "m.tabdl"
+    TabularClassifier(**FAST).fit(X, np.arange(len(X)) % 2).save(path)
+    return path.read_bytes()
+
+
+def _rewrite_meta(data: bytes, change) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            body = src.read(name)
+            if name == "meta.json":
+                meta = json.loads(body)
+                change(meta)
+                body = json.dumps(meta).encode()
+            dst.writestr(name, body)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("cut", [0.1, 0.5, 0.9, 0.999])
+def test_truncated_file(tmp_path, saved_bytes, cut):
+    p = tmp_path / "t.tabdl"
+    p.write_bytes(saved_bytes[: int(len(saved_bytes) * cut)])
+    with pytest.raises(ValueError, match="tabdl file|corrupted"):
+        tabdl.load(p)
+
+
+def test_corrupted_file(tmp_path, saved_bytes):
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        data = bytearray(saved_bytes)
+        pos = rng.integers(0, len(data), size=3)
+        for p in pos:
+            data[p] ^= 0xFF
+        path = tmp_path / f"c{i}.tabdl"
+        path.write_bytes(bytes(data))
+        # A flip in zip padding may be harmless; anywhere else it must give a ValueError.
+        try:
+            tabdl.load(path)
+        except ValueError:
+            pass
+
+
+def test_garbage_and_empty_files(tmp_path):
+    for body in (b"", b"not a zip at all", pickle.dumps({"a": 1})):
+        p = tmp_path / "g.tabdl"
+        p.write_bytes(body)
+        with pytest.raises(ValueError, match="not a readable tabdl file"):
+            tabdl.load(p)
+
+
+def test_tampered_weights_fail_checksum(tmp_path, saved_bytes):
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(saved_bytes)) as src, zipfile.ZipFile(out, "w") as dst:
+        dst.writestr("meta.json", src.read("meta.json"))
+        dst.writestr("weights.pt", src.read("weights.pt")[:-10] + b"0123456789")
+    p = tmp_path / "w.tabdl"
+    p.write_bytes(out.getvalue())
+    with pytest.raises(ValueError, match="checksum"):
+        tabdl.load(p)
+
+
+def test_wrong_format_version(tmp_path, saved_bytes):
+    p = tmp_path / "v.tabdl"
+    p.write_bytes(_rewrite_meta(saved_bytes, lambda m: m.update(format_version=FORMAT_VERSION + 1)))
+    with pytest.raises(ValueError, match="format version"):
+        tabdl.load(p)
+
+
+def test_unknown_class_is_refused(tmp_path, saved_bytes):
+    p = tmp_path / "k.tabdl"
+    p.write_bytes(_rewrite_meta(saved_bytes, lambda m: m.update({"class": "os.system"})))
+    with pytest.raises(ValueError, match="cannot save or load"):
+        tabdl.load(p)
+
+
+def test_inconsistent_state_is_a_value_error(tmp_path, saved_bytes):
+    def shrink(m):
+        m["state"]["attrs"]["model_config_"]["layers"] = [3]
+
+    p = tmp_path / "s.tabdl"
+    p.write_bytes(_rewrite_meta(saved_bytes, shrink))
+    with pytest.raises(ValueError, match="inconsistent"):
+        tabdl.load(p)
+
+
+def test_pickle_and_joblib_still_work(tmp_path):
+    X = _frame()
+    clf = TabularClassifier(**FAST).fit(X, np.arange(len(X)) % 2)
+    expected = clf.predict_proba(X)
+    assert np.array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(X), expected)
+    joblib.dump(clf, tmp_path / "m.joblib")
+    assert np.array_equal(joblib.load(tmp_path / "m.joblib").predict_proba(X), expected)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        (1, "a", None),
+        slice(None, 0.1),
+        {3: "x", "__tuple__": 1, (1, 2): [1.5]},
+        [float("nan"), float("inf"), -float("inf")],
+        np.array([[1, 2], [3, 4]], dtype=np.int32),
+        np.array(["a", "bb"]),
+        np.array(["a", 3, None], dtype=object),
+        np.array([0.1, np.nan], dtype=np.float32),
+        pd.DataFrame({"epoch": [1, 2], "loss": [0.5, np.nan], "name": ["a", "b"]}),
+    ],
+)
+def test_encode_decode_roundtrip(value):
+    text = json.dumps(encode(value), allow_nan=False)
+    back = decode(json.loads(text))
+    if isinstance(value, np.ndarray):
+        assert back.dtype == value.dtype
+        np.testing.assert_array_equal(back, value)
+    elif isinstance(value, pd.DataFrame):
+        pd.testing.assert_frame_equal(back, value, check_dtype=False)
+        assert back["epoch"].dtype == value["epoch"].dtype
+    elif isinstance(value, list):
+        assert repr(back) == repr(value)
+    else:
+        assert back == value
