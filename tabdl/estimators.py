@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .callbacks import EarlyStopping, ProgressBar, SmoothLoss
 from .io import SaveMixin
@@ -47,6 +48,19 @@ def _check_positive(name: str, value: Any, *, integer: bool = False, allow_zero:
     if not ok:
         what = "an int" if integer else "a number"
         raise ValueError(f"{name} must be {what} {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+
+
+def _with_base_params(init, base_init):
+    """Give ``init(self, *, own..., **kwargs)`` the signature own params + the base's params.
+
+    scikit-learn reads an estimator's parameters from its ``__init__`` signature (get_params,
+    clone, GridSearchCV, the estimator checks) and skips ``**kwargs``: without this a subclass
+    that adds one parameter would hide all the inherited ones, and clone() would reset them.
+    """
+    own = [p for p in inspect.signature(init).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    base = [p for name, p in inspect.signature(base_init).parameters.items() if name != "self"]
+    init.__signature__ = inspect.Signature(own + base)
+    return init
 
 
 class _TabularEstimator(SaveMixin, BaseEstimator):
@@ -158,9 +172,11 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         X = as_frame(X)
         if X.shape[0] == 0:
             raise ValueError("X is empty: found 0 samples, a minimum of 1 is required")
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y)
         if y.ndim == 2 and y.shape[1] == 1 and self._task == "classification":
-            y = y.ravel()
+            y = column_or_1d(y, warn=True)  # sklearn's DataConversionWarning for a column y
         if y.shape[0] != X.shape[0]:
             raise ValueError(f"X and y have inconsistent numbers of samples: {X.shape[0]} != {y.shape[0]}")
         if X.shape[0] < 2:
@@ -424,12 +440,16 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
         super().__init__(**kwargs)
         self.y_range = y_range
 
+    __init__ = _with_base_params(__init__, _TabularEstimator.__init__)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
 
     def _fit_target(self, y: np.ndarray) -> None:
+        if np.iscomplexobj(y):
+            raise ValueError("Complex data not supported: y is complex")
         try:
             y = y.astype(np.float64)
         except (TypeError, ValueError):
@@ -541,4 +561,5 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         return self._to_output(self._raw(X))
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first, so an unfitted model raises NotFittedError
+        return self.classes_[proba.argmax(axis=1)]

@@ -150,7 +150,7 @@ class TabularPreprocessor:
         if X.shape[0] == 0:
             raise ValueError("X is empty: found 0 rows, a minimum of 1 is required")
         if X.shape[1] == 0:
-            raise ValueError("X has 0 columns, a minimum of 1 is required")
+            raise ValueError(f"X has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
         if self.scaler not in ("standard", "quantile", "none"):
             raise ValueError(f"scaler must be 'standard', 'quantile' or 'none', got {self.scaler!r}")
         if not isinstance(self.min_category_count, (int, np.integer)) or self.min_category_count < 1:
@@ -248,6 +248,8 @@ class TabularPreprocessor:
             # Seconds since the epoch; NaT becomes NaN and is filled like any missing value.
             ns = col.to_numpy("datetime64[ns]").astype(np.int64).astype(np.float64)
             return np.where(col.isna().to_numpy(), np.nan, ns / 1e9)
+        if pd.api.types.is_complex_dtype(col.dtype):
+            raise ValueError(f"Complex data not supported: column {name!r} is {col.dtype}")
         try:
             v = col.to_numpy(dtype=np.float64, na_value=np.nan)
         except (TypeError, ValueError) as e:

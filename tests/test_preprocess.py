@@ -1,0 +1,230 @@
+import json
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tabdl.preprocess import TabularPreprocessor, category_keys
+
+
+def mixed_frame() -> pd.DataFrame:
+    """One column of every dtype the roles rule knows, with missing values in several."""
+    return pd.DataFrame(
+        {
+            "obj": pd.Series(["b", "a", "b", None, "c", "a", "b", "a"], dtype=object),
+            "str": pd.Series(["y", "x", "x", "x", None, "y", "x", "y"], dtype="str"),
+            "string": pd.Series(["y", "x", "x", "x", None, "y", "x", "y"], dtype="string"),
+            "cat": pd.Categorical(["q", "p", "p", "p", "q", None, "q", "p"]),
+            "bool": [True, False, True, True, False, True, False, False],
+            "int": [7, 7, 8, 8, 9, 9, 10, 10],
+            "float": [1.0, np.nan, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+        }
+    )
+
+
+def fit(X, **kw) -> TabularPreprocessor:
+    kw.setdefault("min_category_count", 1)
+    return TabularPreprocessor(**kw).fit(X)
+
+
+def assert_same(a, b):
+    for ta, tb in zip(a, b):
+        assert ta.dtype == tb.dtype and ta.shape == tb.shape
+        torch.testing.assert_close(ta, tb, rtol=0, atol=0)
+
+
+# >>> column roles
+def test_roles_follow_dtypes():
+    pre = fit(mixed_frame())
+    assert pre.cat_names_ == ["obj", "str", "string", "cat", "bool"]
+    assert pre.cont_names_ == ["int", "float"]
+
+
+@pytest.mark.parametrize("spec", [["int"], [1]])
+def test_cat_features_override_by_name_or_index(spec):
+    pre = fit(mixed_frame()[["float", "int"]], cat_features=spec)
+    assert pre.cat_names_ == ["int"] and pre.cont_names_ == ["float"]
+    assert pre.vocabs_ == [["10", "7", "8", "9"]]  # sorted as strings
+
+
+def test_cat_features_is_the_full_list_and_says_so():
+    # Given cat_features, every other column is continuous; a text column left out is named.
+    with pytest.raises(ValueError, match="'obj'.*cat_features"):
+        fit(mixed_frame()[["obj", "int"]], cat_features=["int"])
+
+
+@pytest.mark.parametrize("spec", [["bool"], [0]])
+def test_cont_features_override_by_name_or_index(spec):
+    pre = fit(mixed_frame().drop(columns=["obj", "str", "string", "cat"]), cont_features=spec)
+    assert "bool" in pre.cont_names_ and "bool" not in pre.cat_names_
+
+
+def test_unknown_override_names_the_column():
+    with pytest.raises(ValueError, match="nope"):
+        fit(mixed_frame(), cat_features=["nope"])
+
+
+def test_numpy_arrays_are_continuous_unless_cat_features():
+    A = np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 6.0]])
+    pre = fit(A)
+    assert pre.cat_names_ == [] and pre.cont_names_ == [0, 1]
+    pre = fit(A, cat_features=[0])
+    assert pre.cat_names_ == [0] and pre.cont_names_ == [1]
+    assert pre.vocabs_ == [["1", "3"]]
+
+
+# >>> vocabularies
+def test_vocabularies_are_sorted_and_code_zero_is_missing():
+    X = mixed_frame()
+    pre = fit(X)
+    assert pre.vocabs_[0] == ["a", "b", "c"]
+    assert pre.vocabs_[4] == ["False", "True"]
+    for vocab in pre.vocabs_:
+        assert vocab == sorted(vocab)
+    codes, _ = pre.transform(X)
+    assert codes.dtype == torch.int64
+    assert codes[:, 0].tolist() == [2, 1, 2, 0, 3, 1, 2, 1]  # None -> 0
+    assert codes[4, 1] == 0 and codes[4, 2] == 0 and codes[5, 3] == 0
+    assert pre.cardinalities_ == [len(v) + 1 for v in pre.vocabs_]
+
+
+def test_unknown_category_at_predict_is_zero():
+    pre = fit(mixed_frame())
+    X2 = mixed_frame().assign(obj=["zzz"] * 8, cat=pd.Categorical(["new"] * 8))
+    codes, _ = pre.transform(X2)
+    assert (codes[:, 0] == 0).all() and (codes[:, 3] == 0).all()
+
+
+def test_rare_levels_fold_into_zero():
+    X = pd.DataFrame({"c": ["a"] * 5 + ["b"] * 3 + ["c"] * 2 + ["d"]})
+    pre = TabularPreprocessor(min_category_count=3).fit(X)
+    assert pre.vocabs_ == [["a", "b"]]
+    codes, _ = pre.transform(X)
+    assert codes[:, 0].tolist() == [1] * 5 + [2] * 3 + [0] * 3
+
+
+@pytest.mark.parametrize("at_predict", ["7", 7.0, np.int64(7), np.float32(7)])
+def test_int_vs_str_drift(at_predict):
+    pre = fit(pd.DataFrame({"k": [7, 7, 8]}), cat_features=["k"])
+    codes, _ = pre.transform(pd.DataFrame({"k": pd.Series([at_predict], dtype=object)}))
+    assert codes.item() == 1 == pre.transform_row({"k": at_predict})[0].item()
+
+
+def test_str_at_fit_matches_float_at_predict():
+    pre = fit(pd.DataFrame({"k": ["7", "8", "8"]}))
+    codes, _ = pre.transform(pd.DataFrame({"k": [7.0, 8.0, np.nan]}))
+    assert codes[:, 0].tolist() == [1, 2, 0]
+
+
+def test_category_keys_meet_across_dtypes():
+    as_int = category_keys(pd.Series([7, 8]))
+    as_float = category_keys(pd.Series([7.0, np.nan]))
+    as_str = category_keys(pd.Series(["7", None], dtype="str"))
+    as_cat = category_keys(pd.Series(pd.Categorical([7, None])))
+    assert as_int[0] == as_float[0] == as_str[0] == as_cat[0] == "7"
+    assert as_float[1] is None and as_str[1] is None and as_cat[1] is None
+
+
+# >>> missing and infinite continuous values
+def test_nan_at_fit_gives_median_fill_and_indicator():
+    X = pd.DataFrame({"v": [1.0, np.nan, 3.0, 10.0, np.nan]})
+    pre = fit(X, scaler="none")
+    assert pre.fills_ == [3.0]
+    assert pre.cont_out_names_ == ["v", "v_na"] and pre.n_cont_out_ == 2
+    _, values = pre.transform(X)
+    assert values.dtype == torch.float32
+    assert values[:, 0].tolist() == [1.0, 3.0, 3.0, 10.0, 3.0]
+    assert values[:, 1].tolist() == [0, 1, 0, 0, 1]
+
+
+def test_nan_at_predict_in_clean_column_gets_median_no_new_column():
+    pre = fit(pd.DataFrame({"v": [1.0, 2.0, 4.0]}), scaler="none")
+    _, values = pre.transform(pd.DataFrame({"v": [np.nan, 4.0]}))
+    assert values.shape == (2, 1)
+    assert values[:, 0].tolist() == [2.0, 4.0]
+    assert pre.transform_row({"v": None})[1].tolist() == [[2.0]]
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_inf_raises_naming_the_column(bad):
+    X = pd.DataFrame({"ok": [1.0, 2.0], "wild": [1.0, bad]})
+    with pytest.raises(ValueError, match="'wild'"):
+        fit(X)
+    pre = fit(X.assign(wild=[1.0, 2.0]))
+    with pytest.raises(ValueError, match="'wild'"):
+        pre.transform(X)
+    with pytest.raises(ValueError, match="'wild'"):
+        pre.transform_row({"ok": 1.0, "wild": bad})
+
+
+def test_missing_column_at_transform_names_it():
+    pre = fit(mixed_frame())
+    with pytest.raises(ValueError, match="'float'"):
+        pre.transform(mixed_frame().drop(columns="float"))
+    with pytest.raises(ValueError, match="'obj'"):
+        pre.transform_row({c: v for c, v in mixed_frame().iloc[0].items() if c != "obj"})
+
+
+@pytest.mark.parametrize("scaler", ["standard", "quantile", "none"])
+def test_scalers_store_stats_and_standard_is_zscore(scaler):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"v": rng.normal(5, 3, size=200)})
+    pre = fit(X, scaler=scaler)
+    _, values = pre.transform(X)
+    if scaler == "standard":
+        assert pre.stats_[0]["mean"] == pytest.approx(X["v"].mean())
+        assert values[:, 0].mean().item() == pytest.approx(0, abs=1e-5)
+        assert values[:, 0].std(unbiased=False).item() == pytest.approx(1, abs=1e-4)
+    elif scaler == "quantile":
+        # rank-gauss is monotone in the input
+        order = np.argsort(X["v"].to_numpy())
+        assert (np.diff(values[order, 0].numpy()) >= 0).all()
+    else:
+        np.testing.assert_allclose(values[:, 0].numpy(), X["v"].to_numpy(np.float32))
+
+
+# >>> the lean one-row path
+def test_transform_row_equals_transform():
+    X = mixed_frame()
+    pre = fit(X, min_category_count=2)  # "c" is rare: folded into 0
+    X2 = X.assign(
+        obj=["b", "zzz", None, "c", "a", "b", "a", "a"], float=[np.nan, 1, 2, 3, 4, 5, 6, 7]
+    )
+    X2.loc[0, "int"] = -3
+    full = pre.transform(X2)
+    for i in range(len(X2)):
+        frame_row = dict(zip(X2.columns, X2.to_numpy(dtype=object)[i]))
+        assert_same(pre.transform_row(frame_row), (full[0][i : i + 1], full[1][i : i + 1]))
+        assert_same(pre.transform_row(X2.iloc[i].to_dict()), pre.transform(X2.iloc[[i]]))
+
+
+# >>> persistence
+def test_to_dict_from_dict_round_trip_through_json():
+    X = mixed_frame()
+    pre = fit(X)
+    back = TabularPreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    assert_same(back.transform(X), pre.transform(X))
+    row = X.iloc[1].to_dict()
+    assert_same(back.transform_row(row), pre.transform_row(row))
+
+
+def test_pickle_round_trip():
+    X = mixed_frame()
+    pre = fit(X)
+    back = pickle.loads(pickle.dumps(pre))
+    assert_same(back.transform(X), pre.transform(X))
+
+
+# >>> bad input
+def test_empty_frames_raise():
+    with pytest.raises(ValueError, match="0 rows"):
+        fit(pd.DataFrame({"a": []}))
+    with pytest.raises(ValueError, match="0 feature"):
+        fit(pd.DataFrame(index=range(3)))
+
+
+def test_complex_values_raise():
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        fit(np.array([[1 + 1j], [2 + 0j]]))
