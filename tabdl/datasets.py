@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-__all__ = ["Dataset", "data_dir", "list_datasets", "load"]
+__all__ = ["Dataset", "card", "data_dir", "list_datasets", "load"]
 
 _TASKS = ("regression", "binary", "collab")
 _METRICS = ("rmse", "roc_auc")
@@ -129,6 +129,11 @@ def load(name_or_path: str | os.PathLike, *, max_rows: int | None = None) -> Dat
         cat_features=cat,
         cont_features=cont,
     )
+
+
+def card(name_or_path: str | os.PathLike) -> dict:
+    """The parsed JSON card of a built-in name or a card path, without reading any data."""
+    return json.loads(_card_path(name_or_path).read_text())
 
 
 def _card_path(name_or_path: str | os.PathLike) -> Path:

@@ -1,0 +1,304 @@
+"""Run every benchmark in one go and write the report: ``benchmarks/results/README.md`` + PNGs.
+
+    python -m benchmarks.run [--quick] [--only quality speed] [--out DIR]
+    tabdl bench [--quick]                     # the same, from the installed command
+
+Each module ``benchmarks/<name>.py`` exposes ``run(quick=False) -> [{"title", "table", "notes"}]``.
+A module that is not there yet is listed as missing; a module that fails is reported (in the
+output and the report) and makes the exit status non-zero, so nothing is skipped in silence.
+``--quick`` uses row subsets and writes to ``benchmarks/results/quick/`` so that the committed
+full results stay as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import platform
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python benchmarks/run.py`: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from benchmarks._common import markdown_table, print_results  # noqa: E402
+
+__all__ = ["BENCHMARKS", "main", "quality_scores", "ratio_table"]
+
+BENCHMARKS = ("quality", "embeddings", "collab", "imbalance", "speed")
+HERE = Path(__file__).resolve().parent
+# Metrics where lower is better; the rest (auc, accuracy, ...) are higher-is-better.
+_LOWER_BETTER = ("rmse", "mae", "log_loss", "logloss", "error")
+
+
+@dataclass
+class Outcome:
+    name: str
+    status: str  # "ok" | "missing" | "failed"
+    seconds: float = 0.0
+    results: list[dict] = field(default_factory=list)
+    error: str = ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    out = Path(args.out) if args.out else HERE / "results" / ("quick" if args.quick else "")
+    out.mkdir(parents=True, exist_ok=True)
+    names = args.only or list(BENCHMARKS)
+    unknown = [n for n in names if not n.isidentifier()]
+    if unknown:
+        print(f"run.py: not benchmark module names: {unknown}", file=sys.stderr)
+        return 2
+
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    outcomes: list[Outcome] = []
+    bar = tqdm(names, desc="benchmarks", unit="module", file=sys.stderr)
+    for name in bar:
+        bar.set_postfix_str(name)
+        outcomes.append(_run_one(name, args.quick))
+    bar.close()
+
+    plots: dict[str, Path] = {}
+    if not args.no_plots:
+        plot_outcome, plots = _plots(outcomes, out, args.quick)
+        outcomes.append(plot_outcome)
+    total = time.perf_counter() - start
+
+    report = out / "README.md"
+    report.write_text(_report(outcomes, plots, args.quick, total, out))
+    failed = [o for o in outcomes if o.status == "failed"]
+    missing = [o.name for o in outcomes if o.status == "missing"]
+    print(f"\nTables: {report}")
+    if plots:
+        print("Plots:  " + "\n        ".join(str(p) for p in plots.values()))
+    if missing:
+        print(f"Missing benchmark modules (not run): {', '.join(missing)}", file=sys.stderr)
+    if failed:
+        print(
+            f"FAILED: {', '.join(o.name for o in failed)} (see above and {report})", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+def _parse(argv):
+    p = argparse.ArgumentParser(prog="benchmarks.run", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="row subsets, a few minutes on 2 cores")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help=f"modules to run (default: {' '.join(BENCHMARKS)})",
+    )
+    p.add_argument(
+        "--out", default=None, help="results folder (default: benchmarks/results[/quick])"
+    )
+    p.add_argument("--no-plots", action="store_true", help="tables only")
+    return p.parse_args(argv)
+
+
+def _run_one(name: str, quick: bool) -> Outcome:
+    if importlib.util.find_spec(f"benchmarks.{name}") is None:
+        return Outcome(name, "missing")
+    print(f"\n# {name}{' (quick)' if quick else ''}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        module = importlib.import_module(f"benchmarks.{name}")
+        results = module.run(quick=quick)
+        _check_results(name, results)
+    except Exception as err:
+        traceback.print_exc()
+        line = " ".join(f"{type(err).__name__}: {err}".split())
+        return Outcome(name, "failed", time.perf_counter() - t0, error=line)
+    print_results(results)
+    return Outcome(name, "ok", time.perf_counter() - t0, results)
+
+
+def _check_results(name: str, results) -> None:
+    if not isinstance(results, list) or not results:
+        raise TypeError(
+            f"benchmarks.{name}.run() must return a non-empty list of dicts, got {type(results).__name__}"
+        )
+    for r in results:
+        if (
+            not isinstance(r, dict)
+            or not isinstance(r.get("title"), str)
+            or not isinstance(r.get("table"), pd.DataFrame)
+        ):
+            raise TypeError(
+                f"benchmarks.{name}.run() items need a str 'title' and a DataFrame 'table'"
+            )
+
+
+# >>> ratios against the baselines of the same run
+
+
+def quality_scores(table: pd.DataFrame) -> pd.DataFrame:
+    """The quality table as long rows (task, model, metric, value): one test score per model.
+
+    Accepts a long table (columns task/dataset and model plus one metric column per metric, NaN
+    where it does not apply) — the shape benchmarks/quality.py writes.
+    """
+    cols = {str(c).lower(): c for c in table.columns}
+    task_col = cols.get("task") or cols.get("dataset")
+    model_col = cols.get("model")
+    if task_col is None or model_col is None:
+        raise ValueError(f"quality table needs task and model columns, has {list(table.columns)}")
+    metric_cols = [cols[m] for m in ("rmse", "auc", "roc_auc") if m in cols]
+    if not metric_cols:
+        raise ValueError(f"quality table has no rmse/auc column: {list(table.columns)}")
+    rows = []
+    for _, r in table.iterrows():
+        for c in metric_cols:
+            v = r[c]
+            if isinstance(v, (int, float, np.floating)) and np.isfinite(v):
+                rows.append(
+                    {
+                        "task": r[task_col],
+                        "model": r[model_col],
+                        "metric": str(c),
+                        "value": float(v),
+                    }
+                )
+                break
+    return pd.DataFrame(rows, columns=["task", "model", "metric", "value"])
+
+
+def _error(metric: str, value: float) -> float:
+    """An error where lower is better: the value itself, or 1 - value for AUC-like scores."""
+    return value if metric.lower() in _LOWER_BETTER else 1.0 - value
+
+
+def ratio_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Each tabdl row's error over the best LightGBM and over the best random forest of its task.
+
+    Error is RMSE, or 1 - AUC; a ratio below 1 means tabdl is better.
+    """
+    from benchmarks.plots import model_family
+
+    rows = []
+    for task, g in scores.groupby("task", sort=False):
+        g = g.assign(family=[model_family(m) for m in g["model"]])
+        g = g.assign(error=[_error(m, v) for m, v in zip(g["metric"], g["value"])])
+        best = {f: g.loc[g["family"] == f, "error"].min() for f in ("LightGBM", "RandomForest")}
+        for _, r in g[g["family"] == "tabdl"].iterrows():
+            rows.append(
+                {
+                    "task": task,
+                    "model": r["model"],
+                    "metric": r["metric"],
+                    "tabdl": r["value"],
+                    "error / best LightGBM": r["error"] / best["LightGBM"],
+                    "error / best RF": r["error"] / best["RandomForest"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# >>> plots
+
+
+def _plots(outcomes: list[Outcome], out: Path, quick: bool) -> tuple[Outcome, dict[str, Path]]:
+    print("\n# plots", flush=True)
+    t0 = time.perf_counter()
+    paths: dict[str, Path] = {}
+    errors = []
+    from benchmarks import plots
+
+    quality = next((o for o in outcomes if o.name == "quality" and o.status == "ok"), None)
+    if quality is not None:
+        try:
+            scores = quality_scores(quality.results[0]["table"])
+            paths["quality"] = plots.quality_bars(scores, out / "quality_bars.png")
+        except Exception as err:
+            traceback.print_exc()
+            errors.append(f"quality bars: {type(err).__name__}: {err}")
+    try:
+        paths.update(plots.training_plots(out, quick=quick))
+    except Exception as err:
+        traceback.print_exc()
+        errors.append(f"training plots: {type(err).__name__}: {err}")
+    seconds = time.perf_counter() - t0
+    status = "failed" if errors else "ok"
+    return Outcome("plots", status, seconds, error="; ".join(errors)), paths
+
+
+# >>> the report
+
+
+def _report(
+    outcomes: list[Outcome], plots: dict[str, Path], quick: bool, total: float, out: Path
+) -> str:
+    import torch
+
+    import tabdl
+
+    mode = "quick (row subsets)" if quick else "full"
+    cmd = "python -m benchmarks.run" + (" --quick" if quick else "")
+    lines = [
+        "# tabdl benchmark results",
+        "",
+        f"Written by `{cmd}` (or `tabdl bench{' --quick' if quick else ''}`) on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; mode: {mode}; total {total:.0f} s.",
+        f"Machine: {platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__} with "
+        f"{torch.get_num_threads()} threads, tabdl {tabdl.__version__}, Python {platform.python_version()}.",
+        "Every ratio compares models measured in this same run (protocol: `../shared/BENCHMARKS.md`).",
+        "",
+        "| benchmark | status | seconds |",
+        "|---|---|---|",
+    ]
+    for o in outcomes:
+        status = o.status if not o.error else f"{o.status}: {o.error}"
+        lines.append(f"| {o.name} | {status.replace('|', '/')} | {o.seconds:.0f} |")
+
+    quality = next((o for o in outcomes if o.name == "quality" and o.status == "ok"), None)
+    if quality is not None:
+        try:
+            ratios = ratio_table(quality_scores(quality.results[0]["table"]))
+            lines += [
+                "",
+                "## Summary: tabdl vs the baselines",
+                "",
+                "Error is RMSE (diamonds) or 1 − AUC; a ratio below 1 means tabdl beats the best "
+                "LightGBM (native categoricals or ordinal codes) or random forest of this run.",
+                "",
+                markdown_table(ratios, floatfmt=".3f"),
+            ]
+        except Exception as err:
+            lines += ["", f"(no summary: {type(err).__name__}: {err})"]
+
+    for o in outcomes:
+        if o.name == "plots":
+            continue
+        lines += ["", f"## {o.name}", ""]
+        if o.status != "ok":
+            lines.append(
+                f"**{o.status}**" + (f": `{o.error}`" if o.error else " (module not present)")
+            )
+            continue
+        for r in o.results:
+            lines += [f"### {r['title']}", "", markdown_table(r["table"])]
+            if r.get("notes"):
+                lines += ["", str(r["notes"]).strip()]
+            lines.append("")
+
+    if plots:
+        lines += ["", "## Plots", ""]
+        for name, p in plots.items():
+            rel = os.path.relpath(p, out)
+            lines += [f"![{name}]({rel})", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,367 @@
+"""The ``tabdl`` command: train on a CSV, predict with a saved model, run the benchmarks.
+
+    tabdl train data.csv --target y [--task auto|regression|classification] [--out model.tabdl]
+    tabdl predict model.tabdl data.csv > predictions.csv
+    tabdl bench [--quick]
+    tabdl datasets
+
+Every expected failure (a missing column, an unreadable file, a bad option) ends as one line on
+stderr and a non-zero exit; ``TABDL_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main", "infer_task"]
+
+# Exit codes: 1 for a failed command, 2 for bad usage (argparse's own convention).
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+# An integer target with at most this many distinct values is taken as class labels.
+_MAX_AUTO_CLASSES = 20
+
+
+class CLIError(Exception):
+    """A failure the user can fix; its message is printed as one line."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse already printed usage and the error line
+        return int(exit_.code or 0)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("tabdl: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if os.environ.get("TABDL_DEBUG"):
+            raise
+        print(f"tabdl: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _one_line(err: BaseException) -> str:
+    msg = " ".join(str(err).split()) or type(err).__name__
+    # Errors we raise, and the ValueErrors of the estimators, already read as sentences; anything
+    # else gets its type so that "KeyError: 'x'" stays understandable.
+    if isinstance(err, (CLIError, ValueError, FileNotFoundError)):
+        return msg
+    return f"{type(err).__name__}: {msg}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tabdl", description="Deep learning on tabular data.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", help="fit a model on a CSV and save it")
+    t.add_argument("csv", help="training data with a header row")
+    t.add_argument("--target", required=True, help="name of the column to predict")
+    t.add_argument(
+        "--task",
+        choices=["auto", "regression", "classification"],
+        default="auto",
+        help="auto: non-numeric targets, and integers with few levels, are classes",
+    )
+    t.add_argument(
+        "--out", default="model.tabdl", help="where to save the model (default: %(default)s)"
+    )
+    t.add_argument(
+        "--cat",
+        default="",
+        metavar="COLS",
+        help="comma-separated columns to treat as categorical (e.g. integer codes)",
+    )
+    t.add_argument(
+        "--drop", default="", metavar="COLS", help="comma-separated columns to leave out (ids)"
+    )
+    t.add_argument(
+        "--epochs", type=int, default=None, help="training epochs (default: the estimator's)"
+    )
+    t.add_argument(
+        "--valid-fraction",
+        type=float,
+        default=0.2,
+        help="share of rows held out to report validation metrics (default: %(default)s)",
+    )
+    t.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    t.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar (default: when stderr is a terminal)",
+    )
+    t.set_defaults(func=_train)
+
+    pr = sub.add_parser("predict", help="predict a CSV with a saved model; CSV on stdout")
+    pr.add_argument("model", help="a file written by `tabdl train` or est.save()")
+    pr.add_argument(
+        "csv", help="rows to predict, with the training columns (extra columns are ignored)"
+    )
+    pr.add_argument("--out", default="-", help="output CSV (default: stdout)")
+    pr.set_defaults(func=_predict)
+
+    b = sub.add_parser(
+        "bench", help="run benchmarks/run.py (tables and plots in benchmarks/results)"
+    )
+    b.add_argument(
+        "--quick", action="store_true", help="row subsets: minutes instead of the full run"
+    )
+    b.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmark modules")
+    b.add_argument("--out", default=None, help="results folder (default: benchmarks/results)")
+    b.set_defaults(func=_bench)
+
+    d = sub.add_parser("datasets", help="list the dataset cards")
+    d.set_defaults(func=_datasets)
+    return p
+
+
+# >>> train
+
+
+def infer_task(y) -> str:
+    """'classification' for non-numeric or boolean targets and integers with few levels."""
+    import numpy as np
+    import pandas as pd
+
+    y = pd.Series(y).dropna()
+    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        return "classification"
+    values = y.to_numpy(dtype=float)
+    if np.all(np.mod(values, 1) == 0) and y.nunique() <= _MAX_AUTO_CLASSES:
+        return "classification"
+    return "regression"
+
+
+def _train(args: argparse.Namespace) -> int:
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    from .estimators import TabularClassifier, TabularRegressor
+    from .metrics import get_metric
+
+    df = _read_csv(args.csv)
+    if args.target not in df.columns:
+        raise CLIError(f"target column {args.target!r} not in {args.csv} (columns: {_columns(df)})")
+    drop = _names(args.drop)
+    cats = _names(args.cat)
+    for opt, names in (("--drop", drop), ("--cat", cats)):
+        unknown = [c for c in names if c not in df.columns]
+        if unknown:
+            raise CLIError(f"{opt} names {unknown}, not in {args.csv} (columns: {_columns(df)})")
+    if not 0 < args.valid_fraction < 1:
+        raise CLIError(f"--valid-fraction must be in (0, 1), got {args.valid_fraction}")
+    if args.epochs is not None and args.epochs < 1:
+        raise CLIError(f"--epochs must be >= 1, got {args.epochs}")
+
+    missing = df[args.target].isna()
+    if missing.all():
+        raise CLIError(f"target column {args.target!r} has no values")
+    if missing.any():
+        print(f"tabdl: dropping {int(missing.sum())} rows with no {args.target!r}", file=sys.stderr)
+        df = df[~missing]
+    X = df.drop(columns=[args.target, *drop])
+    # Casting to strings makes the estimator's own dtype rule see these columns as categorical;
+    # at predict time the preprocessor matches int 7 to "7", so new CSVs need no cast.
+    X = X.astype({c: "string" for c in cats if c in X.columns})
+    if X.shape[1] == 0:
+        raise CLIError("no feature columns left besides the target")
+    y = df[args.target]
+    task = infer_task(y) if args.task == "auto" else args.task
+    if task == "regression" and not _is_numeric(y):
+        raise CLIError(f"--task regression needs a numeric target; {args.target!r} is {y.dtype}")
+
+    stratify = y if task == "classification" and y.value_counts().min() >= 2 else None
+    try:
+        X_tr, X_va, y_tr, y_va = train_test_split(
+            X, y, test_size=args.valid_fraction, random_state=args.seed, stratify=stratify
+        )
+    except ValueError as err:
+        raise CLIError(f"cannot hold out {args.valid_fraction} of {len(X)} rows: {err}") from None
+
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    params = dict(random_state=args.seed, verbose=int(progress))
+    if args.epochs is not None:
+        params["epochs"] = args.epochs
+    # The held-out part is the estimator's validation set too: early stopping and best-weight
+    # restoring look at the same rows the reported metrics come from.
+    est = (TabularRegressor if task == "regression" else TabularClassifier)(**params)
+    est.fit(X_tr, y_tr.to_numpy(), eval_set=(X_va, y_va.to_numpy()))
+
+    print(
+        f"task: {task}; target {args.target!r}; {len(X_tr)} training rows, {len(X_va)} validation rows"
+    )
+    if task == "regression":
+        pred = est.predict(X_va)
+        scores = {m: get_metric(m)(y_va.to_numpy(dtype=float), pred) for m in ("rmse", "mae", "r2")}
+    else:
+        proba = est.predict_proba(X_va)
+        known = np.isin(
+            y_va.to_numpy(), est.classes_
+        )  # a class seen only in validation has no column
+        codes = np.searchsorted(est.classes_, y_va.to_numpy()[known])
+        names = ["accuracy", "balanced_accuracy", "log_loss"]
+        if len(np.unique(codes)) > 1:
+            names.append("roc_auc")
+        scores = {m: get_metric(m)(codes, proba[known]) for m in names}
+    for name, value in scores.items():
+        print(f"validation {name}: {value:.4f}")
+    _save(est, args.out)
+    print(f"saved: {args.out}")
+    return 0
+
+
+def _is_numeric(y) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+
+
+# >>> predict
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    est = _load(args.model)
+    X = _read_csv(args.csv)
+    if hasattr(est, "predict_proba"):
+        proba = est.predict_proba(X)
+        out = pd.DataFrame({"prediction": est.classes_[proba.argmax(axis=1)]})
+        for j, cls in enumerate(est.classes_):
+            out[f"proba_{cls}"] = proba[:, j]
+    else:
+        pred = est.predict(X)
+        out = pd.DataFrame(pred.reshape(len(X), -1))
+        out.columns = (
+            ["prediction"] if out.shape[1] == 1 else [f"prediction_{j}" for j in out.columns]
+        )
+    if args.out == "-":
+        out.to_csv(sys.stdout, index=False)
+    else:
+        out.to_csv(args.out, index=False)
+        print(f"wrote {len(out)} predictions to {args.out}", file=sys.stderr)
+    return 0
+
+
+# >>> files
+
+
+def _read_csv(path: str):
+    import pandas as pd
+
+    p = Path(path)
+    if not p.exists():
+        raise CLIError(f"no such file: {path}")
+    if p.is_dir():
+        raise CLIError(f"{path} is a folder, expected a CSV file")
+    try:
+        df = pd.read_csv(p)
+    except pd.errors.EmptyDataError:
+        raise CLIError(f"{path} is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
+        raise CLIError(f"cannot read {path} as CSV: {_one_line(err)}") from None
+    if len(df) == 0:
+        raise CLIError(f"{path} has a header but no rows")
+    return df
+
+
+def _save(est, path: str) -> None:
+    if hasattr(est, "save"):
+        est.save(path)
+        return
+    # NOTE: until tabdl.io lands, fall back to joblib (a pickle: load only files you trust).
+    import joblib
+
+    joblib.dump(est, path)
+
+
+def _load(path: str):
+    p = Path(path)
+    if not p.is_file():
+        raise CLIError(f"no such model file: {path}")
+    import tabdl
+
+    loader = getattr(tabdl, "load", None)
+    try:
+        if loader is not None:
+            return loader(p)
+        import joblib
+
+        return joblib.load(p)
+    except (ValueError, FileNotFoundError):
+        raise
+    except Exception as err:
+        raise CLIError(f"cannot load a model from {path}: {_one_line(err)}") from None
+
+
+def _names(spec: str) -> list[str]:
+    return [s.strip() for s in spec.split(",") if s.strip()]
+
+
+def _columns(df) -> str:
+    cols = [str(c) for c in df.columns]
+    return ", ".join(cols[:20]) + (f", ... ({len(cols)} in all)" if len(cols) > 20 else "")
+
+
+# >>> bench and datasets
+
+
+def benchmarks_dir() -> Path:
+    """The repo's ``benchmarks/`` folder, beside the package (benchmarks are not installed)."""
+    import tabdl
+
+    return Path(tabdl.__file__).resolve().parent.parent / "benchmarks"
+
+
+def _bench(args: argparse.Namespace) -> int:
+    bdir = benchmarks_dir()
+    if not (bdir / "run.py").is_file():
+        raise CLIError(
+            f"benchmarks not found at {bdir}; `tabdl bench` runs from a source checkout "
+            "(git clone, then pip install -e .)"
+        )
+    root = str(bdir.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from benchmarks import run
+
+    argv = ["--quick"] if args.quick else []
+    if args.only:
+        argv += ["--only", *args.only]
+    if args.out:
+        argv += ["--out", args.out]
+    return run.main(argv)
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from . import datasets
+
+    names = datasets.list()
+    width = max((len(n) for n in names), default=4)
+    for name in names:
+        card = datasets.card(name)
+        print(
+            f"{name:<{width}}  {card['task']:<10}  {card['metric']:<7}  {card.get('description', '')}"
+        )
+    print(
+        f"\ncards live in {datasets.data_dir()} (set TABDL_DATA_DIR to use another folder); "
+        "load one with tabdl.datasets.load(name) or load('path/to/card.json')",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

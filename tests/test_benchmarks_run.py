@@ -1,0 +1,98 @@
+"""benchmarks/run.py: failures are reported and fail the run; ratios come from the same table."""
+
+import importlib.machinery
+import sys
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks import run
+
+
+def _fake_module(monkeypatch, name, func):
+    mod = types.ModuleType(f"benchmarks.{name}")
+    mod.__spec__ = importlib.machinery.ModuleSpec(f"benchmarks.{name}", None)
+    mod.run = func
+    monkeypatch.setitem(sys.modules, f"benchmarks.{name}", mod)
+
+
+def _ok(quick=False):
+    table = pd.DataFrame({"model": ["tabdl", "LightGBM"], "rows_per_s": [2.0e5, 1.0e5]})
+    return [{"title": f"fake table (quick={quick})", "table": table, "notes": "a note"}]
+
+
+def _boom(quick=False):
+    raise RuntimeError("exploded on purpose")
+
+
+def test_failing_module_is_reported_and_fails_the_run(monkeypatch, tmp_path, capsys):
+    _fake_module(monkeypatch, "fake_ok", _ok)
+    _fake_module(monkeypatch, "fake_boom", _boom)
+    argv = [
+        "--quick",
+        "--no-plots",
+        "--out",
+        str(tmp_path),
+        "--only",
+        "fake_ok",
+        "fake_boom",
+        "fake_absent",
+    ]
+    assert run.main(argv) == 1
+    report = (tmp_path / "README.md").read_text()
+    assert "| fake_ok | ok |" in report
+    assert "| fake_boom | failed: RuntimeError: exploded on purpose |" in report
+    assert "| fake_absent | missing |" in report
+    assert "### fake table (quick=True)" in report and "| tabdl | 2e+05 |" in report
+    assert "a note" in report
+    captured = capsys.readouterr()
+    assert "exploded on purpose" in captured.err and "FAILED: fake_boom" in captured.err
+
+
+def test_all_ok_exits_zero(monkeypatch, tmp_path):
+    _fake_module(monkeypatch, "fake_ok", _ok)
+    assert run.main(["--no-plots", "--out", str(tmp_path), "--only", "fake_ok"]) == 0
+    assert "fake table (quick=False)" in (tmp_path / "README.md").read_text()
+
+
+def test_malformed_results_count_as_failure(monkeypatch, tmp_path):
+    _fake_module(monkeypatch, "fake_bad", lambda quick=False: [{"title": "no table"}])
+    assert run.main(["--no-plots", "--out", str(tmp_path), "--only", "fake_bad"]) == 1
+    assert "failed: TypeError" in (tmp_path / "README.md").read_text()
+
+
+QUALITY = pd.DataFrame(
+    {
+        "task": ["diamonds"] * 4 + ["churn"] * 3,
+        "model": ["tabdl", "LightGBM (native)", "LightGBM (ordinal)", "RandomForest"]
+        + ["tabdl", "LightGBM (ordinal)", "RandomForest"],
+        "rmse": [0.10, 0.09, 0.095, 0.12, np.nan, np.nan, np.nan],
+        "auc": [np.nan] * 4 + [0.92, 0.90, 0.96],
+    }
+)
+
+
+def test_ratio_table_uses_best_baseline_of_the_run():
+    scores = run.quality_scores(QUALITY)
+    assert list(scores["metric"]) == ["rmse"] * 4 + ["auc"] * 3
+    ratios = run.ratio_table(scores).set_index("task")
+    assert ratios.loc["diamonds", "error / best LightGBM"] == pytest.approx(0.10 / 0.09)
+    assert ratios.loc["diamonds", "error / best RF"] == pytest.approx(0.10 / 0.12)
+    # AUC turns into an error, 1 - AUC, so a ratio below 1 still means tabdl is better
+    assert ratios.loc["churn", "error / best LightGBM"] == pytest.approx(0.08 / 0.10)
+    assert ratios.loc["churn", "error / best RF"] == pytest.approx(0.08 / 0.04)
+
+
+def test_quality_table_without_roles_is_rejected():
+    with pytest.raises(ValueError, match="task and model"):
+        run.quality_scores(pd.DataFrame({"x": [1]}))
+
+
+def test_quality_bars_png(tmp_path):
+    from benchmarks.plots import quality_bars
+
+    path = quality_bars(run.quality_scores(QUALITY), tmp_path / "bars.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.stat().st_size < 300_000

@@ -1,0 +1,236 @@
+"""The `tabdl` command: success paths in-process, error paths as one line + non-zero exit."""
+
+import io
+import subprocess
+import sys
+from contextlib import redirect_stdout
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabdl import cli
+from tabdl.cli import infer_task, main
+
+FAST = ["--epochs", "2", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def csv_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(0)
+    n = 240
+    df = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "color": rng.choice(["red", "green", "blue"], size=n),
+            "code": rng.integers(0, 4, size=n),
+        }
+    )
+    df["price"] = 3 * df["a"] + (df["color"] == "red") * 2.0 + rng.normal(scale=0.1, size=n)
+    df["label"] = np.where(df["a"] > 0, "yes", "no")
+    df.loc[::17, "a"] = np.nan  # missing values in a feature must not matter
+    df.to_csv(d / "train.csv", index=False)
+    df.drop(columns=["price", "label"]).head(25).to_csv(d / "new.csv", index=False)
+    return d
+
+
+@pytest.fixture(scope="module")
+def reg_run(csv_dir):
+    """One regression fit shared by the tests: (model path, what `train` printed)."""
+    out = csv_dir / "reg.tabdl"
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        rc = main(
+            [
+                "train",
+                str(csv_dir / "train.csv"),
+                "--target",
+                "price",
+                "--drop",
+                "label",
+                "--task",
+                "auto",
+                "--out",
+                str(out),
+                *FAST,
+            ]
+        )
+    assert rc == 0 and out.is_file()
+    return out, buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def reg_model(reg_run):
+    return reg_run[0]
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    assert err.startswith("tabdl: error: ") and "\n" not in err, err
+    return err
+
+
+# >>> success paths
+
+
+def test_infer_task():
+    assert infer_task(pd.Series([0.5, 1.25, 3.0])) == "regression"
+    assert infer_task(pd.Series(range(100))) == "regression"  # many integer levels: a quantity
+    assert infer_task(pd.Series([0, 1, 1, 0])) == "classification"
+    assert infer_task(pd.Series([True, False])) == "classification"
+    assert infer_task(pd.Series(["a", "b", None])) == "classification"
+
+
+def test_train_regression_prints_validation_metrics(csv_dir, reg_run):
+    out, stdout = reg_run
+    assert "task: regression" in stdout and "48 validation rows" in stdout
+    rmse = float(stdout.split("validation rmse: ")[1].split()[0])
+    assert 0 < rmse < pd.read_csv(csv_dir / "train.csv")["price"].std()
+    assert "validation r2" in stdout and f"saved: {out}" in stdout
+
+
+def test_predict_regression_to_stdout_and_file(csv_dir, reg_model, capsys, tmp_path):
+    assert main(["predict", str(reg_model), str(csv_dir / "new.csv")]) == 0
+    pred = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(pred.columns) == ["prediction"] and len(pred) == 25
+    assert pred["prediction"].notna().all()
+
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(reg_model), str(csv_dir / "new.csv"), "--out", str(out)]) == 0
+    np.testing.assert_allclose(pd.read_csv(out)["prediction"], pred["prediction"])
+
+
+def test_train_and_predict_classification(csv_dir, capsys, tmp_path):
+    model = tmp_path / "clf.tabdl"
+    rc = main(
+        [
+            "train",
+            str(csv_dir / "train.csv"),
+            "--target",
+            "label",
+            "--drop",
+            "price",
+            "--cat",
+            "code",
+            "--out",
+            str(model),
+            *FAST,
+        ]
+    )
+    stdout = capsys.readouterr().out
+    assert rc == 0 and "task: classification" in stdout
+    assert "validation roc_auc" in stdout and "validation balanced_accuracy" in stdout
+
+    assert main(["predict", str(model), str(csv_dir / "new.csv")]) == 0
+    pred = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(pred.columns) == ["prediction", "proba_no", "proba_yes"]
+    np.testing.assert_allclose(pred[["proba_no", "proba_yes"]].sum(axis=1), 1, rtol=1e-5)
+    best = np.where(pred["proba_yes"] > pred["proba_no"], "yes", "no")
+    assert (pred["prediction"] == best).all()
+
+
+def test_datasets_lists_cards(capsys):
+    assert main(["datasets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines if line.strip()]
+    assert names == ["churn", "diamonds", "flights", "movielens"]
+    assert "regression" in lines[1] and "rmse" in lines[1]
+
+
+# >>> error paths: one line on stderr, non-zero exit
+
+
+def test_missing_target_column(csv_dir, capsys):
+    assert main(["train", str(csv_dir / "train.csv"), "--target", "nope"]) == 1
+    err = _error_line(capsys)
+    assert "'nope'" in err and "price" in err  # names the column and lists the real ones
+
+
+def test_unreadable_files(tmp_path, capsys):
+    assert main(["train", str(tmp_path / "missing.csv"), "--target", "y"]) == 1
+    assert "no such file" in _error_line(capsys)
+
+    (tmp_path / "empty.csv").write_text("")
+    assert main(["train", str(tmp_path / "empty.csv"), "--target", "y"]) == 1
+    assert "empty" in _error_line(capsys)
+
+    (tmp_path / "header.csv").write_text("a,y\n")
+    assert main(["train", str(tmp_path / "header.csv"), "--target", "y"]) == 1
+    assert "no rows" in _error_line(capsys)
+
+    assert main(["train", str(tmp_path), "--target", "y"]) == 1
+    assert "folder" in _error_line(capsys)
+
+    (tmp_path / "binary.csv").write_bytes(b"a,b\n\xff\xfe\x00\x01,\x9c\n")
+    assert main(["train", str(tmp_path / "binary.csv"), "--target", "b"]) == 1
+    assert "binary.csv" in _error_line(capsys)
+
+
+def test_bad_options(csv_dir, capsys):
+    train = str(csv_dir / "train.csv")
+    assert main(["train", train, "--target", "price", "--drop", "ghost"]) == 1
+    assert "--drop names ['ghost']" in _error_line(capsys)
+    assert main(["train", train, "--target", "price", "--valid-fraction", "1.5"]) == 1
+    assert "--valid-fraction" in _error_line(capsys)
+    assert main(["train", train, "--target", "label", "--task", "regression"]) == 1
+    assert "numeric target" in _error_line(capsys)
+    # argparse's own usage errors exit with 2
+    assert main(["train", train, "--target", "price", "--task", "banana"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+    assert main([]) == 2
+
+
+def test_predict_errors(csv_dir, reg_model, tmp_path, capsys):
+    assert main(["predict", str(tmp_path / "none.tabdl"), str(csv_dir / "new.csv")]) == 1
+    assert "no such model file" in _error_line(capsys)
+
+    junk = tmp_path / "junk.tabdl"
+    junk.write_bytes(b"not a model at all")
+    assert main(["predict", str(junk), str(csv_dir / "new.csv")]) == 1
+    assert "junk.tabdl" in _error_line(capsys)
+
+    pd.read_csv(csv_dir / "new.csv").drop(columns="color").to_csv(tmp_path / "x.csv", index=False)
+    assert main(["predict", str(reg_model), str(tmp_path / "x.csv")]) == 1
+    assert "color" in _error_line(capsys)  # the missing feature column is named
+
+
+def test_bench_without_benchmarks_dir(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(cli, "benchmarks_dir", lambda: tmp_path / "benchmarks")
+    assert main(["bench", "--quick"]) == 1
+    assert "benchmarks not found" in _error_line(capsys)
+
+
+def test_subprocess_smoke(csv_dir, tmp_path):
+    """The real entry point: exit codes and streams as a shell sees them."""
+    model = tmp_path / "m.tabdl"
+    cmd = [sys.executable, "-m", "tabdl.cli"]
+    ok = subprocess.run(
+        [
+            *cmd,
+            "train",
+            str(csv_dir / "train.csv"),
+            "--target",
+            "price",
+            "--drop",
+            "label",
+            "--out",
+            str(model),
+            *FAST,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "validation rmse" in ok.stdout and model.is_file()
+
+    bad = subprocess.run(
+        [*cmd, "predict", str(model), str(tmp_path / "missing.csv")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.strip() == f"tabdl: error: no such file: {tmp_path / 'missing.csv'}"
