@@ -23,9 +23,19 @@ from .callbacks import EarlyStopping, ProgressBar, SmoothLoss
 from .io import SaveMixin
 from .learner import Learner, TensorData, freeze_to, resolve_device
 from .lr_finder import LRFindResult
-from .metrics import get_metric
+from .metrics import get_metric, warn_if_accuracy_misleading
 from .modules import TabularMLP
 from .preprocess import TabularPreprocessor, as_frame
+from .sampling import (
+    check_sampling,
+    check_threshold,
+    class_weights,
+    decide,
+    make_sampler,
+    training_priors,
+    tune_prior_correction,
+    tune_threshold,
+)
 
 __all__ = ["TabularRegressor", "TabularClassifier"]
 
@@ -282,11 +292,15 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             callbacks = [EarlyStopping(self.patience)] if self.patience and valid is not None else []
             learner = self._learner(len(train), callbacks, self._sampler(train))
             learner.fit_one_cycle(train, int(self.epochs), self.lr, valid=valid)
+        self._after_training(learner, train, valid)
         self._store_history(learner, reset=True)
         return self
 
     def _sampler(self, train: TensorData):
         return None
+
+    def _after_training(self, learner: Learner, train: TensorData, valid: TensorData | None) -> None:
+        """Hook run after each training cycle (the classifier tunes its decision rule here)."""
 
     def _set_feature_names(self, X: pd.DataFrame) -> None:
         self.n_features_in_ = X.shape[1]
@@ -339,6 +353,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             torch.manual_seed(self.seed_ + len(self.history_))
             learner = self._learner(len(train), sampler=self._sampler(train))
             learner.fit_one_cycle(train, int(epochs), self.lr if lr is None else lr, valid=valid)
+        self._after_training(learner, train, valid)
         self._store_history(learner, reset=False)
         return self
 
@@ -507,11 +522,52 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
 
     ``classes_`` holds the sorted class labels; ``predict_proba`` columns follow that order.
 
+    Class imbalance (see ``tabdl.sampling``; Buda et al. 2018):
+
+    - ``sampling="oversample"`` draws every class up to the majority count each epoch;
+      ``"undersample"`` caps every class at ``undersample_ratio`` x the smallest class
+      (``undersample_ratio`` = majority:minority after sampling, >= 1). Both draw row indices
+      per epoch; no data is copied.
+    - ``class_weight="balanced"`` (scikit-learn's rule) or ``{label: weight}`` weights the loss.
+    - ``threshold`` sets the rule ``predict`` uses; ``predict_proba`` is always the model's own
+      probabilities. ``None``: argmax. A float (binary only): predict ``classes_[1]`` when its
+      probability is >= the float. ``"auto"``: tuned after training on the validation part
+      only (``validation_fraction`` or ``eval_set``, never training rows) to maximise
+      ``threshold_metric``. Binary: the cut on P(classes_[1]). Multiclass: prior correction,
+      ``argmax(proba / prior**a)`` with ``prior`` the class shares the loss saw in training
+      (after sampling and class weights) and ``a`` in [0, 1] tuned.
+
     Attributes: ``classes_``, ``preprocessor_``, ``model_``, ``history_``, ``loss_curve_``,
-    ``n_features_in_``, ``feature_names_in_``, ``best_epoch_``, ``diverged_``.
+    ``n_features_in_``, ``feature_names_in_``, ``best_epoch_``, ``diverged_``,
+    ``class_weight_`` (loss weights in ``classes_`` order, or None), ``threshold_`` (binary cut
+    in use, or None for argmax), ``class_scale_`` (multiclass ``prior**-a``, or None).
     """
 
     _task = "classification"
+
+    def __init__(
+        self,
+        *,
+        sampling: str | None = None,
+        undersample_ratio: float = 1.0,
+        class_weight: str | dict | None = None,
+        threshold: str | float | None = None,
+        threshold_metric: str = "f1",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.sampling = sampling
+        self.undersample_ratio = undersample_ratio
+        self.class_weight = class_weight
+        self.threshold = threshold
+        self.threshold_metric = threshold_metric
+
+    __init__ = _with_base_params(__init__, _TabularEstimator.__init__)
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        check_sampling(self.sampling, self.undersample_ratio)
+        check_threshold(self.threshold, self.threshold_metric)
 
     def _fit_target(self, y: np.ndarray) -> None:
         if y.ndim != 1:
@@ -524,6 +580,38 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
             raise ValueError(f"TabularClassifier needs at least 2 classes in y, got 1 class ({self.classes_[0]!r})")
+        if self.threshold not in (None, "auto") and len(self.classes_) != 2:
+            raise ValueError(f"a float threshold needs a binary target, got {len(self.classes_)} classes; use 'auto'")
+        self.class_weight_ = class_weights(self.class_weight, y, self.classes_)
+        warn_if_accuracy_misleading(self.metrics, y, stacklevel=3)
+
+    def _split(self, X, y, eval_set, seed):
+        parts = super()._split(X, y, eval_set, seed)
+        if self.threshold == "auto" and parts[2] is None:
+            raise ValueError(
+                "threshold='auto' is tuned on a validation part, never on training rows: set "
+                "validation_fraction (e.g. 0.1, and enough rows for it) or pass eval_set"
+            )
+        return parts
+
+    def _sampler(self, train: TensorData):
+        return make_sampler(train.y, self.sampling, ratio=self.undersample_ratio, n_classes=len(self.classes_))
+
+    def _after_training(self, learner: Learner, train: TensorData, valid: TensorData | None) -> None:
+        if self.threshold != "auto":
+            self.threshold_ = None if self.threshold is None else float(self.threshold)
+            self.class_scale_ = None
+            return
+        if valid is None:
+            return  # fit_one_cycle without eval_set keeps the rule tuned before
+        proba = self._to_output(learner.predict_raw(valid))
+        y = valid.y.cpu().numpy()
+        if len(self.classes_) == 2:
+            self.threshold_, self.class_scale_ = tune_threshold(y, proba[:, 1], self.threshold_metric), None
+        else:
+            priors = training_priors(train.y.numpy(), len(self.classes_), learner.sampler, self.class_weight_)
+            self.threshold_ = None
+            self.class_scale_ = tune_prior_correction(y, proba, priors, self.threshold_metric)
 
     def _encode_target(self, y: np.ndarray) -> torch.Tensor:
         codes = np.searchsorted(self.classes_, y)
@@ -537,8 +625,10 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         classes = np.unique(y)
         if np.array_equal(classes, self.classes_):
             return
-        # New classes: keep the body and embeddings, give the net a fresh head.
+        # New classes: keep the body and embeddings, give the net a fresh head, weights and rule.
         self.classes_ = classes
+        self.class_weight_ = class_weights(self.class_weight, y, classes)
+        self.threshold_ = self.class_scale_ = None
         self.model_config_["n_out"] = len(classes)
         old = self.model_.head[0]
         with torch.random.fork_rng(devices=[]):
@@ -549,7 +639,10 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         return len(self.classes_)
 
     def _loss(self) -> torch.nn.Module:
-        return torch.nn.CrossEntropyLoss()
+        w = getattr(self, "class_weight_", None)
+        return torch.nn.CrossEntropyLoss(
+            weight=None if w is None else torch.tensor(w, dtype=torch.float32, device=self.device_)
+        )
 
     def _to_output(self, out: torch.Tensor) -> np.ndarray:
         return torch.softmax(out.float(), dim=1).cpu().numpy()
@@ -561,5 +654,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         return self._to_output(self._raw(X))
 
     def predict(self, X: Any) -> np.ndarray:
+        """Labels by the decision rule of ``threshold`` (argmax unless one was set or tuned)."""
         proba = self.predict_proba(X)  # first, so an unfitted model raises NotFittedError
-        return self.classes_[proba.argmax(axis=1)]
+        rule = getattr(self, "threshold_", None), getattr(self, "class_scale_", None)
+        return self.classes_[decide(proba, *rule)]

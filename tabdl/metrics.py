@@ -7,7 +7,8 @@ A metric is called as ``metric(y_true, output)``:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -15,7 +16,7 @@ import numpy as np
 from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
-__all__ = ["Metric", "get_metric", "METRICS"]
+__all__ = ["Metric", "get_metric", "METRICS", "warn_if_accuracy_misleading"]
 
 Kind = Literal[
     "label",  # needs hard labels: argmax of the probabilities
@@ -94,3 +95,24 @@ def get_metric(metric: Any) -> Metric:
     if callable(metric):
         return Metric(getattr(metric, "__name__", "metric"), metric, "proba")
     raise ValueError(f"metrics entries must be names or callables, got {metric!r}")
+
+
+def warn_if_accuracy_misleading(
+    metrics: Sequence[Any] | None, y: Any, *, majority_share: float = 0.8, stacklevel: int = 2
+) -> None:
+    """Warn when ``metrics`` asks for accuracy while one class holds most rows of ``y``.
+
+    With a 90% majority, predicting it everywhere scores 0.9 accuracy and learns nothing.
+    """
+    if not metrics or not any(get_metric(m).name == "accuracy" for m in metrics):
+        return
+    _, counts = np.unique(np.asarray(y), return_counts=True)
+    share = counts.max() / counts.sum()
+    if share > majority_share:
+        warnings.warn(
+            f"metrics include 'accuracy' but the majority class holds {share:.0%} of the training "
+            f"rows: predicting it everywhere already scores {share:.2f}. Prefer "
+            "'balanced_accuracy', 'f1', 'mcc', 'roc_auc' or 'pr_auc'.",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )

@@ -1,0 +1,279 @@
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.utils.class_weight import compute_class_weight
+
+import tabdl.estimators as est_mod
+from tabdl import TabularClassifier
+from tabdl.learner import Learner
+from tabdl.metrics import METRICS, get_metric, warn_if_accuracy_misleading
+from tabdl.sampling import (
+    OversampleSampler,
+    UndersampleSampler,
+    class_weights,
+    decide,
+    training_priors,
+    tune_prior_correction,
+    tune_threshold,
+)
+
+
+def _imbalanced(n=400, pos=0.1, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"a": rng.normal(size=n), "c": rng.choice(["x", "y", "z"], size=n)})
+    score = X["a"].to_numpy() + 0.5 * rng.normal(size=n)
+    y = (score > np.quantile(score, 1 - pos)).astype(np.int64)
+    return X, y
+
+
+FAST = dict(epochs=2, layers=(16,), random_state=0)
+
+
+# >>> samplers
+@pytest.mark.parametrize("counts", [[90, 10], [50, 7, 3], [5, 5], [1, 30, 12]])
+def test_oversampler_balances_every_epoch_and_sees_every_row(counts):
+    y = np.repeat(np.arange(len(counts)), counts)
+    s = OversampleSampler(y)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        idx = s(g).numpy()
+        assert idx.dtype == np.int64 and len(idx) == len(s) == len(counts) * max(counts)
+        assert np.bincount(y[idx], minlength=len(counts)).tolist() == [max(counts)] * len(counts)
+        # Full permutations first: every row appears, repeats differ by at most one.
+        seen = np.bincount(idx, minlength=len(y))
+        for c, n in enumerate(counts):
+            per_row = seen[y == c]
+            assert per_row.min() == max(counts) // n and per_row.max() - per_row.min() <= 1
+
+
+def test_oversampler_shuffles_classes_together_and_skips_absent_ones():
+    y = np.array([0] * 40 + [2] * 10)  # class 1 absent from these rows
+    s = OversampleSampler(y, n_classes=3)
+    idx = s(torch.Generator().manual_seed(1)).numpy()
+    assert s.class_counts.tolist() == [40, 0, 40]
+    assert len(np.unique(y[idx[:10]])) == 2  # not class-blocked
+
+
+@pytest.mark.parametrize("ratio", [1.0, 2.0, 3.5])
+def test_undersample_ratio_holds(ratio):
+    y = np.repeat([0, 1], [500, 40])
+    s = UndersampleSampler(y, ratio)
+    g = torch.Generator().manual_seed(0)
+    first = s(g).numpy()
+    counts = np.bincount(y[first])
+    assert counts[1] == 40 and counts[0] == round(ratio * 40)
+    assert counts[0] / counts[1] == pytest.approx(ratio, abs=1 / 40)
+    assert len(np.unique(first)) == len(first)  # without replacement
+    # A fresh majority subset each epoch, so all majority rows get used over time.
+    assert not np.array_equal(np.sort(first), np.sort(s(g).numpy()))
+
+
+def test_undersample_caps_every_class_of_a_multiclass_target():
+    y = np.repeat([0, 1, 2], [300, 25, 100])
+    s = UndersampleSampler(y, 2.0)
+    counts = np.bincount(y[s(torch.Generator().manual_seed(0)).numpy()])
+    assert counts.tolist() == [50, 25, 50]
+
+
+@pytest.mark.parametrize("ratio", [0.5, 0, "2", True])
+def test_undersample_ratio_rejects_bad_values(ratio):
+    X, y = _imbalanced(60)
+    with pytest.raises(ValueError, match="undersample_ratio"):
+        TabularClassifier(sampling="undersample", undersample_ratio=ratio, **FAST).fit(X, y)
+
+
+def test_sampler_reaches_the_learner_with_balanced_batches(monkeypatch):
+    X, y = _imbalanced(300, pos=0.1)
+    seen = []
+    orig = Learner._batches
+
+    def spy(self, n):
+        batches = orig(self, n)
+        seen.append(torch.cat(batches))
+        return batches
+
+    monkeypatch.setattr(Learner, "_batches", spy)
+    clf = TabularClassifier(sampling="oversample", validation_fraction=None, **FAST).fit(X, y)
+    assert len(seen) == 2  # one per epoch
+    for idx in seen:
+        counts = np.bincount(y[idx.numpy()], minlength=2)
+        assert abs(counts[0] - counts[1]) <= 1  # the BatchNorm guard may drop a one-row tail
+    assert clf.history_.shape[0] == 2
+
+
+# >>> class weights
+def test_class_weights_balanced_and_dict():
+    y = np.array(["a"] * 8 + ["b"] * 2)
+    classes = np.array(["a", "b"])
+    np.testing.assert_allclose(class_weights("balanced", y, classes), compute_class_weight("balanced", classes=classes, y=y))
+    np.testing.assert_allclose(class_weights({"b": 3.0}, y, classes), [1.0, 3.0])
+    assert class_weights(None, y, classes) is None
+    with pytest.raises(ValueError, match="class_weight"):
+        class_weights("heavy", y, classes)
+    with pytest.raises(ValueError, match="class_weight"):
+        class_weights({"b": -1}, y, classes)
+
+
+def test_class_weights_reach_the_loss(monkeypatch):
+    X, y = _imbalanced(200, pos=0.2)
+    losses = []
+    orig_init = Learner.__init__
+
+    def spy(self, model, loss_func, **kw):
+        losses.append(loss_func)
+        orig_init(self, model, loss_func, **kw)
+
+    monkeypatch.setattr(Learner, "__init__", spy)
+    clf = TabularClassifier(class_weight="balanced", **FAST).fit(X, y)
+    expected = compute_class_weight("balanced", classes=np.array([0, 1]), y=y)
+    np.testing.assert_allclose(clf.class_weight_, expected)
+    np.testing.assert_allclose(losses[0].weight.numpy(), expected, rtol=1e-6)
+    # And the weighting changes what is learned: a heavy minority weight raises P(minority).
+    plain = TabularClassifier(**FAST).fit(X, y).predict_proba(X)[:, 1].mean()
+    heavy = TabularClassifier(class_weight={1: 20.0}, **FAST).fit(X, y).predict_proba(X)[:, 1].mean()
+    assert heavy > plain
+
+
+# >>> threshold
+def test_tune_threshold_finds_the_separating_cut():
+    p = np.array([0.05, 0.1, 0.2, 0.3, 0.35, 0.4, 0.8, 0.9])
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    t = tune_threshold(y, p, "f1")
+    assert 0.3 < t <= 0.35
+    assert (decide(np.c_[1 - p, p], t) == y).all()
+    with pytest.raises(ValueError, match="threshold_metric"):
+        tune_threshold(y, p, "roc_auc")
+
+
+def test_threshold_is_tuned_on_validation_rows_only(monkeypatch):
+    X, y = _imbalanced(300, pos=0.15)
+    Xv, yv = _imbalanced(120, pos=0.15, seed=1)
+    calls = []
+    orig = est_mod.tune_threshold
+
+    def spy(y_true, p, metric):
+        calls.append((np.asarray(y_true).copy(), np.asarray(p).copy()))
+        return orig(y_true, p, metric)
+
+    monkeypatch.setattr(est_mod, "tune_threshold", spy)
+    clf = TabularClassifier(threshold="auto", **FAST).fit(X, y, eval_set=(Xv, yv))
+    (y_seen, p_seen), = calls
+    np.testing.assert_array_equal(y_seen, yv)  # exactly the eval_set labels, in order
+    np.testing.assert_allclose(p_seen, clf.predict_proba(Xv)[:, 1], rtol=1e-5, atol=1e-6)
+    assert clf.threshold_ == orig(yv, clf.predict_proba(Xv)[:, 1], "f1")
+
+    # With validation_fraction the tuning rows are the held-out part: as many as it holds and
+    # none of the rows the net trained on.
+    calls.clear()
+    clf = TabularClassifier(threshold="auto", validation_fraction=0.25, **FAST).fit(X, y)
+    assert len(calls[0][0]) == int(300 * 0.25)
+
+
+def test_auto_threshold_without_validation_part_raises():
+    X, y = _imbalanced(100)
+    with pytest.raises(ValueError, match="validation"):
+        TabularClassifier(threshold="auto", validation_fraction=None, **FAST).fit(X, y)
+
+
+def test_predict_applies_threshold_and_predict_proba_is_unchanged():
+    X, y = _imbalanced(300, pos=0.2)
+    plain = TabularClassifier(**FAST).fit(X, y)
+    cut = TabularClassifier(threshold=0.2, **FAST).fit(X, y)
+    proba = cut.predict_proba(X)
+    np.testing.assert_array_equal(proba, plain.predict_proba(X))  # training is unchanged
+    np.testing.assert_array_equal(plain.predict(X), proba.argmax(axis=1))
+    np.testing.assert_array_equal(cut.predict(X), (proba[:, 1] >= 0.2).astype(int))
+    assert cut.predict(X).sum() > plain.predict(X).sum()
+    assert cut.threshold_ == 0.2 and plain.threshold_ is None
+
+
+def test_string_labels_and_auto_threshold_predict_labels():
+    X, y = _imbalanced(300, pos=0.15)
+    labels = np.where(y == 1, "churn", "stay")
+    clf = TabularClassifier(sampling="oversample", threshold="auto", threshold_metric="balanced_accuracy", **FAST)
+    pred = clf.fit(X, labels).predict(X)
+    assert set(pred) <= {"churn", "stay"}
+    assert 0 < clf.threshold_ < 1
+    # The cut is on P(classes_[1]), scikit-learn's positive class: here "stay" (sorted labels).
+    assert list(clf.classes_) == ["churn", "stay"]
+    np.testing.assert_array_equal(pred == "stay", clf.predict_proba(X)[:, 1] >= clf.threshold_)
+
+
+@pytest.mark.parametrize("bad", [1.5, 0.0, "high", True])
+def test_bad_threshold_is_rejected(bad):
+    X, y = _imbalanced(60)
+    with pytest.raises(ValueError, match="threshold"):
+        TabularClassifier(threshold=bad, **FAST).fit(X, y)
+
+
+def test_float_threshold_needs_binary_target():
+    X, _ = _imbalanced(90)
+    y = np.arange(90) % 3
+    with pytest.raises(ValueError, match="binary"):
+        TabularClassifier(threshold=0.3, **FAST).fit(X, y)
+
+
+# >>> multiclass prior correction
+def test_prior_correction_favours_rare_classes():
+    rng = np.random.default_rng(0)
+    priors = np.array([0.8, 0.15, 0.05])
+    y = rng.choice(3, size=600, p=[1 / 3] * 3)
+    # A model biased by the priors: true class signal times the training prior.
+    signal = np.eye(3)[y] * 0.5 + rng.uniform(size=(600, 3))
+    proba = signal * priors
+    proba /= proba.sum(axis=1, keepdims=True)
+    scale = tune_prior_correction(y, proba, priors, "balanced_accuracy")
+    assert scale[2] > scale[1] > scale[0]
+    ba = METRICS["balanced_accuracy"].func
+    assert ba(y, decide(proba, None, scale)) > ba(y, proba.argmax(axis=1))
+
+
+def test_training_priors_follow_sampling_and_weights():
+    y = np.repeat([0, 1, 2], [60, 30, 10])
+    np.testing.assert_allclose(training_priors(y, 3), [0.6, 0.3, 0.1])
+    np.testing.assert_allclose(training_priors(y, 3, OversampleSampler(y)), [1 / 3] * 3)
+    np.testing.assert_allclose(training_priors(y, 3, None, np.array([1.0, 2.0, 6.0])), [1 / 3] * 3)
+    np.testing.assert_allclose(training_priors(y, 3, UndersampleSampler(y, 2.0)), [0.4, 0.4, 0.2])
+
+
+def test_multiclass_auto_threshold_fits_and_clones():
+    X, _ = _imbalanced(300)
+    y = np.digitize(X["a"].to_numpy(), [0.5, 1.5])  # 3 classes, ~69/24/7 %
+    clf = TabularClassifier(sampling="undersample", undersample_ratio=2.0, threshold="auto",
+                            threshold_metric="balanced_accuracy", **FAST).fit(X, y)
+    assert clf.threshold_ is None and clf.class_scale_.shape == (3,)
+    assert set(clf.predict(X)) <= {0, 1, 2}
+    params = clone(clf).get_params()
+    assert params["sampling"] == "undersample" and params["undersample_ratio"] == 2.0
+    assert params["threshold"] == "auto" and params["epochs"] == 2
+
+
+# >>> metrics
+IMBALANCE_METRICS = ["balanced_accuracy", "f1", "mcc", "roc_auc", "pr_auc"]
+
+
+def test_imbalance_metrics_are_usable_as_names():
+    X, y = _imbalanced(200, pos=0.2)
+    clf = TabularClassifier(metrics=IMBALANCE_METRICS, **FAST).fit(X, y)
+    for name in IMBALANCE_METRICS:
+        assert get_metric(name) is METRICS[name]
+        values = clf.history_[name].to_numpy()
+        assert len(values) == 2 and np.isfinite(values).all() and (values >= -1).all()
+
+
+def test_accuracy_warning_fires_on_imbalanced_training_rows():
+    X, y = _imbalanced(200, pos=0.1)
+    with pytest.warns(UserWarning, match="balanced_accuracy") as rec:
+        TabularClassifier(metrics=["accuracy"], **FAST).fit(X, y)
+    assert any(r.filename == __file__ for r in rec)  # points at the caller's fit line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_accuracy_misleading(["balanced_accuracy", "f1"], y)  # no accuracy asked: quiet
+        warn_if_accuracy_misleading(["accuracy"], np.repeat([0, 1], [70, 30]))  # 70% majority: quiet
+        warn_if_accuracy_misleading([METRICS["accuracy"]], np.repeat([0, 1], [80, 20]))  # exactly 80%
+    with pytest.warns(UserWarning, match="81%"):
+        warn_if_accuracy_misleading([METRICS["accuracy"]], np.repeat(["a", "b"], [81, 19]))
