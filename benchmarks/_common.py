@@ -7,6 +7,7 @@ min_samples_leaf=3 on ordinal codes.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,8 @@ __all__ = [
     "predict_for",
     "fit_score",
     "print_results",
+    "limit_threads",
+    "add_common_args",
 ]
 
 
@@ -116,3 +119,27 @@ def print_results(results: list[dict]) -> None:
         print(markdown_table(r["table"]))
         if r.get("notes"):
             print(f"\n{r['notes']}")
+
+
+def limit_threads(n: int | None) -> None:
+    """Cap torch's intra-op threads and every OpenMP/BLAS pool (LightGBM's included) at ``n``.
+
+    On a machine shared with other busy processes, OpenMP workers that spin at barriers make a
+    2-thread torch loop tens of times slower than a 1-thread one; ratios stay comparable only
+    when every side runs with the same cap.
+    """
+    if n is None:
+        return
+    import lightgbm  # noqa: F401  (load its OpenMP runtime so the limit reaches it)
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(n)
+    threadpool_limits(limits=n)
+
+
+def add_common_args(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    ap.add_argument("--quick", action="store_true", help="row subsets, about a minute")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="cap torch/OpenMP/BLAS threads (default: the libraries' own choice)")
+    return ap
