@@ -20,11 +20,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .callbacks import EarlyStopping, ProgressBar, SmoothLoss
+from .ensemble import MemberLoss, ensemble_head
 from .io import SaveMixin
 from .learner import Learner, TensorData, freeze_to, resolve_device
 from .lr_finder import LRFindResult
 from .metrics import get_metric, warn_if_accuracy_misleading
 from .modules import TabularMLP
+from .num_embeddings import compute_bins, num_embedding_config
 from .preprocess import TabularPreprocessor, as_frame
 from .sampling import (
     check_sampling,
@@ -98,6 +100,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         cont_features: Sequence[Any] | None = None,
         min_category_count: int = 3,
         scaler: str = "quantile",
+        num_embeddings: str | dict[str, Any] | None = None,
+        n_members: int = 1,
         device: str = "auto",
         verbose: int = 0,
         random_state: Any = None,
@@ -118,6 +122,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self.cont_features = cont_features
         self.min_category_count = min_category_count
         self.scaler = scaler
+        self.num_embeddings = num_embeddings
+        self.n_members = n_members
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
@@ -154,6 +160,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             raise ValueError(f"emb_sizes must be None or a dict {{column: size}}, got {self.emb_sizes!r}")
         if not isinstance(self.lr, slice):
             _check_positive("lr", self.lr)
+        num_embedding_config(self.num_embeddings)
+        _check_positive("n_members", self.n_members, integer=True)
 
     def _check_X_predict(self, X: Any) -> pd.DataFrame:
         """Match X to the fitted columns: by name for frames, by position for arrays."""
@@ -226,8 +234,11 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             Xt, Xv, yt, yv = train_test_split(X, y, test_size=n_valid, random_state=seed)
         return Xt, yt, Xv, yv
 
-    def _model_config(self) -> dict[str, Any]:
+    def _model_config(self, train: TensorData) -> dict[str, Any]:
         pre = self.preprocessor_
+        num = num_embedding_config(self.num_embeddings)
+        # Bin edges are learned from the training rows and kept as plain lists (JSON-able).
+        bins = compute_bins(train.x_cont.numpy(), num["n_bins"]) if num and num["kind"] == "piecewise" else None
         return {
             "cardinalities": pre.cardinalities_,
             "emb_dims": pre.emb_sizes(self.emb_sizes),
@@ -238,6 +249,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             "emb_dropout": float(self.emb_dropout),
             "batchnorm": bool(self.batchnorm),
             "y_range": self._y_range_scaled(),
+            "num_embeddings": num,
+            "num_bins": bins,
+            "k": int(self.n_members),
+            "reduce": "mean" if self._task == "regression" else "proba",
         }
 
     def _y_range_scaled(self):
@@ -248,9 +263,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         cbs = list(callbacks)
         if self.verbose:
             cbs.append(ProgressBar())
+        loss = self._loss()
         return Learner(
             self.model_,
-            self._loss(),
+            MemberLoss(loss) if getattr(self.model_, "k", 1) > 1 else loss,
             batch_size=bs,
             weight_decay=float(self.weight_decay),
             device=self.device_,
@@ -287,7 +303,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         # >>> Model and training, under one seed that leaves the global RNG untouched
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_)
-            self.model_config_ = self._model_config()
+            self.model_config_ = self._model_config(train)
             self.model_ = TabularMLP(**self.model_config_)
             callbacks = [EarlyStopping(self.patience)] if self.patience and valid is not None else []
             learner = self._learner(len(train), callbacks, self._sampler(train))
@@ -401,9 +417,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         ).fit(X)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(probe.seed_)
-            probe.model_config_ = probe._model_config()
-            probe.model_ = TabularMLP(**probe.model_config_)
             train = probe._tensors(X, y)
+            probe.model_config_ = probe._model_config(train)
+            probe.model_ = TabularMLP(**probe.model_config_)
             return probe._learner(len(train)).lr_find(train, start_lr=start_lr, end_lr=end_lr, num_it=num_it)
 
     # >>> prediction
@@ -630,10 +646,12 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         self.class_weight_ = class_weights(self.class_weight, y, classes)
         self.threshold_ = self.class_scale_ = None
         self.model_config_["n_out"] = len(classes)
-        old = self.model_.head[0]
+        old, k = self.model_.head[0], self.model_.k
+        d_in = old.in_features if k == 1 else old.weight.shape[1]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_)
-            self.model_.head[0] = torch.nn.Linear(old.in_features, len(classes)).to(old.weight.device)
+            new = torch.nn.Linear(d_in, len(classes)) if k == 1 else ensemble_head(d_in, len(classes), k)
+            self.model_.head[0] = new.to(old.weight.device)
 
     def _n_out(self) -> int:
         return len(self.classes_)

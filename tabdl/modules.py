@@ -11,6 +11,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .ensemble import MemberScaling, ensemble_head, reduce_members
+from .num_embeddings import NumEmbeddings
+
 __all__ = ["EntityEmbeddings", "TabularMLP", "SigmoidRange"]
 
 
@@ -66,25 +69,43 @@ class TabularMLP(nn.Module):
         emb_dropout: float = 0.0,
         batchnorm: bool = True,
         y_range: tuple[float, float] | None = None,
+        num_embeddings: dict | None = None,
+        num_bins: list[list[float]] | None = None,
+        k: int = 1,
+        reduce: str = "mean",
     ):
         super().__init__()
         self.embeds = EntityEmbeddings(cardinalities, emb_dims)
         self.emb_drop = nn.Dropout(emb_dropout) if emb_dropout > 0 else nn.Identity()
-        n_in = self.embeds.out_dim + n_cont
+        # Optional vectors per continuous value (tabdl.num_embeddings); None keeps raw values.
+        self.num_embeds = NumEmbeddings(n_cont, num_embeddings, num_bins) if num_embeddings and n_cont else None
+        n_in = self.embeds.out_dim + (self.num_embeds.out_dim if self.num_embeds is not None else n_cont)
+        # k > 1: a TabM-mini ensemble (tabdl.ensemble); members differ in input scaling and head.
+        self.k, self.reduce = int(k), reduce
+        self.members = MemberScaling(self.k, n_in) if self.k > 1 else None
         blocks = []
         for width in layers:
             blocks.append(_block(n_in, width, dropout, batchnorm))
             n_in = width
         self.body = nn.Sequential(*blocks)
-        head: list[nn.Module] = [nn.Linear(n_in, n_out)]
+        head: list[nn.Module] = [nn.Linear(n_in, n_out) if self.k == 1 else ensemble_head(n_in, n_out, self.k)]
         if y_range is not None:
             head.append(SigmoidRange(*y_range))
         self.head = nn.Sequential(*head)
 
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
         x = self.emb_drop(self.embeds(x_cat)) if len(self.embeds.tables) else x_cont[:, :0]
-        x = torch.cat([x, x_cont], dim=1)  # (B, sum(emb) + n_cont)
-        return self.head(self.body(x))  # (B, n_out)
+        if self.num_embeds is not None:
+            x_cont = self.num_embeds(x_cont)  # (B, n_cont) -> (B, n_cont * d)
+        x = torch.cat([x, x_cont], dim=1)  # (B, D)
+        if self.members is None:
+            return self.head(self.body(x))  # (B, n_out)
+        h = self.body(self.members(x).flatten(0, 1))  # (B, D) -> (B, k, D) -> (B*k, H)
+        out = self.head(h.unflatten(0, (x.shape[0], self.k)))  # (B, k, n_out)
+        # Training sees every member (MemberLoss averages their losses); inference their mean.
+        return out if self.training else reduce_members(out, self.reduce)
 
     def layer_groups(self) -> list[nn.Module]:
-        return [self.embeds, self.body, self.head]
+        first = self.embeds if self.num_embeds is None else nn.ModuleList([self.embeds, self.num_embeds])
+        body = self.body if self.members is None else nn.ModuleList([self.members, self.body])
+        return [first, body, self.head]
