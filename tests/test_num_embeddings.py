@@ -78,3 +78,13 @@ def test_all_categorical_frame_ignores_num_embeddings():
     clf = TabularClassifier(num_embeddings="piecewise", epochs=3, random_state=0).fit(X, y)
     assert clf.model_.num_embeds is None
     assert clf.predict_proba(X.iloc[:1]).shape == (1, 2)
+
+
+def test_save_load_roundtrip_with_piecewise_ensemble(tmp_path):
+    import tabdl
+
+    X, y = _frame()
+    reg = TabularRegressor(num_embeddings="piecewise", n_members=3, epochs=2, random_state=0).fit(X, y)
+    path = tmp_path / "m.tabdl"
+    reg.save(path)
+    np.testing.assert_allclose(tabdl.load(path).predict(X), reg.predict(X), rtol=1e-6)
