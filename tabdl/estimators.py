@@ -219,10 +219,22 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _to_target(self, y: torch.Tensor) -> np.ndarray:
         raise NotImplementedError
 
+    def _check_eval_set(self, eval_set: Any) -> tuple[pd.DataFrame, np.ndarray]:
+        """The same checks as the training data: a NaN target would make every valid_loss NaN
+        (so early stopping never sees an improvement) and a length mismatch would broadcast."""
+        try:
+            Xv, yv = eval_set
+        except (TypeError, ValueError):
+            raise ValueError("eval_set must be a pair (X_valid, y_valid)") from None
+        try:
+            return self._check_X_y_fit(Xv, yv)
+        except ValueError as e:
+            raise ValueError(f"eval_set: {e}") from None
+
     def _split(self, X: pd.DataFrame, y: np.ndarray, eval_set, seed: int):
         if eval_set is not None:
-            Xv, yv = eval_set
-            return X, y, as_frame(Xv), np.asarray(yv)
+            Xv, yv = self._check_eval_set(eval_set)
+            return X, y, Xv, yv
         vf = self.validation_fraction or 0.0
         n_valid = int(len(X) * vf)
         if n_valid < 1 or len(X) - n_valid < 2:
@@ -364,7 +376,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         train = self._tensors(X, y)
         valid = None
         if eval_set is not None:
-            valid = self._tensors(self._check_X_predict(eval_set[0]), np.asarray(eval_set[1]))
+            Xv, yv = self._check_eval_set(eval_set)
+            valid = self._tensors(self._check_X_predict(Xv), yv)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_ + len(self.history_))
             learner = self._learner(len(train), sampler=self._sampler(train))

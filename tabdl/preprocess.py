@@ -6,6 +6,7 @@ inference uses the very same vocabularies, fill values and scaling stats as trai
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -45,6 +46,10 @@ def as_frame(X: Any) -> pd.DataFrame:
         )
     if arr.ndim != 2:
         raise ValueError(f"Expected a 2D array or DataFrame, got an array with {arr.ndim} dims")
+    if arr.dtype == object:
+        # An array has no per-column dtypes: columns that hold numbers are numbers (continuous),
+        # not categories with one level per distinct float; only non-numeric ones stay object.
+        return pd.DataFrame(arr).infer_objects()
     return pd.DataFrame(arr)
 
 
@@ -72,6 +77,20 @@ def _key(v: Any) -> str | None:
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     return str(v)
+
+
+def _scalar_number(v: Any) -> float:
+    """One continuous value as ``_numeric`` reads a column: NaN for missing, datetimes as
+    seconds since the epoch, durations as seconds."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return math.nan
+    if isinstance(v, (datetime.datetime, np.datetime64)):
+        ts = pd.Timestamp(v)
+        return math.nan if ts is pd.NaT else ts.value / 1e9
+    if isinstance(v, (datetime.timedelta, np.timedelta64)):
+        td = pd.Timedelta(v)
+        return math.nan if td is pd.NaT else td.total_seconds()
+    return float(v)
 
 
 def category_keys(col: pd.Series) -> np.ndarray:
@@ -255,6 +274,8 @@ class TabularPreprocessor:
             # Seconds since the epoch; NaT becomes NaN and is filled like any missing value.
             ns = col.to_numpy("datetime64[ns]").astype(np.int64).astype(np.float64)
             return np.where(col.isna().to_numpy(), np.nan, ns / 1e9)
+        if pd.api.types.is_timedelta64_dtype(col.dtype):
+            return col.dt.total_seconds().to_numpy(np.float64)  # NaT -> NaN (not int64 min)
         if pd.api.types.is_complex_dtype(col.dtype):
             raise ValueError(f"Complex data not supported: column {name!r} is {col.dtype}")
         try:
@@ -314,7 +335,7 @@ class TabularPreprocessor:
         for j, c in enumerate(self.cont_names_):
             v = row[c]
             try:
-                v = float("nan") if v is None or v is pd.NA else float(v)
+                v = _scalar_number(v)
             except (TypeError, ValueError):
                 raise ValueError(f"continuous column {c!r} holds a non-numeric value {v!r}") from None
             if math.isinf(v):

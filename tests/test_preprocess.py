@@ -228,3 +228,37 @@ def test_empty_frames_raise():
 def test_complex_values_raise():
     with pytest.raises(ValueError, match="Complex data not supported"):
         fit(np.array([[1 + 1j], [2 + 0j]]))
+
+
+def test_object_arrays_keep_numbers_continuous():
+    A = np.random.default_rng(0).normal(size=(20, 2)).astype(object)
+    A[3, 1] = None
+    pre = fit(A)
+    assert pre.cat_names_ == [] and pre.cont_names_ == [0, 1]
+    assert pre.has_indicator_ == [False, True]
+    mixed = np.array([["a", 1.0], ["b", 2.0], ["a", 3.0]], dtype=object)
+    pre = fit(mixed)
+    assert pre.cat_names_ == [0] and pre.cont_names_ == [1]
+    assert_same(pre.transform(mixed), pre.transform(mixed.astype(object)))
+
+
+def test_datetimes_and_durations_are_continuous_seconds_in_both_paths():
+    X = pd.DataFrame(
+        {
+            "when": pd.date_range("2020-01-01", periods=6, freq="D", tz="UTC"),
+            "naive": pd.date_range("2021-03-01", periods=6, freq="h"),
+            "took": pd.to_timedelta([1, 2, 3, 4, 5, 6], unit="h"),
+        }
+    )
+    X.loc[2, "when"] = pd.NaT
+    X.loc[4, "naive"] = pd.NaT
+    X.loc[3, "took"] = pd.NaT
+    pre = fit(X, scaler="none")
+    assert pre.cat_names_ == [] and pre.has_indicator_ == [True, True, True]
+    _, values = pre.transform(X)
+    assert values[1, 2].item() == pytest.approx(7200.0)  # seconds; NaT is not int64 min
+    assert values[3, 2].item() == pytest.approx(pre.fills_[2]) and values[3, 5] == 1
+    assert values[1, 0] - values[0, 0] == pytest.approx(86400.0)
+    for i in range(len(X)):
+        row = dict(zip(X.columns, X.to_numpy(dtype=object)[i]))
+        torch.testing.assert_close(pre.transform_row(row)[1], values[i : i + 1])

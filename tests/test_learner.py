@@ -1,0 +1,183 @@
+import numpy as np
+import pytest
+import torch
+
+from tabdl.callbacks import Callback, EarlyStopping
+from tabdl.learner import Learner, TensorData, _group_lrs
+from tabdl.metrics import get_metric
+from tabdl.modules import TabularMLP
+
+
+def problem(n=256, sign=1.0, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x_cat = torch.randint(0, 5, (n, 2), generator=g)
+    x_cont = torch.randn(n, 3, generator=g)
+    y = sign * (x_cont[:, :1] * 2 - x_cont[:, 1:2] + (x_cat[:, :1] == 2).float())
+    return TensorData(x_cat, x_cont, y.float())
+
+
+def learner(seed=0, **kw):
+    torch.manual_seed(seed)
+    model = TabularMLP(cardinalities=[5, 5], emb_dims=[3, 2], n_cont=3, n_out=1, layers=(16, 8))
+    return Learner(model, torch.nn.MSELoss(), **{"batch_size": 32, "seed": seed, **kw})
+
+
+def params(model):
+    return {k: v.detach().clone() for k, v in model.named_parameters()}
+
+
+def state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+class Snapshots(Callback):
+    """Keeps the weights at the end of every epoch."""
+
+    def __init__(self):
+        self.states = {}
+
+    def after_epoch(self, learner, logs):
+        self.states[logs["epoch"]] = state(learner.model)
+
+
+# >>> discriminative learning rates
+def test_float_lr_is_the_same_for_every_group():
+    np.testing.assert_allclose(_group_lrs(1e-2, 3), [1e-2, 1e-2, 1e-2])
+
+
+def test_slice_hi_gives_head_hi_and_the_rest_a_tenth():
+    np.testing.assert_allclose(_group_lrs(slice(1e-2), 3), [1e-3, 1e-3, 1e-2])
+
+
+def test_slice_lo_hi_is_geometric():
+    np.testing.assert_allclose(_group_lrs(slice(1e-4, 1e-2), 3), [1e-4, 1e-3, 1e-2])
+    np.testing.assert_allclose(_group_lrs(slice(1e-5, 1e-2), 4), [1e-5, 1e-4, 1e-3, 1e-2])
+
+
+@pytest.mark.parametrize(
+    "bad", [0.0, -1e-3, slice(None), slice(-1, 1e-2), slice(1e-3, 1e-2, 2), "1e-3"]
+)
+def test_bad_lr_raises(bad):
+    with pytest.raises(ValueError, match="lr"):
+        _group_lrs(bad, 3)
+
+
+def test_slice_moves_the_head_far_more_than_the_embeddings():
+    lrn = learner()
+    before = params(lrn.model)
+    lrn.fit(problem(), 2, lr=slice(1e-10, 1e-2))
+    after = params(lrn.model)
+    emb = max((after[k] - before[k]).abs().max().item() for k in before if k.startswith("embeds"))
+    head = max((after[k] - before[k]).abs().max().item() for k in before if k.startswith("head"))
+    assert emb < 1e-6 < 1e-3 < head
+
+
+def test_history_lr_is_the_head_lr_of_the_schedule():
+    lrn = learner()
+    lrn.fit_one_cycle(problem(), 2, lr=slice(1e-3, 1e-2))
+    assert lrn.recorder.history["lr"].iloc[-1] == pytest.approx(1e-2 / 1e5)
+
+
+# >>> freezing
+def test_freeze_trains_the_head_only():
+    lrn = learner()
+    lrn.freeze()
+    before = params(lrn.model)
+    lrn.fit_one_cycle(problem(), 2, lr=1e-2)
+    after = params(lrn.model)
+    for k in before:
+        if k.startswith("head"):
+            assert not torch.equal(before[k], after[k]), k
+        else:
+            assert torch.equal(before[k], after[k]), k
+            assert dict(lrn.model.named_parameters())[k].grad is None
+    lrn.unfreeze()
+    lrn.fit_one_cycle(problem(), 1, lr=1e-2)
+    assert not torch.equal(after["embeds.tables.0.weight"], lrn.model.embeds.tables[0].weight)
+
+
+def test_all_frozen_raises():
+    lrn = learner()
+    for p in lrn.model.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ValueError, match="unfreeze"):
+        lrn.fit_one_cycle(problem(), 1)
+
+
+# >>> best weights and early stopping
+def test_early_stopping_restores_the_best_weights():
+    # Validation targets have the opposite sign: learning the train set makes them worse.
+    snaps = Snapshots()
+    lrn = learner(callbacks=[EarlyStopping(patience=2), snaps])
+    valid = problem(128, sign=-1.0, seed=1)
+    lrn.fit_one_cycle(problem(), 20, lr=1e-2, valid=valid)
+    hist = lrn.recorder.history
+    assert len(hist) < 20  # it stopped
+    best = int(hist["valid_loss"].idxmin()) + 1
+    assert lrn.best_epoch == best and hist["epoch"].iloc[-1] == best + 2
+    final = state(lrn.model)
+    assert all(torch.equal(final[k], snaps.states[best][k]) for k in final)
+    assert lrn.validate(valid)["valid_loss"] == pytest.approx(hist["valid_loss"].min(), rel=1e-6)
+
+
+def test_without_a_validation_part_the_last_weights_stay():
+    snaps = Snapshots()
+    lrn = learner(callbacks=[snaps])
+    lrn.fit_one_cycle(problem(), 3, lr=1e-2)
+    final = state(lrn.model)
+    assert all(torch.equal(final[k], snaps.states[3][k]) for k in final)
+
+
+def test_divergence_restores_and_warns():
+    from tabdl.learner import DivergenceWarning
+
+    lrn = learner()
+    before = state(lrn.model)
+    with pytest.warns(DivergenceWarning, match="diverged"):
+        lrn.fit(problem(), 3, lr=1e6)
+    assert lrn.diverged
+    after = state(lrn.model)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+# >>> records
+def test_metrics_are_recorded_apart_from_the_loss():
+    lrn = learner(metrics=[get_metric("mae")], restore_best=False)
+    valid = problem(128, seed=2)
+    lrn.fit_one_cycle(problem(), 3, lr=1e-2, valid=valid)
+    hist = lrn.recorder.history
+    assert {"epoch", "train_loss", "train_loss_smooth", "valid_loss", "lr", "mae"} <= set(
+        hist.columns
+    )
+    pred = lrn.predict_raw(valid).numpy()
+    mae = np.abs(pred - valid.y.numpy()).mean()
+    mse = ((pred - valid.y.numpy()) ** 2).mean()
+    assert hist["mae"].iloc[-1] == pytest.approx(mae, rel=1e-5)
+    assert hist["valid_loss"].iloc[-1] == pytest.approx(mse, rel=1e-5)
+    assert hist["mae"].iloc[-1] != pytest.approx(hist["valid_loss"].iloc[-1])
+
+
+def test_smoothed_loss_tracks_the_batch_losses():
+    lrn = learner()
+    lrn.fit_one_cycle(problem(), 4, lr=1e-2)
+    rec = lrn.recorder
+    assert len(rec.losses) == len(rec.smooth_losses) == 4 * (256 // 32)
+    # Debiased: the first smoothed value is the first loss itself, not pulled towards 0.
+    assert rec.smooth_losses[0] == pytest.approx(rec.losses[0])
+    assert rec.history["train_loss_smooth"].iloc[-1] == pytest.approx(rec.smooth_losses[-1])
+
+
+def test_same_seed_same_weights():
+    a, b = learner(seed=3), learner(seed=3)
+    a.fit_one_cycle(problem(), 2)
+    b.fit_one_cycle(problem(), 2)
+    sa, sb = state(a.model), state(b.model)
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_batches_cover_every_row_once_and_skip_a_one_row_tail():
+    lrn = learner(batch_size=10)
+    idx = torch.cat(lrn._batches(41))
+    assert len(idx) == 40 and len(set(idx.tolist())) == 40
+    assert lrn._steps_per_epoch(41) == 4 == len(lrn._batches(41))
+    assert lrn._steps_per_epoch(42) == 5 == len(lrn._batches(42))
