@@ -246,6 +246,19 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             Xt, Xv, yt, yv = train_test_split(X, y, test_size=n_valid, random_state=seed)
         return Xt, yt, Xv, yv
 
+    # Hooks: a subclass with other columns or another net (MatrixFactorization) overrides these two.
+    def _make_preprocessor(self) -> TabularPreprocessor:
+        return TabularPreprocessor(
+            cat_features=self.cat_features,
+            cont_features=self.cont_features,
+            min_category_count=self.min_category_count,
+            scaler=self.scaler,
+        )
+
+    def _make_model(self) -> torch.nn.Module:
+        """The net described by ``model_config_`` (plain JSON kwargs, so a saved model rebuilds it)."""
+        return TabularMLP(**self.model_config_)
+
     def _model_config(self, train: TensorData) -> dict[str, Any]:
         pre = self.preprocessor_
         num = num_embedding_config(self.num_embeddings)
@@ -304,19 +317,14 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self._set_feature_names(X)
         self._fit_target(y)
         Xt, yt, Xv, yv = self._split(X, y, eval_set, self.seed_)
-        self.preprocessor_ = TabularPreprocessor(
-            cat_features=self.cat_features,
-            cont_features=self.cont_features,
-            min_category_count=self.min_category_count,
-            scaler=self.scaler,
-        ).fit(Xt)
+        self.preprocessor_ = self._make_preprocessor().fit(Xt)
         train = self._tensors(Xt, yt)
         valid = self._tensors(Xv, yv) if Xv is not None else None
         # >>> Model and training, under one seed that leaves the global RNG untouched
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_)
             self.model_config_ = self._model_config(train)
-            self.model_ = TabularMLP(**self.model_config_)
+            self.model_ = self._make_model()
             callbacks = [EarlyStopping(self.patience)] if self.patience and valid is not None else []
             learner = self._learner(len(train), callbacks, self._sampler(train))
             learner.fit_one_cycle(train, int(self.epochs), self.lr, valid=valid)
@@ -424,15 +432,12 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         probe.device_ = str(resolve_device(self.device))
         probe._set_feature_names(X)
         probe._fit_target(y)
-        probe.preprocessor_ = TabularPreprocessor(
-            cat_features=self.cat_features, cont_features=self.cont_features,
-            min_category_count=self.min_category_count, scaler=self.scaler,
-        ).fit(X)
+        probe.preprocessor_ = probe._make_preprocessor().fit(X)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(probe.seed_)
             train = probe._tensors(X, y)
             probe.model_config_ = probe._model_config(train)
-            probe.model_ = TabularMLP(**probe.model_config_)
+            probe.model_ = probe._make_model()
             return probe._learner(len(train)).lr_find(train, start_lr=start_lr, end_lr=end_lr, num_it=num_it)
 
     # >>> prediction

@@ -293,7 +293,6 @@ def _tabular_to_state(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]
 
 def _tabular_from_state(cls: type, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Any:
     from .learner import resolve_device
-    from .modules import TabularMLP
     from .preprocess import TabularPreprocessor
 
     est = cls(**state["params"])
@@ -302,7 +301,7 @@ def _tabular_from_state(cls: type, state: dict[str, Any], tensors: dict[str, tor
             raise KeyError(f"fitted attribute name {k!r}")
         setattr(est, k, v)
     est.preprocessor_ = TabularPreprocessor.from_dict(state["preprocessor"])
-    model = TabularMLP(**est.model_config_)
+    model = est._make_model()  # TabularMLP, or a MatrixFactorization's net
     model.load_state_dict(tensors, strict=True)
     # Serve on the saved device when it exists here, else on the CPU.
     try:
@@ -317,3 +316,4 @@ def _tabular_from_state(cls: type, state: dict[str, Any], tensors: dict[str, tor
 
 register("TabularRegressor", "tabdl.estimators", _tabular_to_state, _tabular_from_state)
 register("TabularClassifier", "tabdl.estimators", _tabular_to_state, _tabular_from_state)
+register("MatrixFactorization", "tabdl.collab", _tabular_to_state, _tabular_from_state)

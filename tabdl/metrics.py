@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
-__all__ = ["Metric", "get_metric", "METRICS", "warn_if_accuracy_misleading"]
+from .preprocess import as_frame, category_keys
+
+__all__ = ["Metric", "get_metric", "METRICS", "warn_if_accuracy_misleading", "recall_at_k", "ndcg_at_k"]
 
 Kind = Literal[
     "label",  # needs hard labels: argmax of the probabilities
@@ -116,3 +119,60 @@ def warn_if_accuracy_misleading(
             UserWarning,
             stacklevel=stacklevel + 1,
         )
+
+
+# >>> ranking metrics for recommendations (plain functions: they score a ranking, not an epoch)
+def _ranked_hits(X, y, recommended, k: int, threshold: float) -> tuple[pd.Series, pd.DataFrame]:
+    """Relevant held-out items per user (indexed by user key), and the hits with their 0-based rank."""
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    X = as_frame(X)
+    if X.shape[1] < 2:
+        raise ValueError(f"X needs a user column and an item column, got {X.shape[1]} column(s)")
+    missing = {"user", "item"} - set(getattr(recommended, "columns", []))
+    if missing:
+        raise ValueError(f"recommended must be a DataFrame with columns user and item (missing {sorted(missing)})")
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if len(y) != len(X):
+        raise ValueError(f"X and y have inconsistent numbers of samples: {len(X)} != {len(y)}")
+    # Keys as the preprocessor makes them, so 7, 7.0 and "7" count as the same id.
+    rel = pd.DataFrame({"u": category_keys(X.iloc[:, 0]), "i": category_keys(X.iloc[:, 1])})[y >= threshold]
+    rel = rel.dropna().drop_duplicates()
+    recs = pd.DataFrame({"u": category_keys(recommended["user"]), "i": category_keys(recommended["item"])})
+    recs["rank"] = recs.groupby("u", sort=False).cumcount()  # rows are in rank order per user
+    recs = recs[recs["rank"] < k].drop_duplicates(["u", "i"])
+    n_rel = rel.groupby("u", sort=True).size()
+    hits = rel.merge(recs, on=["u", "i"])
+    return n_rel, hits
+
+
+def recall_at_k(X, y, recommended, *, k: int = 10, threshold: float = 4.0) -> float:
+    """Mean over users of (relevant held-out items in their top k) / (relevant held-out items).
+
+    ``X`` holds held-out (user, item) pairs in its first two columns and ``y`` their ratings; an
+    item is relevant when its rating is >= ``threshold``. ``recommended`` is a DataFrame with
+    columns user and item, in rank order within each user, e.g. ``MatrixFactorization.recommend``
+    for a list of users. Users without a relevant held-out item are skipped; users with no
+    recommendations count as 0.
+    """
+    n_rel, hits = _ranked_hits(X, y, recommended, k, threshold)
+    if len(n_rel) == 0:
+        return float("nan")
+    n_hit = hits.groupby("u").size().reindex(n_rel.index, fill_value=0)
+    return float((n_hit / n_rel).mean())
+
+
+def ndcg_at_k(X, y, recommended, *, k: int = 10, threshold: float = 4.0) -> float:
+    """Mean over users of binary-relevance NDCG@k (arguments as in ``recall_at_k``).
+
+    DCG sums 1 / log2(rank + 2) over the hits at 0-based ranks < k; the ideal DCG puts
+    min(#relevant, k) hits at the top.
+    """
+    n_rel, hits = _ranked_hits(X, y, recommended, k, threshold)
+    if len(n_rel) == 0:
+        return float("nan")
+    dcg = (1.0 / np.log2(hits["rank"].to_numpy() + 2.0))
+    dcg = hits.assign(g=dcg).groupby("u")["g"].sum().reindex(n_rel.index, fill_value=0.0)
+    discounts = np.cumsum(1.0 / np.log2(np.arange(k) + 2.0))
+    ideal = discounts[np.minimum(n_rel.to_numpy(), k) - 1]
+    return float((dcg.to_numpy() / ideal).mean())

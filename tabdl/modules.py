@@ -14,7 +14,7 @@ from torch import nn
 from .ensemble import MemberScaling, ensemble_head, reduce_members
 from .num_embeddings import NumEmbeddings
 
-__all__ = ["EntityEmbeddings", "TabularMLP", "SigmoidRange"]
+__all__ = ["EntityEmbeddings", "TabularMLP", "SigmoidRange", "DotProductBias"]
 
 
 class EntityEmbeddings(nn.Module):
@@ -109,3 +109,79 @@ class TabularMLP(nn.Module):
         first = self.embeds if self.num_embeds is None else nn.ModuleList([self.embeds, self.num_embeds])
         body = self.body if self.members is None else nn.ModuleList([self.members, self.body])
         return [first, body, self.head]
+
+
+class _Offset(nn.Module):
+    """A learned scalar added to the input (the global mean of a rating model, in logit space)."""
+
+    def __init__(self, value: float = 0.0):
+        super().__init__()
+        self.value = nn.Parameter(torch.tensor([float(value)]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.value
+
+
+class DotProductBias(nn.Module):
+    """Matrix factorisation: ``user . item + b_user + b_item + global``, squashed into ``y_range``.
+
+    ``x_cat`` holds (user code, item code); code 0 is the unknown id of either side. Users and
+    items share one fused table of width ``n_factors + 1`` (the last column is the bias), so a
+    batch costs a single gather. Unknown ids are masked to a zero factor and a zero bias: their
+    prediction is the global term plus whatever bias is known. ``x_cont`` is ignored.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_users: int,
+        n_items: int,
+        n_factors: int,
+        y_range: tuple[float, float] | None = None,
+        global_bias: float = 0.0,
+        init_std: float = 0.01,
+    ):
+        super().__init__()
+        self.n_users, self.n_items, self.n_factors = int(n_users), int(n_items), int(n_factors)
+        self.embeds = nn.Embedding(self.n_users + self.n_items, self.n_factors + 1)
+        nn.init.trunc_normal_(self.embeds.weight, std=init_std, a=-2 * init_std, b=2 * init_std)
+        with torch.no_grad():
+            self.embeds.weight[:, -1] = 0.0  # biases start at zero: the global term starts at the mean
+            self.embeds.weight[[0, self.n_users]] = 0.0  # the two unknown rows
+        self.register_buffer("offsets", torch.tensor([0, self.n_users]), persistent=False)
+        self.batch_penalty: torch.Tensor | None = None
+        head: list[nn.Module] = [_Offset(global_bias)]
+        if y_range is not None:
+            head.append(SigmoidRange(*y_range))
+        self.head = nn.Sequential(*head)
+
+    @property
+    def user_weight(self) -> torch.Tensor:
+        """(n_users, n_factors + 1): factors then bias; row 0 is the unknown user."""
+        return self.embeds.weight[: self.n_users]
+
+    @property
+    def item_weight(self) -> torch.Tensor:
+        return self.embeds.weight[self.n_users :]
+
+    def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor | None = None) -> torch.Tensor:
+        e = self.embeds(x_cat + self.offsets)  # (B, 2) -> (B, 2, F + 1)
+        # NOTE the mask (not just a zero init) keeps unknown rows at zero and gradient-free.
+        e = e * (x_cat > 0).unsqueeze(-1)
+        if self.training:
+            # Mean squared norm of the rows this batch used: an L2 penalty per rating (as SGD
+            # matrix factorisation applies it), which a loss may add; see tabdl.collab.
+            self.batch_penalty = e.pow(2).sum(dim=(1, 2)).mean()
+        u, i = e[:, 0], e[:, 1]
+        raw = (u[:, :-1] * i[:, :-1]).sum(dim=1) + u[:, -1] + i[:, -1]  # (B,)
+        return self.head(raw.unsqueeze(1))  # (B, 1)
+
+    def score_matrix(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Scores of every (user, item) pair as a (U, I) matrix: one matmul, no per-pair gather."""
+        u = self.user_weight[users] * (users > 0).unsqueeze(-1)  # (U, F + 1)
+        i = self.item_weight[items] * (items > 0).unsqueeze(-1)  # (I, F + 1)
+        raw = u[:, :-1] @ i[:, :-1].T + u[:, -1:] + i[:, -1].unsqueeze(0)  # (U, I)
+        return self.head(raw)
+
+    def layer_groups(self) -> list[nn.Module]:
+        return [self.embeds, self.head]

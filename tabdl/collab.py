@@ -1,0 +1,469 @@
+"""Collaborative filtering: ``MatrixFactorization`` and its id -> factor-vector export.
+
+The data flow is the tabular one with two categorical columns: a ``TabularPreprocessor`` holds
+the user and item vocabularies (code 0 = unknown), the shared ``Learner`` trains a
+``DotProductBias`` (or, with ``kind="nn"``, a ``TabularMLP`` over the two embeddings), and the
+estimator is a thin scikit-learn face that adds ``recommend`` and ``similar_items``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import sparse
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .estimators import _check_positive, _TabularEstimator
+from .learner import TensorData
+from .modules import DotProductBias, TabularMLP
+from .preprocess import TabularPreprocessor, as_frame, category_keys
+
+__all__ = ["MatrixFactorization", "FactorEncoder"]
+
+Kind = Literal[
+    "dot",  # user . item + user bias + item bias + global mean, squashed into y_range
+    "nn",  # the two embeddings concatenated and fed to an MLP (fastai's EmbeddingNN)
+]
+
+# Users x items scored per chunk in recommend: bounds the (U, I) score matrix to ~16 MB.
+_SCORE_CHUNK = 2**22
+
+
+def _ids_for(col: pd.Series, vocab: Sequence[str]) -> np.ndarray:
+    """The original id for each vocabulary key (vocabularies hold normalised string keys)."""
+    uniq = pd.Series(pd.unique(col.dropna()))
+    first = dict(zip(category_keys(uniq), uniq.to_numpy(object)))
+    ids = np.array([first[k] for k in vocab], dtype=object)
+    if len(ids) and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in ids):
+        return ids.astype(np.int64)
+    return ids
+
+
+class _PenalisedMSE(torch.nn.Module):
+    """MSE plus ``reg`` x the model's per-rating L2 penalty of the batch (training only).
+
+    Validation and predictions score the plain MSE.
+    """
+
+    def __init__(self, model: DotProductBias, reg: float):
+        super().__init__()
+        self.model, self.reg = [model], reg  # a list: the loss must not own the model's parameters
+
+    def forward(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        loss = torch.nn.functional.mse_loss(out, y)
+        model = self.model[0]
+        if model.training and model.batch_penalty is not None:
+            loss = loss + self.reg * model.batch_penalty
+            model.batch_penalty = None  # drop the graph reference; the model stays copyable
+        return loss
+
+
+class MatrixFactorization(RegressorMixin, _TabularEstimator):
+    """Rating prediction from learned user and item factors, trained with the one-cycle policy.
+
+    ``fit(X, y)``: X holds a user column and an item column (``user_col`` / ``item_col``, by
+    default the first two columns); ids may be ints or strings; y holds the ratings.
+
+    ``kind="dot"`` predicts ``sigmoid(u . i + b_u + b_i + g)`` scaled to ``y_range``. An unknown
+    user or item has a zero factor and a zero bias, so it falls back to the global mean plus
+    the biases that are known; predictions never leave ``y_range``. Ids seen fewer than
+    ``min_count`` times in training are treated as unknown.
+
+    Weight decay is AdamW's decoupled decay on the factor and bias tables (not on the global
+    mean). Every row shrinks at every step, so rarely rated ids stay near the fallback.
+
+    Attributes: ``user_factors_``, ``item_factors_`` (DataFrames indexed by id, one column per
+    factor), ``user_bias_``, ``item_bias_`` (kind="dot" only), ``user_ids_``, ``item_ids_``,
+    ``global_mean_``, ``y_range_``, ``preprocessor_``, ``model_``, ``history_``, ``loss_curve_``.
+    """
+
+    _task = "regression"
+
+    def __init__(
+        self,
+        *,
+        n_factors: int = 64,
+        kind: Kind = "dot",
+        y_range: Any = "auto",
+        weight_decay: float = 0.0,
+        reg: float = 0.1,
+        epochs: int = 10,
+        lr: float | slice = 5e-3,
+        batch_size: int = 1024,
+        validation_fraction: float | None = None,
+        patience: int | None = None,
+        min_count: int = 1,
+        layers: Sequence[int] = (128,),
+        dropout: float = 0.1,
+        emb_dropout: float = 0.0,
+        user_col: Any = None,
+        item_col: Any = None,
+        metrics: Sequence[Any] | None = None,
+        device: str = "auto",
+        verbose: int = 0,
+        random_state: Any = None,
+    ):
+        self.n_factors = n_factors
+        self.kind = kind
+        self.y_range = y_range
+        self.weight_decay = weight_decay
+        self.reg = reg
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.min_count = min_count
+        self.layers = layers
+        self.dropout = dropout
+        self.emb_dropout = emb_dropout
+        self.user_col = user_col
+        self.item_col = item_col
+        self.metrics = metrics
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # >>> validation
+    def _validate_params(self) -> None:
+        if self.kind not in ("dot", "nn"):
+            raise ValueError(f"kind must be 'dot' or 'nn', got {self.kind!r}")
+        _check_positive("n_factors", self.n_factors, integer=True)
+        _check_positive("epochs", self.epochs, integer=True)
+        _check_positive("batch_size", self.batch_size, integer=True)
+        _check_positive("min_count", self.min_count, integer=True)
+        _check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        _check_positive("reg", self.reg, allow_zero=True)
+        if not isinstance(self.lr, slice):
+            _check_positive("lr", self.lr)
+        vf = self.validation_fraction
+        if vf is not None and (not isinstance(vf, numbers.Real) or not 0 <= vf < 1):
+            raise ValueError(f"validation_fraction must be None or in [0, 1), got {vf!r}")
+        if self.patience is not None:
+            _check_positive("patience", self.patience, integer=True)
+        yr = self.y_range
+        if not (yr is None or (isinstance(yr, str) and yr == "auto")):
+            ok = isinstance(yr, (tuple, list)) and len(yr) == 2 and all(isinstance(v, numbers.Real) for v in yr)
+            if not ok or not yr[0] < yr[1]:
+                raise ValueError(f"y_range must be 'auto', None or (low, high) with low < high, got {yr!r}")
+        if self.kind == "nn":
+            if isinstance(self.layers, (str, bytes)) or not all(
+                isinstance(w, numbers.Integral) and w > 0 for w in self.layers
+            ):
+                raise ValueError(f"layers must be a sequence of positive ints, got {self.layers!r}")
+            for name in ("dropout", "emb_dropout"):
+                v = getattr(self, name)
+                if not isinstance(v, numbers.Real) or not 0 <= v < 1:
+                    raise ValueError(f"{name} must be in [0, 1), got {v!r}")
+
+    def _check_X_y_fit(self, X: Any, y: Any) -> tuple[pd.DataFrame, np.ndarray]:
+        X, y = super()._check_X_y_fit(X, y)
+        if X.shape[1] < 2:
+            raise ValueError(f"X needs a user column and an item column, got {X.shape[1]} column(s)")
+        if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
+            raise ValueError(f"MatrixFactorization needs one rating per row, got y of shape {y.shape}")
+        return X, y.reshape(-1)
+
+    # >>> hooks of the shared fit path
+    def _make_preprocessor(self) -> TabularPreprocessor:
+        # Names, or positions 0 and 1 (the preprocessor resolves an int that is not a column label
+        # as a position).
+        user = 0 if self.user_col is None else self.user_col
+        item = 1 if self.item_col is None else self.item_col
+        if user == item:
+            raise ValueError(f"user_col and item_col name the same column {user!r}")
+        return TabularPreprocessor(cat_features=[user, item], cont_features=[], min_category_count=self.min_count)
+
+    def _fit_target(self, y: np.ndarray) -> None:
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError("MatrixFactorization needs numeric ratings y") from None
+        if not np.isfinite(y).all():
+            raise ValueError("y contains +/-inf")
+        self.n_outputs_ = 1
+        self.global_mean_ = float(y.mean())
+        if isinstance(self.y_range, str):  # "auto"
+            # fastai's (0, 5.5) for 0.5..5 stars: a margin on both sides, since a sigmoid reaches
+            # its ends only at +/-inf and the extreme ratings must stay reachable.
+            lo, hi = float(y.min()), float(y.max())
+            pad = 0.1 * (hi - lo) if hi > lo else 1.0
+            self.y_range_ = (lo - pad, hi + pad)
+        else:
+            self.y_range_ = None if self.y_range is None else (float(self.y_range[0]), float(self.y_range[1]))
+        if self.y_range_ is not None and not self.y_range_[0] < self.global_mean_ < self.y_range_[1]:
+            raise ValueError(f"the mean rating {self.global_mean_:.4g} lies outside y_range {self.y_range_}")
+
+    def _global_bias(self) -> float:
+        """The head's starting offset: the global mean (in logit space when squashed)."""
+        if self.y_range_ is None:
+            return self.global_mean_
+        lo, hi = self.y_range_
+        p = (self.global_mean_ - lo) / (hi - lo)
+        return math.log(p / (1 - p))
+
+    def _model_config(self, train: TensorData) -> dict[str, Any]:
+        n_users, n_items = self.preprocessor_.cardinalities_
+        y_range = None if self.y_range_ is None else list(self.y_range_)
+        if self.kind == "dot":
+            return {
+                "kind": "dot",
+                "n_users": n_users,
+                "n_items": n_items,
+                "n_factors": int(self.n_factors),
+                "y_range": y_range,
+                "global_bias": self._global_bias(),
+            }
+        return {
+            "kind": "nn",
+            "cardinalities": [n_users, n_items],
+            "emb_dims": [int(self.n_factors)] * 2,
+            "n_cont": 0,
+            "n_out": 1,
+            "layers": [int(w) for w in self.layers],
+            "dropout": float(self.dropout),
+            "emb_dropout": float(self.emb_dropout),
+            "batchnorm": True,
+            "y_range": y_range,
+        }
+
+    def _make_model(self) -> torch.nn.Module:
+        config = dict(self.model_config_)
+        kind = config.pop("kind")
+        if config.get("y_range") is not None:
+            config["y_range"] = tuple(config["y_range"])
+        return DotProductBias(**config) if kind == "dot" else TabularMLP(**config)
+
+    def _encode_target(self, y: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(y, dtype=np.float32).reshape(-1, 1))
+
+    def _n_out(self) -> int:
+        return 1
+
+    def _loss(self) -> torch.nn.Module:
+        if self.reg and self.kind == "dot":
+            return _PenalisedMSE(self.model_, float(self.reg))
+        return torch.nn.MSELoss()
+
+    def _to_output(self, out: torch.Tensor) -> np.ndarray:
+        return out.float().cpu().numpy()[:, 0].astype(np.float64)
+
+    def _to_target(self, y: torch.Tensor) -> np.ndarray:
+        return y.cpu().numpy()[:, 0].astype(np.float64)
+
+    # >>> fit
+    def fit(self, X: Any, y: Any, *, eval_set: tuple[Any, Any] | None = None):
+        """Fit with the one-cycle policy; ``eval_set=(X_valid, y_valid)`` replaces the split."""
+        super().fit(X, y, eval_set=eval_set)
+        X = as_frame(X)
+        pre = self.preprocessor_
+        user, item = pre.cat_names_
+        self.user_col_, self.item_col_ = user, item
+        self.user_ids_ = _ids_for(X[user], pre.vocabs_[0])
+        self.item_ids_ = _ids_for(X[item], pre.vocabs_[1])
+        # Every known (user, item) pair of X, for recommend(exclude_seen=True).
+        codes = pre.transform(X[[user, item]])[0].numpy()
+        codes = codes[(codes > 0).all(axis=1)]
+        shape = (len(self.user_ids_) + 1, len(self.item_ids_) + 1)
+        seen = sparse.csr_matrix((np.ones(len(codes), dtype=bool), (codes[:, 0], codes[:, 1])), shape=shape)
+        # Kept as plain CSR arrays (item codes per user code) so that tabdl.io stores them as JSON.
+        self.seen_indptr_, self.seen_items_ = seen.indptr.astype(np.int64), seen.indices.astype(np.int64)
+        return self
+
+    def _seen(self) -> sparse.csr_matrix:
+        data = np.ones(len(self.seen_items_), dtype=bool)
+        shape = (len(self.user_ids_) + 1, len(self.item_ids_) + 1)
+        return sparse.csr_matrix((data, self.seen_items_, self.seen_indptr_), shape=shape)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Ratings for (user, item) rows; unknown ids fall back to the global mean and known biases."""
+        return self._to_output(self._raw(X))
+
+    # >>> learned tables
+    def _tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """(users, items) weight tables as numpy, row 0 = unknown; dot: the last column is the bias."""
+        check_is_fitted(self, "model_")
+        m = self.model_
+        if isinstance(m, DotProductBias):
+            w = [m.user_weight, m.item_weight]
+        else:
+            w = [t.weight for t in m.embeds.tables]
+        return tuple(t.detach().float().cpu().numpy() for t in w)
+
+    def _frame(self, which: int, bias: bool) -> pd.DataFrame:
+        table = self._tables()[which][1:]
+        ids, name = (self.user_ids_, self.user_col_) if which == 0 else (self.item_ids_, self.item_col_)
+        index = pd.Index(ids, name=name)
+        if bias:
+            if self.kind != "dot":
+                raise AttributeError("only kind='dot' learns user and item biases")
+            return pd.DataFrame({"bias": table[:, -1]}, index=index)
+        cols = table[:, :-1] if self.kind == "dot" else table
+        return pd.DataFrame(cols, index=index, columns=[f"f{j}" for j in range(cols.shape[1])])
+
+    @property
+    def user_factors_(self) -> pd.DataFrame:
+        return self._frame(0, bias=False)
+
+    @property
+    def item_factors_(self) -> pd.DataFrame:
+        return self._frame(1, bias=False)
+
+    @property
+    def user_bias_(self) -> pd.DataFrame:
+        return self._frame(0, bias=True)
+
+    @property
+    def item_bias_(self) -> pd.DataFrame:
+        return self._frame(1, bias=True)
+
+    # >>> recommend / similar items
+    def _codes(self, values: Sequence[Any], which: int) -> np.ndarray:
+        keys = category_keys(pd.Series(list(values), dtype=object))
+        return self.preprocessor_._index[which].get_indexer(keys) + 1  # unknown -> 0
+
+    def _score_matrix(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """(U, I) predicted ratings for every pair, without a Python loop over items."""
+        u, i = torch.from_numpy(users).to(self.device_), torch.from_numpy(items).to(self.device_)
+        self.model_.eval()
+        with torch.inference_mode():
+            if isinstance(self.model_, DotProductBias):
+                out = self.model_.score_matrix(u, i)
+            else:
+                pairs = torch.stack([u.repeat_interleave(len(i)), i.repeat(len(u))], dim=1)  # (U * I, 2)
+                out = self.model_(pairs, torch.zeros(len(pairs), 0, device=self.device_))
+            return out.float().cpu().numpy().reshape(len(u), len(i)).copy()  # writable, for masking
+
+    def recommend(self, user: Any, k: int = 10, *, exclude_seen: bool = True) -> pd.DataFrame:
+        """The top-``k`` items by predicted rating for one user, or for a list of users.
+
+        Returns columns item, score (best first); a list of users adds a leading user column.
+        ``exclude_seen`` drops the items the user rated in the data given to ``fit``. An unknown
+        user gets the items with the best global mean plus item bias.
+        """
+        check_is_fitted(self, "model_")
+        _check_positive("k", k, integer=True)
+        single = isinstance(user, (str, bytes)) or np.ndim(user) == 0
+        users = [user] if single else list(user)
+        ucodes = self._codes(users, 0)
+        n_items = len(self.item_ids_)
+        icodes = np.arange(1, n_items + 1)
+        k_eff = min(int(k), n_items)
+        step = max(1, _SCORE_CHUNK // max(n_items, 1))
+        seen = self._seen() if exclude_seen else None
+        frames = []
+        for s in range(0, len(users), step):
+            uc = ucodes[s : s + step]
+            scores = self._score_matrix(uc, icodes)  # (U, I), column j = item code j + 1
+            if exclude_seen:
+                rows, cols = seen[uc].nonzero()
+                scores[rows, cols - 1] = -math.inf
+            top, idx = torch.topk(torch.from_numpy(scores), k_eff, dim=1)  # sorted, best first
+            top, idx = top.numpy(), idx.numpy()
+            r = np.repeat(np.arange(len(uc)), k_eff)
+            frame = pd.DataFrame({
+                "user": np.asarray(users[s : s + step], dtype=object)[r],
+                "item": self.item_ids_[idx.ravel()],
+                "score": top.ravel().astype(np.float64),
+            })
+            frames.append(frame[np.isfinite(frame["score"].to_numpy())])
+        out = pd.concat(frames, ignore_index=True)
+        if single:
+            return out.drop(columns="user")
+        if all(isinstance(u, (int, np.integer)) and not isinstance(u, bool) for u in users):
+            out["user"] = out["user"].astype(np.int64)
+        return out
+
+    def similar_items(self, item: Any, k: int = 10) -> pd.DataFrame:
+        """The ``k`` items whose factors have the highest cosine similarity to ``item``'s."""
+        check_is_fitted(self, "model_")
+        _check_positive("k", k, integer=True)
+        code = int(self._codes([item], 1)[0])
+        if code == 0:
+            raise ValueError(f"item {item!r} was not seen at fit (or fewer than min_count times)")
+        q = self._tables()[1][1:]
+        q = q[:, :-1] if self.kind == "dot" else q
+        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        sims = q @ q[code - 1]  # (I,)
+        sims[code - 1] = -np.inf  # not its own neighbour
+        k_eff = min(int(k), len(sims) - 1)
+        top = np.argpartition(-sims, k_eff - 1)[:k_eff] if k_eff > 0 else np.array([], dtype=int)
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return pd.DataFrame({"item": self.item_ids_[top], "similarity": sims[top].astype(np.float64)})
+
+    # >>> export
+    def user_encoder(self, *, include_bias: bool = False) -> FactorEncoder:
+        """A fitted transformer mapping user ids to their factor vectors (unknown -> zeros)."""
+        return self._encoder(0, include_bias)
+
+    def item_encoder(self, *, include_bias: bool = False) -> FactorEncoder:
+        """A fitted transformer mapping item ids to their factor vectors (unknown -> zeros)."""
+        return self._encoder(1, include_bias)
+
+    def _encoder(self, which: int, include_bias: bool) -> FactorEncoder:
+        table = self._frame(which, bias=False)
+        if include_bias:
+            table = table.join(self._frame(which, bias=True))
+        column = self.user_col_ if which == 0 else self.item_col_
+        return FactorEncoder(factors=table, column=column, prefix=f"{column}_").fit()
+
+
+class FactorEncoder(TransformerMixin, BaseEstimator):
+    """Maps one id column to fixed vectors (the rows of ``factors``); torch-free, ``np.take``.
+
+    ``factors`` is a DataFrame indexed by id. Ids are matched by the same normalised keys as the
+    tabular preprocessor (7, 7.0 and "7" meet); unknown or missing ids map to zeros. The table is a
+    parameter, so ``clone`` (in a Pipeline or ColumnTransformer) keeps it and ``fit`` only indexes it.
+
+    ``transform`` takes a Series, a 1-D array, a one-column array/frame, or a frame holding
+    ``column``.
+    """
+
+    def __init__(self, *, factors: pd.DataFrame | None = None, column: Any = None, prefix: str = ""):
+        self.factors = factors
+        self.column = column
+        self.prefix = prefix
+
+    def fit(self, X: Any = None, y: Any = None) -> FactorEncoder:
+        if not isinstance(self.factors, pd.DataFrame):
+            raise ValueError(f"factors must be a DataFrame indexed by id, got {type(self.factors).__name__}")
+        keys = category_keys(pd.Series(self.factors.index.to_numpy(object), dtype=object))
+        if pd.isna(keys).any() or len(set(keys)) != len(keys):
+            raise ValueError("factors' index must hold distinct, non-missing ids")
+        self.vocabulary_ = pd.Index(keys, dtype=object)
+        values = self.factors.to_numpy(dtype=np.float32)
+        self.table_ = np.vstack([np.zeros((1, values.shape[1]), np.float32), values])  # row 0: unknown
+        self.n_features_in_ = 1
+        return self
+
+    def _column(self, X: Any) -> pd.Series:
+        if isinstance(X, pd.Series):
+            return X
+        if isinstance(X, pd.DataFrame):
+            if self.column is not None and self.column in X.columns:
+                return X[self.column]
+            if X.shape[1] == 1:
+                return X.iloc[:, 0]
+            raise ValueError(f"X has {X.shape[1]} columns and no column {self.column!r}: pass the id column")
+        arr = np.asarray(X, dtype=object)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise ValueError(f"FactorEncoder maps one id column, got an array of shape {arr.shape}")
+        return pd.Series(arr, dtype=object)
+
+    def transform(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "table_")
+        codes = self.vocabulary_.get_indexer(category_keys(self._column(X))) + 1  # unknown -> 0
+        return np.take(self.table_, codes, axis=0)  # (n, n_factors)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "table_")
+        return np.asarray([f"{self.prefix}{c}" for c in self.factors.columns], dtype=object)

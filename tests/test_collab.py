@@ -1,0 +1,254 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import NotFittedError
+
+from tabdl.collab import FactorEncoder, MatrixFactorization
+from tabdl.metrics import ndcg_at_k, recall_at_k
+from tabdl.modules import DotProductBias
+
+FAST = {"epochs": 10, "batch_size": 32, "lr": 3e-2, "n_factors": 4, "weight_decay": 0.0, "random_state": 0}
+
+
+def _ratings(n_users=30, n_items=20, frac=0.6, seed=0, ids=int):
+    """Low-rank ratings on a 1..5 scale: users and items in two taste groups, plus biases."""
+    rng = np.random.default_rng(seed)
+    u_group = np.arange(n_users) % 2
+    i_group = np.arange(n_items) % 2
+    pairs = np.array([(u, i) for u in range(n_users) for i in range(n_items) if rng.random() < frac])
+    u, i = pairs[:, 0], pairs[:, 1]
+    r = 3 + 1.5 * np.where(u_group[u] == i_group[i], 1, -1) + 0.3 * rng.normal(size=len(u))
+    users = [ids(f"u{k}") if ids is str else k + 1 for k in u]
+    items = [ids(f"m{k}") if ids is str else 100 + k for k in i]
+    X = pd.DataFrame({"user": users, "item": items})
+    return X, pd.Series(np.clip(r, 1, 5), name="rating")
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = _ratings()
+    return MatrixFactorization(**FAST).fit(X, y), X, y
+
+
+def test_learns_low_rank_ratings(fitted):
+    mf, X, y = fitted
+    rmse = np.sqrt(np.mean((mf.predict(X) - y.to_numpy()) ** 2))
+    assert rmse < 0.5 * y.std()
+
+
+def test_unknown_user_and_item_fall_back_to_global_mean_plus_known_bias(fitted):
+    mf, X, _ = fitted
+    lo, hi = mf.y_range_
+    both_unknown = mf.predict(pd.DataFrame({"user": [-1, -2, None], "item": [-5, -6, None]}))
+    assert np.all(np.isfinite(both_unknown))
+    np.testing.assert_allclose(both_unknown, both_unknown[0])  # nothing id-specific is left
+    logit = lambda p: np.log((p - lo) / (hi - p))  # noqa: E731
+    sigm = lambda z: lo + (hi - lo) / (1 + np.exp(-z))  # noqa: E731
+    item = X["item"].iloc[0]
+    pred = mf.predict(pd.DataFrame({"user": [-1], "item": [item]}))
+    expected = sigm(logit(both_unknown[0]) + mf.item_bias_.loc[item, "bias"])
+    np.testing.assert_allclose(pred, [expected], rtol=1e-5)
+    user = X["user"].iloc[0]
+    pred = mf.predict(pd.DataFrame({"user": [user, user], "item": [-9, -10]}))
+    expected = sigm(logit(both_unknown[0]) + mf.user_bias_.loc[user, "bias"])
+    np.testing.assert_allclose(pred, [expected, expected], rtol=1e-5)
+
+
+def test_unknown_rows_of_the_model_stay_zero_after_training(fitted):
+    mf, _, _ = fitted
+    assert torch.all(mf.model_.user_weight[0] == 0) and torch.all(mf.model_.item_weight[0] == 0)
+
+
+def test_predictions_stay_inside_y_range():
+    X, y = _ratings()
+    y = y.where(y < 4.5, 5.0)  # pile ratings at the top of the range
+    for y_range in ["auto", (1.0, 5.0)]:
+        mf = MatrixFactorization(**{**FAST, "lr": 0.1}, y_range=y_range).fit(X, y)
+        lo, hi = mf.y_range_
+        every_pair = pd.DataFrame(
+            [(u, i) for u in X["user"].unique() for i in X["item"].unique()], columns=["user", "item"]
+        )
+        p = mf.predict(every_pair)
+        assert p.min() >= lo and p.max() <= hi
+        if y_range != "auto":
+            assert (lo, hi) == y_range
+
+
+def test_recommend_excludes_seen_items_and_is_sorted(fitted):
+    mf, X, _ = fitted
+    user = X["user"].iloc[0]
+    seen = set(X.loc[X["user"] == user, "item"])
+    rec = mf.recommend(user, k=5)
+    assert list(rec.columns) == ["item", "score"]
+    assert len(rec) == min(5, X["item"].nunique() - len(seen))
+    assert not set(rec["item"]) & seen
+    assert np.all(np.diff(rec["score"].to_numpy()) <= 0)
+    # Scores are the model's predictions for those pairs.
+    pairs = pd.DataFrame({"user": user, "item": rec["item"]})
+    np.testing.assert_allclose(rec["score"], mf.predict(pairs), rtol=1e-5)
+    everything = mf.recommend(user, k=1000, exclude_seen=False)
+    assert len(everything) == X["item"].nunique() and seen <= set(everything["item"])
+
+
+def test_recommend_for_several_users_returns_one_frame(fitted):
+    mf, X, _ = fitted
+    users = list(X["user"].unique()[:3]) + [-1]  # an unknown user still gets recommendations
+    rec = mf.recommend(users, k=3)
+    assert list(rec.columns) == ["user", "item", "score"]
+    assert rec["user"].tolist() == [u for u in users for _ in range(3)]
+    for u in users[:3]:
+        one = mf.recommend(u, k=3)
+        np.testing.assert_array_equal(rec.loc[rec["user"] == u, "item"], one["item"])
+
+
+def test_similar_items_ranks_by_cosine_on_a_constructed_case(fitted):
+    mf = clone(fitted[0]).fit(fitted[1], fitted[2])
+    items = mf.item_ids_
+    # Constructed factors: item k points at angle k * 10 degrees in the first two factors.
+    angles = np.deg2rad(10.0 * np.arange(len(items)))
+    table = np.zeros((len(items), mf.n_factors), np.float32)
+    table[:, 0], table[:, 1] = np.cos(angles), np.sin(angles)
+    table *= np.linspace(1, 3, len(items))[:, None].astype(np.float32)  # norms must not matter
+    with torch.no_grad():
+        mf.model_.item_weight[1:, :-1] = torch.from_numpy(table)
+    sim = mf.similar_items(items[5], k=4)
+    assert list(sim.columns) == ["item", "similarity"]
+    assert set(sim["item"][:2]) == {items[4], items[6]} and set(sim["item"][2:]) == {items[3], items[7]}
+    np.testing.assert_allclose(sim["similarity"][:2], np.cos(np.deg2rad(10)), rtol=1e-5)
+    with pytest.raises(ValueError, match="not seen"):
+        mf.similar_items("no such item")
+
+
+def test_same_random_state_gives_the_same_model():
+    X, y = _ratings()
+    a = MatrixFactorization(**FAST).fit(X, y).predict(X)
+    b = MatrixFactorization(**FAST).fit(X, y).predict(X)
+    c = MatrixFactorization(**{**FAST, "random_state": 1}).fit(X, y).predict(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_string_ids_and_key_normalisation():
+    X, y = _ratings(ids=str)
+    X = X.astype({"user": "str", "item": "str"})  # pandas' str dtype
+    mf = MatrixFactorization(**FAST).fit(X, y)
+    assert "m0" in mf.item_factors_.index and all(isinstance(v, str) for v in mf.item_factors_.index)
+    assert set(mf.recommend("u0", k=3)["item"]) <= set(X["item"])
+    # Ints fit, then the same ids as floats or strings predict the same.
+    Xi, yi = _ratings()
+    mf = MatrixFactorization(**FAST).fit(Xi, yi)
+    row = Xi.iloc[:3]
+    np.testing.assert_allclose(mf.predict(row), mf.predict(row.astype(float)))
+    np.testing.assert_allclose(mf.predict(row), mf.predict(row.astype(str)))
+
+
+def test_columns_by_name_and_extra_columns():
+    X, y = _ratings()
+    X2 = X.rename(columns={"user": "uid", "item": "iid"}).assign(ts=np.arange(len(X)))[["ts", "iid", "uid"]]
+    mf = MatrixFactorization(**FAST, user_col="uid", item_col="iid").fit(X2, y)
+    assert mf.user_factors_.index.name == "uid" and mf.item_factors_.index.name == "iid"
+    ref = MatrixFactorization(**FAST).fit(X, y)
+    np.testing.assert_allclose(mf.predict(X2), ref.predict(X), rtol=1e-5)
+
+
+def test_learned_tables_are_frames_indexed_by_id(fitted):
+    mf, X, _ = fitted
+    assert mf.user_factors_.shape == (X["user"].nunique(), mf.n_factors)
+    assert mf.item_factors_.shape == (X["item"].nunique(), mf.n_factors)
+    assert list(mf.user_bias_.columns) == ["bias"] and set(mf.item_bias_.index) == set(X["item"])
+
+
+def test_clone_and_params():
+    mf = MatrixFactorization(n_factors=8, kind="nn", weight_decay=0.3, random_state=2)
+    c = clone(mf)
+    assert c.get_params() == mf.get_params()
+    with pytest.raises(NotFittedError):
+        c.predict(pd.DataFrame({"user": [1], "item": [2]}))
+    assert not hasattr(c, "user_factors_")
+
+
+def test_nn_kind_fits_and_stays_in_range():
+    X, y = _ratings()
+    mf = MatrixFactorization(**FAST, kind="nn", layers=(16,)).fit(X, y)
+    p = mf.predict(pd.concat([X, pd.DataFrame({"user": [-1], "item": [-1]})]))
+    lo, hi = mf.y_range_
+    assert np.all((p >= lo) & (p <= hi))
+    assert mf.item_factors_.shape == (X["item"].nunique(), mf.n_factors)
+    assert not hasattr(mf, "item_bias_")  # only the dot model learns biases
+    rec = mf.recommend(X["user"].iloc[0], k=3)
+    assert len(rec) == 3 and np.all(np.diff(rec["score"]) <= 0)
+
+
+def test_bad_parameters_name_themselves():
+    X, y = _ratings()
+    with pytest.raises(ValueError, match="kind"):
+        MatrixFactorization(kind="svd").fit(X, y)
+    with pytest.raises(ValueError, match="n_factors"):
+        MatrixFactorization(n_factors=0).fit(X, y)
+    with pytest.raises(ValueError, match="y_range"):
+        MatrixFactorization(y_range=(5, 1)).fit(X, y)
+    with pytest.raises(ValueError, match="user column and an item column"):
+        MatrixFactorization().fit(X[["user"]], y)
+
+
+def test_encoders_map_ids_to_factors_and_survive_clone(fitted):
+    mf, X, _ = fitted
+    enc = mf.item_encoder()
+    out = enc.transform(X[["item"]].iloc[:5])
+    np.testing.assert_allclose(out, mf.item_factors_.loc[X["item"].iloc[:5]].to_numpy())
+    assert np.all(enc.transform(pd.Series([-1, None], dtype=object)) == 0)  # unknown -> zeros
+    names = enc.get_feature_names_out()
+    assert len(names) == mf.n_factors and names[0] == "item_f0"
+    assert mf.user_encoder(include_bias=True).transform(X["user"]).shape == (len(X), mf.n_factors + 1)
+    ct = ColumnTransformer([("item", clone(enc), ["item"]), ("user", mf.user_encoder(), ["user"])])
+    assert ct.fit_transform(X).shape == (len(X), 2 * mf.n_factors)
+    with pytest.raises(ValueError, match="DataFrame"):
+        FactorEncoder().fit()
+
+
+def test_ranking_metrics_on_a_hand_made_case():
+    held_out = pd.DataFrame({"u": [1, 1, 1, 2, 2, 3], "i": [10, 11, 12, 20, 21, 30]})
+    ratings = np.array([5, 4, 2, 5, 1, 2])  # relevant (>= 4): user 1 {10, 11}, user 2 {20}; user 3 none
+    recs = pd.DataFrame({"user": [1, 1, 1, 2, 2], "item": [11, 99, 10, 98, 20]})
+    # user 1: hits at ranks 0 and 2; user 2: hit at rank 1.
+    assert recall_at_k(held_out, ratings, recs, k=3) == pytest.approx(1.0)
+    assert recall_at_k(held_out, ratings, recs, k=2) == pytest.approx((0.5 + 1.0) / 2)
+    ndcg1 = (1 + 1 / np.log2(4)) / (1 + 1 / np.log2(3))
+    ndcg2 = (1 / np.log2(3)) / 1.0
+    assert ndcg_at_k(held_out, ratings, recs, k=3) == pytest.approx((ndcg1 + ndcg2) / 2)
+    # String ids and users without recommendations count as misses.
+    recs_str = recs.astype(str).iloc[:3]
+    assert recall_at_k(held_out, ratings, recs_str, k=3) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="columns user and item"):
+        recall_at_k(held_out, ratings, recs.rename(columns={"item": "movie"}))
+
+
+def test_dot_product_bias_score_matrix_matches_forward():
+    torch.manual_seed(0)
+    m = DotProductBias(n_users=5, n_items=7, n_factors=3, y_range=(0, 5), global_bias=0.2)
+    with torch.no_grad():
+        m.embeds.weight.normal_()
+    m.eval()
+    users, items = torch.arange(5), torch.arange(7)
+    pairs = torch.stack([users.repeat_interleave(7), items.repeat(5)], dim=1)
+    np.testing.assert_allclose(
+        m.score_matrix(users, items).detach().numpy(), m(pairs, None).detach().numpy().reshape(5, 7), rtol=1e-5
+    )
+    assert m(torch.tensor([[0, 0]]), None).item() == pytest.approx(5 / (1 + np.exp(-0.2)))
+
+
+def test_save_load_and_pickle_round_trip(fitted, tmp_path):
+    import pickle
+
+    from tabdl import load
+
+    mf, X, _ = fitted
+    back = load(mf.save(tmp_path / "mf.tabdl"))
+    np.testing.assert_allclose(back.predict(X), mf.predict(X), rtol=1e-6)
+    user = X["user"].iloc[0]
+    pd.testing.assert_frame_equal(back.recommend(user, k=4), mf.recommend(user, k=4))
+    again = pickle.loads(pickle.dumps(mf))
+    np.testing.assert_allclose(again.predict(X), mf.predict(X), rtol=1e-6)
