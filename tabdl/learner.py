@@ -319,7 +319,8 @@ class Learner:
         kept = f"the weights of epoch {self.best_epoch}" if self.best_epoch else "the initial weights"
         warnings.warn(
             f"training diverged: the loss {what} at epoch {self.epoch} with lr={lrs.max():.3g}. "
-            f"Restored {kept}. Try a lower learning rate, e.g. the suggestion of lr_find(X, y).",
+            f"Restored {kept}. Try lr <= {lrs.max() / 10:.2g} (10x below where it diverged), "
+            "or the suggestion of lr_find(X, y).",
             DivergenceWarning,
             stacklevel=4,
         )

@@ -1,0 +1,200 @@
+"""Divergence guard, interrupt safety and determinism of training."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tabdl import TabularClassifier, TabularRegressor
+from tabdl.callbacks import Callback
+from tabdl.estimators import _TabularEstimator
+from tabdl.learner import DivergenceWarning, Learner, TensorData
+from tabdl.modules import TabularMLP
+
+FAST = dict(epochs=3, layers=(16,), random_state=0)
+
+
+def _frame(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    a[::9] = np.nan
+    X = pd.DataFrame({"a": a, "c": pd.Series(rng.choice(list("abcd"), n), dtype="str")})
+    y = np.nan_to_num(a) * 3 + (X["c"] == "b").to_numpy() + 1
+    return X, y
+
+
+def _tensors(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x_cat = torch.randint(0, 4, (n, 1), generator=g)
+    x_cont = torch.randn(n, 2, generator=g)
+    y = (x_cont[:, :1] * 2 + x_cat.float()).float()
+    return TensorData(x_cat, x_cont, y)
+
+
+def _learner(callbacks=(), seed=0):
+    torch.manual_seed(seed)
+    model = TabularMLP(cardinalities=[4], emb_dims=[2], n_cont=2, n_out=1, layers=[8])
+    return Learner(model, torch.nn.MSELoss(), batch_size=32, seed=seed, callbacks=list(callbacks))
+
+
+def _same_state(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+# >>> divergence guard
+@pytest.mark.parametrize("est", [TabularRegressor, TabularClassifier])
+def test_absurd_lr_warns_restores_and_stays_usable(est):
+    X, y = _frame()
+    if est is TabularClassifier:
+        y = y > np.median(y)
+    with pytest.warns(DivergenceWarning, match=r"diverged.*Try lr <= .*lr_find"):
+        model = est(lr=1e6, **FAST).fit(X, y)
+    assert model.diverged_
+    out = model.predict_proba(X) if est is TabularClassifier else model.predict(X)
+    assert np.isfinite(out).all()
+    # The restored weights are the initial ones (it diverged in epoch 1): same as an untrained net.
+    torch.manual_seed(model.seed_)
+    fresh = TabularMLP(**model.model_config_)
+    assert _same_state(fresh.state_dict(), model.model_.state_dict())
+
+
+def test_divergence_after_good_epochs_keeps_best_epoch():
+    data = _tensors()
+
+    class Explode(Callback):
+        # Blow the weights up once the second epoch starts: the next loss is huge.
+        def before_epoch(self, learner):
+            if learner.epoch == 2:
+                with torch.no_grad():
+                    for p in learner.model.parameters():
+                        p.mul_(1e6)
+
+    class Keep(Callback):
+        def after_epoch(self, learner, logs):
+            self.state = {k: v.clone() for k, v in learner.model.state_dict().items()}
+
+    keep = Keep()
+    learner = _learner([keep, Explode()])
+    with pytest.warns(DivergenceWarning, match="epoch 1"):
+        learner.fit_one_cycle(data, 4, 1e-2)
+    assert learner.diverged and learner.best_epoch == 1
+    assert _same_state(keep.state, learner.model.state_dict())
+    assert len(learner.recorder.history) == 1
+
+
+def test_nan_loss_is_caught():
+    data = _tensors()
+    data.y[5] = float("nan")  # one NaN target poisons the loss of its batch
+    learner = _learner()
+    with pytest.warns(DivergenceWarning, match="NaN/inf"):
+        learner.fit(data, 2, 1e-3)
+    assert learner.diverged
+    assert all(torch.isfinite(p).all() for p in learner.model.parameters())
+
+
+def test_lr_find_stops_at_divergence_and_restores_the_model():
+    X, y = _frame()
+    reg = TabularRegressor(**FAST).fit(X, y)
+    before = reg.predict(X)
+    res = reg.lr_find(X, y, start_lr=1e-5, end_lr=1e6, num_it=100)
+    # The guard stopped the sweep well before the absurd end of the range.
+    assert len(res.lrs) < 100 and res.lrs.max() < 1e6
+    assert np.isfinite(res.losses).all()
+    assert res.lrs.min() <= res.suggestion <= res.lrs.max()
+    assert np.array_equal(before, reg.predict(X))
+
+
+def test_lr_find_that_diverges_at_once_says_what_to_do():
+    X, y = _frame()
+    with pytest.raises(ValueError, match="start_lr"):
+        TabularRegressor(**FAST).lr_find(X, y, start_lr=1e6, end_lr=1e9)
+
+
+# >>> interrupt safety
+class _InterruptAt(Callback):
+    """Raise KeyboardInterrupt at the given batch of the given epoch, as a Ctrl-C would."""
+
+    def __init__(self, epoch, batch=2):
+        self.at, self.batch = epoch, batch
+
+    def before_epoch(self, learner):
+        self.n = 0
+
+    def after_batch(self, learner, loss):
+        self.n += 1
+        if learner.epoch == self.at and self.n == self.batch:
+            raise KeyboardInterrupt
+
+
+def test_learner_interrupt_keeps_best_weights_and_history():
+    data = _tensors()
+
+    class Keep(Callback):
+        def after_epoch(self, learner, logs):
+            if learner.epoch == learner.best_epoch:
+                self.state = {k: v.clone() for k, v in learner.model.state_dict().items()}
+
+    keep = Keep()
+    learner = _learner([keep, _InterruptAt(epoch=3)])
+    with pytest.warns(UserWarning, match="interrupted during epoch 3"):
+        learner.fit_one_cycle(data, 5, 1e-2, valid=data[torch.arange(64)])
+    assert len(learner.recorder.history) == 2
+    assert learner.best_epoch in (1, 2)
+    assert _same_state(keep.state, learner.model.state_dict())
+
+
+@pytest.mark.parametrize("est", [TabularRegressor, TabularClassifier])
+def test_estimator_interrupt_leaves_a_usable_model(est, monkeypatch):
+    X, y = _frame()
+    if est is TabularClassifier:
+        y = np.where(y > np.median(y), "hi", "lo")
+    original = _TabularEstimator._learner
+
+    def with_interrupt(self, n_train, callbacks=(), sampler=None):
+        return original(self, n_train, [*callbacks, _InterruptAt(epoch=2)], sampler)
+
+    monkeypatch.setattr(_TabularEstimator, "_learner", with_interrupt)
+    with pytest.warns(UserWarning, match="interrupted"):
+        model = est(**{**FAST, "epochs": 4}).fit(X, y)
+    assert list(model.history_["epoch"]) == [1]
+    assert model.best_epoch_ == 1
+    out = model.predict(X)
+    assert out.shape == (len(X),)
+    if est is TabularRegressor:
+        assert np.isfinite(out).all()
+    else:
+        assert set(out) <= {"hi", "lo"}
+
+
+# >>> determinism
+def _fit_twice(est, X, y, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a determinism test must not pass through a divergence
+        a = est(**params).fit(X, y)
+        torch.manual_seed(12345)  # global RNG state must not matter
+        np.random.seed(54321)  # noqa: NPY002 - the legacy global state is what could leak in
+        b = est(**params).fit(X, y)
+    return a, b
+
+
+def test_regressor_is_deterministic():
+    X, y = _frame()
+    a, b = _fit_twice(TabularRegressor, X, y, patience=2, **FAST)
+    assert np.array_equal(a.predict(X), b.predict(X))
+    pd.testing.assert_frame_equal(a.history_.drop(columns="time"), b.history_.drop(columns="time"))
+
+
+def test_classifier_is_deterministic():
+    X, y = _frame()
+    y = np.digitize(y, np.quantile(y, [0.33, 0.66]))
+    a, b = _fit_twice(TabularClassifier, X, y, dropout=0.2, emb_dropout=0.1, **FAST)
+    assert np.array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_different_seeds_differ():
+    X, y = _frame()
+    a = TabularRegressor(**FAST).fit(X, y)
+    b = TabularRegressor(**{**FAST, "random_state": 1}).fit(X, y)
+    assert not np.array_equal(a.predict(X), b.predict(X))
