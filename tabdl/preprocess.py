@@ -59,6 +59,7 @@ def _is_categorical_dtype(dtype: Any) -> bool:
         or pd.api.types.is_bool_dtype(dtype)
         or pd.api.types.is_object_dtype(dtype)
         or pd.api.types.is_string_dtype(dtype)
+        or isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype))  # labels, not quantities
     )
 
 
