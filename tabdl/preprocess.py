@@ -107,11 +107,15 @@ def category_keys(col: pd.Series) -> np.ndarray:
         return col.to_numpy(np.int64).astype(str).astype(object)
     # Key each distinct value once and broadcast through the codes: a Python call per value costs
     # seconds on flights' 270k rows. Missing values get code -1, which picks the trailing None.
-    codes, uniques = pd.factorize(col)
-    uniques = list(uniques)
-    if pd.api.types.is_object_dtype(dtype) and not all(type(u) is str for u in uniques):
+    try:
+        codes, uniques = pd.factorize(col)
+        uniques = list(uniques)
         # A mixed object column goes value by value: factorize would merge True, 1 and 1.0,
         # whose keys differ ("True" vs "1").
+        per_value = pd.api.types.is_object_dtype(dtype) and not all(type(u) is str for u in uniques)
+    except TypeError:  # unhashable values (a dict, a list) cannot be factorized
+        per_value = True
+    if per_value:
         return np.array([_key(v) for v in col.to_numpy(object)], dtype=object)
     return np.array([_key(u) for u in uniques] + [None], dtype=object)[codes]
 

@@ -436,3 +436,12 @@ def test_bad_eval_set_raises(bad_eval, match, fitted_reg, data):
         fast(TabularRegressor).fit(X, y, eval_set=bad_eval(X, y))
     with pytest.raises(ValueError, match=match):
         fitted_reg.fit_one_cycle(X, y, eval_set=bad_eval(X, y))
+
+
+def test_object_array_with_odd_values_fits_and_predicts():
+    rng = np.random.default_rng(0)
+    A = rng.uniform(size=(60, 3)).astype(object)
+    A[0, 0] = {"foo": "bar"}  # unhashable: column 0 becomes categorical, the rest stay numbers
+    reg = fast(TabularRegressor, validation_fraction=None).fit(A, rng.normal(size=60))
+    assert reg.preprocessor_.cat_names_ == [0] and reg.preprocessor_.cont_names_ == [1, 2]
+    assert reg.predict(A).shape == (60,)

@@ -181,3 +181,41 @@ def test_batches_cover_every_row_once_and_skip_a_one_row_tail():
     assert len(idx) == 40 and len(set(idx.tolist())) == 40
     assert lrn._steps_per_epoch(41) == 4 == len(lrn._batches(41))
     assert lrn._steps_per_epoch(42) == 5 == len(lrn._batches(42))
+
+
+class InterruptAt(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def after_epoch(self, learner, logs):
+        if logs["epoch"] == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_keyboard_interrupt_keeps_the_best_weights():
+    snaps = Snapshots()
+    lrn = learner(callbacks=[snaps, InterruptAt(4)])
+    valid = problem(128, sign=-1.0, seed=1)
+    with pytest.warns(UserWarning, match="interrupted"):
+        lrn.fit_one_cycle(problem(), 10, lr=1e-2, valid=valid)
+    best = lrn.best_epoch
+    assert 1 <= best <= 4
+    final = state(lrn.model)
+    assert all(torch.equal(final[k], snaps.states[best][k]) for k in final)
+
+
+def test_custom_sampler_sets_the_epoch_length():
+    class FirstHalfTwice:
+        def __init__(self, n):
+            self.n = n
+
+        def __len__(self):
+            return self.n
+
+        def __call__(self, g):
+            half = torch.arange(self.n // 2)
+            return torch.cat([half, half])[torch.randperm(self.n, generator=g)]
+
+    lrn = learner(sampler=FirstHalfTwice(256))
+    lrn.fit_one_cycle(problem(), 2, lr=1e-2)
+    assert len(lrn.recorder.losses) == 2 * 256 // 32

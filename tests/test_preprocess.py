@@ -262,3 +262,20 @@ def test_datetimes_and_durations_are_continuous_seconds_in_both_paths():
     for i in range(len(X)):
         row = dict(zip(X.columns, X.to_numpy(dtype=object)[i]))
         torch.testing.assert_close(pre.transform_row(row)[1], values[i : i + 1])
+
+
+def test_unhashable_and_mixed_object_values_get_keys():
+    keys = category_keys(pd.Series([{"a": 1}, "x", None, [1]], dtype=object))
+    assert list(keys) == ["{'a': 1}", "x", None, "[1]"]
+    # True, 1 and 1.0 hash alike but are different categories ("True" vs "1")
+    keys = category_keys(pd.Series([True, 1, 1.0, "1", None], dtype=object))
+    assert list(keys) == ["True", "1", "1", "1", None]
+
+
+def test_float_and_nullable_columns_as_categories():
+    keys = category_keys(pd.Series([7.0, 7.5, np.nan, 7.0]))
+    assert list(keys) == ["7", "7.5", None, "7"]
+    keys = category_keys(pd.Series([7, None, 8], dtype="Int64"))
+    assert list(keys) == ["7", None, "8"]
+    keys = category_keys(pd.Series([True, None], dtype="boolean"))
+    assert list(keys) == ["True", None]
