@@ -9,9 +9,7 @@ from tabdl.modules import TabularMLP
 
 
 def _mlp(k, reduce="mean", n_out=3):
-    return TabularMLP(
-        cardinalities=[4], emb_dims=[2], n_cont=3, n_out=n_out, layers=[8], k=k, reduce=reduce
-    )
+    return TabularMLP(cardinalities=[4], emb_dims=[2], n_cont=3, n_out=n_out, layers=[8], k=k, reduce=reduce)
 
 
 def test_members_in_training_and_their_mean_at_inference():
@@ -36,13 +34,8 @@ def test_proba_reduce_averages_probabilities():
     torch.testing.assert_close(p, torch.softmax(out, dim=-1).mean(dim=1))
 
 
-@pytest.mark.parametrize(
-    "base,y",
-    [
-        (torch.nn.MSELoss(), torch.randn(4, 2)),
-        (torch.nn.CrossEntropyLoss(), torch.tensor([0, 1, 1, 0])),
-    ],
-)
+@pytest.mark.parametrize("base,y", [(torch.nn.MSELoss(), torch.randn(4, 2)),
+                                    (torch.nn.CrossEntropyLoss(), torch.tensor([0, 1, 1, 0]))])
 def test_member_loss_is_the_mean_of_member_losses(base, y):
     out = torch.randn(4, 3, 2)
     expected = torch.stack([base(out[:, j], y) for j in range(3)]).mean()

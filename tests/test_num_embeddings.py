@@ -14,9 +14,7 @@ def test_compute_bins_handles_constant_and_discrete_columns():
     x = np.column_stack([np.full(50, 3.0), np.tile([0.0, 1.0], 25), np.linspace(-1, 1, 50)])
     bins = compute_bins(x, n_bins=8)
     assert bins[0] == [3.0, 4.0]  # constant: one bin
-    assert (
-        bins[1][0] == 0.0 and bins[1][-1] == 1.0 and len(bins[1]) <= 3
-    )  # repeated quantiles collapse
+    assert bins[1][0] == 0.0 and bins[1][-1] == 1.0 and len(bins[1]) <= 3  # repeated quantiles collapse
     assert len(bins[2]) == 9 and bins[2][0] == -1.0 and bins[2][-1] == 1.0
     for b in bins:
         assert all(lo < hi for lo, hi in zip(b, b[1:]))
@@ -44,9 +42,7 @@ def test_num_embeddings_shape(kind):
 
 def _frame(n=300, seed=0):
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame(
-        {"a": rng.normal(size=n), "b": rng.uniform(size=n), "c": rng.choice(list("xyz"), size=n)}
-    )
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.uniform(size=n), "c": rng.choice(list("xyz"), size=n)})
     X.loc[::17, "b"] = np.nan  # gives a missing-value indicator column too
     y = np.sin(3 * X["a"].to_numpy()) + (X["c"] == "y").to_numpy()
     return X, y
@@ -61,12 +57,8 @@ def test_model_rebuilds_from_json_config(kind):
     twin = TabularMLP(**cfg)
     twin.load_state_dict(reg.model_.state_dict())
     reg.model_ = twin
-    np.testing.assert_allclose(
-        reg.predict(X),
-        TabularRegressor(num_embeddings=kind, epochs=2, random_state=0).fit(X, y).predict(X),
-        rtol=1e-5,
-        atol=1e-6,
-    )
+    np.testing.assert_allclose(reg.predict(X), TabularRegressor(num_embeddings=kind, epochs=2, random_state=0)
+                               .fit(X, y).predict(X), rtol=1e-5, atol=1e-6)
 
 
 def test_piecewise_fits_a_sharp_response_better_than_raw_values():
@@ -75,9 +67,7 @@ def test_piecewise_fits_a_sharp_response_better_than_raw_values():
     y = np.where(np.abs(X["a"].to_numpy()) < 0.5, 1.0, -1.0) + 0.3 * np.floor(2 * X["a"].to_numpy())
     err = {}
     for kind in (None, "piecewise"):
-        reg = TabularRegressor(num_embeddings=kind, epochs=10, layers=(32,), random_state=0).fit(
-            X, y
-        )
+        reg = TabularRegressor(num_embeddings=kind, epochs=10, layers=(32,), random_state=0).fit(X, y)
         err[kind] = np.mean((reg.predict(X) - y) ** 2)
     assert err["piecewise"] < err[None]
 
@@ -94,9 +84,7 @@ def test_save_load_roundtrip_with_piecewise_ensemble(tmp_path):
     import tabdl
 
     X, y = _frame()
-    reg = TabularRegressor(num_embeddings="piecewise", n_members=3, epochs=2, random_state=0).fit(
-        X, y
-    )
+    reg = TabularRegressor(num_embeddings="piecewise", n_members=3, epochs=2, random_state=0).fit(X, y)
     path = tmp_path / "m.tabdl"
     reg.save(path)
     np.testing.assert_allclose(tabdl.load(path).predict(X), reg.predict(X), rtol=1e-6)

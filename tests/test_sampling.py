@@ -109,10 +109,7 @@ def test_sampler_reaches_the_learner_with_balanced_batches(monkeypatch):
 def test_class_weights_balanced_and_dict():
     y = np.array(["a"] * 8 + ["b"] * 2)
     classes = np.array(["a", "b"])
-    np.testing.assert_allclose(
-        class_weights("balanced", y, classes),
-        compute_class_weight("balanced", classes=classes, y=y),
-    )
+    np.testing.assert_allclose(class_weights("balanced", y, classes), compute_class_weight("balanced", classes=classes, y=y))
     np.testing.assert_allclose(class_weights({"b": 3.0}, y, classes), [1.0, 3.0])
     assert class_weights(None, y, classes) is None
     with pytest.raises(ValueError, match="class_weight"):
@@ -137,9 +134,7 @@ def test_class_weights_reach_the_loss(monkeypatch):
     np.testing.assert_allclose(losses[0].weight.numpy(), expected, rtol=1e-6)
     # And the weighting changes what is learned: a heavy minority weight raises P(minority).
     plain = TabularClassifier(**FAST).fit(X, y).predict_proba(X)[:, 1].mean()
-    heavy = (
-        TabularClassifier(class_weight={1: 20.0}, **FAST).fit(X, y).predict_proba(X)[:, 1].mean()
-    )
+    heavy = TabularClassifier(class_weight={1: 20.0}, **FAST).fit(X, y).predict_proba(X)[:, 1].mean()
     assert heavy > plain
 
 
@@ -166,7 +161,7 @@ def test_threshold_is_tuned_on_validation_rows_only(monkeypatch):
 
     monkeypatch.setattr(est_mod, "tune_threshold", spy)
     clf = TabularClassifier(threshold="auto", **FAST).fit(X, y, eval_set=(Xv, yv))
-    ((y_seen, p_seen),) = calls
+    (y_seen, p_seen), = calls
     np.testing.assert_array_equal(y_seen, yv)  # exactly the eval_set labels, in order
     np.testing.assert_allclose(p_seen, clf.predict_proba(Xv)[:, 1], rtol=1e-5, atol=1e-6)
     assert clf.threshold_ == orig(yv, clf.predict_proba(Xv)[:, 1], "f1")
@@ -199,9 +194,7 @@ def test_predict_applies_threshold_and_predict_proba_is_unchanged():
 def test_string_labels_and_auto_threshold_predict_labels():
     X, y = _imbalanced(300, pos=0.15)
     labels = np.where(y == 1, "churn", "stay")
-    clf = TabularClassifier(
-        sampling="oversample", threshold="auto", threshold_metric="balanced_accuracy", **FAST
-    )
+    clf = TabularClassifier(sampling="oversample", threshold="auto", threshold_metric="balanced_accuracy", **FAST)
     pred = clf.fit(X, labels).predict(X)
     assert set(pred) <= {"churn", "stay"}
     assert 0 < clf.threshold_ < 1
@@ -250,13 +243,8 @@ def test_training_priors_follow_sampling_and_weights():
 def test_multiclass_auto_threshold_fits_and_clones():
     X, _ = _imbalanced(300)
     y = np.digitize(X["a"].to_numpy(), [0.5, 1.5])  # 3 classes, ~69/24/7 %
-    clf = TabularClassifier(
-        sampling="undersample",
-        undersample_ratio=2.0,
-        threshold="auto",
-        threshold_metric="balanced_accuracy",
-        **FAST,
-    ).fit(X, y)
+    clf = TabularClassifier(sampling="undersample", undersample_ratio=2.0, threshold="auto",
+                            threshold_metric="balanced_accuracy", **FAST).fit(X, y)
     assert clf.threshold_ is None and clf.class_scale_.shape == (3,)
     assert set(clf.predict(X)) <= {0, 1, 2}
     params = clone(clf).get_params()
@@ -285,11 +273,7 @@ def test_accuracy_warning_fires_on_imbalanced_training_rows():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_if_accuracy_misleading(["balanced_accuracy", "f1"], y)  # no accuracy asked: quiet
-        warn_if_accuracy_misleading(
-            ["accuracy"], np.repeat([0, 1], [70, 30])
-        )  # 70% majority: quiet
-        warn_if_accuracy_misleading(
-            [METRICS["accuracy"]], np.repeat([0, 1], [80, 20])
-        )  # exactly 80%
+        warn_if_accuracy_misleading(["accuracy"], np.repeat([0, 1], [70, 30]))  # 70% majority: quiet
+        warn_if_accuracy_misleading([METRICS["accuracy"]], np.repeat([0, 1], [80, 20]))  # exactly 80%
     with pytest.warns(UserWarning, match="81%"):
         warn_if_accuracy_misleading([METRICS["accuracy"]], np.repeat(["a", "b"], [81, 19]))
