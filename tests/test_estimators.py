@@ -445,3 +445,16 @@ def test_object_array_with_odd_values_fits_and_predicts():
     reg = fast(TabularRegressor, validation_fraction=None).fit(A, rng.normal(size=60))
     assert reg.preprocessor_.cat_names_ == [0] and reg.preprocessor_.cont_names_ == [1, 2]
     assert reg.predict(A).shape == (60,)
+
+
+def test_one_row_frame_skips_the_batch_transform(fitted_clf, data, monkeypatch):
+    _, X_test = data
+    expected = fitted_clf.predict_proba(X_test.iloc[[3]])
+
+    def no_batch(X):
+        raise AssertionError("the one-row path called the batch transform")
+
+    monkeypatch.setattr(fitted_clf.preprocessor_, "transform", no_batch)
+    np.testing.assert_array_equal(fitted_clf.predict_proba(X_test.iloc[[3]]), expected)
+    with pytest.raises(AssertionError, match="batch transform"):
+        fitted_clf.predict_proba(X_test.iloc[:2])

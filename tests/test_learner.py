@@ -219,3 +219,14 @@ def test_custom_sampler_sets_the_epoch_length():
     lrn = learner(sampler=FirstHalfTwice(256))
     lrn.fit_one_cycle(problem(), 2, lr=1e-2)
     assert len(lrn.recorder.losses) == 2 * 256 // 32
+
+
+def test_predict_raw_in_chunks_matches_one_pass():
+    lrn = learner()
+    lrn.fit_one_cycle(problem(), 1, lr=1e-2)
+    data = problem(100, seed=4)
+    whole = lrn.predict_raw(data)
+    chunked = lrn.predict_raw(data, batch_size=7)
+    assert whole.shape == (100, 1) and not whole.requires_grad
+    torch.testing.assert_close(chunked, whole)
+    assert not lrn.model.training  # eval mode: BatchNorm uses its running stats

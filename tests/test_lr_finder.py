@@ -93,3 +93,15 @@ def test_learner_lr_find_sweeps_the_whole_range_when_stable():
 def test_learner_lr_find_rejects_bad_range():
     with pytest.raises(ValueError, match="start_lr"):
         make_learner().lr_find(small_problem(), start_lr=1.0, end_lr=0.1)
+
+
+def test_lr_find_defaults_sweep_exponentially_with_a_debiased_ewma():
+    result = make_learner().lr_find(small_problem())
+    assert result.lrs[0] == pytest.approx(1e-7)
+    ratios = result.lrs[1:] / result.lrs[:-1]
+    np.testing.assert_allclose(ratios, (10 / 1e-7) ** (1 / 99))  # 1e-7 .. 10 over 100 steps
+    avg, expected = 0.0, []
+    for i, v in enumerate(result.raw_losses, start=1):
+        avg = 0.98 * avg + 0.02 * v
+        expected.append(avg / (1 - 0.98**i))
+    np.testing.assert_allclose(result.losses, expected, rtol=1e-10)
