@@ -458,3 +458,16 @@ def test_one_row_frame_skips_the_batch_transform(fitted_clf, data, monkeypatch):
     np.testing.assert_array_equal(fitted_clf.predict_proba(X_test.iloc[[3]]), expected)
     with pytest.raises(AssertionError, match="batch transform"):
         fitted_clf.predict_proba(X_test.iloc[:2])
+
+
+def test_y_range_bounds_predictions(data):
+    X, X_test = data
+    y = np.clip(reg_target(X), -1, 4)
+    reg = fast(TabularRegressor, epochs=4, y_range=(-1.5, 4.5)).fit(X, y)
+    assert isinstance(reg.model_.head[-1], torch.nn.Module) and reg.model_config_["y_range"]
+    raw = reg._unscale(reg._raw(X_test.assign(num=X_test["num"] * 100)).numpy())
+    assert (raw >= -1.5 - 1e-6).all() and (raw <= 4.5 + 1e-6).all()
+    with pytest.raises(ValueError, match="y_range"):
+        fast(TabularRegressor, y_range=(3, 1)).fit(X, y)
+    with pytest.raises(ValueError, match="y_range"):
+        fast(TabularRegressor, y_range=(0, 1)).fit(X, np.column_stack([y, y]))
