@@ -24,7 +24,7 @@ from .ensemble import MemberLoss, ensemble_head
 from .io import SaveMixin
 from .learner import Learner, TensorData, freeze_to, resolve_device
 from .lr_finder import LRFindResult
-from .metrics import get_metric, warn_if_accuracy_misleading
+from .metrics import Metric, get_metric, warn_if_accuracy_misleading
 from .modules import TabularMLP
 from .num_embeddings import compute_bins, num_embedding_config
 from .preprocess import TabularPreprocessor, as_frame
@@ -162,6 +162,23 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             _check_positive("lr", self.lr)
         num_embedding_config(self.num_embeddings)
         _check_positive("n_members", self.n_members, integer=True)
+        self._metric_objects()
+
+    def _metric_objects(self) -> list[Metric]:
+        """``metrics`` as Metric objects. A named metric of the other task is refused here, before
+        training, with its name: otherwise sklearn fails after the first epoch ("continuous format
+        is not supported") without saying which metric."""
+        if isinstance(self.metrics, str):
+            raise ValueError(f"metrics must be a list of names or callables, got {self.metrics!r}; "
+                             f"use metrics=[{self.metrics!r}]")
+        out = []
+        for m in self.metrics or []:
+            metric = get_metric(m)
+            if isinstance(m, str) and (metric.kind == "regression") != (self._task == "regression"):
+                task = "regression" if metric.kind == "regression" else "classification"
+                raise ValueError(f"metrics: {m!r} is a {task} metric; {type(self).__name__} cannot report it")
+            out.append(metric)
+        return out
 
     def _check_X_predict(self, X: Any) -> pd.DataFrame:
         """Match X to the fitted columns: by name for frames, by position for arrays."""
@@ -296,7 +313,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             weight_decay=float(self.weight_decay),
             device=self.device_,
             seed=self.seed_,
-            metrics=[get_metric(m) for m in (self.metrics or [])],
+            metrics=self._metric_objects(),
             to_output=self._to_output,
             to_target=self._to_target,
             callbacks=cbs,

@@ -471,3 +471,31 @@ def test_y_range_bounds_predictions(data):
         fast(TabularRegressor, y_range=(3, 1)).fit(X, y)
     with pytest.raises(ValueError, match="y_range"):
         fast(TabularRegressor, y_range=(0, 1)).fit(X, np.column_stack([y, y]))
+
+
+@pytest.mark.parametrize(
+    "cls, metrics, match",
+    [
+        (TabularClassifier, ["rmse"], "'rmse' is a regression metric"),
+        (TabularRegressor, ["roc_auc"], "'roc_auc' is a classification metric"),
+        (TabularRegressor, ["nope"], "unknown metric 'nope'"),
+        (TabularRegressor, "rmse", r"metrics=\['rmse'\]"),
+    ],
+)
+def test_metrics_of_the_wrong_task_fail_before_training(cls, metrics, match, data):
+    X, _ = data
+    y = reg_target(X) if cls is TabularRegressor else clf_target(X)
+    est = fast(cls, metrics=metrics)
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, y)
+    assert not hasattr(est, "model_")
+
+
+def test_regression_metrics_are_in_target_units(data):
+    X, _ = data
+    y = reg_target(X) * 1000
+    reg = fast(TabularRegressor, epochs=3, metrics=["rmse", "mae"]).fit(X, y)
+    last = reg.history_.iloc[-1]
+    # valid_loss is the MSE of standardised targets; rmse is in the target's own units
+    assert last["rmse"] > 10 * np.sqrt(last["valid_loss"])
+    assert last["mae"] <= last["rmse"]
