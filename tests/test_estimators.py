@@ -499,3 +499,19 @@ def test_regression_metrics_are_in_target_units(data):
     # valid_loss is the MSE of standardised targets; rmse is in the target's own units
     assert last["rmse"] > 10 * np.sqrt(last["valid_loss"])
     assert last["mae"] <= last["rmse"]
+
+
+def test_plot_losses_without_validation_and_after_fine_tune(data):
+    import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
+
+    X, _ = data
+    y = reg_target(X)
+    reg = fast(TabularRegressor, validation_fraction=None).fit(X, y)
+    assert "valid_loss" not in reg.history_.columns
+    ax = reg.plot_losses()
+    assert isinstance(ax, Axes) and len(ax.lines) == 2  # raw and smoothed train loss
+    reg.fine_tune(X, y, epochs=1, freeze_epochs=1, eval_set=(X.iloc[:50], y[:50]))
+    ax = reg.plot_losses()
+    assert len(ax.lines[0].get_xdata()) == len(reg.loss_curve_)
+    plt.close("all")
