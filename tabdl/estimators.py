@@ -478,6 +478,12 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _learner_for_predict(self) -> Learner:
         return Learner(self.model_, self._loss(), device=self.device_)
 
+    def embedding_encoder(self, **params):
+        """The learned embeddings as a fitted, torch-free EntityEmbeddingEncoder (see tabdl.embeddings)."""
+        from .embeddings import EntityEmbeddingEncoder
+
+        return EntityEmbeddingEncoder.from_estimator(self, **params)
+
     # >>> plots
     def plot_losses(self, ax=None):
         """Batch losses raw and EWMA-smoothed, and the validation loss per epoch."""

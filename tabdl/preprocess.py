@@ -16,6 +16,8 @@ import pandas as pd
 import torch
 from scipy.special import ndtri
 
+from .columns import _key, as_frame, category_codes, category_keys, numeric_values
+
 __all__ = ["TabularPreprocessor", "as_frame", "category_keys", "emb_size_rule"]
 
 Scaler = Literal[
@@ -29,30 +31,6 @@ _QUANTILE_EPS = 1e-7
 _N_QUANTILES = 1000
 
 
-def as_frame(X: Any) -> pd.DataFrame:
-    """Wrap arrays and lists as a DataFrame without copying a DataFrame that is already one."""
-    if isinstance(X, pd.DataFrame):
-        return X
-    if isinstance(X, pd.Series):
-        return X.to_frame()
-    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
-        raise TypeError("sparse input is not supported by tabdl: pass a dense array or DataFrame")
-    arr = np.asarray(X)
-    if arr.ndim == 1:
-        raise ValueError(
-            "Expected 2D array, got 1D array instead. Reshape your data either using "
-            "array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) "
-            "if it contains a single sample."
-        )
-    if arr.ndim != 2:
-        raise ValueError(f"Expected a 2D array or DataFrame, got an array with {arr.ndim} dims")
-    if arr.dtype == object:
-        # An array has no per-column dtypes: columns that hold numbers are numbers (continuous),
-        # not categories with one level per distinct float; only non-numeric ones stay object.
-        return pd.DataFrame(arr).infer_objects()
-    return pd.DataFrame(arr)
-
-
 def _is_categorical_dtype(dtype: Any) -> bool:
     return (
         isinstance(dtype, pd.CategoricalDtype)
@@ -61,23 +39,6 @@ def _is_categorical_dtype(dtype: Any) -> bool:
         or pd.api.types.is_string_dtype(dtype)
         or isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype))  # labels, not quantities
     )
-
-
-def _key(v: Any) -> str | None:
-    """One key per category value, so that 7, 7.0, np.int64(7) and "7" all meet at "7"."""
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, (bool, np.bool_)):
-        return "True" if v else "False"
-    if isinstance(v, (float, np.floating)):
-        if math.isnan(v):
-            return None
-        if math.isfinite(v) and float(v).is_integer():
-            return str(int(v))
-        return repr(float(v))
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    return str(v)
 
 
 def _scalar_number(v: Any) -> float:
@@ -92,32 +53,6 @@ def _scalar_number(v: Any) -> float:
         td = pd.Timedelta(v)
         return math.nan if td is pd.NaT else td.total_seconds()
     return float(v)
-
-
-def category_keys(col: pd.Series) -> np.ndarray:
-    """Map a column to an object array of string keys, with None for missing values."""
-    dtype = col.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        # Work on the (few) categories, then broadcast through the codes.
-        cats = np.array([_key(c) for c in dtype.categories] + [None], dtype=object)
-        return cats[col.cat.codes.to_numpy()]  # code -1 (missing) picks the trailing None
-    if pd.api.types.is_bool_dtype(dtype) and not col.hasnans:
-        return np.where(col.to_numpy(bool), "True", "False").astype(object)
-    if pd.api.types.is_integer_dtype(dtype) and not col.hasnans:
-        return col.to_numpy(np.int64).astype(str).astype(object)
-    # Key each distinct value once and broadcast through the codes: a Python call per value costs
-    # seconds on flights' 270k rows. Missing values get code -1, which picks the trailing None.
-    try:
-        codes, uniques = pd.factorize(col)
-        uniques = list(uniques)
-        # A mixed object column goes value by value: factorize would merge True, 1 and 1.0,
-        # whose keys differ ("True" vs "1").
-        per_value = pd.api.types.is_object_dtype(dtype) and not all(type(u) is str for u in uniques)
-    except TypeError:  # unhashable values (a dict, a list) cannot be factorized
-        per_value = True
-    if per_value:
-        return np.array([_key(v) for v in col.to_numpy(object)], dtype=object)
-    return np.array([_key(u) for u in uniques] + [None], dtype=object)[codes]
 
 
 def emb_size_rule(n_cat: int, max_params: int = 2**24) -> int:
@@ -273,26 +208,8 @@ class TabularPreprocessor:
         return sizes
 
     # >>> transform
-    @staticmethod
-    def _numeric(col: pd.Series, name: Any) -> np.ndarray:
-        if pd.api.types.is_datetime64_any_dtype(col.dtype):
-            # Seconds since the epoch; NaT becomes NaN and is filled like any missing value.
-            ns = col.to_numpy("datetime64[ns]").astype(np.int64).astype(np.float64)
-            return np.where(col.isna().to_numpy(), np.nan, ns / 1e9)
-        if pd.api.types.is_timedelta64_dtype(col.dtype):
-            return col.dt.total_seconds().to_numpy(np.float64)  # NaT -> NaN (not int64 min)
-        if pd.api.types.is_complex_dtype(col.dtype):
-            raise ValueError(f"Complex data not supported: column {name!r} is {col.dtype}")
-        try:
-            v = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        except (TypeError, ValueError) as e:
-            raise ValueError(
-                f"continuous column {name!r} holds non-numeric values ({e}); "
-                "list it in cat_features or convert it"
-            ) from None
-        if np.isinf(v).any():
-            raise ValueError(f"column {name!r} contains +/-inf; replace it with NaN or a finite value")
-        return v
+    # The torch-free column helpers are shared with the EntityEmbeddingEncoder.
+    _numeric = staticmethod(numeric_values)
 
     def _select(self, X: pd.DataFrame) -> pd.DataFrame:
         needed = self.cat_names_ + self.cont_names_
@@ -319,7 +236,7 @@ class TabularPreprocessor:
         n = len(X)
         codes = np.zeros((n, len(self.cat_names_)), dtype=np.int64)
         for j, c in enumerate(self.cat_names_):
-            codes[:, j] = self._index[j].get_indexer(category_keys(X[c])) + 1  # -1 (unknown) -> 0
+            codes[:, j] = category_codes(X[c], self._index[j])
         cols, inds = [], []
         for j, c in enumerate(self.cont_names_):
             v = self._numeric(X[c], c)

@@ -1,0 +1,117 @@
+"""Torch-free column helpers: frames, category keys and codes, numeric values.
+
+They live apart from ``preprocess`` (which produces torch tensors) so that the fitted
+``EntityEmbeddingEncoder`` maps categories exactly like the preprocessor without importing torch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["as_frame", "category_keys", "category_codes", "factorize_keys", "numeric_values"]
+
+
+def as_frame(X: Any) -> pd.DataFrame:
+    """Wrap arrays and lists as a DataFrame without copying a DataFrame that is already one."""
+    if isinstance(X, pd.DataFrame):
+        return X
+    if isinstance(X, pd.Series):
+        return X.to_frame()
+    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+        raise TypeError("sparse input is not supported by tabdl: pass a dense array or DataFrame")
+    arr = np.asarray(X)
+    if arr.ndim == 1:
+        raise ValueError(
+            "Expected 2D array, got 1D array instead. Reshape your data either using "
+            "array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) "
+            "if it contains a single sample."
+        )
+    if arr.ndim != 2:
+        raise ValueError(f"Expected a 2D array or DataFrame, got an array with {arr.ndim} dims")
+    if arr.dtype == object:
+        # An array has no per-column dtypes: columns that hold numbers are numbers (continuous),
+        # not categories with one level per distinct float; only non-numeric ones stay object.
+        return pd.DataFrame(arr).infer_objects()
+    return pd.DataFrame(arr)
+
+
+def _key(v: Any) -> str | None:
+    """One key per category value, so that 7, 7.0, np.int64(7) and "7" all meet at "7"."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return "True" if v else "False"
+    if isinstance(v, (float, np.floating)):
+        if math.isnan(v):
+            return None
+        if math.isfinite(v) and float(v).is_integer():
+            return str(int(v))
+        return repr(float(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    return str(v)
+
+
+def factorize_keys(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, keys)``: ``keys[codes]`` are the per-row keys of ``category_keys``.
+
+    ``codes`` is an int array with -1 for missing values and ``keys[-1]`` is None, so missing
+    values pick None. Keys are computed once per distinct value (pandas hashes the column at C
+    speed), which is what makes the per-row paths fast on long columns.
+    """
+    dtype = col.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        uniques = dtype.categories
+        codes = col.cat.codes.to_numpy()
+    else:
+        try:
+            codes, uniques = pd.factorize(col, use_na_sentinel=True)
+            # A mixed object column goes value by value: factorize would merge True, 1 and 1.0,
+            # whose keys differ ("True" vs "1").
+            per_value = pd.api.types.is_object_dtype(dtype) and not all(type(u) is str for u in uniques)
+        except TypeError:  # unhashable values (a dict, a list) cannot be factorized
+            per_value = True
+        if per_value:
+            per_row = np.array([_key(v) for v in col.to_numpy(object)], dtype=object)
+            codes, uniques = pd.factorize(per_row, use_na_sentinel=True)
+    keys = np.array([_key(u) for u in uniques] + [None], dtype=object)
+    return codes, keys
+
+
+def category_keys(col: pd.Series) -> np.ndarray:
+    """Map a column to an object array of string keys, with None for missing values."""
+    codes, keys = factorize_keys(col)
+    return keys[codes]
+
+
+def category_codes(col: pd.Series, vocab: pd.Index) -> np.ndarray:
+    """int64 codes of a column in a vocabulary index: i + 1 for ``vocab[i]``, 0 for unknown/missing."""
+    codes, keys = factorize_keys(col)
+    lut = (vocab.get_indexer(keys) + 1).astype(np.int64)  # -1 (unknown, and the None key) -> 0
+    return lut[codes]
+
+
+def numeric_values(col: pd.Series, name: Any) -> np.ndarray:
+    """float64 values of a continuous column (NaN for missing); datetimes become epoch seconds."""
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        # Seconds since the epoch; NaT becomes NaN and is filled like any missing value.
+        ns = col.to_numpy("datetime64[ns]").astype(np.int64).astype(np.float64)
+        return np.where(col.isna().to_numpy(), np.nan, ns / 1e9)
+    if pd.api.types.is_timedelta64_dtype(col.dtype):
+        return col.dt.total_seconds().to_numpy(np.float64)  # NaT -> NaN (not int64 min)
+    if pd.api.types.is_complex_dtype(col.dtype):
+        raise ValueError(f"Complex data not supported: column {name!r} is {col.dtype}")
+    try:
+        v = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as e:
+        raise ValueError(
+            f"continuous column {name!r} holds non-numeric values ({e}); "
+            "list it in cat_features or convert it"
+        ) from None
+    if np.isinf(v).any():
+        raise ValueError(f"column {name!r} contains +/-inf; replace it with NaN or a finite value")
+    return v

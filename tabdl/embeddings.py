@@ -1,0 +1,372 @@
+"""EntityEmbeddingEncoder: a net's learned entity embeddings as a torch-free scikit-learn transformer.
+
+Guo & Berkhahn (2016) fed the embeddings a net learned for each categorical column to random
+forests and GBMs. Here a fitted encoder holds only numpy tables and the preprocessor's
+vocabularies, so ``transform`` is a key lookup plus ``np.take`` and never imports torch; torch is
+imported only when ``fit`` trains a net. ``tabdl/__init__.py`` loads its names lazily for the
+same reason: unpickling a fitted encoder must not pull torch in.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin, is_classifier
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .columns import _key, as_frame, category_codes, numeric_values
+
+__all__ = ["EntityEmbeddingEncoder", "UNKNOWN"]
+
+# Row 0 of every table: unknown, missing and rare (folded at fit) categories share this vector.
+UNKNOWN = "<unknown>"
+
+# Rows per block of the transform output (see _encode).
+_BLOCK_ROWS = 4096
+
+# Parameters of the inner net that the encoder owns itself.
+_OWN_PARAMS = ("cat_features", "cont_features", "random_state")
+
+
+class EntityEmbeddingEncoder(TransformerMixin, BaseEstimator):
+    """Replace each categorical column by the embedding vectors a TabularNet learned for it.
+
+    ``fit(X, y)`` trains a ``TabularRegressor`` or ``TabularClassifier`` on (X, y) and keeps only
+    its embedding tables (numpy) and vocabularies; ``TabularRegressor.embedding_encoder()`` (or
+    ``from_estimator``) does the same from a net you already fitted.
+
+    Parameters
+    ----------
+    task : {"auto", "regression", "classification"}
+        The net trained by ``fit``. "auto" reads it from y with ``type_of_target`` (binary and
+        multiclass -> classification, continuous -> regression); integer targets with many values
+        read as multiclass, so set "regression" for counts.
+    cat_features, cont_features : column names/positions or None
+        Column roles, passed to the net's preprocessor (None: object / str / category / bool
+        columns are categorical, the others continuous).
+    remainder : {"passthrough", "drop"}
+        What happens to the continuous columns: raw values (NaN kept) after the embeddings, or
+        nothing. Columns in neither role are always dropped.
+    cv : None, int or CV splitter
+        Out-of-fold embeddings in ``fit_transform`` (in the spirit of scikit-learn's
+        TargetEncoder): each fold's rows get vectors from a net fitted without them, rotated onto
+        the full net's tables by orthogonal Procrustes. The encoder itself is always the net
+        fitted on all rows, so ``fit(X, y).transform(X)`` differs from ``fit_transform(X, y)``.
+        None (default) skips it: measured on validation rows it did not help (see
+        ``benchmarks/results/embeddings_leakage.md``).
+    estimator_params : dict or None
+        Parameters of the inner TabularRegressor/TabularClassifier (``epochs``, ``layers``,
+        ``emb_sizes``, ``min_category_count`` ...). A plain dict, not an estimator object, so a
+        pickled encoder never references torch-backed classes.
+    dtype : float dtype
+        Output dtype. float32 matches the tables and what forests use internally.
+    random_state : None, int or RandomState
+        Seed of the inner net(s) and of the cv shuffling.
+
+    Attributes
+    ----------
+    task_ : "regression" or "classification"
+    cat_features_, cont_features_ : column labels of each role
+    vocabs_ : list of list of str, the sorted category keys of each categorical column
+    tables_ : list of float32 arrays (len(vocab) + 1, dim); row 0 is the unknown vector
+    embeddings_ : dict {column: DataFrame category -> vector}, first row labelled ``UNKNOWN``
+    n_features_in_, feature_names_in_
+    """
+
+    def __init__(
+        self,
+        *,
+        task: Literal["auto", "regression", "classification"] = "auto",
+        cat_features: Sequence[Any] | None = None,
+        cont_features: Sequence[Any] | None = None,
+        remainder: Literal["passthrough", "drop"] = "passthrough",
+        cv: Any = None,
+        estimator_params: dict[str, Any] | None = None,
+        dtype: Any = np.float32,
+        random_state: Any = None,
+    ):
+        self.task = task
+        self.cat_features = cat_features
+        self.cont_features = cont_features
+        self.remainder = remainder
+        self.cv = cv
+        self.estimator_params = estimator_params
+        self.dtype = dtype
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.target_tags.required = True
+        tags.non_deterministic = self.random_state is None
+        tags.transformer_tags.preserves_dtype = []  # the output dtype is the ``dtype`` parameter
+        return tags
+
+    # >>> validation
+    def _validate_params(self) -> None:
+        if self.task not in ("auto", "regression", "classification"):
+            raise ValueError(f"task must be 'auto', 'regression' or 'classification', got {self.task!r}")
+        if self.remainder not in ("passthrough", "drop"):
+            raise ValueError(f"remainder must be 'passthrough' or 'drop', got {self.remainder!r}")
+        if self.estimator_params is not None and not isinstance(self.estimator_params, dict):
+            raise ValueError(f"estimator_params must be None or a dict, got {type(self.estimator_params).__name__}")
+        clash = sorted(set(self.estimator_params or {}) & set(_OWN_PARAMS))
+        if clash:
+            raise ValueError(f"estimator_params must not set {clash}: they are EntityEmbeddingEncoder parameters")
+        try:
+            ok = np.dtype(self.dtype).kind == "f"
+        except TypeError:
+            ok = False
+        if not ok:
+            raise ValueError(f"dtype must be a float dtype such as np.float32, got {self.dtype!r}")
+        cv = self.cv
+        if isinstance(cv, numbers.Integral) and not isinstance(cv, bool) and cv < 2:
+            raise ValueError(f"cv must be None, an int >= 2 or a CV splitter, got {cv!r}")
+
+    def _resolve_task(self, y: Any) -> str:
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None: "
+                "the embeddings are learned by a net trained to predict y"
+            )
+        if self.task != "auto":
+            return self.task
+        kind = type_of_target(y, input_name="y", raise_unknown=True)
+        if kind in ("binary", "multiclass"):
+            return "classification"
+        if kind in ("continuous", "continuous-multioutput"):
+            return "regression"
+        raise ValueError(f"cannot infer the task from y of type {kind!r}: set task='regression' or 'classification'")
+
+    # >>> fitting
+    def _make_net(self, task: str, **overrides: Any):
+        from .estimators import TabularClassifier, TabularRegressor  # torch: needed to fit only
+
+        cls = TabularClassifier if task == "classification" else TabularRegressor
+        net = cls(cat_features=self.cat_features, cont_features=self.cont_features, random_state=self.random_state)
+        return net.set_params(**{**(self.estimator_params or {}), **overrides})
+
+    def fit(self, X: Any, y: Any):
+        """Train a net on (X, y) and keep its embedding tables and vocabularies."""
+        self._validate_params()
+        X = as_frame(X)
+        validate_data(self, X, reset=True, skip_check_array=True)
+        if X.shape[1] == 0:
+            raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
+        task = self._resolve_task(y)
+        net = self._make_net(task).fit(X, y)
+        self._take_from(net)
+        return self
+
+    @classmethod
+    def from_estimator(cls, estimator: Any, *, remainder: str = "passthrough", dtype: Any = np.float32):
+        """A fitted encoder holding the embeddings of a fitted TabularRegressor/TabularClassifier.
+
+        Its parameters reproduce the net (``clone(enc).fit(X, y)`` trains the same kind of net).
+        """
+        check_is_fitted(estimator, "model_")
+        own = {k: getattr(estimator, k) for k in _OWN_PARAMS}
+        params = {k: v for k, v in estimator.get_params().items() if k not in own}
+        task = "classification" if is_classifier(estimator) else "regression"
+        enc = cls(task=task, remainder=remainder, estimator_params=params, dtype=dtype, **own)
+        enc._validate_params()
+        enc.n_features_in_ = estimator.n_features_in_
+        if hasattr(estimator, "feature_names_in_"):
+            enc.feature_names_in_ = estimator.feature_names_in_
+        enc._take_from(estimator)
+        return enc
+
+    def _take_from(self, net: Any) -> None:
+        pre = net.preprocessor_
+        self.task_ = "classification" if is_classifier(net) else "regression"
+        self.columns_ = list(pre.columns_)
+        self.cat_features_ = list(pre.cat_names_)
+        self.cont_features_ = list(pre.cont_names_)
+        self.vocabs_ = [list(v) for v in pre.vocabs_]
+        self.tables_ = [
+            t.weight.detach().cpu().numpy().astype(np.float32, copy=True) for t in net.model_.embeds.tables
+        ]
+        self._build_lookups()
+
+    # >>> transform
+    def _build_lookups(self) -> None:
+        # pandas' hash index maps keys to codes at C speed; derived from vocabs_, so it is rebuilt
+        # on unpickling instead of being pickled.
+        self._lookups = [pd.Index(v, dtype=object) for v in self.vocabs_]
+
+    def _frame(self, X: Any) -> pd.DataFrame:
+        """Columns by name when fitted with names, by position otherwise (as the estimators do)."""
+        X = as_frame(X)
+        by_name = hasattr(self, "feature_names_in_") and all(isinstance(c, str) for c in X.columns)
+        return X if by_name else X.set_axis(self.columns_, axis=1)
+
+    def _n_out(self) -> int:
+        n = sum(t.shape[1] for t in self.tables_)
+        return n + (len(self.cont_features_) if self.remainder == "passthrough" else 0)
+
+    def _encode(self, X: pd.DataFrame, tables: list[np.ndarray], lookups: list[pd.Index]) -> np.ndarray:
+        n = len(X)
+        out = np.empty((n, self._n_out()), dtype=self.dtype)
+        codes = [category_codes(X[c], vocab) for c, vocab in zip(self.cat_features_, lookups)]
+        bounds = np.cumsum([0] + [t.shape[1] for t in tables])
+        # Row blocks keep each block of the (wide, row-major) output in cache while every table
+        # writes its slice of it: measured 2x faster than one whole-column np.take per table.
+        for lo in range(0, n, _BLOCK_ROWS):
+            hi = min(lo + _BLOCK_ROWS, n)
+            for j, table in enumerate(tables):
+                # Codes are in range by construction, so mode="clip" skips numpy's bounds buffering.
+                np.take(table, codes[j][lo:hi], axis=0, out=out[lo:hi, bounds[j] : bounds[j + 1]], mode="clip")
+        start = bounds[-1]
+        if self.remainder == "passthrough":
+            for k, c in enumerate(self.cont_features_):
+                out[:, start + k] = numeric_values(X[c], c)
+        return out
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Embedding vectors of each categorical column, then the raw continuous columns."""
+        check_is_fitted(self, "tables_")
+        X = as_frame(X)
+        validate_data(self, X, reset=False, skip_check_array=True)
+        return self._encode(self._frame(X), self.tables_, self._lookups)
+
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit on all rows; return out-of-fold embeddings for X when ``cv`` is set."""
+        self.fit(X, y)
+        frame = self._frame(X)
+        if self.cv is None or not self.cat_features_:
+            return self._encode(frame, self.tables_, self._lookups)
+        return self._out_of_fold(frame, y)
+
+    def _out_of_fold(self, X: pd.DataFrame, y: Any) -> np.ndarray:
+        from sklearn.model_selection import KFold, StratifiedKFold, check_cv
+
+        from .estimators import _seed
+
+        y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y)
+        classification = self.task_ == "classification"
+        seed = _seed(self.random_state)
+        if isinstance(self.cv, numbers.Integral):
+            # Shuffled folds: training frames are often sorted (by date, by id).
+            kind = StratifiedKFold if classification else KFold
+            splitter = kind(n_splits=int(self.cv), shuffle=True, random_state=seed)
+        else:
+            splitter = check_cv(self.cv, y, classifier=classification)
+        out = self._encode(X, self.tables_, self._lookups)  # continuous part, and the shape
+        dims = {c: t.shape[1] for c, t in zip(self.cat_features_, self.tables_)}
+        for train, test in splitter.split(X, y):
+            # Same widths as the full net, so each fold's tables can be rotated onto it.
+            net = self._make_net(self.task_, emb_sizes=dims).fit(X.iloc[train], y[train])
+            fold = EntityEmbeddingEncoder(remainder="drop", dtype=self.dtype)
+            fold._take_from(net)
+            tables = [
+                _procrustes(ft, fv, t, v)
+                for ft, fv, t, v in zip(fold.tables_, fold.vocabs_, self.tables_, self.vocabs_)
+            ]
+            width = sum(dims.values())
+            out[test, :width] = fold._encode(X.iloc[test], tables, fold._lookups)
+        return out
+
+    # >>> names
+    def _input_names(self) -> dict[Any, str]:
+        names = (
+            list(self.feature_names_in_)
+            if hasattr(self, "feature_names_in_")
+            else [f"x{i}" for i in range(self.n_features_in_)]
+        )
+        return dict(zip(self.columns_, names))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "tables_")
+        names = self._input_names()
+        if input_features is not None:
+            input_features = [str(f) for f in input_features]
+            if len(input_features) != self.n_features_in_ or (
+                hasattr(self, "feature_names_in_") and input_features != list(self.feature_names_in_)
+            ):
+                raise ValueError("input_features is not equal to feature_names_in_")
+            names = dict(zip(self.columns_, input_features))
+        out = [f"{names[c]}_emb{i}" for c, t in zip(self.cat_features_, self.tables_) for i in range(t.shape[1])]
+        if self.remainder == "passthrough":
+            out += [names[c] for c in self.cont_features_]
+        return np.asarray(out, dtype=object)
+
+    # >>> inspection
+    @property
+    def embeddings_(self) -> dict[Any, pd.DataFrame]:
+        """{column: DataFrame with one row per category (first row UNKNOWN) and one column per dim}."""
+        check_is_fitted(self, "tables_")
+        names = self._input_names()
+        return {
+            c: pd.DataFrame(
+                t,
+                index=pd.Index([UNKNOWN, *v], name=c),
+                columns=[f"{names[c]}_emb{i}" for i in range(t.shape[1])],
+            )
+            for c, t, v in zip(self.cat_features_, self.tables_, self.vocabs_)
+        }
+
+    def _table(self, col: Any) -> tuple[np.ndarray, list[str]]:
+        check_is_fitted(self, "tables_")
+        if col not in self.cat_features_:
+            raise ValueError(f"column {col!r} is not a categorical column of this encoder: {self.cat_features_}")
+        j = self.cat_features_.index(col)
+        return self.tables_[j], [UNKNOWN, *self.vocabs_[j]]
+
+    def most_similar(self, col: Any, category: Any, k: int = 10) -> pd.Series:
+        """The k categories of ``col`` whose vectors are closest to ``category``'s by cosine."""
+        table, labels = self._table(col)
+        key = UNKNOWN if category == UNKNOWN else _key(category)
+        try:
+            row = labels.index(key)
+        except ValueError:
+            raise ValueError(
+                f"category {category!r} is not in the vocabulary of {col!r} (unseen at fit, or rarer "
+                "than min_category_count and folded into the unknown vector)"
+            ) from None
+        unit = table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
+        sims = pd.Series(unit @ unit[row], index=pd.Index(labels, name=col), name="cosine")
+        # Neither the query nor the shared unknown vector is a neighbour worth listing.
+        return sims.drop([labels[row], UNKNOWN]).nlargest(int(k))
+
+    def plot_embedding(self, col: Any, *, ax=None, max_labels: int = 50):
+        """Labelled 2-D PCA map of one column's vectors; returns the matplotlib Axes."""
+        from .plotting import plot_embedding_map
+
+        table, labels = self._table(col)
+        return plot_embedding_map(table, labels, title=f"Entity embeddings of {col!r}", ax=ax, max_labels=max_labels)
+
+    # >>> pickling
+    def __getstate__(self) -> dict[str, Any]:
+        # object.__getstate__ hands back the live __dict__: copy before dropping the lookups.
+        state = dict(super().__getstate__())
+        state.pop("_lookups", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if "vocabs_" in state:
+            self._build_lookups()
+
+
+def _procrustes(fold_table: np.ndarray, fold_vocab: list[str], table: np.ndarray, vocab: list[str]) -> np.ndarray:
+    """Rotate a fold net's table onto the full net's, matching rows by category (and unknown).
+
+    Two nets trained from different seeds or rows learn the same geometry in different axes; a
+    forest splits on axes, so fold vectors must share the full net's coordinates.
+    """
+    from scipy.linalg import orthogonal_procrustes
+
+    pos = pd.Index(vocab, dtype=object).get_indexer(pd.Index(fold_vocab, dtype=object))
+    shared = np.flatnonzero(pos >= 0)
+    a = fold_table[np.r_[0, shared + 1]].astype(np.float64)
+    b = table[np.r_[0, pos[shared] + 1]].astype(np.float64)
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    rot, _ = orthogonal_procrustes(a - mu_a, b - mu_b)
+    return ((fold_table - mu_a) @ rot + mu_b).astype(np.float32)

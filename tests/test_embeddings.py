@@ -1,0 +1,248 @@
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from tabdl import EntityEmbeddingEncoder, TabularClassifier, TabularRegressor
+from tabdl.embeddings import UNKNOWN
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST = {"epochs": 2, "layers": (16,), "batch_size": 32}
+
+
+def make_frame(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "c": rng.choice(["x", "y", "z", "w"], size=n),
+            "d": rng.integers(0, 6, size=n),
+        }
+    )
+    y = X["a"].to_numpy() + np.where(X["c"] == "y", 2.0, 0.0) + 0.3 * X["d"].to_numpy()
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = make_frame()
+    reg = TabularRegressor(random_state=0, cat_features=["c", "d"], **FAST).fit(X, y)
+    return reg, reg.embedding_encoder(), X, y
+
+
+def test_round_trip_equals_net_weights(fitted):
+    reg, enc, X, _ = fitted
+    codes = reg.preprocessor_.transform(X)[0].numpy()
+    out = enc.transform(X)
+    start = 0
+    for j, table in enumerate(reg.model_.embeds.tables):
+        w = table.weight.detach().numpy()
+        np.testing.assert_array_equal(enc.tables_[j], w)
+        np.testing.assert_array_equal(out[:, start : start + w.shape[1]], w[codes[:, j]])
+        start += w.shape[1]
+    np.testing.assert_allclose(out[:, start], X["a"].to_numpy(), rtol=1e-6)  # passthrough, raw
+    assert enc.vocabs_ == reg.preprocessor_.vocabs_
+    assert enc.cat_features_ == ["c", "d"] and enc.cont_features_ == ["a"]
+
+
+def test_unknown_and_missing_map_to_unknown_vector(fitted):
+    _, enc, X, _ = fitted
+    X_new = pd.DataFrame({"a": [0.0, 1.0, np.nan], "c": ["never seen", None, "x"], "d": [99, np.nan, 2]})
+    out = enc.transform(X_new)
+    wc, wd = enc.tables_
+    np.testing.assert_array_equal(out[0, : wc.shape[1]], wc[0])
+    np.testing.assert_array_equal(out[1, : wc.shape[1]], wc[0])
+    np.testing.assert_array_equal(out[0, wc.shape[1] : wc.shape[1] + wd.shape[1]], wd[0])
+    np.testing.assert_array_equal(out[1, wc.shape[1] : wc.shape[1] + wd.shape[1]], wd[0])
+    # Known values: "x" and 2.0 (a float for an int column meets its key "2").
+    np.testing.assert_array_equal(out[2, : wc.shape[1]], wc[enc.vocabs_[0].index("x") + 1])
+    np.testing.assert_array_equal(out[2, wc.shape[1] : wc.shape[1] + wd.shape[1]], wd[enc.vocabs_[1].index("2") + 1])
+    assert np.isnan(out[2, -1])  # a missing continuous value passes through as NaN
+
+
+def test_pandas_output_names_and_remainder(fitted):
+    _, enc, X, _ = fitted
+    enc = clone(enc)
+    enc.__dict__.update(fitted[1].__dict__)  # a fitted copy, so set_output does not touch the fixture
+    enc.set_output(transform="pandas")
+    dims = [t.shape[1] for t in enc.tables_]
+    expected = [f"c_emb{i}" for i in range(dims[0])] + [f"d_emb{i}" for i in range(dims[1])] + ["a"]
+    X_idx = X.set_axis(np.arange(len(X)) + 1000)
+    out = enc.transform(X_idx)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == expected == list(enc.get_feature_names_out())
+    assert out.index.equals(X_idx.index)
+    enc.set_params(remainder="drop")
+    assert list(enc.transform(X).columns) == expected[:-1]
+
+
+def test_embeddings_inspection(fitted):
+    _, enc, _, _ = fitted
+    emb = enc.embeddings_
+    assert set(emb) == {"c", "d"}
+    assert list(emb["c"].index) == [UNKNOWN, "w", "x", "y", "z"]
+    np.testing.assert_array_equal(emb["c"].to_numpy(), enc.tables_[0])
+    sims = enc.most_similar("d", 3, k=2)  # the int 3 meets its key "3"
+    assert len(sims) == 2 and "3" not in sims.index and UNKNOWN not in sims.index
+    assert sims.is_monotonic_decreasing and (sims <= 1 + 1e-6).all()
+    w = enc.embeddings_["d"].drop(UNKNOWN)
+    unit = w.to_numpy() / np.linalg.norm(w.to_numpy(), axis=1, keepdims=True)
+    cos = pd.Series(unit @ unit[w.index.get_loc("3")], index=w.index).drop("3")
+    assert sims.index[0] == cos.idxmax()
+    with pytest.raises(ValueError, match="not in the vocabulary of 'c'"):
+        enc.most_similar("c", "nope")
+    with pytest.raises(ValueError, match="not a categorical column"):
+        enc.most_similar("a", 1.0)
+
+
+def test_plot_embedding_returns_axes(fitted):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = fitted[1].plot_embedding("c")
+    assert len(ax.texts) == 5  # the four categories and the unknown row, labelled
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_transform_and_unpickle_do_not_import_torch(fitted, tmp_path):
+    _, enc, X, _ = fitted
+    path = tmp_path / "enc.pkl"
+    path.write_bytes(pickle.dumps((enc, X, enc.transform(X))))
+    code = (
+        "import pickle, sys\n"
+        "import numpy as np\n"
+        f"enc, X, expected = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        "np.testing.assert_array_equal(enc.transform(X), expected)\n"
+        "enc.set_output(transform='pandas'); enc.transform(X.head(1)); enc.most_similar('c', 'x')\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "import tabdl, tabdl.embeddings\n"
+        "assert 'torch' not in sys.modules, 'import tabdl pulled torch'\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+
+
+def test_pickle_is_small(fitted):
+    _, enc, _, _ = fitted
+    blob = pickle.dumps(enc)
+    table_bytes = sum(t.nbytes for t in enc.tables_)
+    assert b"torch" not in blob
+    assert len(blob) < table_bytes + 4000  # tables plus vocabularies and params, nothing else
+    back = pickle.loads(blob)
+    np.testing.assert_array_equal(back.transform(fitted[2]), enc.transform(fitted[2]))
+
+
+def test_standalone_fit_infers_task():
+    X, y = make_frame(n=200)
+    enc = EntityEmbeddingEncoder(cat_features=["c", "d"], estimator_params=FAST, random_state=0).fit(X, y)
+    assert enc.task_ == "regression"
+    labels = np.where(y > np.median(y), "hi", "lo")
+    enc_c = EntityEmbeddingEncoder(estimator_params=FAST, random_state=0).fit(X, labels)
+    assert enc_c.task_ == "classification"
+    assert enc_c.cat_features_ == ["c"]  # int column d is continuous unless named
+    # Same seed, same data: the standalone encoder holds the same tables as a net fitted directly.
+    reg = TabularRegressor(random_state=0, cat_features=["c", "d"], **FAST).fit(X, y)
+    for a, b in zip(enc.tables_, reg.embedding_encoder().tables_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_from_estimator_parameters_refit_the_same_net(fitted):
+    reg, enc, X, y = fitted
+    assert enc.task == "regression" and enc.cat_features == ["c", "d"] and enc.random_state == 0
+    assert enc.estimator_params["epochs"] == FAST["epochs"]
+    refit = clone(enc).fit(X, y)
+    for a, b in zip(refit.tables_, enc.tables_):
+        np.testing.assert_array_equal(a, b)
+    clf = TabularClassifier(random_state=0, **FAST).fit(X, y > 0)
+    assert clf.embedding_encoder().task == "classification"
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"remainder": "keep"}, "remainder must be"),
+        ({"task": "ranking"}, "task must be"),
+        ({"estimator_params": {"random_state": 1}}, "must not set"),
+        ({"estimator_params": {"no_such_param": 1}}, "no_such_param"),
+        ({"cv": 1}, "cv must be"),
+        ({"dtype": np.int32}, "dtype must be a float"),
+        ({"cat_features": ["nope"]}, "nope"),
+    ],
+)
+def test_bad_params_raise(params, match):
+    X, y = make_frame(n=50)
+    with pytest.raises(ValueError, match=match):
+        EntityEmbeddingEncoder(**params).fit(X, y)
+
+
+def test_cannot_infer_task_from_multilabel():
+    X, _ = make_frame(n=50)
+    with pytest.raises(ValueError, match="cannot infer the task"):
+        EntityEmbeddingEncoder().fit(X, np.eye(2, dtype=int)[np.arange(50) % 2])
+
+
+def test_pipelines_with_lightgbm_and_random_forest():
+    from lightgbm import LGBMRegressor
+
+    X, y = make_frame(n=300)
+    enc = EntityEmbeddingEncoder(cat_features=["c", "d"], estimator_params=FAST, random_state=0)
+    lgbm = make_pipeline(clone(enc), LGBMRegressor(n_estimators=30, min_child_samples=5, verbose=-1))
+    lgbm.fit(X, y)
+    assert lgbm.score(X, y) > 0.5
+    rf = make_pipeline(clone(enc), RandomForestRegressor(n_estimators=20, random_state=0)).fit(X, y)
+    assert rf.predict(X.head(7)).shape == (7,)
+    labels = np.where(y > np.median(y), "hi", "lo")
+    scores = cross_val_score(
+        make_pipeline(clone(enc), RandomForestClassifier(n_estimators=20, random_state=0)), X, labels, cv=2
+    )
+    assert scores.shape == (2,) and scores.min() > 0.6
+    search = GridSearchCV(lgbm, {"entityembeddingencoder__remainder": ["passthrough", "drop"]}, cv=2).fit(X, y)
+    # Without the continuous column "a" the target is far harder to predict.
+    assert search.best_params_ == {"entityembeddingencoder__remainder": "passthrough"}
+
+
+def test_cv_gives_out_of_fold_vectors():
+    X, y = make_frame(n=240)
+    X.loc[:29, "c"] = "q"  # "q" lives only in the first 30 rows ...
+    X.loc[30:35, "c"] = None
+    first = np.arange(60)  # ... which all sit in the held-out part of the first fold
+    splits = [(np.arange(60, 240), first), (first, np.arange(60, 240))]
+    enc = EntityEmbeddingEncoder(cat_features=["c", "d"], estimator_params=FAST, random_state=0, cv=splits)
+    oof = enc.fit_transform(X, y)
+    full = enc.transform(X)
+    width_c = enc.tables_[0].shape[1]
+    # The encoder itself is the net fitted on all rows, identical to a plain fit.
+    plain = clone(enc).set_params(cv=None).fit(X, y)
+    for a, b in zip(enc.tables_, plain.tables_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(plain.fit_transform(X, y), full)
+    # In the full net "q" has its own vector; out of fold it is unseen, so it gets the fold
+    # net's unknown vector, the one that missing values in the same fold get.
+    assert "q" in enc.vocabs_[0]
+    assert not np.allclose(full[0, :width_c], full[30, :width_c])
+    np.testing.assert_allclose(oof[0, :width_c], oof[30, :width_c])
+    assert not np.allclose(oof[:, :-1], full[:, :-1])
+    np.testing.assert_array_equal(oof[:, -1], full[:, -1])  # continuous columns are not folded
+    # Rotated onto the full net's axes: the fold vectors stay close to the full ones.
+    known = X["c"].isin(["x", "y", "z", "w"]).to_numpy()
+    err = np.abs(oof[known, :width_c] - full[known, :width_c]).mean()
+    assert err < np.abs(full[known, :width_c]).mean()
+
+
+@parametrize_with_checks(
+    [EntityEmbeddingEncoder(estimator_params={"epochs": 1, "layers": (8,)}, random_state=0)],
+    expected_failed_checks=lambda est: {},
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
