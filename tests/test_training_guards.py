@@ -172,7 +172,9 @@ def test_estimator_interrupt_leaves_a_usable_model(est, monkeypatch):
 def _fit_twice(est, X, y, **params):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a determinism test must not pass through a divergence
+        before = torch.random.get_rng_state()
         a = est(**params).fit(X, y)
+        assert torch.equal(before, torch.random.get_rng_state())  # the global RNG is left alone
         torch.manual_seed(12345)  # global RNG state must not matter
         np.random.seed(54321)  # noqa: NPY002 - the legacy global state is what could leak in
         b = est(**params).fit(X, y)
