@@ -263,15 +263,20 @@ def build_with_weights(
     The module is built on the meta device (no memory, no init: a 1M-row embedding table took
     4 s to initialise only to be overwritten) and the loaded tensors are assigned in place; this
     also leaves the global torch RNG untouched. A module with state outside its state_dict
-    (non-persistent buffers) would stay on meta, so it is then built the ordinary way.
+    (non-persistent buffers) would stay on meta, and one whose constructor reads tensor values
+    cannot run on meta: those are built the ordinary way.
     """
-    with torch.device("meta"):
-        model = make()
-    model.load_state_dict(tensors, strict=True, assign=True)
-    if any(t.is_meta for t in [*model.parameters(), *model.buffers()]):
-        with torch.random.fork_rng(devices=[]):
+    try:
+        with torch.device("meta"):
             model = make()
-        model.load_state_dict(tensors, strict=True)
+        model.load_state_dict(tensors, strict=True, assign=True)
+        if not any(t.is_meta for t in [*model.parameters(), *model.buffers()]):
+            return model
+    except (RuntimeError, NotImplementedError):  # a constructor that reads tensor values (.item())
+        pass
+    with torch.random.fork_rng(devices=[]):
+        model = make()
+    model.load_state_dict(tensors, strict=True)
     return model
 
 
