@@ -217,7 +217,7 @@ def _train(args: argparse.Namespace) -> int:
         scores = {m: get_metric(m)(codes, proba[known]) for m in names}
     for name, value in scores.items():
         print(f"validation {name}: {value:.4f}")
-    _save(est, args.out)
+    est.save(args.out)
     print(f"saved: {args.out}")
     return 0
 
@@ -277,33 +277,12 @@ def _read_csv(path: str):
     return df
 
 
-def _save(est, path: str) -> None:
-    if hasattr(est, "save"):
-        est.save(path)
-        return
-    # NOTE: until tabdl.io lands, fall back to joblib (a pickle: load only files you trust).
-    import joblib
-
-    joblib.dump(est, path)
-
-
 def _load(path: str):
-    p = Path(path)
-    if not p.is_file():
+    from .io import load
+
+    if not Path(path).is_file():
         raise CLIError(f"no such model file: {path}")
-    import tabdl
-
-    loader = getattr(tabdl, "load", None)
-    try:
-        if loader is not None:
-            return loader(p)
-        import joblib
-
-        return joblib.load(p)
-    except (ValueError, FileNotFoundError):
-        raise
-    except Exception as err:
-        raise CLIError(f"cannot load a model from {path}: {_one_line(err)}") from None
+    return load(path)  # raises ValueError naming the file when it is not a readable model
 
 
 def _names(spec: str) -> list[str]:
