@@ -26,7 +26,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python benchmarks/run.py`: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks._common import markdown_table, print_results  # noqa: E402
@@ -59,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from tqdm.auto import tqdm
+
+    from benchmarks._common import limit_threads
+
+    limit_threads(args.threads)
 
     start = time.perf_counter()
     outcomes: list[Outcome] = []
@@ -104,6 +107,9 @@ def _parse(argv):
         "--out", default=None, help="results folder (default: benchmarks/results[/quick])"
     )
     p.add_argument("--no-plots", action="store_true", help="tables only")
+    p.add_argument(
+        "--threads", type=int, default=None, help="cap torch/OpenMP/BLAS threads for every module"
+    )
     return p.parse_args(argv)
 
 
@@ -146,32 +152,24 @@ def _check_results(name: str, results) -> None:
 def quality_scores(table: pd.DataFrame) -> pd.DataFrame:
     """The quality table as long rows (task, model, metric, value): one test score per model.
 
-    Accepts a long table (columns task/dataset and model plus one metric column per metric, NaN
-    where it does not apply) — the shape benchmarks/quality.py writes.
+    Reads the table of benchmarks/quality.py: columns task and model, plus either one column per
+    metric (rmse, auc; NaN where it does not apply) or a metric-name column with a score column.
+    Rows quoted from elsewhere (the model name says QUOTED) are left out: not measured here.
     """
-    cols = {str(c).lower(): c for c in table.columns}
-    task_col = cols.get("task") or cols.get("dataset")
-    model_col = cols.get("model")
-    if task_col is None or model_col is None:
+    if not {"task", "model"} <= set(table.columns):
         raise ValueError(f"quality table needs task and model columns, has {list(table.columns)}")
-    metric_cols = [cols[m] for m in ("rmse", "auc", "roc_auc") if m in cols]
-    if not metric_cols:
-        raise ValueError(f"quality table has no rmse/auc column: {list(table.columns)}")
-    rows = []
-    for _, r in table.iterrows():
-        for c in metric_cols:
-            v = r[c]
-            if isinstance(v, (int, float, np.floating)) and np.isfinite(v):
-                rows.append(
-                    {
-                        "task": r[task_col],
-                        "model": r[model_col],
-                        "metric": str(c),
-                        "value": float(v),
-                    }
-                )
-                break
-    return pd.DataFrame(rows, columns=["task", "model", "metric", "value"])
+    table = table[~table["model"].astype(str).str.contains("QUOTED", case=False)]
+    if {"metric", "score"} <= set(table.columns):
+        long = table[["task", "model", "metric", "score"]].rename(columns={"score": "value"})
+    else:
+        metrics = [m for m in ("rmse", "auc") if m in table.columns]
+        if not metrics:
+            raise ValueError(f"quality table has no rmse/auc column: {list(table.columns)}")
+        # The first metric with a value, per row: rmse for regression tasks, auc for binary ones.
+        value = table[metrics].bfill(axis=1).iloc[:, 0]
+        metric = table[metrics].notna().idxmax(axis=1)
+        long = table[["task", "model"]].assign(metric=metric, value=value)
+    return long[long["value"].notna()].reset_index(drop=True)
 
 
 def _error(metric: str, value: float) -> float:

@@ -120,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmark modules")
     b.add_argument("--out", default=None, help="results folder (default: benchmarks/results)")
+    b.add_argument("--threads", type=int, default=None, help="cap torch/OpenMP/BLAS threads")
     b.set_defaults(func=_bench)
 
     d = sub.add_parser("datasets", help="list the dataset cards")
@@ -321,6 +322,8 @@ def _bench(args: argparse.Namespace) -> int:
         argv += ["--only", *args.only]
     if args.out:
         argv += ["--out", args.out]
+    if args.threads:
+        argv += ["--threads", str(args.threads)]
     return run.main(argv)
 
 

@@ -65,18 +65,36 @@ def test_malformed_results_count_as_failure(monkeypatch, tmp_path):
 
 QUALITY = pd.DataFrame(
     {
-        "task": ["diamonds"] * 4 + ["churn"] * 3,
-        "model": ["tabdl", "LightGBM (native)", "LightGBM (ordinal)", "RandomForest"]
-        + ["tabdl", "LightGBM (ordinal)", "RandomForest"],
-        "rmse": [0.10, 0.09, 0.095, 0.12, np.nan, np.nan, np.nan],
-        "auc": [np.nan] * 4 + [0.92, 0.90, 0.96],
+        "task": ["diamonds"] * 5 + ["churn"] * 3,
+        "model": ["tabdl defaults", "LightGBM default, native", "LightGBM default, ordinal"]
+        + ["RandomForest (ordinal)", "fastai (QUOTED from BENCHMARKS.md, not run)"]
+        + ["tabdl defaults", "LightGBM default, ordinal", "RandomForest (ordinal)"],
+        "metric": ["RMSE"] * 5 + ["AUC"] * 3,
+        "score": [0.10, 0.09, 0.095, 0.12, 0.111, 0.92, 0.90, 0.96],
+        "fit_s": np.arange(8.0),
     }
 )
 
 
+def _per_metric_columns(table):
+    """The same table with one column per metric, the other shape quality_scores reads."""
+    wide = table.drop(columns=["metric", "score"])
+    for m in ("RMSE", "AUC"):
+        wide[m.lower()] = table["score"].where(table["metric"] == m)
+    return wide
+
+
+def test_quality_scores_reads_both_shapes():
+    long = run.quality_scores(QUALITY)
+    wide = run.quality_scores(_per_metric_columns(QUALITY))
+    assert list(wide["metric"]) == ["rmse"] * 4 + ["auc"] * 3
+    np.testing.assert_allclose(wide["value"], long["value"])
+    assert list(wide["model"]) == list(long["model"])
+
+
 def test_ratio_table_uses_best_baseline_of_the_run():
     scores = run.quality_scores(QUALITY)
-    assert list(scores["metric"]) == ["rmse"] * 4 + ["auc"] * 3
+    assert list(scores["metric"]) == ["RMSE"] * 4 + ["AUC"] * 3  # the quoted row is not measured
     ratios = run.ratio_table(scores).set_index("task")
     assert ratios.loc["diamonds", "error / best LightGBM"] == pytest.approx(0.10 / 0.09)
     assert ratios.loc["diamonds", "error / best RF"] == pytest.approx(0.10 / 0.12)

@@ -1,6 +1,7 @@
 """The `tabdl` command: success paths in-process, error paths as one line + non-zero exit."""
 
 import io
+import os
 import subprocess
 import sys
 from contextlib import redirect_stdout
@@ -220,6 +221,7 @@ def test_subprocess_smoke(csv_dir, tmp_path):
             *FAST,
         ],
         capture_output=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
         text=True,
         timeout=300,
     )
@@ -229,6 +231,7 @@ def test_subprocess_smoke(csv_dir, tmp_path):
     bad = subprocess.run(
         [*cmd, "predict", str(model), str(tmp_path / "missing.csv")],
         capture_output=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
         text=True,
         timeout=300,
     )

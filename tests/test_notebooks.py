@@ -47,6 +47,8 @@ def kernel_env(tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("TABDL_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # Small data: one thread each for torch/OpenMP, so the kernel does not fight the test run.
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     return tmp_path
 
