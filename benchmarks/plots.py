@@ -14,10 +14,11 @@ import matplotlib
 matplotlib.use("Agg")  # files only: never needs a display, also on a headless CI machine
 
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["quality_bars", "training_plots", "model_family", "FAMILY_COLORS"]
+__all__ = ["quality_bars", "training_plots", "model_family", "short_label", "FAMILY_COLORS"]
 
 DPI = 100  # with 6-10 inch figures this keeps each PNG well under 300 KB
 
@@ -40,6 +41,18 @@ def model_family(model: str) -> str:
     return "other"
 
 
+def short_label(model: str) -> str:
+    """A tick label short enough for a panel: family plus the encoding it was given."""
+    m, fam = str(model).lower(), model_family(model)
+    variant = next((v for v in ("native", "ordinal", "embedding", " ee") if v in m), "")
+    variant = {"embedding": "on EE", " ee": "on EE"}.get(variant, variant)
+    if fam == "LightGBM":
+        return f"LightGBM {variant}".strip()
+    if fam == "RandomForest":
+        return f"RF {variant}".strip()
+    return str(model) if len(str(model)) <= 24 else str(model)[:23] + "…"
+
+
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
@@ -50,13 +63,13 @@ def _save(fig, path: Path) -> Path:
 def quality_bars(scores: pd.DataFrame, path: Path) -> Path:
     """One horizontal bar panel per task; ``scores`` has columns task, model, metric, value."""
     tasks = list(dict.fromkeys(scores["task"]))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.0 * len(tasks), 3.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         rows = scores[scores["task"] == task].reset_index(drop=True)
         metric = str(rows["metric"].iloc[0])
         fams = [model_family(m) for m in rows["model"]]
         ax.barh(np.arange(len(rows)), rows["value"], color=[FAMILY_COLORS[f] for f in fams])
-        ax.set_yticks(np.arange(len(rows)), [str(m) for m in rows["model"]], fontsize=8)
+        ax.set_yticks(np.arange(len(rows)), [short_label(m) for m in rows["model"]], fontsize=8)
         ax.invert_yaxis()
         for i, v in enumerate(rows["value"]):
             ax.annotate(
@@ -71,8 +84,9 @@ def quality_bars(scores: pd.DataFrame, path: Path) -> Path:
         pad = max(hi - lo, 1e-3 * max(abs(hi), 1e-9))
         # Zoom on the spread: the scores differ in the second or third digit.
         ax.set_xlim(max(lo - 1.5 * pad, 0.0), hi + 1.2 * pad)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
         better = "lower" if metric.lower() in ("rmse", "log_loss", "mae") else "higher"
-        ax.set_xlabel(f"test {metric} ({better} is better)")
+        ax.set_xlabel(f"test {metric.upper()} ({better} is better)")
         ax.set_ylabel("model")
         ax.set_title(task)
     handles = [
@@ -116,21 +130,10 @@ def training_plots(out: Path, *, quick: bool, column: str = "clarity") -> dict[s
     paths["losses"] = _save(fig, out / "losses_diamonds.png")
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    vectors, labels = _embedding_table(est, column)
-    from tabdl.plotting import plot_embedding_map
-
-    plot_embedding_map(
-        vectors, labels, title=f"diamonds: learned embedding of '{column}' (PCA)", ax=ax
-    )
-    ax.collections[0].set_label(f"{column} level (row 0 = unknown/rare)")
+    # The exported, torch-free encoder: the same vectors the net uses, row 0 = unknown/rare.
+    est.embedding_encoder().plot_embedding(column, ax=ax)
+    ax.set_title(f"diamonds: learned embedding of '{column}' (PCA of its vectors)")
+    ax.collections[0].set_label(f"{column} level (<unknown> = unseen/rare)")
     ax.legend(loc="best", fontsize=8)
     paths["embedding"] = _save(fig, out / f"embedding_{column}_diamonds.png")
     return paths
-
-
-def _embedding_table(est, column: str) -> tuple[np.ndarray, list[str]]:
-    """Rows of the column's embedding table with their category labels (row 0 = unknown)."""
-    pre = est.preprocessor_
-    j = list(pre.cat_names_).index(column)
-    vectors = est.model_.embeds.tables[j].weight.detach().cpu().numpy()
-    return vectors, ["<unknown>", *pre.vocabs_[j]]
