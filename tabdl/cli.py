@@ -236,6 +236,8 @@ def _predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
     est = _load(args.model)
+    if not hasattr(est, "predict"):
+        raise CLIError(f"{args.model} holds a {type(est).__name__}, which has no predict")
     X = _read_csv(args.csv)
     if hasattr(est, "predict_proba"):
         proba = est.predict_proba(X)
