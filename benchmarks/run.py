@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - start
 
     report = out / "README.md"
-    report.write_text(_report(outcomes, plots, args.quick, total, out))
+    report.write_text(_report(outcomes, plots, args, total, out))
     failed = [o for o in outcomes if o.status == "failed"]
     missing = [o.name for o in outcomes if o.status == "missing"]
     print(f"\nTables: {report}")
@@ -235,21 +235,29 @@ def _plots(outcomes: list[Outcome], out: Path, quick: bool) -> tuple[Outcome, di
 
 
 def _report(
-    outcomes: list[Outcome], plots: dict[str, Path], quick: bool, total: float, out: Path
+    outcomes: list[Outcome],
+    plots: dict[str, Path],
+    args: argparse.Namespace,
+    total: float,
+    out: Path,
 ) -> str:
     import torch
 
     import tabdl
 
+    quick = args.quick
     mode = "quick (row subsets)" if quick else "full"
-    cmd = "python -m benchmarks.run" + (" --quick" if quick else "")
+    flags = (" --quick" if quick else "") + (f" --threads {args.threads}" if args.threads else "")
+    cmd = "python -m benchmarks.run" + flags
     lines = [
         "# tabdl benchmark results",
         "",
-        f"Written by `{cmd}` (or `tabdl bench{' --quick' if quick else ''}`) on "
+        f"Written by `{cmd}` (or `tabdl bench{flags}`) on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; mode: {mode}; total {total:.0f} s.",
         f"Machine: {platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__} with "
-        f"{torch.get_num_threads()} threads, tabdl {tabdl.__version__}, Python {platform.python_version()}.",
+        f"{torch.get_num_threads()} threads"
+        + (f" (every library capped at {args.threads} by --threads)" if args.threads else "")
+        + f", tabdl {tabdl.__version__}, Python {platform.python_version()}.",
         "Every ratio compares models measured in this same run (protocol: `../shared/BENCHMARKS.md`).",
         "",
         "| benchmark | status | seconds |",
