@@ -20,6 +20,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .columns import _key, as_frame, category_codes, numeric_values
+from .io import SaveMixin
 
 __all__ = ["EntityEmbeddingEncoder", "UNKNOWN"]
 
@@ -33,7 +34,7 @@ _BLOCK_ROWS = 4096
 _OWN_PARAMS = ("cat_features", "cont_features", "random_state")
 
 
-class EntityEmbeddingEncoder(TransformerMixin, BaseEstimator):
+class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
     """Replace each categorical column by the embedding vectors a TabularNet learned for it.
 
     ``fit(X, y)`` trains a ``TabularRegressor`` or ``TabularClassifier`` on (X, y) and keeps only
@@ -215,6 +216,7 @@ class EntityEmbeddingEncoder(TransformerMixin, BaseEstimator):
         n = len(X)
         out = np.empty((n, self._n_out()), dtype=self.dtype)
         codes = [category_codes(X[c], vocab) for c, vocab in zip(self.cat_features_, lookups)]
+        tables = [t.astype(self.dtype, copy=False) for t in tables]  # np.take(out=) needs one dtype
         bounds = np.cumsum([0] + [t.shape[1] for t in tables])
         # Row blocks keep each block of the (wide, row-major) output in cache while every table
         # writes its slice of it: measured 2x faster than one whole-column np.take per table.

@@ -29,11 +29,16 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
+
+if TYPE_CHECKING:
+    import torch
+
+# NOTE torch is imported inside the functions that use it: estimators take ``save`` from
+# SaveMixin here, and a fitted EntityEmbeddingEncoder must import (and unpickle) without torch.
 
 __all__ = [
     "save",
@@ -172,6 +177,8 @@ def _kind_of(name: str) -> tuple[_Kind, type]:
 # >>> save / load
 def save(model: Any, path: str | os.PathLike) -> str:
     """Write a fitted model to ``path`` (one zip file) and return the path."""
+    import torch
+
     name = type(model).__name__
     kind, cls = _kind_of(name)
     if type(model) is not cls:
@@ -206,6 +213,8 @@ def save(model: Any, path: str | os.PathLike) -> str:
 def load(path: str | os.PathLike) -> Any:
     """Read a model written by ``save``. Raises ValueError for a corrupted, truncated or
     incompatible file."""
+    import torch
+
     path = os.fspath(path)
     try:
         with zipfile.ZipFile(path) as zf:
@@ -266,6 +275,8 @@ def build_with_weights(
     (non-persistent buffers) would stay on meta, and one whose constructor reads tensor values
     cannot run on meta: those are built the ordinary way.
     """
+    import torch
+
     try:
         with torch.device("meta"):
             model = make()
@@ -314,6 +325,13 @@ def _fitted_attrs(est: Any) -> dict[str, Any]:
     }
 
 
+def _set_fitted_attrs(est: Any, attrs: dict[str, Any]) -> None:
+    for k, v in attrs.items():
+        if not (isinstance(k, str) and k.endswith("_") and not k.startswith("_")):
+            raise KeyError(f"fitted attribute name {k!r}")
+        setattr(est, k, v)
+
+
 def _tabular_to_state(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     from sklearn.utils.validation import check_is_fitted
 
@@ -327,14 +345,13 @@ def _tabular_to_state(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]
 
 
 def _tabular_from_state(cls: type, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Any:
+    import torch
+
     from .learner import resolve_device
     from .preprocess import TabularPreprocessor
 
     est = cls(**state["params"])
-    for k, v in state["attrs"].items():
-        if not (isinstance(k, str) and k.endswith("_") and not k.startswith("_")):
-            raise KeyError(f"fitted attribute name {k!r}")
-        setattr(est, k, v)
+    _set_fitted_attrs(est, state["attrs"])
     est.preprocessor_ = TabularPreprocessor.from_dict(state["preprocessor"])
     model = build_with_weights(
         est._make_model, tensors
@@ -353,3 +370,33 @@ def _tabular_from_state(cls: type, state: dict[str, Any], tensors: dict[str, tor
 register("TabularRegressor", "tabdl.estimators", _tabular_to_state, _tabular_from_state)
 register("TabularClassifier", "tabdl.estimators", _tabular_to_state, _tabular_from_state)
 register("MatrixFactorization", "tabdl.collab", _tabular_to_state, _tabular_from_state)
+
+
+# >>> EntityEmbeddingEncoder: numpy tables travel as tensors, everything else as JSON
+def _encoder_to_state(enc: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    import torch
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(enc, "tables_")
+    params = enc.get_params(deep=False)
+    params["dtype"] = np.dtype(params["dtype"]).str  # a numpy type is not JSON
+    attrs = {k: v for k, v in _fitted_attrs(enc).items() if k != "tables_"}
+    tensors = {
+        f"tables.{j}": torch.from_numpy(np.ascontiguousarray(t)) for j, t in enumerate(enc.tables_)
+    }
+    return {"params": params, "attrs": attrs, "n_tables": len(enc.tables_)}, tensors
+
+
+def _encoder_from_state(cls: type, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Any:
+    params = dict(state["params"])
+    params["dtype"] = np.dtype(params["dtype"]).type
+    enc = cls(**params)
+    _set_fitted_attrs(enc, state["attrs"])
+    enc.tables_ = [tensors[f"tables.{j}"].numpy().copy() for j in range(state["n_tables"])]
+    if len(tensors) != state["n_tables"] or len(enc.tables_) != len(enc.vocabs_):
+        raise KeyError("tables do not match the vocabularies")
+    enc._build_lookups()
+    return enc
+
+
+register("EntityEmbeddingEncoder", "tabdl.embeddings", _encoder_to_state, _encoder_from_state)

@@ -200,3 +200,13 @@ def test_different_seeds_differ():
     a = TabularRegressor(**FAST).fit(X, y)
     b = TabularRegressor(**{**FAST, "random_state": 1}).fit(X, y)
     assert not np.array_equal(a.predict(X), b.predict(X))
+
+
+def test_entity_embedding_encoder_is_deterministic():
+    from tabdl.embeddings import EntityEmbeddingEncoder
+
+    X, y = _frame()
+    params = {"estimator_params": {"epochs": 2, "layers": (8,)}, "random_state": 0}
+    a = EntityEmbeddingEncoder(**params).fit(X, y)
+    b = EntityEmbeddingEncoder(**params).fit(X, y)
+    assert np.array_equal(a.transform(X), b.transform(X), equal_nan=True)  # NaN: passthrough column
