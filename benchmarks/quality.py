@@ -123,7 +123,7 @@ def evaluate(name: str, quick: bool = False, params: dict[str, Any] | None = Non
         best = min(r["_error"] for r in rows if r["model"] in (LGBM_NATIVE, LGBM_ORDINAL))
         for r in rows:
             r["error_ratio_vs_lgbm"] = r["_error"] / best
-        if not quick:
+        if not quick and d.name in FASTAI_QUOTED:  # quoted for the full protocol split only
             rows.append(_fastai_row(d))
     df = pd.DataFrame(rows).drop(columns="_error")
     if "error_ratio_vs_lgbm" not in df:
