@@ -126,6 +126,7 @@ class Learner:
         sampler: Callable[[torch.Generator], torch.Tensor] | None = None,
         restore_best: bool = True,
         diverge_factor: float = 10.0,
+        opt_func: Callable[..., torch.optim.Optimizer] | None = None,
     ):
         self.device = resolve_device(device)
         self.model = model.to(self.device)
@@ -140,6 +141,9 @@ class Learner:
         self.sampler = sampler
         self.restore_best = restore_best
         self.diverge_factor = diverge_factor
+        # opt_func(param_groups, lr=, betas=, eps=) builds the optimizer (default AdamW); the
+        # loop sets each group's "lr" and "betas" every step, so it must honour those keys.
+        self.opt_func = opt_func or torch.optim.AdamW
         # A generator of its own for batch order, so one seed fixes the whole run.
         self.generator = torch.Generator().manual_seed(int(seed))
         self.epoch, self.n_epochs, self.stop = 0, 0, False
@@ -172,7 +176,7 @@ class Learner:
                 pgs.append({"params": no_decay, "weight_decay": 0.0, "layer": i})
         if not pgs:
             raise ValueError("every parameter is frozen: call unfreeze() before fit")
-        return torch.optim.AdamW(pgs, lr=1e-3, betas=(DEFAULT_MOMS[0], 0.99), eps=1e-5)
+        return self.opt_func(pgs, lr=1e-3, betas=(DEFAULT_MOMS[0], 0.99), eps=1e-5)
 
     # >>> best-weights bookkeeping
     def _snapshot(self) -> dict[str, torch.Tensor]:

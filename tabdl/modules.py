@@ -140,16 +140,19 @@ class DotProductBias(nn.Module):
         y_range: tuple[float, float] | None = None,
         global_bias: float = 0.0,
         init_std: float = 0.01,
+        sparse: bool = False,
     ):
         super().__init__()
         self.n_users, self.n_items, self.n_factors = int(n_users), int(n_items), int(n_factors)
-        self.embeds = nn.Embedding(self.n_users + self.n_items, self.n_factors + 1)
+        # sparse=True gives sparse gradients, for an optimizer that updates touched rows only
+        # (tabdl.optim.LazyAdamW); torch's AdamW refuses them.
+        self.embeds = nn.Embedding(self.n_users + self.n_items, self.n_factors + 1, sparse=sparse)
         nn.init.trunc_normal_(self.embeds.weight, std=init_std, a=-2 * init_std, b=2 * init_std)
         with torch.no_grad():
             self.embeds.weight[:, -1] = 0.0  # biases start at zero: the global term starts at the mean
             self.embeds.weight[[0, self.n_users]] = 0.0  # the two unknown rows
         self.register_buffer("offsets", torch.tensor([0, self.n_users]), persistent=False)
-        self.batch_penalty: torch.Tensor | None = None
+        self.batch_penalty: tuple[torch.Tensor, torch.Tensor] | None = None
         head: list[nn.Module] = [_Offset(global_bias)]
         if y_range is not None:
             head.append(SigmoidRange(*y_range))
@@ -168,11 +171,12 @@ class DotProductBias(nn.Module):
         e = self.embeds(x_cat + self.offsets)  # (B, 2) -> (B, 2, F + 1)
         # NOTE the mask (not just a zero init) keeps unknown rows at zero and gradient-free.
         e = e * (x_cat > 0).unsqueeze(-1)
-        if self.training:
-            # Mean squared norm of the rows this batch used: an L2 penalty per rating (as SGD
-            # matrix factorisation applies it), which a loss may add; see tabdl.collab.
-            self.batch_penalty = e.pow(2).sum(dim=(1, 2)).mean()
         u, i = e[:, 0], e[:, 1]
+        if self.training:
+            # Mean squared norms (factors, biases) of the rows this batch used: an L2 penalty
+            # per rating, as SGD matrix factorisation applies it, which a loss may add (tabdl.collab).
+            sq = e.pow(2)
+            self.batch_penalty = (sq[..., :-1].sum(dim=(1, 2)).mean(), sq[..., -1].sum(dim=1).mean())
         raw = (u[:, :-1] * i[:, :-1]).sum(dim=1) + u[:, -1] + i[:, -1]  # (B,)
         return self.head(raw.unsqueeze(1))  # (B, 1)
 

@@ -252,3 +252,11 @@ def test_save_load_and_pickle_round_trip(fitted, tmp_path):
     pd.testing.assert_frame_equal(back.recommend(user, k=4), mf.recommend(user, k=4))
     again = pickle.loads(pickle.dumps(mf))
     np.testing.assert_allclose(again.predict(X), mf.predict(X), rtol=1e-6)
+
+
+def test_dense_updates_and_weight_decay_also_train():
+    X, y = _ratings()
+    mf = MatrixFactorization(**{**FAST, "weight_decay": 0.01}, lazy_updates=False).fit(X, y)
+    assert not mf.model_.embeds.sparse
+    assert np.sqrt(np.mean((mf.predict(X) - y.to_numpy()) ** 2)) < 0.5 * y.std()
+    assert MatrixFactorization(**FAST).fit(X, y).model_.embeds.sparse  # the default: lazy updates
