@@ -32,7 +32,7 @@ from benchmarks._common import markdown_table, print_results  # noqa: E402
 
 __all__ = ["BENCHMARKS", "main", "quality_scores", "ratio_table"]
 
-BENCHMARKS = ("quality", "embeddings", "collab", "imbalance", "speed")
+BENCHMARKS = ("quality", "embeddings", "collab", "imbalance", "speed", "cardinality")
 HERE = Path(__file__).resolve().parent
 # Metrics where lower is better; the rest (auc, accuracy, ...) are higher-is-better.
 _LOWER_BETTER = ("rmse", "mae", "log_loss", "logloss", "error")

@@ -202,11 +202,16 @@ def save(model: Any, path: str | os.PathLike) -> str:
     path = os.fspath(path)
     tmp = f"{path}.tmp{os.getpid()}"
     # Written to a temporary file and renamed, so an interrupted save leaves any old file intact.
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(_META, text)
-        # float weights barely compress, and deflating 100s of MB costs seconds
-        zf.writestr(_WEIGHTS, weights, compress_type=zipfile.ZIP_STORED)
-    os.replace(tmp, path)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(_META, text)
+            # float weights barely compress, and deflating 100s of MB costs seconds
+            zf.writestr(_WEIGHTS, weights, compress_type=zipfile.ZIP_STORED)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     return path
 
 

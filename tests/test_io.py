@@ -56,6 +56,21 @@ def _tabular_classifier():
     return TabularClassifier(**FAST).fit(X, np.arange(len(X)) % 3), X, ["predict_proba", "predict"]
 
 
+def _imbalanced_classifier(n_classes=2):
+    X = _frame(200)
+    y = np.where(np.arange(len(X)) % 5 == 0, 1, 0) + (np.arange(len(X)) % 7 == 0) * (n_classes - 2)
+    params = dict(sampling="oversample", class_weight="balanced", threshold="auto", metrics=["balanced_accuracy"])
+    clf = TabularClassifier(**params, **FAST).fit(X, y)
+    assert clf.threshold_ is not None or clf.class_scale_ is not None
+    return clf, X, ["predict_proba", "predict"]
+
+
+def _ensemble_regressor():
+    X = _frame()
+    reg = TabularRegressor(n_members=2, num_embeddings="piecewise", **FAST)
+    return reg.fit(X, np.nan_to_num(X["a"].to_numpy())), X, ["predict"]
+
+
 def _matrix_factorization(kind="dot"):
     from tabdl.collab import MatrixFactorization
 
@@ -86,8 +101,8 @@ def _entity_embedding_encoder(standalone=True):
 
 ROUND_TRIPS = {
     "EntityEmbeddingEncoder": [_entity_embedding_encoder, lambda: _entity_embedding_encoder(False)],
-    "TabularRegressor": [_tabular_regressor],
-    "TabularClassifier": [_tabular_classifier],
+    "TabularRegressor": [_tabular_regressor, _ensemble_regressor],
+    "TabularClassifier": [_tabular_classifier, _imbalanced_classifier, lambda: _imbalanced_classifier(3)],
     "MatrixFactorization": [_matrix_factorization, lambda: _matrix_factorization("nn")],
 }
 
@@ -202,8 +217,11 @@ def test_weights_load_without_pickle(tmp_path):
 def test_unfitted_cannot_be_saved(tmp_path):
     from sklearn.exceptions import NotFittedError
 
+    (tmp_path / "m.tabdl").write_bytes(b"an older save")
     with pytest.raises(NotFittedError):
         TabularRegressor().save(tmp_path / "m.tabdl")
+    assert (tmp_path / "m.tabdl").read_bytes() == b"an older save"  # a failed save clobbers nothing
+    assert [p.name for p in tmp_path.iterdir()] == ["m.tabdl"]
 
 
 def test_non_json_param_is_named(tmp_path):
