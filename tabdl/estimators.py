@@ -184,6 +184,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """Match X to the fitted columns: by name for frames, by position for arrays."""
         check_is_fitted(self, "model_")
         fitted_names = hasattr(self, "feature_names_in_")
+        if isinstance(X, pd.Series) and fitted_names and set(self.feature_names_in_) <= set(X.index):
+            X = X.to_frame().T  # one row as a Series (df.iloc[i]), as fastai's learn.predict takes it
         has_names = isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns)
         cls = type(self).__name__
         if has_names and fitted_names:

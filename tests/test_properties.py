@@ -167,6 +167,8 @@ def test_fit_predict_on_messy_frames(task, data):
     # The lean one-row path agrees with the batch path.
     out = est.predict if task == "regression" else est.predict_proba
     np.testing.assert_allclose(out(X.iloc[-1:]), out(X)[-1:], rtol=1e-5, atol=1e-6)
+    # ... and so does one row given as a Series (mixed dtypes turn it into an object Series).
+    np.testing.assert_array_equal(out(X.iloc[-1]), out(X.iloc[-1:]))
     # New rows: unseen categories, NaN in columns that had none, one row at a time.
     X_new, _ = data.draw(frames(min_rows=1, max_rows=10, kinds=kinds))
     X_new = X_new.set_axis(X.columns, axis=1)
