@@ -192,6 +192,13 @@ def test_predict_errors(csv_dir, reg_model, tmp_path, capsys):
     assert main(["predict", str(junk), str(csv_dir / "new.csv")]) == 1
     assert "junk.tabdl" in _error_line(capsys)
 
+    import tabdl
+
+    encoder = tmp_path / "encoder.tabdl"
+    tabdl.load(reg_model).embedding_encoder().save(encoder)
+    assert main(["predict", str(encoder), str(csv_dir / "new.csv")]) == 1
+    assert "EntityEmbeddingEncoder, which has no predict" in _error_line(capsys)
+
     pd.read_csv(csv_dir / "new.csv").drop(columns="color").to_csv(tmp_path / "x.csv", index=False)
     assert main(["predict", str(reg_model), str(tmp_path / "x.csv")]) == 1
     assert "color" in _error_line(capsys)  # the missing feature column is named
