@@ -1,7 +1,7 @@
 """Class imbalance: plain training vs oversampling, undersampling, class weights, each with and
 without a decision threshold tuned on the validation part (Buda et al. 2018).
 
-    python -m benchmarks.imbalance [--quick]
+    python -m benchmarks.imbalance [--quick] [--threads N]
 
 Tasks:
 - churn (``load("churn")``, about 14% positive), all rows;
@@ -31,7 +31,7 @@ import pandas as pd
 if __package__ in (None, ""):  # `python benchmarks/imbalance.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import print_results, timer  # noqa: E402
+from benchmarks._common import add_common_args, limit_threads, print_results, timer  # noqa: E402
 from tabdl import TabularClassifier  # noqa: E402
 from tabdl.datasets import load  # noqa: E402
 from tabdl.metrics import METRICS  # noqa: E402
@@ -154,7 +154,11 @@ def run(quick: bool = False) -> list[dict]:
              "notes": notes}]
 
 
+def main(argv: list[str] | None = None) -> None:
+    args = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args(argv)
+    limit_threads(args.threads)
+    print_results(run(quick=args.quick))
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="row subsets, one seed (~1 minute)")
-    print_results(run(quick=parser.parse_args().quick))
+    main()

@@ -214,11 +214,18 @@ def _candidates(scores: np.ndarray, max_candidates: int) -> np.ndarray:
     return np.concatenate([[u[0]], (u[:-1] + u[1:]) / 2]) if len(u) > 1 else u
 
 
+def _middle_of_best(scores: np.ndarray) -> int:
+    """Index of the middle one among the equally best scores: a choice away from the plateau's edge."""
+    best = np.flatnonzero(scores >= scores.max() - 1e-12)
+    return int(best[len(best) // 2])
+
+
 def tune_threshold(y: Any, p_pos: Any, metric: Any = "f1", *, max_candidates: int = 256) -> float:
     """The cut on P(positive) that maximises ``metric`` on the given (validation) rows.
 
-    Rows with ``p >= threshold`` are predicted positive (code 1). Among equally good cuts the
-    middle one is taken, which keeps the choice away from the edge of the plateau.
+    Rows with ``p >= threshold`` are predicted positive (code 1, i.e. ``classes_[1]``).
+    Candidates are the midpoints between consecutive distinct probabilities (at most
+    ``max_candidates``, by quantiles); among equally good cuts the middle one is taken.
     """
     m = label_metric(metric)
     y = np.asarray(y).reshape(-1)
@@ -228,8 +235,7 @@ def tune_threshold(y: Any, p_pos: Any, metric: Any = "f1", *, max_candidates: in
     cuts = _candidates(p, max_candidates)
     sign = 1.0 if m.greater_is_better else -1.0
     scores = np.array([sign * m.func(y, (p >= t).astype(np.int64)) for t in cuts])
-    best = np.flatnonzero(scores >= scores.max() - 1e-12)
-    return float(cuts[best[len(best) // 2]])
+    return float(cuts[_middle_of_best(scores)])
 
 
 def tune_prior_correction(
@@ -249,8 +255,7 @@ def tune_prior_correction(
     sign = 1.0 if m.greater_is_better else -1.0
     scales = [priors ** -a / np.mean(priors ** -a) for a in powers]
     scores = np.array([sign * m.func(y, (proba * s).argmax(axis=1)) for s in scales])
-    best = np.flatnonzero(scores >= scores.max() - 1e-12)
-    return scales[best[len(best) // 2]]
+    return scales[_middle_of_best(scores)]
 
 
 def decide(proba: np.ndarray, threshold: float | None = None, class_scale: np.ndarray | None = None) -> np.ndarray:

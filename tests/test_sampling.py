@@ -277,3 +277,25 @@ def test_accuracy_warning_fires_on_imbalanced_training_rows():
         warn_if_accuracy_misleading([METRICS["accuracy"]], np.repeat([0, 1], [80, 20]))  # exactly 80%
     with pytest.warns(UserWarning, match="81%"):
         warn_if_accuracy_misleading([METRICS["accuracy"]], np.repeat(["a", "b"], [81, 19]))
+
+
+def test_fit_one_cycle_retunes_on_its_eval_set_and_keeps_the_rule_without_one():
+    X, y = _imbalanced(300, pos=0.15)
+    Xv, yv = _imbalanced(120, pos=0.15, seed=1)
+    clf = TabularClassifier(threshold="auto", threshold_metric="balanced_accuracy", **FAST)
+    first = clf.fit(X, y, eval_set=(Xv, yv)).threshold_
+    clf.fit_one_cycle(X, y, epochs=1)
+    assert clf.threshold_ == first  # no validation part: the rule tuned before stays
+    clf.fit_one_cycle(X, y, epochs=1, eval_set=(Xv, yv))
+    assert clf.threshold_ == tune_threshold(yv, clf.predict_proba(Xv)[:, 1], "balanced_accuracy")
+
+
+def test_tuned_rule_and_class_weights_survive_save_and_load(tmp_path):
+    import tabdl
+
+    X, y = _imbalanced(300, pos=0.15)
+    clf = TabularClassifier(class_weight={1: 4.0}, threshold="auto", **FAST).fit(X, y)
+    loaded = tabdl.load(clf.save(tmp_path / "m.tabdl"))
+    assert loaded.threshold_ == clf.threshold_ and loaded.get_params()["class_weight"] == {1: 4.0}
+    np.testing.assert_allclose(loaded.class_weight_, [1.0, 4.0])
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
