@@ -59,7 +59,12 @@ def _tabular_classifier():
 def _imbalanced_classifier(n_classes=2):
     X = _frame(200)
     y = np.where(np.arange(len(X)) % 5 == 0, 1, 0) + (np.arange(len(X)) % 7 == 0) * (n_classes - 2)
-    params = dict(sampling="oversample", class_weight="balanced", threshold="auto", metrics=["balanced_accuracy"])
+    params = dict(
+        sampling="oversample",
+        class_weight="balanced",
+        threshold="auto",
+        metrics=["balanced_accuracy"],
+    )
     clf = TabularClassifier(**params, **FAST).fit(X, y)
     assert clf.threshold_ is not None or clf.class_scale_ is not None
     return clf, X, ["predict_proba", "predict"]
@@ -102,7 +107,11 @@ def _entity_embedding_encoder(standalone=True):
 ROUND_TRIPS = {
     "EntityEmbeddingEncoder": [_entity_embedding_encoder, lambda: _entity_embedding_encoder(False)],
     "TabularRegressor": [_tabular_regressor, _ensemble_regressor],
-    "TabularClassifier": [_tabular_classifier, _imbalanced_classifier, lambda: _imbalanced_classifier(3)],
+    "TabularClassifier": [
+        _tabular_classifier,
+        _imbalanced_classifier,
+        lambda: _imbalanced_classifier(3),
+    ],
     "MatrixFactorization": [_matrix_factorization, lambda: _matrix_factorization("nn")],
 }
 
@@ -356,3 +365,15 @@ def test_encode_decode_roundtrip(value):
         assert repr(back) == repr(value)
     else:
         assert back == value
+
+
+def test_model_saved_on_a_gpu_loads_on_a_cpu_only_machine(tmp_path):
+    model, X, _ = _tabular_classifier()
+    expected = model.predict_proba(X)
+    model.device_ = "cuda:0"  # as if fitted on a GPU: weights are saved from the CPU copy anyway
+    path = model.save(tmp_path / "m.tabdl")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    new = tabdl.load(path)
+    assert new.device_ == "cpu"
+    assert np.array_equal(new.predict_proba(X), expected)
