@@ -64,12 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     limit_threads(args.threads)
 
     start = time.perf_counter()
-    outcomes: list[Outcome] = []
-    bar = tqdm(names, desc="benchmarks", unit="module", file=sys.stderr)
-    for name in bar:
-        bar.set_postfix_str(name)
-        outcomes.append(_run_one(name, args.quick))
-    bar.close()
+    if args.jobs > 1:
+        outcomes = _run_parallel(names, args.quick, args.jobs, args.threads)
+    else:
+        outcomes = []
+        bar = tqdm(names, desc="benchmarks", unit="module", file=sys.stderr)
+        for name in bar:
+            bar.set_postfix_str(name)
+            outcomes.append(_run_one(name, args.quick))
+        bar.close()
 
     plots: dict[str, Path] = {}
     if not args.no_plots:
@@ -108,6 +111,9 @@ def _parse(argv):
     )
     p.add_argument("--no-plots", action="store_true", help="tables only")
     p.add_argument(
+        "--jobs", type=int, default=1, help="run modules in this many worker processes at once"
+    )
+    p.add_argument(
         "--threads", type=int, default=None, help="cap torch/OpenMP/BLAS threads for every module"
     )
     return p.parse_args(argv)
@@ -128,6 +134,41 @@ def _run_one(name: str, quick: bool) -> Outcome:
         return Outcome(name, "failed", time.perf_counter() - t0, error=line)
     print_results(results)
     return Outcome(name, "ok", time.perf_counter() - t0, results)
+
+
+def _run_parallel(names: list[str], quick: bool, jobs: int, threads: int | None) -> list[Outcome]:
+    """Each module in its own worker process, ``jobs`` at a time; outcomes in the given order.
+
+    Every module still measures its models and baselines side by side in one process, so its
+    ratios stay like for like; absolute times are slower when workers share the cores.
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
+
+    from benchmarks._common import limit_threads
+
+    done: dict[str, Outcome] = {}
+    with ProcessPoolExecutor(
+        max_workers=jobs, initializer=limit_threads, initargs=(threads,)
+    ) as pool:
+        futures = {pool.submit(_run_one, name, quick): name for name in names}
+        bar = tqdm(
+            as_completed(futures),
+            total=len(names),
+            desc="benchmarks",
+            unit="module",
+            file=sys.stderr,
+        )
+        for fut in bar:
+            name = futures[fut]
+            try:
+                done[name] = fut.result()
+            except Exception as err:  # the worker itself died (out of memory, say)
+                done[name] = Outcome(name, "failed", error=f"{type(err).__name__}: {err}")
+            bar.set_postfix_str(f"{name} {done[name].status}")
+        bar.close()
+    return [done[n] for n in names]
 
 
 def _check_results(name: str, results) -> None:
@@ -248,6 +289,7 @@ def _report(
     quick = args.quick
     mode = "quick (row subsets)" if quick else "full"
     flags = (" --quick" if quick else "") + (f" --threads {args.threads}" if args.threads else "")
+    flags += f" --jobs {args.jobs}" if args.jobs > 1 else ""
     cmd = "python -m benchmarks.run" + flags
     lines = [
         "# tabdl benchmark results",

@@ -114,3 +114,17 @@ def test_quality_bars_png(tmp_path):
     path = quality_bars(run.quality_scores(QUALITY), tmp_path / "bars.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size < 300_000
+
+
+@pytest.mark.skipif(
+    __import__("multiprocessing").get_start_method() != "fork",
+    reason="the fake modules reach the workers only through fork",
+)
+def test_parallel_jobs_keep_order_and_report_failures(monkeypatch, tmp_path):
+    _fake_module(monkeypatch, "fake_boom", _boom)
+    _fake_module(monkeypatch, "fake_ok", _ok)
+    argv = ["--no-plots", "--jobs", "2", "--out", str(tmp_path), "--only", "fake_boom", "fake_ok"]
+    assert run.main(argv) == 1
+    report = (tmp_path / "README.md").read_text()
+    assert report.index("| fake_boom | failed: RuntimeError") < report.index("| fake_ok | ok |")
+    assert "--jobs 2" in report
