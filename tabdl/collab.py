@@ -33,6 +33,8 @@ Kind = Literal[
     "nn",  # the two embeddings concatenated and fed to an MLP (fastai's EmbeddingNN)
 ]
 
+_NN_WEIGHT_DECAY = 1.0  # kind="nn" with weight_decay="auto"; see _weight_decay
+
 # Users x items scored per chunk in recommend: bounds the (U, I) score matrix to ~16 MB.
 _SCORE_CHUNK = 2**22
 
@@ -62,8 +64,8 @@ class _PenalisedMSE(torch.nn.Module):
         loss = torch.nn.functional.mse_loss(out, y)
         model = self.model[0]
         if model.training and model.batch_penalty is not None:
-            factors, biases = model.batch_penalty
-            loss = loss + self.reg * factors + self.bias_reg * biases
+            sq = model.batch_penalty  # (F + 1,): factors, then the bias
+            loss = loss + self.reg * sq[:-1].sum() + self.bias_reg * sq[-1]
             model.batch_penalty = None  # drop the graph reference; the model stays copyable
         return loss
 
@@ -81,10 +83,11 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
 
     Regularisation (kind="dot"): ``reg`` and ``bias_reg`` are L2 penalties per rating on the
     factors and biases of the rows each rating uses, as SGD matrix factorisation (Surprise's SVD)
-    applies them; ``weight_decay`` is AdamW's decoupled decay on top (0 by default). With
-    ``lazy_updates`` the tables get sparse gradients and ``LazyAdamW`` moves only the rows a
-    batch touched, so a step costs O(batch), not O(users + items). kind="nn" uses
-    ``weight_decay``, ``layers``, ``dropout`` and ``emb_dropout`` instead.
+    applies them; ``weight_decay`` is AdamW's decoupled decay on top ("auto": 0 for dot, 1.0
+    for nn). With ``lazy_updates`` the tables get sparse gradients and ``LazyAdamW`` moves only
+    the rows a batch touched, so a step costs O(batch), not O(users + items). kind="nn" uses
+    ``weight_decay``, ``layers``, ``dropout`` and ``emb_dropout`` instead (valid RMSE 0.889 with
+    these defaults, far from dot: it is there for experiments, as fastai's EmbeddingNN).
 
     Defaults were chosen on movielens on a validation part (10%, random_state 1) carved from the
     training part, never on the test part: valid RMSE (seed 0) 0.8658 for these defaults;
@@ -106,7 +109,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         n_factors: int = 64,
         kind: Kind = "dot",
         y_range: Any = "auto",
-        weight_decay: float = 0.0,
+        weight_decay: float | str = "auto",
         reg: float = 0.1,
         bias_reg: float | None = 0.01,
         lazy_updates: bool = True,
@@ -117,8 +120,8 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         patience: int | None = None,
         min_count: int = 1,
         layers: Sequence[int] = (128,),
-        dropout: float = 0.1,
-        emb_dropout: float = 0.0,
+        dropout: float = 0.3,
+        emb_dropout: float = 0.5,
         user_col: Any = None,
         item_col: Any = None,
         metrics: Sequence[Any] | None = None,
@@ -154,34 +157,20 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         if self.kind not in ("dot", "nn"):
             raise ValueError(f"kind must be 'dot' or 'nn', got {self.kind!r}")
         _check_positive("n_factors", self.n_factors, integer=True)
-        _check_positive("epochs", self.epochs, integer=True)
-        _check_positive("batch_size", self.batch_size, integer=True)
         _check_positive("min_count", self.min_count, integer=True)
-        _check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        if not (isinstance(self.weight_decay, str) and self.weight_decay == "auto"):
+            _check_positive("weight_decay", self.weight_decay, allow_zero=True)
         _check_positive("reg", self.reg, allow_zero=True)
         if self.bias_reg is not None:
             _check_positive("bias_reg", self.bias_reg, allow_zero=True)
-        if not isinstance(self.lr, slice):
-            _check_positive("lr", self.lr)
-        vf = self.validation_fraction
-        if vf is not None and (not isinstance(vf, numbers.Real) or not 0 <= vf < 1):
-            raise ValueError(f"validation_fraction must be None or in [0, 1), got {vf!r}")
-        if self.patience is not None:
-            _check_positive("patience", self.patience, integer=True)
         yr = self.y_range
         if not (yr is None or (isinstance(yr, str) and yr == "auto")):
             ok = isinstance(yr, (tuple, list)) and len(yr) == 2 and all(isinstance(v, numbers.Real) for v in yr)
             if not ok or not yr[0] < yr[1]:
                 raise ValueError(f"y_range must be 'auto', None or (low, high) with low < high, got {yr!r}")
+        self._validate_fit_params()
         if self.kind == "nn":
-            if isinstance(self.layers, (str, bytes)) or not all(
-                isinstance(w, numbers.Integral) and w > 0 for w in self.layers
-            ):
-                raise ValueError(f"layers must be a sequence of positive ints, got {self.layers!r}")
-            for name in ("dropout", "emb_dropout"):
-                v = getattr(self, name)
-                if not isinstance(v, numbers.Real) or not 0 <= v < 1:
-                    raise ValueError(f"{name} must be in [0, 1), got {v!r}")
+            self._validate_mlp_params()
 
     def _check_X_y_fit(self, X: Any, y: Any) -> tuple[pd.DataFrame, np.ndarray]:
         X, y = super()._check_X_y_fit(X, y)
@@ -261,6 +250,14 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         if config.get("y_range") is not None:
             config["y_range"] = tuple(config["y_range"])
         return DotProductBias(**config) if kind == "dot" else TabularMLP(**config)
+
+    def _weight_decay(self) -> float:
+        if isinstance(self.weight_decay, str):  # "auto"
+            # dot: the per-rating L2 (reg) regularises, decay on top did not help on validation;
+            # nn: the MLP overfits without it (valid RMSE 0.940 at 0 and 0.917 at 1.0 with
+            # dropout 0.1; 0.889 at 1.0 with dropout 0.3 and emb_dropout 0.5).
+            return 0.0 if self.kind == "dot" else _NN_WEIGHT_DECAY
+        return float(self.weight_decay)
 
     def _learner(self, n_train: int, callbacks=(), sampler=None) -> Learner:
         learner = super()._learner(n_train, callbacks, sampler)

@@ -139,6 +139,16 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
 
     # >>> validation
     def _validate_params(self) -> None:
+        self._validate_mlp_params()
+        _check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        self._validate_fit_params()
+        if self.emb_sizes is not None and not isinstance(self.emb_sizes, dict):
+            raise ValueError(f"emb_sizes must be None or a dict {{column: size}}, got {self.emb_sizes!r}")
+        num_embedding_config(self.num_embeddings)
+        _check_positive("n_members", self.n_members, integer=True)
+
+    # The two groups below are shared with MatrixFactorization (its kind="nn" is a TabularMLP).
+    def _validate_mlp_params(self) -> None:
         if isinstance(self.layers, (str, bytes)) or not all(
             isinstance(w, numbers.Integral) and w > 0 for w in self.layers
         ):
@@ -147,8 +157,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             v = getattr(self, name)
             if not isinstance(v, numbers.Real) or not 0 <= v < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {v!r}")
+
+    def _validate_fit_params(self) -> None:
         _check_positive("epochs", self.epochs, integer=True)
-        _check_positive("weight_decay", self.weight_decay, allow_zero=True)
         if self.batch_size != "auto":
             _check_positive("batch_size", self.batch_size, integer=True)
         vf = self.validation_fraction
@@ -156,12 +167,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             raise ValueError(f"validation_fraction must be None or in [0, 1), got {vf!r}")
         if self.patience is not None:
             _check_positive("patience", self.patience, integer=True)
-        if self.emb_sizes is not None and not isinstance(self.emb_sizes, dict):
-            raise ValueError(f"emb_sizes must be None or a dict {{column: size}}, got {self.emb_sizes!r}")
         if not isinstance(self.lr, slice):
             _check_positive("lr", self.lr)
-        num_embedding_config(self.num_embeddings)
-        _check_positive("n_members", self.n_members, integer=True)
         self._metric_objects()
 
     def _metric_objects(self) -> list[Metric]:
@@ -312,7 +319,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             self.model_,
             MemberLoss(loss) if getattr(self.model_, "k", 1) > 1 else loss,
             batch_size=bs,
-            weight_decay=float(self.weight_decay),
+            weight_decay=self._weight_decay(),
             device=self.device_,
             seed=self.seed_,
             metrics=self._metric_objects(),
@@ -321,6 +328,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             callbacks=cbs,
             sampler=sampler,
         )
+
+    def _weight_decay(self) -> float:
+        """The learner's weight decay (a hook: MatrixFactorization resolves "auto" per kind)."""
+        return float(self.weight_decay)
 
     def _tensors(self, X: pd.DataFrame, y: np.ndarray | None) -> TensorData:
         x_cat, x_cont = self.preprocessor_.transform(X)

@@ -146,13 +146,15 @@ class DotProductBias(nn.Module):
         self.n_users, self.n_items, self.n_factors = int(n_users), int(n_items), int(n_factors)
         # sparse=True gives sparse gradients, for an optimizer that updates touched rows only
         # (tabdl.optim.LazyAdamW); torch's AdamW refuses them.
-        self.embeds = nn.Embedding(self.n_users + self.n_items, self.n_factors + 1, sparse=sparse)
+        # Row 0 is the unknown id of both sides (padding_idx: zero and never updated); row
+        # n_users, the item side's own code 0, is never looked up.
+        self.embeds = nn.Embedding(self.n_users + self.n_items, self.n_factors + 1, padding_idx=0, sparse=sparse)
         nn.init.trunc_normal_(self.embeds.weight, std=init_std, a=-2 * init_std, b=2 * init_std)
         with torch.no_grad():
             self.embeds.weight[:, -1] = 0.0  # biases start at zero: the global term starts at the mean
             self.embeds.weight[[0, self.n_users]] = 0.0  # the two unknown rows
         self.register_buffer("offsets", torch.tensor([0, self.n_users]), persistent=False)
-        self.batch_penalty: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.batch_penalty: torch.Tensor | None = None
         head: list[nn.Module] = [_Offset(global_bias)]
         if y_range is not None:
             head.append(SigmoidRange(*y_range))
@@ -168,22 +170,21 @@ class DotProductBias(nn.Module):
         return self.embeds.weight[self.n_users :]
 
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor | None = None) -> torch.Tensor:
-        e = self.embeds(x_cat + self.offsets)  # (B, 2) -> (B, 2, F + 1)
-        # NOTE the mask (not just a zero init) keeps unknown rows at zero and gradient-free.
-        e = e * (x_cat > 0).unsqueeze(-1)
+        # Unknown codes (0) of either side -> row 0; masking the int codes is cheaper than masking
+        # the gathered vectors and their gradient.
+        e = self.embeds((x_cat + self.offsets) * (x_cat > 0))  # (B, 2) -> (B, 2, F + 1)
         u, i = e[:, 0], e[:, 1]
         if self.training:
-            # Mean squared norms (factors, biases) of the rows this batch used: an L2 penalty
-            # per rating, as SGD matrix factorisation applies it, which a loss may add (tabdl.collab).
-            sq = e.pow(2)
-            self.batch_penalty = (sq[..., :-1].sum(dim=(1, 2)).mean(), sq[..., -1].sum(dim=1).mean())
+            # Squared values of the rows this batch used, per column and averaged over ratings: an L2
+            # penalty per rating, as SGD matrix factorisation applies it, for a loss to add (tabdl.collab).
+            self.batch_penalty = e.pow(2).sum(dim=(0, 1)) / len(e)  # (F + 1,): factors, then bias
         raw = (u[:, :-1] * i[:, :-1]).sum(dim=1) + u[:, -1] + i[:, -1]  # (B,)
         return self.head(raw.unsqueeze(1))  # (B, 1)
 
     def score_matrix(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Scores of every (user, item) pair as a (U, I) matrix: one matmul, no per-pair gather."""
-        u = self.user_weight[users] * (users > 0).unsqueeze(-1)  # (U, F + 1)
-        i = self.item_weight[items] * (items > 0).unsqueeze(-1)  # (I, F + 1)
+        u = self.embeds.weight[users]  # (U, F + 1); user code 0 is row 0, all zeros
+        i = self.embeds.weight[(items + self.n_users) * (items > 0)]  # (I, F + 1)
         raw = u[:, :-1] @ i[:, :-1].T + u[:, -1:] + i[:, -1].unsqueeze(0)  # (U, I)
         return self.head(raw)
 

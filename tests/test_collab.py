@@ -178,8 +178,10 @@ def test_nn_kind_fits_and_stays_in_range():
     assert np.all((p >= lo) & (p <= hi))
     assert mf.item_factors_.shape == (X["item"].nunique(), mf.n_factors)
     assert not hasattr(mf, "item_bias_")  # only the dot model learns biases
-    rec = mf.recommend(X["user"].iloc[0], k=3)
+    user = X["user"].iloc[0]
+    rec = mf.recommend(user, k=3)
     assert len(rec) == 3 and np.all(np.diff(rec["score"]) <= 0)
+    np.testing.assert_allclose(rec["score"], mf.predict(pd.DataFrame({"user": user, "item": rec["item"]})), rtol=1e-5)
 
 
 def test_bad_parameters_name_themselves():
@@ -231,6 +233,7 @@ def test_dot_product_bias_score_matrix_matches_forward():
     m = DotProductBias(n_users=5, n_items=7, n_factors=3, y_range=(0, 5), global_bias=0.2)
     with torch.no_grad():
         m.embeds.weight.normal_()
+        m.embeds.weight[0] = 0  # the unknown row (padding_idx), as training keeps it
     m.eval()
     users, items = torch.arange(5), torch.arange(7)
     pairs = torch.stack([users.repeat_interleave(7), items.repeat(5)], dim=1)
