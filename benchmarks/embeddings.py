@@ -1,0 +1,217 @@
+"""Entity embeddings for forests and GBMs: RF / LightGBM on a tabdl net's embeddings (EE).
+
+One run, one table over diamonds, churn and flights (protocol: ../shared/BENCHMARKS.md):
+LightGBM with native categoricals and with ordinal codes, and the random forest on ordinal codes
+(the peers, from benchmarks.quality), against the same LightGBM and forest fed the embeddings of
+a TabularNet at its defaults (``est.embedding_encoder()``; continuous columns pass through raw).
+Then the speed of ``EntityEmbeddingEncoder.transform`` on flights' 7 categorical columns, with
+scikit-learn's OrdinalEncoder on the same frame as the baseline of the same process.
+
+``--leakage`` adds the study that chose the ``cv`` default: out-of-fold embeddings
+(``fit_transform`` with cv=5) and a stronger rare-category fold (min_category_count=20) against
+plain in-sample embeddings, scored on a validation part carved from the training split.
+
+    python -m benchmarks.embeddings [--quick] [--threads 1] [--leakage]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import OrdinalEncoder
+
+from benchmarks._common import (
+    add_common_args,
+    fit_score,
+    lightgbm_model,
+    limit_threads,
+    predict_for,
+    print_results,
+    random_forest_model,
+    score,
+    timer,
+)
+from benchmarks.quality import (
+    LGBM_NATIVE,
+    LGBM_ORDINAL,
+    QUICK_ROWS,
+    TASKS,
+    _row,
+    fit_baselines,
+    load_task,
+    tabdl_model,
+)
+from tabdl import EntityEmbeddingEncoder
+
+__all__ = ["run", "evaluate", "transform_speed", "leakage_study"]
+
+# Entity embeddings of the fastai net [200,100], fed to RF and LightGBM, as quoted in BENCHMARKS.md.
+FASTAI_EE_QUOTED = {
+    "diamonds": {"rf": 0.0903, "lgbm": 0.0888},
+    "churn": {"rf": 0.922, "lgbm": 0.916},
+    "flights": {"rf": 0.731, "lgbm": 0.755},
+}
+LGBM_EE = "LightGBM default on EE"
+RF_EE = "RandomForest on EE (100 trees, min_samples_leaf 3)"
+
+
+def _error(task: str, scores: dict[str, float]) -> float:
+    return scores["rmse"] if task == "regression" else 1.0 - scores["auc"]
+
+
+def _quoted(task: str, value: float) -> dict[str, float]:
+    return {"rmse": value} if task == "regression" else {"auc": value, "log_loss": np.nan}
+
+
+def evaluate(name: str, quick: bool = False) -> tuple[pd.DataFrame, EntityEmbeddingEncoder]:
+    """Rows for one task, and the fitted encoder (reused by the speed section)."""
+    d = load_task(name, quick)
+    X_train, X_test, y_train, y_test = d
+    rows = fit_baselines(d)
+    # >>> the net whose embeddings are exported, at the estimator defaults
+    net = tabdl_model(d.task, d.cat_features)
+    with timer() as t:
+        net.fit(X_train, y_train)
+    net_s = t()
+    rows.append(_row(d, "tabdl net at defaults (the EE source)",
+                     {**score(d.task, y_test, predict_for(d.task, net, X_test)), "fit_s": net_s}))
+    enc = net.embedding_encoder()
+    with timer() as t:
+        E_train, E_test = enc.transform(X_train), enc.transform(X_test)
+    encode_s = t()
+    # >>> the same peers on the embeddings; fit_s = their fit + encoding, the net's fit not included
+    for label, model in ((LGBM_EE, lightgbm_model(d.task)), (RF_EE, random_forest_model(d.task))):
+        scores = fit_score(d.task, model, E_train, y_train, E_test, y_test)
+        rows.append(_row(d, label, {**scores, "fit_s": scores["fit_s"] + encode_s}))
+    best = min(r["_error"] for r in rows if r["model"] in (LGBM_NATIVE, LGBM_ORDINAL))
+    for r in rows:
+        r["error_ratio_vs_lgbm"] = r["_error"] / best
+    if not quick:
+        for kind, label in (("lgbm", "LightGBM on fastai EE"), ("rf", "RandomForest on fastai EE")):
+            rows.append(_row(d, f"{label} (QUOTED from BENCHMARKS.md, not run)",
+                             _quoted(d.task, FASTAI_EE_QUOTED[d.name][kind])))
+    df = pd.DataFrame(rows).drop(columns="_error")
+    df["n_features"] = np.nan
+    df.loc[df["model"].isin([LGBM_EE, RF_EE]), "n_features"] = E_train.shape[1]
+    return df, enc
+
+
+def transform_speed(enc: EntityEmbeddingEncoder, X: pd.DataFrame, *, min_rows: int, repeats: int = 3) -> pd.DataFrame:
+    """Rows per second of ``transform`` (numpy output) on the categorical columns, best of repeats,
+    against scikit-learn's OrdinalEncoder (codes only, no vectors) in the same process.
+
+    ``remainder="drop"``: the frame keeps its continuous columns (the encoder checks the fitted
+    names) but only the categorical ones are read and written.
+    """
+    enc = clone_fitted(enc, remainder="drop")
+    cats = enc.cat_features_
+    big = pd.concat([X] * int(np.ceil(min_rows / len(X))), ignore_index=True)
+    big_str = big[cats].astype(str)  # OrdinalEncoder needs one type per column
+    ordinal = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1).fit(big_str)
+    rows = []
+    for label, fn in (
+        ("EntityEmbeddingEncoder.transform (numpy float32)", lambda: enc.transform(big)),
+        ("sklearn OrdinalEncoder.transform (codes only)", lambda: ordinal.transform(big_str)),
+    ):
+        wall, cpu = np.inf, np.inf
+        for _ in range(repeats):
+            c0 = time.process_time()
+            with timer() as t:
+                out = fn()
+            cpu = min(cpu, time.process_time() - c0)
+            wall = min(wall, t())
+        rows.append({"method": label, "rows": len(big), "out_columns": out.shape[1],
+                     "rows_per_cpu_s": len(big) / cpu, "rows_per_wall_s": len(big) / wall})
+    df = pd.DataFrame(rows)
+    df["ratio_vs_ordinal_cpu"] = df["rows_per_cpu_s"] / df["rows_per_cpu_s"].iloc[1]
+    return df
+
+
+def clone_fitted(enc: EntityEmbeddingEncoder, **params: Any) -> EntityEmbeddingEncoder:
+    """A copy of a fitted encoder with other (output) parameters, leaving the original as it was."""
+    import copy
+
+    return copy.copy(enc).set_params(**params)
+
+
+# Rows of the fit part in the full leakage study: each variant fits up to six nets.
+LEAKAGE_FIT_ROWS: dict[str, int | None] = {"diamonds": None, "churn": None, "flights": 60_000}
+
+
+def leakage_study(quick: bool = False) -> pd.DataFrame:
+    """Validation error of RF and LightGBM on EE fitted three ways on the fit part of the training split."""
+    variants: dict[str, dict[str, Any]] = {
+        "in-sample (cv=None)": {},
+        "out-of-fold (cv=5)": {"cv": 5},
+        "rare fold (min_category_count=20)": {"estimator_params": {"min_category_count": 20}},
+    }
+    rows = []
+    for name in TASKS:
+        d = load_task(name, quick)
+        X_fit, X_val, y_fit, y_val = train_test_split(d.X_train, d.y_train, test_size=0.2, random_state=0)
+        cap = None if quick else LEAKAGE_FIT_ROWS[name]
+        if cap is not None:
+            X_fit, y_fit = X_fit.iloc[:cap], y_fit.iloc[:cap]
+        task = "regression" if d.task == "regression" else "classification"
+        for label, params in variants.items():
+            enc = EntityEmbeddingEncoder(task=task, cat_features=d.cat_features, random_state=0, **params)
+            with timer() as t:
+                E_fit = enc.fit_transform(X_fit, y_fit)
+            enc_s = t()
+            E_val = enc.transform(X_val)
+            for model_label, model in (("LightGBM", lightgbm_model(d.task)), ("RandomForest", random_forest_model(d.task))):
+                s = fit_score(d.task, model, E_fit, y_fit, E_val, y_val)
+                rows.append({"task": name, "embeddings": label, "model": model_label,
+                             "valid_error": _error(d.task, s), "encoder_fit_s": enc_s, "fit_rows": len(X_fit)})
+    return pd.DataFrame(rows)
+
+
+def run(quick: bool = False, leakage: bool = False) -> list[dict]:
+    parts = [evaluate(name, quick) for name in TASKS]
+    table = pd.concat([p[0] for p in parts], ignore_index=True)
+    subset = ", ".join(f"{k} {v:,} rows" for k, v in QUICK_ROWS.items() if v) if quick else "full protocol split"
+    results = [{
+        "title": "Entity embeddings (EE) from a tabdl net fed to LightGBM and RandomForest",
+        "table": table,
+        "notes": (
+            "error_ratio_vs_lgbm = error (RMSE, or 1 - AUC) / error of the better LightGBM column of this run "
+            "(< 1 beats it). EE = the default net's embedding vectors per categorical column, continuous "
+            "columns passed through raw. fit_s of the EE rows = tree fit + encoding (train and test); "
+            f"add the net's fit_s for the full pipeline. Rows: {subset}."
+        ),
+    }]
+    flights_enc = parts[TASKS.index("flights")][1]
+    X_flights = load_task("flights", quick).X_train
+    speed = transform_speed(flights_enc, X_flights, min_rows=200_000 if quick else 1_000_000)
+    results.append({
+        "title": "EntityEmbeddingEncoder.transform speed on flights' 7 categorical columns",
+        "table": speed,
+        "notes": ("Best of 3, numpy output, the flights training frame repeated to >= the row count shown; "
+                  f"output width {int(speed['out_columns'].iloc[0])} float32 columns. Both sides run on one "
+                  "thread, so CPU time is the steady clock on a shared machine; wall-clock shown too."),
+    })
+    if leakage:
+        results.append({
+            "title": "Leakage guard: validation error of trees on EE fitted three ways",
+            "table": leakage_study(quick),
+            "notes": ("error = RMSE or 1 - AUC on a validation part (20% of the training split, random_state=0); "
+                      f"the test split is not used. Fit-part rows capped at {LEAKAGE_FIT_ROWS} in full runs."),
+        })
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    ap.add_argument("--leakage", action="store_true", help="add the cv / rare-category study")
+    args = ap.parse_args(argv)
+    limit_threads(args.threads)
+    print_results(run(args.quick, leakage=args.leakage))
+
+
+if __name__ == "__main__":
+    main()
