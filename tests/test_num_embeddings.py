@@ -88,3 +88,13 @@ def test_save_load_roundtrip_with_piecewise_ensemble(tmp_path):
     path = tmp_path / "m.tabdl"
     reg.save(path)
     np.testing.assert_allclose(tabdl.load(path).predict(X), reg.predict(X), rtol=1e-6)
+
+
+def test_auto_embeds_only_with_enough_rows():
+    from tabdl.num_embeddings import AUTO_MIN_ROWS
+
+    assert num_embedding_config("auto", n_rows=AUTO_MIN_ROWS - 1) is None
+    assert num_embedding_config("auto", n_rows=AUTO_MIN_ROWS)["kind"] == "periodic"
+    X, y = _frame(1200)
+    assert TabularRegressor(epochs=1, random_state=0).fit(X, y).model_.num_embeds is not None
+    assert TabularRegressor(epochs=1, random_state=0).fit(X.iloc[:100], y[:100]).model_.num_embeds is None
