@@ -167,11 +167,11 @@ def final(quick: bool = False, tasks=TASKS) -> list[dict]:
         n_fit = len(load_task(name, quick).X_train)
         old = {**OLD_DEFAULT, "batch_size": batch_size_for(OLD_DEFAULT["batch_size"], n_fit)}
         old_row = evaluate(name, quick, old, baselines=False, label="tabdl core-issue default (old)")
-        best = df.loc[df["model"].str.startswith("LightGBM"), "score"]
-        regression = df["metric"].iloc[0] == "RMSE"
-        best_err = best.min() if regression else 1 - best.max()
-        err = old_row["score"] if regression else 1 - old_row["score"]
-        old_row["error_ratio_vs_lgbm"] = err / best_err
+        def err(rows: pd.DataFrame) -> pd.Series:
+            return rows["rmse"] if rows["rmse"].notna().all() else 1 - rows["auc"]
+
+        best_err = err(df[df["model"].str.startswith("LightGBM")]).min()
+        old_row["error_ratio_vs_lgbm"] = err(old_row) / best_err
         parts += [df, old_row]
     table = pd.concat(parts, ignore_index=True)
     notes = ("Test split of the protocol, one run. 'tabdl defaults' is the new default; the old row is "
