@@ -152,7 +152,7 @@ def test_standalone_fit_infers_task():
     assert enc_c.task_ == "classification"
     assert enc_c.cat_features_ == ["c"]  # int column d is continuous unless named
     # Same seed, same data: the standalone encoder holds the same tables as a net fitted directly.
-    reg = TabularRegressor(random_state=0, cat_features=["c", "d"], **FAST).fit(X, y)
+    reg = TabularRegressor(random_state=0, cat_features=["c", "d"], min_category_count=20, **FAST).fit(X, y)
     for a, b in zip(enc.tables_, reg.embedding_encoder().tables_):
         np.testing.assert_array_equal(a, b)
 
@@ -174,6 +174,7 @@ def test_from_estimator_parameters_refit_the_same_net(fitted):
         ({"remainder": "keep"}, "remainder must be"),
         ({"task": "ranking"}, "task must be"),
         ({"estimator_params": {"random_state": 1}}, "must not set"),
+        ({"estimator_params": {"min_category_count": 5}}, "must not set"),
         ({"estimator_params": {"no_such_param": 1}}, "no_such_param"),
         ({"cv": 1}, "cv must be"),
         ({"dtype": np.int32}, "dtype must be a float"),
@@ -184,6 +185,16 @@ def test_bad_params_raise(params, match):
     X, y = make_frame(n=50)
     with pytest.raises(ValueError, match=match):
         EntityEmbeddingEncoder(**params).fit(X, y)
+
+
+def test_rare_categories_fold_into_the_unknown_vector():
+    X, y = make_frame(n=200)
+    X.loc[:9, "c"] = "rare"  # 10 rows: kept by the estimators' 3, folded by the encoder's 20
+    enc = EntityEmbeddingEncoder(cat_features=["c"], estimator_params=FAST, random_state=0).fit(X, y)
+    assert "rare" not in enc.vocabs_[0]
+    np.testing.assert_array_equal(enc.transform(X.head(1))[0, : enc.tables_[0].shape[1]], enc.tables_[0][0])
+    kept = EntityEmbeddingEncoder(cat_features=["c"], min_category_count=3, estimator_params=FAST, random_state=0)
+    assert "rare" in kept.fit(X, y).vocabs_[0]
 
 
 def test_cannot_infer_task_from_multilabel():
