@@ -81,6 +81,10 @@ VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
+# --quick runs only these (the old default, each kind of option once, and the chosen default).
+QUICK_VARIANTS = ["old_default", "plr", "ple", "k8", "c4"]
+
+
 def batch_size_for(spec: Any, n_fit: int, validation_fraction: float = 0.1) -> Any:
     """Resolve a batch-size rule "n/D[,maxM]": rows the net trains on / D, floored to a power
     of 2 in [16, M] (M defaults to 1024). "n/16,max256" is the core issue's "auto"."""
@@ -120,6 +124,8 @@ def resolve(name: str, variants=VARIANTS) -> dict[str, Any]:
 
 
 def run(quick: bool = False, tasks=TASKS, only: list[str] | None = None, variants=VARIANTS) -> list[dict]:
+    if quick and only is None:
+        only = QUICK_VARIANTS
     rows = []
     for name in tasks:
         d, Xf, Xv, yf, yv = validation_parts(name, (QUICK_ROWS if quick else FULL_ROWS)[name])
