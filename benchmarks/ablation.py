@@ -185,9 +185,27 @@ def final(quick: bool = False, tasks=TASKS) -> list[dict]:
     return [{"title": "Quality on test: new tabdl defaults vs old default and LightGBM", "table": table, "notes": notes}]
 
 
+def fit_times(name: str = "flights", quick: bool = False) -> list[dict]:
+    """Fit time of the old and new defaults in one process, old-new-old, on the full training split."""
+    import time
+
+    from benchmarks.quality import load_task, tabdl_model
+
+    d = load_task(name, quick)
+    old = {**OLD_DEFAULT, "batch_size": batch_size_for(OLD_DEFAULT["batch_size"], len(d.X_train))}
+    rows = []
+    for label, params in (("old default", old), ("new default", {}), ("old default", old)):
+        start = time.perf_counter()
+        tabdl_model(d.task, d.cat_features, **params).fit(d.X_train, d.y_train)
+        rows.append({"task": name, "model": label, "fit_s": time.perf_counter() - start})
+    return [{"title": f"Fit time on {name}: old vs new default, one process", "table": pd.DataFrame(rows),
+             "notes": "Run order top to bottom; compare the new row with the mean of the two old rows."}]
+
+
 if __name__ == "__main__":
     ap = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     ap.add_argument("--final", action="store_true", help="the one test-set comparison (after choosing)")
+    ap.add_argument("--fit-time", action="store_true", help="old vs new default fit time on --tasks")
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--only", default="")
     a = ap.parse_args()
@@ -195,5 +213,7 @@ if __name__ == "__main__":
     tasks = a.tasks.split(",")
     if a.final:
         print_results(final(a.quick, tasks))
+    elif a.fit_time:
+        print_results([r for t in tasks for r in fit_times(t, a.quick)])
     else:
         print_results(run(a.quick, tasks=tasks, only=[s for s in a.only.split(",") if s] or None))
