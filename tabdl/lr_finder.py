@@ -21,12 +21,15 @@ def suggest_lrs(lrs: np.ndarray, losses: np.ndarray) -> dict[str, float]:
     if len(lrs) < 3 or len(lrs) != len(losses):
         raise ValueError("suggest_lrs needs at least 3 points of equal-length lrs and losses")
     i_min = int(np.nanargmin(losses))
-    head = losses[: i_min + 1]
+    # The first tenth of the sweep is noise around the initial loss (LRs too small to move the
+    # weights); a "steepest" point there suggests 1e-7. fastai skips it for the same reason.
+    skip = min(len(losses) // 10, max(i_min - 1, 0))
+    head = losses[skip : i_min + 1]
     if len(head) >= 2:
-        slope = np.gradient(head, np.log(lrs[: i_min + 1]))
-        steepest = float(lrs[int(np.nanargmin(slope))])
+        slope = np.gradient(head, np.log(lrs[skip : i_min + 1]))
+        steepest = float(lrs[skip + int(np.nanargmin(slope))])
     else:
-        steepest = float(lrs[0])
+        steepest = float(lrs[i_min])
 
     # Longest run of strictly falling loss (a longest-decreasing-subsequence by DP, O(n^2) is
     # fine for ~100 points); land two thirds of the way down it.

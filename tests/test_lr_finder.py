@@ -105,3 +105,13 @@ def test_lr_find_defaults_sweep_exponentially_with_a_debiased_ewma():
         avg = 0.98 * avg + 0.02 * v
         expected.append(avg / (1 - 0.98**i))
     np.testing.assert_allclose(result.losses, expected, rtol=1e-10)
+
+
+def test_steepest_ignores_noise_at_the_start_of_the_sweep():
+    # A real sweep: flat but noisy for the tiny LRs, then a clean descent, then divergence.
+    lrs = np.geomspace(1e-7, 10, 100)
+    x = np.log10(lrs)
+    losses = 1.0 / (1.0 + np.exp(3 * (x + 3))) + 0.2 + np.where(x > -1, (x + 1) ** 2, 0.0)
+    losses[:5] += np.array([0.0, -0.3, 0.0, 0.0, 0.0])  # a sharp dip among the first points
+    s = suggest_lrs(lrs, losses)
+    assert 1e-4 < s["steepest"] < 1e-2
