@@ -342,24 +342,30 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         x_cat, x_cont = self.preprocessor_.transform(X)
         return TensorData(x_cat, x_cont, None if y is None else self._encode_target(y))
 
-    def fit(self, X: Any, y: Any, *, eval_set: tuple[Any, Any] | None = None):
-        """Fit with the one-cycle policy; ``eval_set=(X_valid, y_valid)`` replaces the split."""
-        # >>> Data
+    def _setup(self, X: Any, y: Any, eval_set, *, split: bool = True) -> tuple[TensorData, TensorData | None]:
+        """Validate, learn the target and preprocessing, and encode: everything before the net."""
         self._validate_params()
         X, y = self._check_X_y_fit(X, y)
         self.seed_ = _seed(self.random_state)
         self.device_ = str(resolve_device(self.device))
         self._set_feature_names(X)
         self._fit_target(y)
-        Xt, yt, Xv, yv = self._split(X, y, eval_set, self.seed_)
+        Xt, yt, Xv, yv = self._split(X, y, eval_set, self.seed_) if split else (X, y, None, None)
         self.preprocessor_ = self._make_preprocessor().fit(Xt)
-        train = self._tensors(Xt, yt)
-        valid = self._tensors(Xv, yv) if Xv is not None else None
-        # >>> Model and training, under one seed that leaves the global RNG untouched
+        return self._tensors(Xt, yt), self._tensors(Xv, yv) if Xv is not None else None
+
+    def _build_model(self, train: TensorData) -> None:
+        """A freshly initialised net; call under the fit's seed so the init is reproducible."""
+        self.model_config_ = self._model_config(train)
+        self.model_ = self._make_model()
+
+    def fit(self, X: Any, y: Any, *, eval_set: tuple[Any, Any] | None = None):
+        """Fit with the one-cycle policy; ``eval_set=(X_valid, y_valid)`` replaces the split."""
+        train, valid = self._setup(X, y, eval_set)
+        # One seed for init, dropout and batch order that leaves the global RNG untouched.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_)
-            self.model_config_ = self._model_config(train)
-            self.model_ = self._make_model()
+            self._build_model(train)
             callbacks = [EarlyStopping(self.patience)] if self.patience and valid is not None else []
             learner = self._learner(len(train), callbacks, self._sampler(train))
             learner.fit_one_cycle(train, int(self.epochs), self.lr, valid=valid)
@@ -461,18 +467,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             train = self._tensors(X, y)
             return self._learner(len(train)).lr_find(train, start_lr=start_lr, end_lr=end_lr, num_it=num_it)
         probe = self.__class__(**self.get_params())
-        probe._validate_params()
-        X, y = probe._check_X_y_fit(X, y)
-        probe.seed_ = _seed(self.random_state)
-        probe.device_ = str(resolve_device(self.device))
-        probe._set_feature_names(X)
-        probe._fit_target(y)
-        probe.preprocessor_ = probe._make_preprocessor().fit(X)
+        train, _ = probe._setup(X, y, None, split=False)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(probe.seed_)
-            train = probe._tensors(X, y)
-            probe.model_config_ = probe._model_config(train)
-            probe.model_ = probe._make_model()
+            probe._build_model(train)
             return probe._learner(len(train)).lr_find(train, start_lr=start_lr, end_lr=end_lr, num_it=num_it)
 
     # >>> prediction
@@ -658,7 +656,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         if self.threshold not in (None, "auto") and len(self.classes_) != 2:
             raise ValueError(f"a float threshold needs a binary target, got {len(self.classes_)} classes; use 'auto'")
         self.class_weight_ = class_weights(self.class_weight, y, self.classes_)
-        warn_if_accuracy_misleading(self.metrics, y, stacklevel=3)
+        warn_if_accuracy_misleading(self.metrics, y, stacklevel=4)  # caller -> fit -> _setup -> here
 
     def _split(self, X, y, eval_set, seed):
         parts = super()._split(X, y, eval_set, seed)
