@@ -143,3 +143,11 @@ def add_common_args(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=None,
                     help="cap torch/OpenMP/BLAS threads (default: the libraries' own choice)")
     return ap
+
+
+def cli(run: Callable[..., list[dict]], doc: str | None, argv: list[str] | None = None) -> None:
+    """The command line a plain benchmark module shares: ``--quick``, ``--threads``, then its tables."""
+    ap = argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0] if doc else None)
+    args = add_common_args(ap).parse_args(argv)
+    limit_threads(args.threads)
+    print_results(run(quick=args.quick))

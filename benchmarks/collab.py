@@ -12,7 +12,6 @@ bare torch loop over the same module (same batch size, AdamW, no learner), run a
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
@@ -21,7 +20,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from benchmarks._common import add_common_args, limit_threads, print_results, timer
+from benchmarks._common import cli, timer
 from tabdl import datasets
 from tabdl.collab import MatrixFactorization
 from tabdl.metrics import ndcg_at_k, recall_at_k
@@ -211,9 +210,7 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args(argv)
-    limit_threads(args.threads)
-    print_results(run(quick=args.quick))
+    cli(run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ the same run.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import pandas as pd
 if __package__ in (None, ""):  # `python benchmarks/imbalance.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import add_common_args, limit_threads, print_results, timer  # noqa: E402
+from benchmarks._common import cli, timer  # noqa: E402
 from tabdl import TabularClassifier  # noqa: E402
 from tabdl.datasets import load  # noqa: E402
 from tabdl.metrics import METRICS  # noqa: E402
@@ -158,9 +157,7 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args(argv)
-    limit_threads(args.threads)
-    print_results(run(quick=args.quick))
+    cli(run, __doc__, argv)
 
 
 if __name__ == "__main__":

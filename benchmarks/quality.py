@@ -14,7 +14,6 @@ Other benchmarks (an ablation, say) reuse the pieces:
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 import numpy as np
@@ -22,13 +21,11 @@ import pandas as pd
 import torch
 
 from benchmarks._common import (
-    add_common_args,
+    cli,
     fit_score,
     lightgbm_model,
-    limit_threads,
     native_frames,
     ordinal_frames,
-    print_results,
     random_forest_model,
 )
 from tabdl import datasets
@@ -149,9 +146,7 @@ def run(quick: bool = False, params: dict[str, Any] | None = None) -> list[dict]
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args(argv)
-    limit_threads(args.threads)
-    print_results(run(quick=args.quick))
+    cli(run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ quotes the ratio. Training runs without a validation part (``validation_fraction
 
 from __future__ import annotations
 
-import argparse
 import functools
 import statistics
 import time
@@ -24,7 +23,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from benchmarks._common import add_common_args, limit_threads, print_results
+from benchmarks._common import cli
 from tabdl import datasets
 from tabdl.estimators import TabularClassifier
 from tabdl.learner import Learner, TensorData
@@ -234,9 +233,7 @@ def run(quick: bool = False, sections: list[Callable[[SpeedContext], dict]] | No
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args(argv)
-    limit_threads(args.threads)
-    print_results(run(quick=args.quick))
+    cli(run, __doc__, argv)
 
 
 if __name__ == "__main__":
