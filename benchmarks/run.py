@@ -142,7 +142,6 @@ def _run_parallel(names: list[str], quick: bool, jobs: int, threads: int | None)
     Every module still measures its models and baselines side by side in one process, so its
     ratios stay like for like; absolute times are slower when workers share the cores.
     """
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from tqdm.auto import tqdm
@@ -150,16 +149,8 @@ def _run_parallel(names: list[str], quick: bool, jobs: int, threads: int | None)
     from benchmarks._common import limit_threads
 
     done: dict[str, Outcome] = {}
-    # A fresh spawned worker per module: Linux keeps ru_maxrss across fork and exec, so a
-    # worker that already ran a big module would lend its high-water mark to the cardinality
-    # benchmark's child and report its peak RSS wrong (7 GB instead of 1.2 GB).
-    fresh = {"max_tasks_per_child": 1} if sys.version_info >= (3, 11) else {}
     with ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=limit_threads,
-        initargs=(threads,),
-        **fresh,
+        max_workers=jobs, initializer=limit_threads, initargs=(threads,)
     ) as pool:
         futures = {pool.submit(_run_one, name, quick): name for name in names}
         bar = tqdm(
