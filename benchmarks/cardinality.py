@@ -32,6 +32,16 @@ BATCH_SIZE = 4096  # the default (256) would take ~8k AdamW steps per epoch over
 
 
 def _peak_rss_gb() -> float:
+    """This process's peak RSS. Linux's VmHWM belongs to the address space, which exec replaces;
+    ru_maxrss survives exec, so a child started by a big process (the runner's --jobs worker)
+    would report its parent's high-water mark instead of its own."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / 1e9  # kB
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # Linux: KiB
