@@ -172,7 +172,7 @@ def run(quick: bool = False, threads: int | None = None) -> list[dict]:
     table = pd.DataFrame(rows, columns=["measure", "value"])
     uncapped_gb = m["cardinality"] * m["uncapped_width"] * 4 / 1e9
     notes = (
-        f"One fresh process; peak RSS is its ru_maxrss. Without the cap the rule would give a "
+        f"One fresh process; peak RSS is its VmHWM (ru_maxrss where /proc is absent). Without the cap the rule would give a "
         f"{m['uncapped_width']}-wide table: {uncapped_gb:.1f} GB of weights, about {4 * uncapped_gb:.0f} GB "
         "with gradients and AdamW's two moment buffers (computed, not run)."
     )
