@@ -20,6 +20,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .columns import category_codes
 from .estimators import _check_positive, _TabularEstimator
 from .learner import Learner, TensorData
 from .modules import DotProductBias, TabularMLP
@@ -351,8 +352,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
 
     # >>> recommend / similar items
     def _codes(self, values: Sequence[Any], which: int) -> np.ndarray:
-        keys = category_keys(pd.Series(list(values), dtype=object))
-        return self.preprocessor_._index[which].get_indexer(keys) + 1  # unknown -> 0
+        return category_codes(pd.Series(list(values), dtype=object), self.preprocessor_._index[which])
 
     def _score_matrix(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """(U, I) predicted ratings for every pair, without a Python loop over items."""
@@ -486,7 +486,7 @@ class FactorEncoder(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "table_")
-        codes = self.vocabulary_.get_indexer(category_keys(self._column(X))) + 1  # unknown -> 0
+        codes = category_codes(self._column(X), self.vocabulary_)  # unknown -> 0
         return np.take(self.table_, codes, axis=0)  # (n, n_factors)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
