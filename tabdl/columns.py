@@ -115,3 +115,13 @@ def numeric_values(col: pd.Series, name: Any) -> np.ndarray:
     if np.isinf(v).any():
         raise ValueError(f"column {name!r} contains +/-inf; replace it with NaN or a finite value")
     return v
+
+
+def tabular_tags(tags: Any, random_state: Any) -> Any:
+    """The scikit-learn input tags every tabdl model shares: it takes NaN, categorical and
+    string columns, and is deterministic once ``random_state`` is set."""
+    tags.input_tags.allow_nan = True
+    tags.input_tags.categorical = True
+    tags.input_tags.string = True
+    tags.non_deterministic = random_state is None
+    return tags

@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, is_classifier
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .columns import _key, as_frame, category_codes, numeric_values
+from .columns import _key, as_frame, category_codes, numeric_values, tabular_tags
 from .io import SaveMixin
 
 __all__ = ["EntityEmbeddingEncoder", "UNKNOWN"]
@@ -109,12 +109,8 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.categorical = True
-        tags.input_tags.string = True
+        tags = tabular_tags(super().__sklearn_tags__(), self.random_state)
         tags.target_tags.required = True
-        tags.non_deterministic = self.random_state is None
         tags.transformer_tags.preserves_dtype = []  # the output dtype is the ``dtype`` parameter
         return tags
 

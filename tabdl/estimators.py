@@ -20,6 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .callbacks import EarlyStopping, ProgressBar, SmoothLoss
+from .columns import tabular_tags
 from .ensemble import MemberLoss, ensemble_head
 from .io import SaveMixin
 from .learner import Learner, TensorData, freeze_to, resolve_device
@@ -135,12 +136,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
 
     # >>> tags
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.categorical = True
-        tags.input_tags.string = True
-        tags.non_deterministic = self.random_state is None
-        return tags
+        return tabular_tags(super().__sklearn_tags__(), self.random_state)
 
     # >>> validation
     def _validate_params(self) -> None:
