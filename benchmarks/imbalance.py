@@ -11,8 +11,10 @@ Tasks:
   ``round(n_negatives * 5 / 95)``. Rows are first subsampled with ``max_rows`` (``load``'s
   seeded rule) to keep the run short on 2 shared cores; the sizes are in the notes.
 
-Every configuration uses TabularClassifier's defaults (10 epochs, validation_fraction 0.1) with
-``threshold="auto", threshold_metric="f1"``. The threshold does not touch training (same seed,
+Every configuration uses TabularClassifier's defaults (20 epochs, validation_fraction 0.1) with
+``threshold="auto", threshold_metric="f1"``. With sampling or class weights the best epoch is
+chosen by the prior-corrected validation log loss; "oversample" draws balanced epochs of n rows
+(``tabdl/sampling.py``). The threshold does not touch training (same seed,
 same split, same weights), so one fit gives both rows: "argmax" is ``predict_proba(X).argmax``,
 which is what ``threshold=None`` predicts, and "tuned" is ``predict``. Scores are test-set means
 over the seeds; ``fit_s`` is the mean fit time and ``fit_ratio`` its ratio to plain training in

@@ -35,6 +35,7 @@ from .sampling import (
     class_weights,
     decide,
     make_sampler,
+    prior_corrected_loss,
     training_priors,
     tune_prior_correction,
     tune_threshold,
@@ -363,13 +364,19 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             torch.manual_seed(self.seed_)
             self._build_model(train)
             callbacks = [EarlyStopping(self.patience)] if self.patience and valid is not None else []
-            learner = self._learner(len(train), callbacks, self._sampler(train))
+            sampler = self._sampler(train)
+            learner = self._learner(len(train), callbacks, sampler)
+            learner.valid_loss_func = self._valid_loss(train, sampler)
             learner.fit_one_cycle(train, int(self.epochs), self.lr, valid=valid)
         self._after_training(learner, train, valid)
         self._store_history(learner, reset=True)
         return self
 
     def _sampler(self, train: TensorData):
+        return None
+
+    def _valid_loss(self, train: TensorData, sampler):
+        """The loss that scores the validation part (None: the training loss)."""
         return None
 
     def _after_training(self, learner: Learner, train: TensorData, valid: TensorData | None) -> None:
@@ -425,7 +432,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             valid = self._tensors(self._check_X_predict(Xv), yv)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_ + len(self.history_))
-            learner = self._learner(len(train), sampler=self._sampler(train))
+            sampler = self._sampler(train)
+            learner = self._learner(len(train), sampler=sampler)
+            learner.valid_loss_func = self._valid_loss(train, sampler)
             learner.fit_one_cycle(train, int(epochs), self.lr if lr is None else lr, valid=valid)
         self._after_training(learner, train, valid)
         self._store_history(learner, reset=False)
@@ -593,11 +602,15 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
 
     Class imbalance (see ``tabdl.sampling``; Buda et al. 2018):
 
-    - ``sampling="oversample"`` draws every class up to the majority count each epoch;
-      ``"undersample"`` caps every class at ``undersample_ratio`` x the smallest class
-      (``undersample_ratio`` = majority:minority after sampling, >= 1). Both draw row indices
-      per epoch; no data is copied.
+    - ``sampling="oversample"`` draws every class to an equal share of an epoch of n rows
+      (minority rows repeated, a fresh majority subset each epoch); ``"undersample"`` caps
+      every class at ``undersample_ratio`` x the smallest class (``undersample_ratio`` =
+      majority:minority after sampling, >= 1). Both draw row indices per epoch; no data is
+      copied.
     - ``class_weight="balanced"`` (scikit-learn's rule) or ``{label: weight}`` weights the loss.
+    - With sampling or class weights, the best epoch is chosen by the validation log loss of
+      the prior-corrected probabilities (``history_["valid_loss"]``; see
+      ``tabdl.sampling.PriorCorrectedLoss``).
     - ``threshold`` sets the rule ``predict`` uses; ``predict_proba`` is always the model's own
       probabilities. ``None``: argmax. A float (binary only): predict ``classes_[1]`` when its
       probability is >= the float. ``"auto"``: tuned after training on the validation part
@@ -665,6 +678,11 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
 
     def _sampler(self, train: TensorData):
         return make_sampler(train.y, self.sampling, ratio=self.undersample_ratio, n_classes=len(self.classes_))
+
+    def _valid_loss(self, train: TensorData, sampler):
+        # Sampling or class weights shift the prior the net learns; the best epoch is chosen by
+        # the log loss of the prior-corrected probabilities (see PriorCorrectedLoss).
+        return prior_corrected_loss(train.y.numpy(), len(self.classes_), sampler, self.class_weight_)
 
     def _after_training(self, learner: Learner, train: TensorData, valid: TensorData | None) -> None:
         if self.threshold != "auto":

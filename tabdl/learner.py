@@ -108,6 +108,10 @@ class Learner:
     The learner tracks the best weights by the monitored score (validation loss when there is a
     validation part, else training loss). It restores them after early stopping, after a
     divergence, and after a KeyboardInterrupt, so nothing learned is lost.
+
+    ``valid_loss_func`` (default: ``loss_func``) scores the validation part, for when training
+    optimises another loss than the one to monitor (a classifier trained on a resampled class
+    prior monitors the prior-corrected log loss: ``tabdl.sampling.PriorCorrectedLoss``).
     """
 
     def __init__(
@@ -127,10 +131,12 @@ class Learner:
         restore_best: bool = True,
         diverge_factor: float = 10.0,
         opt_func: Callable[..., torch.optim.Optimizer] | None = None,
+        valid_loss_func: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     ):
         self.device = resolve_device(device)
         self.model = model.to(self.device)
         self.loss_func = loss_func
+        self.valid_loss_func = valid_loss_func
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.metrics = list(metrics)
@@ -217,7 +223,8 @@ class Learner:
 
     def validate(self, valid: TensorData) -> dict[str, float]:
         out = self.predict_raw(valid)
-        logs = {"valid_loss": float(self.loss_func(out, valid.y.to(self.device)))}
+        loss_func = self.valid_loss_func or self.loss_func
+        logs = {"valid_loss": float(loss_func(out, valid.y.to(self.device)))}
         if self.metrics:
             y_true, y_out = self.to_target(valid.y), self.to_output(out)
             for m in self.metrics:

@@ -10,12 +10,13 @@ from sklearn.utils.class_weight import compute_class_weight
 import tabdl.estimators as est_mod
 from tabdl import TabularClassifier
 from tabdl.learner import Learner
-from tabdl.metrics import METRICS, get_metric, warn_if_accuracy_misleading
+from tabdl.metrics import METRICS, Metric, get_metric, warn_if_accuracy_misleading
 from tabdl.sampling import (
     OversampleSampler,
     UndersampleSampler,
     class_weights,
     decide,
+    prior_corrected_loss,
     training_priors,
     tune_prior_correction,
     tune_threshold,
@@ -34,27 +35,37 @@ FAST = dict(epochs=2, layers=(16,), random_state=0)
 
 
 # >>> samplers
-@pytest.mark.parametrize("counts", [[90, 10], [50, 7, 3], [5, 5], [1, 30, 12]])
-def test_oversampler_balances_every_epoch_and_sees_every_row(counts):
+@pytest.mark.parametrize("counts", [[90, 10], [50, 7, 3], [5, 5], [1, 30, 12], [3, 4]])
+def test_oversampler_balances_an_epoch_of_n_rows(counts):
     y = np.repeat(np.arange(len(counts)), counts)
+    n, k = len(y), len(counts)
     s = OversampleSampler(y)
+    # An epoch as long as plain training's (less the n % k rows that would unbalance it), in
+    # equal class shares.
+    assert len(s) == n - n % k and s.class_counts.tolist() == [n // k] * k
     g = torch.Generator().manual_seed(0)
-    for _ in range(3):
+    seen_over_epochs = np.zeros(n, dtype=np.int64)
+    for _ in range(20):
         idx = s(g).numpy()
-        assert idx.dtype == np.int64 and len(idx) == len(s) == len(counts) * max(counts)
-        assert np.bincount(y[idx], minlength=len(counts)).tolist() == [max(counts)] * len(counts)
-        # Full permutations first: every row appears, repeats differ by at most one.
-        seen = np.bincount(idx, minlength=len(y))
-        for c, n in enumerate(counts):
+        assert idx.dtype == np.int64 and len(idx) == len(s)
+        assert np.bincount(y[idx], minlength=k).tolist() == s.class_counts.tolist()
+        seen = np.bincount(idx, minlength=n)
+        seen_over_epochs += seen
+        for c, n_c in enumerate(counts):
             per_row = seen[y == c]
-            assert per_row.min() == max(counts) // n and per_row.max() - per_row.min() <= 1
+            m = s.class_counts[c]
+            # Repeats spread evenly: minority rows m // n_c or one more times; a class with
+            # more rows than its share gives distinct rows (a subset without replacement).
+            assert per_row.min() == m // n_c and per_row.max() - per_row.min() <= 1
+    # A fresh majority subset each epoch: over the epochs every row gets used.
+    assert (seen_over_epochs > 0).all()
 
 
 def test_oversampler_shuffles_classes_together_and_skips_absent_ones():
     y = np.array([0] * 40 + [2] * 10)  # class 1 absent from these rows
     s = OversampleSampler(y, n_classes=3)
     idx = s(torch.Generator().manual_seed(1)).numpy()
-    assert s.class_counts.tolist() == [40, 0, 40]
+    assert s.class_counts.tolist() == [25, 0, 25]
     assert len(np.unique(y[idx[:10]])) == 2  # not class-blocked
 
 
@@ -102,6 +113,7 @@ def test_sampler_reaches_the_learner_with_balanced_batches(monkeypatch):
     for idx in seen:
         counts = np.bincount(y[idx.numpy()], minlength=2)
         assert abs(counts[0] - counts[1]) <= 1  # the BatchNorm guard may drop a one-row tail
+        assert len(idx) >= len(y) - 2  # as many steps as plain training
     assert clf.history_.shape[0] == 2
 
 
@@ -147,6 +159,22 @@ def test_tune_threshold_finds_the_separating_cut():
     assert (decide(np.c_[1 - p, p], t) == y).all()
     with pytest.raises(ValueError, match="threshold_metric"):
         tune_threshold(y, p, "roc_auc")
+
+
+def test_tune_threshold_prefers_a_broad_plateau_to_a_lone_spike():
+    p = np.linspace(0.0, 1.0, 201)
+    y = np.zeros(201, dtype=np.int64)
+    # A metric of the number of predicted positives: a one-cut spike (1.0 at 20 positives)
+    # and a broad plateau (0.9 for 100-150 positives), as a jagged validation curve has.
+    curve = np.zeros(202)
+    curve[20], curve[100:151] = 1.0, 0.9
+    metric = Metric("designed", lambda y_true, pred: curve[int(pred.sum())], "label")
+    raw = tune_threshold(y, p, metric, smooth=0)
+    assert (p >= raw).sum() == 20  # the raw maximum sits on the spike
+    t = tune_threshold(y, p, metric)
+    assert 110 <= (p >= t).sum() <= 140  # the smoothed one well inside the plateau
+    with pytest.raises(ValueError, match="smooth"):
+        tune_threshold(y, p, metric, smooth=1.0)
 
 
 def test_threshold_is_tuned_on_validation_rows_only(monkeypatch):
@@ -238,6 +266,40 @@ def test_training_priors_follow_sampling_and_weights():
     np.testing.assert_allclose(training_priors(y, 3, OversampleSampler(y)), [1 / 3] * 3)
     np.testing.assert_allclose(training_priors(y, 3, None, np.array([1.0, 2.0, 6.0])), [1 / 3] * 3)
     np.testing.assert_allclose(training_priors(y, 3, UndersampleSampler(y, 2.0)), [0.4, 0.4, 0.2])
+
+
+def test_prior_corrected_loss_is_bayes_rule_for_the_data_prior():
+    y = np.repeat([0, 1, 2], [60, 30, 10])
+    assert prior_corrected_loss(y, 3) is None  # plain training: its own loss
+    loss = prior_corrected_loss(y, 3, OversampleSampler(y))
+    logits = torch.randn(8, 3, generator=torch.Generator().manual_seed(0))
+    target = torch.tensor([0, 1, 2, 0, 0, 1, 2, 0])
+    # A net trained on uniform priors: p_data(c | x) is proportional to p_model(c | x) * prior_c.
+    p = torch.softmax(logits, dim=1) * torch.tensor([0.6, 0.3, 0.1])
+    p = p / p.sum(dim=1, keepdim=True)
+    expected = -torch.log(p[torch.arange(8), target]).mean()
+    assert float(loss(logits, target)) == pytest.approx(float(expected), rel=1e-5)
+    # Balanced class weights shift the prior the same way; a class absent from y is left alone.
+    w = compute_class_weight("balanced", classes=np.arange(3), y=y)
+    np.testing.assert_allclose(prior_corrected_loss(y, 3, None, w).log_ratio, loss.log_ratio, atol=1e-6)
+    assert prior_corrected_loss(np.array([0, 0, 2]), 3, None, np.array([1.0, 1.0, 2.0])).log_ratio[1] == 0
+
+
+@pytest.mark.parametrize("kw", [{"sampling": "oversample"}, {"class_weight": "balanced"}])
+def test_best_epoch_is_chosen_by_the_prior_corrected_validation_loss(kw):
+    X, y = _imbalanced(400, pos=0.1)
+    Xv, yv = _imbalanced(200, pos=0.1, seed=1)
+    clf = TabularClassifier(epochs=4, layers=(16,), random_state=0, **kw).fit(X, y, eval_set=(Xv, yv))
+    hist = clf.history_["valid_loss"].to_numpy()
+    assert clf.best_epoch_ == int(np.argmin(hist)) + 1
+    # The restored net's prior-corrected log loss on the eval set is the recorded best value
+    # (the net learned a 50/50 prior; the correction is Bayes' rule back to the 10% one).
+    prior = np.bincount(y) / len(y)
+    p = clf.predict_proba(Xv) * prior / 0.5
+    p /= p.sum(axis=1, keepdims=True)
+    assert hist[clf.best_epoch_ - 1] == pytest.approx(-np.log(p[np.arange(len(yv)), yv]).mean(), rel=1e-4)
+    # predict_proba stays the model's own probabilities (the balanced prior, not the corrected).
+    assert clf.predict_proba(Xv)[:, 1].mean() > p[:, 1].mean()
 
 
 def test_multiclass_auto_threshold_fits_and_clones():
