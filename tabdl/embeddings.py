@@ -50,12 +50,14 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
     cat_features, cont_features : column names/positions or None
         Column roles, passed to the net's preprocessor (None: object / str / category / bool
         columns are categorical, the others continuous).
-    min_category_count : int, default 20
-        Rare-category fold: categories seen fewer times at fit share the unknown vector. Higher
-        than the estimators' 3 because a forest fitted on the same rows trusts a rare category's
-        vector, which the net fitted to those very rows; 20 lifted flights' validation AUC from
-        0.64 to 0.71 and changed nothing on diamonds and churn (no categories that rare there; see
-        ``benchmarks/results/embeddings_leakage.md``).
+    min_category_count : int, default 100
+        Rare-category fold: categories seen fewer times at fit share the unknown vector. Far
+        higher than the estimators' 3 because a forest or GBM fitted on the same rows trusts a
+        rare category's vector, which the net fitted to those very rows' labels (target leakage,
+        as with an in-sample target encoding). On validation parts of the training split, 100
+        beat 20 on flights (LightGBM AUC 0.729 -> 0.752 on 60k rows, tailnum's rare planes) and on
+        churn (0.913 -> 0.920, states of ~60 rows each), and changed nothing on diamonds (no
+        category that rare); see ``benchmarks/results/embeddings_leakage.md``.
     remainder : {"passthrough", "drop"}
         What happens to the continuous columns: raw values (NaN kept) after the embeddings, or
         nothing. Columns in neither role are always dropped.
@@ -70,6 +72,17 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         Parameters of the inner TabularRegressor/TabularClassifier (``epochs``, ``layers``,
         ``emb_sizes``, ``min_category_count`` ...). A plain dict, not an estimator object, so a
         pickled encoder never references torch-backed classes.
+    axes : {"principal", "net"}, default "principal"
+        Coordinates of the exported vectors. "principal": each table is centred and rotated onto
+        its principal axes (PCA over its rows, the unknown vector included), so axis 0 is the
+        direction along which the column's categories differ most. Distances between categories
+        are unchanged, but a forest splits one axis at a time, and the net's own axes are an
+        arbitrary rotation that spreads one direction over every axis. "net": the net's raw
+        coordinates, ``transform`` returns ``tables_`` rows as they are.
+    n_components : None, int or float in (0, 1], default None
+        Principal axes kept per column (``axes="principal"`` only): an int keeps at most that
+        many, a float the fewest whose share of the column's variance reaches it, None all of
+        them (nothing lost).
     dtype : float dtype
         Output dtype. float32 matches the tables and what forests use internally.
     random_state : None, int or RandomState
@@ -80,8 +93,13 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
     task_ : "regression" or "classification"
     cat_features_, cont_features_ : column labels of each role
     vocabs_ : list of list of str, the sorted category keys of each categorical column
-    tables_ : list of float32 arrays (len(vocab) + 1, dim); row 0 is the unknown vector
-    embeddings_ : dict {column: DataFrame category -> vector}, first row labelled ``UNKNOWN``
+    tables_ : list of float32 arrays (len(vocab) + 1, dim); row 0 is the unknown vector. The
+        net's embedding weights as they are, whatever ``axes``.
+    centers_, components_ : lists of float32 arrays (dim,) and (dim, k), or None
+        With ``axes="principal"``, a category's exported vector is
+        ``(tables_[j][code] - centers_[j]) @ components_[j]``; None with ``axes="net"``.
+    embeddings_ : dict {column: DataFrame category -> vector}, first row labelled ``UNKNOWN``: the
+        vectors ``transform`` writes, in the coordinates ``axes`` chose (``tables_`` holds the raw ones)
     n_features_in_, feature_names_in_
     """
 
@@ -91,10 +109,12 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         task: Literal["auto", "regression", "classification"] = "auto",
         cat_features: Sequence[Any] | None = None,
         cont_features: Sequence[Any] | None = None,
-        min_category_count: int = 20,
+        min_category_count: int = 100,
         remainder: Literal["passthrough", "drop"] = "passthrough",
         cv: Any = None,
         estimator_params: dict[str, Any] | None = None,
+        axes: Literal["principal", "net"] = "principal",
+        n_components: int | float | None = None,
         dtype: Any = np.float32,
         random_state: Any = None,
     ):
@@ -105,6 +125,8 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         self.remainder = remainder
         self.cv = cv
         self.estimator_params = estimator_params
+        self.axes = axes
+        self.n_components = n_components
         self.dtype = dtype
         self.random_state = random_state
 
@@ -125,6 +147,20 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         clash = sorted(set(self.estimator_params or {}) & set(_OWN_PARAMS))
         if clash:
             raise ValueError(f"estimator_params must not set {clash}: they are EntityEmbeddingEncoder parameters")
+        if self.axes not in ("principal", "net"):
+            raise ValueError(f"axes must be 'principal' or 'net', got {self.axes!r}")
+        k = self.n_components
+        if k is not None:
+            if isinstance(k, bool) or not isinstance(k, numbers.Real):
+                ok = False
+            elif isinstance(k, numbers.Integral):
+                ok = k >= 1
+            else:
+                ok = 0 < k <= 1
+            if not ok:
+                raise ValueError(f"n_components must be None, an int >= 1 or a float in (0, 1], got {k!r}")
+            if self.axes != "principal":
+                raise ValueError("n_components needs axes='principal': the net's own axes have no order to cut")
         try:
             ok = np.dtype(self.dtype).kind == "f"
         except TypeError:
@@ -171,7 +207,15 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         return self
 
     @classmethod
-    def from_estimator(cls, estimator: Any, *, remainder: str = "passthrough", dtype: Any = np.float32):
+    def from_estimator(
+        cls,
+        estimator: Any,
+        *,
+        remainder: str = "passthrough",
+        axes: str = "principal",
+        n_components: int | float | None = None,
+        dtype: Any = np.float32,
+    ):
         """A fitted encoder holding the embeddings of a fitted TabularRegressor/TabularClassifier.
 
         Its parameters reproduce the net (``clone(enc).fit(X, y)`` trains the same kind of net).
@@ -180,7 +224,8 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         own = {k: getattr(estimator, k) for k in _OWN_PARAMS}
         params = {k: v for k, v in estimator.get_params().items() if k not in own}
         task = "classification" if is_classifier(estimator) else "regression"
-        enc = cls(task=task, remainder=remainder, estimator_params=params, dtype=dtype, **own)
+        enc = cls(task=task, remainder=remainder, estimator_params=params, axes=axes,
+                  n_components=n_components, dtype=dtype, **own)
         enc._validate_params()
         enc.n_features_in_ = estimator.n_features_in_
         if hasattr(estimator, "feature_names_in_"):
@@ -198,13 +243,27 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         self.tables_ = [
             t.weight.detach().cpu().numpy().astype(np.float32, copy=True) for t in net.model_.embeds.tables
         ]
+        if self.axes == "principal":
+            fitted = [_principal_axes(t, self.n_components) for t in self.tables_]
+            self.centers_ = [c for c, _ in fitted]
+            self.components_ = [p for _, p in fitted]
+        else:
+            self.centers_ = self.components_ = None
         self._build_lookups()
+
+    def _export(self, tables: list[np.ndarray]) -> list[np.ndarray]:
+        """Raw net tables -> the vectors ``transform`` writes (see ``axes``)."""
+        if getattr(self, "components_", None) is None:
+            return tables
+        return [((t - c) @ p).astype(np.float32) for t, c, p in zip(tables, self.centers_, self.components_)]
 
     # >>> transform
     def _build_lookups(self) -> None:
         # pandas' hash index maps keys to codes at C speed; derived from vocabs_, so it is rebuilt
-        # on unpickling instead of being pickled.
+        # on unpickling instead of being pickled. So are the exported tables: centres and axes
+        # pickle far smaller than a second copy of every table.
         self._lookups = [pd.Index(v, dtype=object) for v in self.vocabs_]
+        self._out_tables = self._export(self.tables_)
 
     def _frame(self, X: Any) -> pd.DataFrame:
         """Columns by name when fitted with names, by position otherwise (as the estimators do)."""
@@ -212,13 +271,10 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         by_name = hasattr(self, "feature_names_in_") and all(isinstance(c, str) for c in X.columns)
         return X if by_name else X.set_axis(self.columns_, axis=1)
 
-    def _n_out(self) -> int:
-        n = sum(t.shape[1] for t in self.tables_)
-        return n + (len(self.cont_features_) if self.remainder == "passthrough" else 0)
-
     def _encode(self, X: pd.DataFrame, tables: list[np.ndarray], lookups: list[pd.Index]) -> np.ndarray:
         n = len(X)
-        out = np.empty((n, self._n_out()), dtype=self.dtype)
+        n_cont = len(self.cont_features_) if self.remainder == "passthrough" else 0
+        out = np.empty((n, sum(t.shape[1] for t in tables) + n_cont), dtype=self.dtype)
         codes = [category_codes(X[c], vocab) for c, vocab in zip(self.cat_features_, lookups)]
         tables = [t.astype(self.dtype, copy=False) for t in tables]  # np.take(out=) needs one dtype
         bounds = np.cumsum([0] + [t.shape[1] for t in tables])
@@ -240,14 +296,14 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "tables_")
         X = as_frame(X)
         validate_data(self, X, reset=False, skip_check_array=True)
-        return self._encode(self._frame(X), self.tables_, self._lookups)
+        return self._encode(self._frame(X), self._out_tables, self._lookups)
 
     def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on all rows; return out-of-fold embeddings for X when ``cv`` is set."""
         self.fit(X, y)
         frame = self._frame(X)
         if self.cv is None or not self.cat_features_:
-            return self._encode(frame, self.tables_, self._lookups)
+            return self._encode(frame, self._out_tables, self._lookups)
         return self._out_of_fold(frame, y)
 
     def _out_of_fold(self, X: pd.DataFrame, y: Any) -> np.ndarray:
@@ -264,18 +320,19 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
             splitter = kind(n_splits=int(self.cv), shuffle=True, random_state=seed)
         else:
             splitter = check_cv(self.cv, y, classifier=classification)
-        out = self._encode(X, self.tables_, self._lookups)  # continuous part, and the shape
+        out = self._encode(X, self._out_tables, self._lookups)  # continuous part, and the shape
         dims = {c: t.shape[1] for c, t in zip(self.cat_features_, self.tables_)}
         for train, test in splitter.split(X, y):
             # Same widths as the full net, so each fold's tables can be rotated onto it.
             net = self._make_net(self.task_, emb_sizes=dims).fit(X.iloc[train], y[train])
-            fold = EntityEmbeddingEncoder(remainder="drop", dtype=self.dtype)
+            fold = EntityEmbeddingEncoder(remainder="drop", axes="net", dtype=self.dtype)
             fold._take_from(net)
             tables = [
                 _procrustes(ft, fv, t, v)
                 for ft, fv, t, v in zip(fold.tables_, fold.vocabs_, self.tables_, self.vocabs_)
             ]
-            width = sum(dims.values())
+            tables = self._export(tables)  # then onto the full net's principal axes
+            width = sum(t.shape[1] for t in tables)
             out[test, :width] = fold._encode(X.iloc[test], tables, fold._lookups)
         return out
 
@@ -298,7 +355,7 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
             ):
                 raise ValueError("input_features is not equal to feature_names_in_")
             names = dict(zip(self.columns_, input_features))
-        out = [f"{names[c]}_emb{i}" for c, t in zip(self.cat_features_, self.tables_) for i in range(t.shape[1])]
+        out = [f"{names[c]}_emb{i}" for c, t in zip(self.cat_features_, self._out_tables) for i in range(t.shape[1])]
         if self.remainder == "passthrough":
             out += [names[c] for c in self.cont_features_]
         return np.asarray(out, dtype=object)
@@ -306,7 +363,10 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
     # >>> inspection
     @property
     def embeddings_(self) -> dict[Any, pd.DataFrame]:
-        """{column: DataFrame with one row per category (first row UNKNOWN) and one column per dim}."""
+        """{column: DataFrame with one row per category (first row UNKNOWN) and one column per output dim}.
+
+        The vectors ``transform`` writes (principal axes by default); the net's raw weights are ``tables_``.
+        """
         check_is_fitted(self, "tables_")
         names = self._input_names()
         return {
@@ -315,7 +375,7 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
                 index=pd.Index([UNKNOWN, *v], name=c),
                 columns=[f"{names[c]}_emb{i}" for i in range(t.shape[1])],
             )
-            for c, t, v in zip(self.cat_features_, self.tables_, self.vocabs_)
+            for c, t, v in zip(self.cat_features_, self._out_tables, self.vocabs_)
         }
 
     def _table(self, col: Any) -> tuple[np.ndarray, list[str]]:
@@ -323,10 +383,14 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         if col not in self.cat_features_:
             raise ValueError(f"column {col!r} is not a categorical column of this encoder: {self.cat_features_}")
         j = self.cat_features_.index(col)
-        return self.tables_[j], [UNKNOWN, *self.vocabs_[j]]
+        return self._out_tables[j], [UNKNOWN, *self.vocabs_[j]]
 
     def most_similar(self, col: Any, category: Any, k: int = 10) -> pd.Series:
-        """The k categories of ``col`` whose vectors are closest to ``category``'s by cosine."""
+        """The k categories of ``col`` whose vectors (``embeddings_``) are closest to ``category``'s by cosine.
+
+        With ``axes="principal"`` the vectors are centred, so the offset all categories share
+        does not make every pair look alike.
+        """
         table, labels = self._table(col)
         key = UNKNOWN if category == UNKNOWN else _key(category)
         try:
@@ -353,12 +417,39 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         # object.__getstate__ hands back the live __dict__: copy before dropping the lookups.
         state = dict(super().__getstate__())
         state.pop("_lookups", None)
+        state.pop("_out_tables", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         if "vocabs_" in state:
             self._build_lookups()
+
+
+def _principal_axes(table: np.ndarray, n_components: int | float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Centre (dim,) and principal axes (dim, k) of a table's rows, by decreasing variance.
+
+    Every row counts once: the rows are categories (each kept one seen >= min_category_count
+    times at fit), not training rows, and an estimator's tables carry no row counts.
+    """
+    t = table.astype(np.float64)
+    center = t.mean(axis=0)
+    # full_matrices: all dim axes even when the table has fewer rows than dims (the trailing
+    # ones then carry no variance), so that n_components=None keeps the net's width.
+    _, s, vt = np.linalg.svd(t - center, full_matrices=True)  # vt: (dim, dim)
+    axes = vt.T  # (dim, dim), columns by decreasing singular value
+    if n_components is None:
+        k = axes.shape[1]
+    elif isinstance(n_components, numbers.Integral):
+        k = min(int(n_components), axes.shape[1])
+    else:
+        var = s**2
+        share = np.cumsum(var) / var.sum() if var.sum() > 0 else np.ones_like(var)
+        k = int(np.searchsorted(share, n_components * (1 - 1e-9)) + 1)  # the fewest reaching it
+    axes = axes[:, :k]
+    # An axis' sign is arbitrary: make its largest loading positive, so a refit is reproducible.
+    sign = np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(k)])
+    return center.astype(np.float32), (axes * np.where(sign == 0, 1, sign)).astype(np.float32)
 
 
 def _procrustes(fold_table: np.ndarray, fold_vocab: list[str], table: np.ndarray, vocab: list[str]) -> np.ndarray:

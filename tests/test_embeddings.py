@@ -41,24 +41,54 @@ def fitted():
 
 def test_round_trip_equals_net_weights(fitted):
     reg, enc, X, _ = fitted
+    raw = reg.embedding_encoder(axes="net")
     codes = reg.preprocessor_.transform(X)[0].numpy()
-    out = enc.transform(X)
+    out, out_raw = enc.transform(X), raw.transform(X)
     start = 0
     for j, table in enumerate(reg.model_.embeds.tables):
         w = table.weight.detach().numpy()
-        np.testing.assert_array_equal(enc.tables_[j], w)
-        np.testing.assert_array_equal(out[:, start : start + w.shape[1]], w[codes[:, j]])
+        np.testing.assert_array_equal(enc.tables_[j], w)  # tables_ hold the raw weights, whatever axes
+        np.testing.assert_array_equal(raw.tables_[j], w)
+        np.testing.assert_array_equal(out_raw[:, start : start + w.shape[1]], w[codes[:, j]])
+        # The default export: centred and rotated onto the table's principal axes.
+        c, p = enc.centers_[j], enc.components_[j]
+        np.testing.assert_allclose(out[:, start : start + w.shape[1]], (w[codes[:, j]] - c) @ p, atol=1e-6)
         start += w.shape[1]
-    np.testing.assert_allclose(out[:, start], X["a"].to_numpy(), rtol=1e-6)  # passthrough, raw
+    assert raw.centers_ is None and raw.components_ is None
+    for o in (out, out_raw):
+        np.testing.assert_allclose(o[:, start], X["a"].to_numpy(), rtol=1e-6)  # passthrough, raw
     assert enc.vocabs_ == reg.preprocessor_.vocabs_
     assert enc.cat_features_ == ["c", "d"] and enc.cont_features_ == ["a"]
+
+
+def test_principal_axes_keep_distances_and_order_variance(fitted):
+    reg, enc, X, _ = fitted
+    for j, (w, p) in enumerate(zip(enc.tables_, enc.components_)):
+        np.testing.assert_allclose(p.T @ p, np.eye(p.shape[1]), atol=1e-5)  # a rotation: orthonormal axes
+        v = enc.embeddings_[["c", "d"][j]].to_numpy()
+        # Same pairwise distances between categories as the net's vectors: nothing lost.
+        dist = lambda a: np.linalg.norm(a[:, None] - a[None], axis=-1)  # noqa: E731
+        np.testing.assert_allclose(dist(v), dist(w), atol=1e-5)
+        np.testing.assert_allclose(v.mean(axis=0), 0, atol=1e-6)  # centred
+        var = v.var(axis=0)
+        assert (np.diff(var) <= 1e-7).all() and var[0] > var[-1]  # axis 0 carries the most
+    # n_components cuts trailing axes: an int keeps that many, a float enough for that variance share.
+    one = reg.embedding_encoder(n_components=1)
+    assert [t.shape[1] for t in one.embeddings_.values()] == [1, 1]
+    np.testing.assert_allclose(one.transform(X)[:, 0], enc.transform(X)[:, 0], atol=1e-6)
+    assert list(one.get_feature_names_out()) == ["c_emb0", "d_emb0", "a"]
+    v = enc.embeddings_["d"].to_numpy()
+    share = np.cumsum(v.var(axis=0)) / v.var(axis=0).sum()
+    half = reg.embedding_encoder(n_components=0.5).embeddings_["d"].shape[1]
+    assert half == np.searchsorted(share, 0.5) + 1 < v.shape[1]
+    assert reg.embedding_encoder(n_components=1.0).embeddings_["d"].shape[1] <= v.shape[1]
 
 
 def test_unknown_and_missing_map_to_unknown_vector(fitted):
     _, enc, X, _ = fitted
     X_new = pd.DataFrame({"a": [0.0, 1.0, np.nan], "c": ["never seen", None, "x"], "d": [99, np.nan, 2]})
     out = enc.transform(X_new)
-    wc, wd = enc.tables_
+    wc, wd = (e.to_numpy() for e in enc.embeddings_.values())
     np.testing.assert_array_equal(out[0, : wc.shape[1]], wc[0])
     np.testing.assert_array_equal(out[1, : wc.shape[1]], wc[0])
     np.testing.assert_array_equal(out[0, wc.shape[1] : wc.shape[1] + wd.shape[1]], wd[0])
@@ -74,7 +104,7 @@ def test_pandas_output_names_and_remainder(fitted):
     enc = clone(enc)
     enc.__dict__.update(fitted[1].__dict__)  # a fitted copy, so set_output does not touch the fixture
     enc.set_output(transform="pandas")
-    dims = [t.shape[1] for t in enc.tables_]
+    dims = [e.shape[1] for e in enc.embeddings_.values()]
     expected = [f"c_emb{i}" for i in range(dims[0])] + [f"d_emb{i}" for i in range(dims[1])] + ["a"]
     X_idx = X.set_axis(np.arange(len(X)) + 1000)
     out = enc.transform(X_idx)
@@ -90,7 +120,8 @@ def test_embeddings_inspection(fitted):
     emb = enc.embeddings_
     assert set(emb) == {"c", "d"}
     assert list(emb["c"].index) == [UNKNOWN, "w", "x", "y", "z"]
-    np.testing.assert_array_equal(emb["c"].to_numpy(), enc.tables_[0])
+    X_c = pd.DataFrame({"a": 0.0, "c": [None, "w", "x", "y", "z"], "d": 0})
+    np.testing.assert_array_equal(emb["c"].to_numpy(), enc.transform(X_c)[:, : emb["c"].shape[1]])
     sims = enc.most_similar("d", 3, k=2)  # the int 3 meets its key "3"
     assert len(sims) == 2 and "3" not in sims.index and UNKNOWN not in sims.index
     assert sims.is_monotonic_decreasing and (sims <= 1 + 1e-6).all()
@@ -145,7 +176,9 @@ def test_pickle_is_small(fitted):
 
 def test_standalone_fit_infers_task():
     X, y = make_frame(n=200)
-    enc = EntityEmbeddingEncoder(cat_features=["c", "d"], estimator_params=FAST, random_state=0).fit(X, y)
+    # min_category_count 20 keeps this small frame's categories (the default 100 would fold them all).
+    enc = EntityEmbeddingEncoder(cat_features=["c", "d"], min_category_count=20, estimator_params=FAST,
+                                 random_state=0).fit(X, y)
     assert enc.task_ == "regression"
     labels = np.where(y > np.median(y), "hi", "lo")
     enc_c = EntityEmbeddingEncoder(estimator_params=FAST, random_state=0).fit(X, labels)
@@ -178,6 +211,11 @@ def test_from_estimator_parameters_refit_the_same_net(fitted):
         ({"estimator_params": {"no_such_param": 1}}, "no_such_param"),
         ({"cv": 1}, "cv must be"),
         ({"dtype": np.int32}, "dtype must be a float"),
+        ({"axes": "pca"}, "axes must be"),
+        ({"n_components": 0}, "n_components must be"),
+        ({"n_components": 1.5}, "n_components must be"),
+        ({"n_components": True}, "n_components must be"),
+        ({"axes": "net", "n_components": 2}, "needs axes='principal'"),
         ({"cat_features": ["nope"]}, "nope"),
     ],
 )
@@ -189,10 +227,11 @@ def test_bad_params_raise(params, match):
 
 def test_rare_categories_fold_into_the_unknown_vector():
     X, y = make_frame(n=200)
-    X.loc[:9, "c"] = "rare"  # 10 rows: kept by the estimators' 3, folded by the encoder's 20
+    X.loc[:9, "c"] = "rare"  # 10 rows: kept by the estimators' 3, folded by the encoder's 100
     enc = EntityEmbeddingEncoder(cat_features=["c"], estimator_params=FAST, random_state=0).fit(X, y)
     assert "rare" not in enc.vocabs_[0]
-    np.testing.assert_array_equal(enc.transform(X.head(1))[0, : enc.tables_[0].shape[1]], enc.tables_[0][0])
+    unknown = enc.embeddings_["c"].loc[UNKNOWN].to_numpy()
+    np.testing.assert_array_equal(enc.transform(X.head(1))[0, : len(unknown)], unknown)
     kept = EntityEmbeddingEncoder(cat_features=["c"], min_category_count=3, estimator_params=FAST, random_state=0)
     assert "rare" in kept.fit(X, y).vocabs_[0]
 
@@ -207,7 +246,7 @@ def test_pipelines_with_lightgbm_and_random_forest():
     from lightgbm import LGBMRegressor
 
     X, y = make_frame(n=300)
-    enc = EntityEmbeddingEncoder(cat_features=["c", "d"], estimator_params=FAST, random_state=0)
+    enc = EntityEmbeddingEncoder(cat_features=["c", "d"], min_category_count=20, estimator_params=FAST, random_state=0)
     lgbm = make_pipeline(clone(enc), LGBMRegressor(n_estimators=30, min_child_samples=5, verbose=-1))
     lgbm.fit(X, y)
     assert lgbm.score(X, y) > 0.5
@@ -229,7 +268,9 @@ def test_cv_gives_out_of_fold_vectors():
     X.loc[30:35, "c"] = None
     first = np.arange(60)  # ... which all sit in the held-out part of the first fold
     splits = [(np.arange(60, 240), first), (first, np.arange(60, 240))]
-    enc = EntityEmbeddingEncoder(cat_features=["c", "d"], estimator_params=FAST, random_state=0, cv=splits)
+    # The net's own axes first: that is where the fold nets are rotated onto the full net.
+    enc = EntityEmbeddingEncoder(cat_features=["c", "d"], min_category_count=20, estimator_params=FAST,
+                                 random_state=0, cv=splits, axes="net")
     oof = enc.fit_transform(X, y)
     full = enc.transform(X)
     width_c = enc.tables_[0].shape[1]
@@ -249,6 +290,12 @@ def test_cv_gives_out_of_fold_vectors():
     known = X["c"].isin(["x", "y", "z", "w"]).to_numpy()
     err = np.abs(oof[known, :width_c] - full[known, :width_c]).mean()
     assert err < np.abs(full[known, :width_c]).mean()
+    # Principal axes: the same fold vectors, then onto the full net's principal axes.
+    pca = clone(enc).set_params(axes="principal", n_components=2)
+    oof_p = pca.fit_transform(X, y)
+    assert oof_p.shape == (len(X), 2 + 2 + 1)
+    np.testing.assert_allclose(oof_p[:, :2], (oof[:, :width_c] - pca.centers_[0]) @ pca.components_[0], atol=1e-5)
+    np.testing.assert_array_equal(oof_p[:, -1], full[:, -1])
 
 
 @parametrize_with_checks(
