@@ -105,7 +105,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         metrics: Sequence[Any] | None = None,
         cat_features: Sequence[Any] | None = None,
         cont_features: Sequence[Any] | None = None,
-        min_category_count: int = 3,
+        min_category_count: int | str = "auto",  # 1% of training rows in [3, 100]: tabdl.preprocess
         scaler: str = "quantile",
         num_embeddings: str | dict[str, Any] | None = "auto",
         n_members: int = 1,

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tabdl.preprocess import TabularPreprocessor, category_keys
+from tabdl.preprocess import TabularPreprocessor, auto_min_category_count, category_keys
 
 
 def mixed_frame() -> pd.DataFrame:
@@ -105,6 +105,30 @@ def test_rare_levels_fold_into_zero():
     assert pre.vocabs_ == [["a", "b"]]
     codes, _ = pre.transform(X)
     assert codes[:, 0].tolist() == [1] * 5 + [2] * 3 + [0] * 3
+
+
+@pytest.mark.parametrize(("n_rows", "bar"), [(10, 3), (299, 3), (1_000, 10), (5_049, 50), (10_000, 100), (10**6, 100)])
+def test_auto_min_category_count_is_one_percent_clipped(n_rows, bar):
+    assert auto_min_category_count(n_rows) == bar
+
+
+def test_auto_rare_fold_scales_with_rows_and_round_trips():
+    # 2,000 rows -> the bar is 20: "b" (25 rows) stays, "c" (15 rows) folds into 0.
+    X = pd.DataFrame({"c": ["a"] * 1960 + ["b"] * 25 + ["c"] * 15})
+    pre = TabularPreprocessor(min_category_count="auto").fit(X)
+    assert pre.min_category_count_ == 20 and pre.vocabs_ == [["a", "b"]]
+    # A few-hundred-row table keeps its categories (the bar stays at 3), unlike a fixed 100.
+    small = TabularPreprocessor(min_category_count="auto").fit(X.iloc[1940:])
+    assert small.min_category_count_ == 3 and small.vocabs_ == [["a", "b", "c"]]
+    back = TabularPreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    assert back.min_category_count == "auto" and back.min_category_count_ == 20
+    assert torch.equal(back.transform(X)[0], pre.transform(X)[0])
+
+
+@pytest.mark.parametrize("bad", [0, 2.5, "often", True])
+def test_bad_min_category_count_names_the_parameter(bad):
+    with pytest.raises(ValueError, match="min_category_count"):
+        TabularPreprocessor(min_category_count=bad).fit(pd.DataFrame({"c": ["a", "b"]}))
 
 
 @pytest.mark.parametrize("at_predict", ["7", 7.0, np.int64(7), np.float32(7)])
