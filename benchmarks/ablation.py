@@ -78,13 +78,14 @@ VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("d2", "d1", {"n_members": 4}),
     # Round 5 (after the full-flights follow-up): the rare-category fold relative to n.
     ("e1", "c4", {"min_category_count": "auto"}),
+    ("e2", "e1", {"n_members": 4}),
     ("c3_sigma0.1", "c3", {"num_embeddings": PLR}),
     ("c3_sigma0.1_dropout0", "c3_sigma0.1", {"dropout": 0.0}),
 ]
 
 
 # --quick runs only these (the old default, each kind of option once, and the chosen default).
-QUICK_VARIANTS = ["old_default", "plr", "ple", "k8", "e1"]
+QUICK_VARIANTS = ["old_default", "plr", "ple", "k8", "e2"]
 
 
 def batch_size_for(spec: Any, n_fit: int, validation_fraction: float = 0.1) -> Any:
