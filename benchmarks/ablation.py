@@ -78,7 +78,9 @@ VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("d2", "d1", {"n_members": 4}),
     # Round 5 (after the full-flights follow-up): the rare-category fold relative to n.
     ("e1", "c4", {"min_category_count": "auto"}),
-    ("e2", "e1", {"n_members": 4}),
+    ("e2", "e1", {"n_members": 2}),
+    ("e2_k3", "e1", {"n_members": 3}),
+    ("e2_k4", "e1", {"n_members": 4}),
     ("c3_sigma0.1", "c3", {"num_embeddings": PLR}),
     ("c3_sigma0.1_dropout0", "c3_sigma0.1", {"dropout": 0.0}),
 ]
