@@ -25,6 +25,7 @@ from torch import nn
 
 from benchmarks._common import cli
 from tabdl import datasets
+from tabdl.ensemble import MemberLoss
 from tabdl.estimators import TabularClassifier
 from tabdl.learner import Learner, TensorData
 from tabdl.modules import TabularMLP
@@ -69,11 +70,17 @@ def _new_model(config: dict, seed: int = 0) -> TabularMLP:
     return TabularMLP(**config)
 
 
+def _loss() -> nn.Module:
+    # The estimator's own loss: cross-entropy, averaged over the members of an ensemble net
+    # (n_members > 1 outputs (B, k, n_out) in training); plain cross-entropy for one member.
+    return MemberLoss(nn.CrossEntropyLoss())
+
+
 def bare_loop(model: nn.Module, train: TensorData, epochs: int, *, lr: float = LR,
               batch_size: int = BATCH_SIZE, seed: int = 0, weight_decay: float = 0.01) -> nn.Module:
     """The baseline: index batches over the tensors, AdamW (torch defaults) at a constant LR."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.99), eps=1e-5)
-    loss_func = nn.CrossEntropyLoss()
+    loss_func = _loss()
     g = torch.Generator().manual_seed(seed)
     x_cat, x_cont, y = train.x_cat, train.x_cont, train.y
     model.train()
@@ -89,7 +96,7 @@ def bare_loop(model: nn.Module, train: TensorData, epochs: int, *, lr: float = L
 
 
 def _learner_fit(model: nn.Module, train: TensorData, epochs: int) -> None:
-    learner = Learner(model, nn.CrossEntropyLoss(), batch_size=BATCH_SIZE, weight_decay=0.01, seed=0)
+    learner = Learner(model, _loss(), batch_size=BATCH_SIZE, weight_decay=0.01, seed=0)
     learner.fit_one_cycle(train, epochs, LR)
 
 

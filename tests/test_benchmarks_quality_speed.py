@@ -52,12 +52,13 @@ def test_evaluate_without_baselines_leaves_the_ratio_empty(tiny_card):
     assert len(table) == 1 and table["error_ratio_vs_lgbm"].isna().all()
 
 
-def test_bare_loop_trains_the_given_module():
+@pytest.mark.parametrize("k", [1, 2])  # one net, and an ensemble net as the default config builds
+def test_bare_loop_trains_the_given_module(k):
     g = torch.Generator().manual_seed(0)
     n = 300
     train = TensorData(torch.randint(0, 4, (n, 1), generator=g), torch.randn(n, 2, generator=g),
                        torch.randint(0, 2, (n,), generator=g))
-    config = {"cardinalities": [4], "emb_dims": [3], "n_cont": 2, "n_out": 2}
+    config = {"cardinalities": [4], "emb_dims": [3], "n_cont": 2, "n_out": 2, "k": k}
     model = speed._new_model(config)
     before = [p.detach().clone() for p in model.parameters()]
     # n = 300 leaves a one-row tail with batch size 299: it must be skipped (BatchNorm).
