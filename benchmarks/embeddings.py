@@ -10,7 +10,7 @@ scikit-learn's OrdinalEncoder on the same frame as the baseline of the same proc
 
 ``--leakage`` adds the study that chose the encoder's defaults: out-of-fold embeddings
 (``fit_transform`` with cv=5) and stronger rare-category folds (min_category_count=20, 100) against
-plain in-sample embeddings (the estimators' min_category_count=3), scored on a validation part
+plain in-sample embeddings (min_category_count=3, the estimators' former default), scored on a validation part
 carved from the training split.
 
     python -m benchmarks.embeddings [--quick] [--threads 1] [--leakage]

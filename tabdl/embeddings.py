@@ -10,6 +10,7 @@ same reason: unpickling a fitted encoder must not pull torch in.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -50,14 +51,15 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
     cat_features, cont_features : column names/positions or None
         Column roles, passed to the net's preprocessor (None: object / str / category / bool
         columns are categorical, the others continuous).
-    min_category_count : int, default 100
-        Rare-category fold: categories seen fewer times at fit share the unknown vector. Far
-        higher than the estimators' 3 because a forest or GBM fitted on the same rows trusts a
+    min_category_count : int or "auto", default 100
+        Rare-category fold: categories seen fewer times at fit share the unknown vector. Higher
+        than the estimators' "auto" (1% of the rows, clipped to [3, 100]) because a forest or GBM fitted on the same rows trusts a
         rare category's vector, which the net fitted to those very rows' labels (target leakage,
         as with an in-sample target encoding). On validation parts of the training split, 100
         beat 20 on flights (LightGBM AUC 0.729 -> 0.752 on 60k rows, tailnum's rare planes) and on
         churn (0.913 -> 0.920, states of ~60 rows each), and changed nothing on diamonds (no
-        category that rare); see ``benchmarks/results/embeddings_leakage.md``.
+        category that rare); see ``benchmarks/results/embeddings_leakage.md``. A column whose
+        categories are all that rare is folded whole: its output is constant, and ``fit`` warns.
     remainder : {"passthrough", "drop"}
         What happens to the continuous columns: raw values (NaN kept) after the embeddings, or
         nothing. Columns in neither role are always dropped.
@@ -204,6 +206,17 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         task = self._resolve_task(y)
         net = self._make_net(task).fit(X, y)
         self._take_from(net)
+        folded = [c for c, v in zip(self.cat_features_, self.vocabs_) if not v]
+        if folded:
+            # Folding a whole column can be right (churn's ~60-row states are noise to the trees),
+            # but constant output columns must not pass unnoticed.
+            warnings.warn(
+                f"every category of {folded} was seen fewer than min_category_count="
+                f"{net.preprocessor_.min_category_count_} times and shares the unknown vector: their "
+                "output columns are constant; lower min_category_count to keep them",
+                UserWarning,
+                stacklevel=2,
+            )
         return self
 
     @classmethod
@@ -421,6 +434,10 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if "axes" not in state:  # pickled before the principal-axes export: the net's own coordinates
+            state = {**state, "axes": "net", "n_components": None}
+            if "tables_" in state:
+                state.update(centers_=None, components_=None)
         super().__setstate__(state)
         if "vocabs_" in state:
             self._build_lookups()

@@ -395,7 +395,10 @@ def _encoder_to_state(enc: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]
 def _encoder_from_state(cls: type, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Any:
     params = dict(state["params"])
     params["dtype"] = np.dtype(params["dtype"]).type
+    # Files written before the principal-axes export hold the net's own coordinates.
+    params.setdefault("axes", "net")
     enc = cls(**params)
+    enc.centers_ = enc.components_ = None
     _set_fitted_attrs(enc, state["attrs"])
     enc.tables_ = [tensors[f"tables.{j}"].numpy().copy() for j in range(state["n_tables"])]
     if len(tensors) != state["n_tables"] or len(enc.tables_) != len(enc.vocabs_):

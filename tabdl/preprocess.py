@@ -300,7 +300,8 @@ class TabularPreprocessor:
                 "max_emb_params": int(self.max_emb_params),
             },
             "columns": self.columns_,
-            "min_category_count": self.min_category_count_,
+            # (a preprocessor pickled before "auto" existed has only the int parameter)
+            "min_category_count": getattr(self, "min_category_count_", self.min_category_count),
             "cat_names": self.cat_names_,
             "cont_names": self.cont_names_,
             "vocabs": self.vocabs_,

@@ -285,8 +285,8 @@ def tune_threshold(
     Candidates are the midpoints between consecutive distinct probabilities (at most
     ``max_candidates``, by quantiles). The metric is averaged over a moving window of
     neighbouring cuts, ``smooth`` (a fraction) of the candidates wide, so about that share of
-    the validation rows in score order, before its maximum is taken; among equally good cuts
-    the middle one is taken. Why: a validation part holds few minority rows (about 60 on
+    the validation rows in score order; its maximum marks the region, and the best raw cut
+    within half a window of it is taken (among equally good cuts, the middle one). Why: a validation part holds few minority rows (about 60 on
     churn), so the raw metric curve is jagged and its best single cut often sits on a spike
     that does not carry over to new rows; the smoothed curve's peak does better on held-out
     rows (benchmarks/imbalance.py). ``smooth=0`` takes the raw maximum.
@@ -302,7 +302,14 @@ def tune_threshold(
     sign = 1.0 if m.greater_is_better else -1.0
     scores = np.array([sign * m.func(y, (p >= t).astype(np.int64)) for t in cuts])
     window = int(round(smooth * len(cuts))) | 1  # odd, so the window is centred
-    return float(cuts[_middle_of_best(_moving_average(scores, window))])
+    # The smoothed curve picks the region (a broad plateau beats a lone spike); the raw metric
+    # then picks the cut inside it. Why not the smoothed peak itself: it counts cut positions,
+    # not probability distance, so a clean gap between the classes (one position wide) looks
+    # like a spike, and the average, which falls more slowly on the side of false positives,
+    # would move the cut in among the negatives.
+    peak, half = _middle_of_best(_moving_average(scores, window)), window // 2
+    lo = max(0, peak - half)
+    return float(cuts[lo + _middle_of_best(scores[lo : peak + half + 1])])
 
 
 def tune_prior_correction(

@@ -304,3 +304,36 @@ def test_cv_gives_out_of_fold_vectors():
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_a_column_folded_whole_warns_and_is_constant():
+    X, y = make_frame(n=300)  # "c" and "d": 50-75 rows per category, all under the default 100
+    enc = EntityEmbeddingEncoder(cat_features=["c", "d"], estimator_params=FAST, random_state=0)
+    with pytest.warns(UserWarning, match="min_category_count=100"):
+        enc.fit(X, y)
+    out = enc.transform(X)
+    assert enc.vocabs_ == [[], []]
+    assert np.ptp(out[:, :-1], axis=0).max() == 0.0  # every embedding column constant
+
+
+def _as_written_before_principal_axes(state: dict) -> dict:
+    """An encoder's state as tabdl wrote it before the ``axes`` parameter existed."""
+    return {k: v for k, v in state.items() if k not in ("axes", "n_components", "centers_", "components_")}
+
+
+def test_encoders_pickled_or_saved_before_principal_axes_keep_the_net_coordinates(fitted):
+    from tabdl import io
+
+    _, _, X, _ = fitted
+    raw = fitted[0].embedding_encoder(axes="net")
+    old = EntityEmbeddingEncoder.__new__(EntityEmbeddingEncoder)
+    old.__setstate__(_as_written_before_principal_axes(raw.__getstate__()))
+    assert old.get_params()["axes"] == "net" and clone(old).axes == "net"
+    np.testing.assert_array_equal(old.transform(X), raw.transform(X))
+
+    state, tensors = io._encoder_to_state(raw)
+    state = {**state, "params": {k: v for k, v in state["params"].items() if k not in ("axes", "n_components")},
+             "attrs": _as_written_before_principal_axes(state["attrs"])}
+    loaded = io._encoder_from_state(EntityEmbeddingEncoder, state, tensors)
+    assert loaded.axes == "net"
+    np.testing.assert_array_equal(loaded.transform(X), raw.transform(X))

@@ -125,6 +125,14 @@ def test_auto_rare_fold_scales_with_rows_and_round_trips():
     assert torch.equal(back.transform(X)[0], pre.transform(X)[0])
 
 
+def test_a_preprocessor_pickled_before_auto_still_exports():
+    pre = TabularPreprocessor(min_category_count=3).fit(pd.DataFrame({"c": ["a"] * 5 + ["b"]}))
+    state = {k: v for k, v in pre.__getstate__().items() if k != "min_category_count_"}
+    old = TabularPreprocessor.__new__(TabularPreprocessor)
+    old.__setstate__(state)
+    assert TabularPreprocessor.from_dict(old.to_dict()).min_category_count_ == 3
+
+
 @pytest.mark.parametrize("bad", [0, 2.5, "often", True])
 def test_bad_min_category_count_names_the_parameter(bad):
     with pytest.raises(ValueError, match="min_category_count"):

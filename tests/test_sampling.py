@@ -162,6 +162,16 @@ def test_tune_threshold_finds_the_separating_cut():
         tune_threshold(y, p, "roc_auc")
 
 
+def test_smoothed_threshold_keeps_a_clean_gap_between_the_classes():
+    # Found in review: averaging over cut positions treated the gap between separable classes
+    # (one position wide) as a spike and moved the cut in among the negatives.
+    rng = np.random.default_rng(0)
+    p = np.r_[rng.uniform(0.6, 0.9, 10), rng.uniform(0.0, 0.5, 190)]
+    y = np.r_[np.ones(10), np.zeros(190)].astype(np.int64)
+    t = tune_threshold(y, p, "f1")
+    assert ((p >= t) == (y == 1)).all()
+
+
 def test_tune_threshold_prefers_a_broad_plateau_to_a_lone_spike():
     p = np.linspace(0.0, 1.0, 201)
     y = np.zeros(201, dtype=np.int64)
