@@ -311,7 +311,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _y_range_scaled(self):
         return None
 
-    def _learner(self, n_train: int, callbacks=(), sampler=None) -> Learner:
+    def _learner(self, n_train: int, callbacks=(), sampler=None, valid_loss_func=None) -> Learner:
         bs = _auto_batch_size(n_train) if self.batch_size == "auto" else int(self.batch_size)
         cbs = list(callbacks)
         if self.verbose:
@@ -329,7 +329,14 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             to_target=self._to_target,
             callbacks=cbs,
             sampler=sampler,
+            valid_loss_func=valid_loss_func,
         )
+
+    def _cycle_learner(self, train: TensorData, callbacks=()) -> Learner:
+        """The learner of one training cycle (fit, fit_one_cycle): the task's sampler, and the
+        validation loss that goes with it."""
+        sampler = self._sampler(train)
+        return self._learner(len(train), callbacks, sampler, self._valid_loss(train, sampler))
 
     def _weight_decay(self) -> float:
         """The learner's weight decay (a hook: MatrixFactorization resolves "auto" per kind)."""
@@ -364,9 +371,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             torch.manual_seed(self.seed_)
             self._build_model(train)
             callbacks = [EarlyStopping(self.patience)] if self.patience and valid is not None else []
-            sampler = self._sampler(train)
-            learner = self._learner(len(train), callbacks, sampler)
-            learner.valid_loss_func = self._valid_loss(train, sampler)
+            learner = self._cycle_learner(train, callbacks)
             learner.fit_one_cycle(train, int(self.epochs), self.lr, valid=valid)
         self._after_training(learner, train, valid)
         self._store_history(learner, reset=True)
@@ -432,9 +437,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             valid = self._tensors(self._check_X_predict(Xv), yv)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_ + len(self.history_))
-            sampler = self._sampler(train)
-            learner = self._learner(len(train), sampler=sampler)
-            learner.valid_loss_func = self._valid_loss(train, sampler)
+            learner = self._cycle_learner(train)
             learner.fit_one_cycle(train, int(epochs), self.lr if lr is None else lr, valid=valid)
         self._after_training(learner, train, valid)
         self._store_history(learner, reset=False)

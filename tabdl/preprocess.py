@@ -26,7 +26,6 @@ Scaler = Literal[
     "none",  # raw values
 ]
 
-# Rank-gauss output is clipped to the normal quantiles of [EPS, 1 - EPS] (about +/-5.2).
 # min_category_count="auto": a category is kept when it holds 1% of the training rows, with the
 # bar clipped to [3, 100] (3 keeps small data's categories; 100 is LightGBM's min_data_per_group).
 # Why relative to n: on the validation parts of the visible tasks (benchmarks/results/ablation.md)
@@ -41,6 +40,7 @@ def auto_min_category_count(n_rows: int) -> int:
     return int(min(AUTO_MAX_COUNT, max(AUTO_MIN_COUNT, round(AUTO_MIN_SHARE * n_rows))))
 
 
+# Rank-gauss output is clipped to the normal quantiles of [EPS, 1 - EPS] (about +/-5.2).
 _QUANTILE_EPS = 1e-7
 _N_QUANTILES = 1000
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from scipy.ndimage import uniform_filter1d
 from sklearn.utils.class_weight import compute_class_weight
 
 from .metrics import Metric, get_metric
@@ -231,13 +232,12 @@ def prior_corrected_loss(
 ) -> PriorCorrectedLoss | None:
     """The validation loss for a net trained on a shifted prior, or None when there is no shift
     (plain training keeps its own loss)."""
-    counts = np.bincount(np.asarray(y).reshape(-1), minlength=n_classes).astype(float)
-    trained = training_priors(y, n_classes, sampler, weights)
-    if np.allclose(trained, counts / counts.sum(), rtol=0, atol=1e-9):
+    data, trained = training_priors(y, n_classes), training_priors(y, n_classes, sampler, weights)
+    if np.allclose(trained, data, rtol=0, atol=1e-9):
         return None
-    present = counts > 0
+    present = data > 0
     log_ratio = np.zeros(n_classes)
-    log_ratio[present] = np.log(counts[present] / counts.sum()) - np.log(trained[present])
+    log_ratio[present] = np.log(data[present]) - np.log(trained[present])
     return PriorCorrectedLoss(log_ratio)
 
 
@@ -267,15 +267,6 @@ def _middle_of_best(scores: np.ndarray) -> int:
     return int(best[len(best) // 2])
 
 
-def _moving_average(scores: np.ndarray, window: int) -> np.ndarray:
-    """Centred moving average over ``window`` (odd) neighbours, the ends padded with edge values."""
-    if window <= 1 or len(scores) < 3:
-        return scores
-    half = min(window, len(scores) - (1 - len(scores) % 2)) // 2
-    padded = np.pad(scores, half, mode="edge")
-    return np.convolve(padded, np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
-
-
 def tune_threshold(
     y: Any, p_pos: Any, metric: Any = "f1", *, max_candidates: int = 256, smooth: float = 0.1
 ) -> float:
@@ -286,10 +277,11 @@ def tune_threshold(
     ``max_candidates``, by quantiles). The metric is averaged over a moving window of
     neighbouring cuts, ``smooth`` (a fraction) of the candidates wide, so about that share of
     the validation rows in score order; its maximum marks the region, and the best raw cut
-    within half a window of it is taken (among equally good cuts, the middle one). Why: a validation part holds few minority rows (about 60 on
-    churn), so the raw metric curve is jagged and its best single cut often sits on a spike
-    that does not carry over to new rows; the smoothed curve's peak does better on held-out
-    rows (benchmarks/imbalance.py). ``smooth=0`` takes the raw maximum.
+    within half a window of it is taken (among equally good cuts, the middle one). Why: a
+    validation part holds few minority rows (about 60 on churn), so the raw metric curve is
+    jagged and its best single cut often sits on a spike that does not carry over to new rows;
+    the smoothed curve's peak does better on held-out rows (benchmarks/imbalance.py).
+    ``smooth=0`` takes the raw maximum.
     """
     m = label_metric(metric)
     if isinstance(smooth, bool) or not isinstance(smooth, numbers.Real) or not 0 <= smooth < 1:
@@ -307,7 +299,7 @@ def tune_threshold(
     # not probability distance, so a clean gap between the classes (one position wide) looks
     # like a spike, and the average, which falls more slowly on the side of false positives,
     # would move the cut in among the negatives.
-    peak, half = _middle_of_best(_moving_average(scores, window)), window // 2
+    peak, half = _middle_of_best(uniform_filter1d(scores, window, mode="nearest")), window // 2
     lo = max(0, peak - half)
     return float(cuts[lo + _middle_of_best(scores[lo : peak + half + 1])])
 

@@ -152,8 +152,8 @@ def test_estimator_interrupt_leaves_a_usable_model(est, monkeypatch):
         y = np.where(y > np.median(y), "hi", "lo")
     original = _TabularEstimator._learner
 
-    def with_interrupt(self, n_train, callbacks=(), sampler=None):
-        return original(self, n_train, [*callbacks, _InterruptAt(epoch=2)], sampler)
+    def with_interrupt(self, n_train, callbacks=(), *rest):  # rest: sampler, validation loss
+        return original(self, n_train, [*callbacks, _InterruptAt(epoch=2)], *rest)
 
     monkeypatch.setattr(_TabularEstimator, "_learner", with_interrupt)
     with pytest.warns(UserWarning, match="interrupted"):
