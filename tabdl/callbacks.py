@@ -31,18 +31,23 @@ class SmoothLoss:
     """Exponentially weighted moving average with bias correction (as in Adam).
 
     Without the correction the first values are pulled towards 0, the EWMA's starting point.
+    ``start``: begin at this value instead, with no correction, so that one early outlier moves
+    the average by only ``1 - beta`` of its size (the learner's divergence guard).
     """
 
-    def __init__(self, beta: float = 0.98):
+    def __init__(self, beta: float = 0.98, start: float | None = None):
         self.beta = beta
+        self.start = start
         self.reset()
 
     def reset(self) -> None:
-        self.avg, self.count = 0.0, 0
+        self.avg, self.count = (0.0, 0) if self.start is None else (float(self.start), None)
 
     def update(self, value: float) -> float:
-        self.count += 1
         self.avg = self.beta * self.avg + (1 - self.beta) * value
+        if self.count is None:
+            return self.avg
+        self.count += 1
         return self.avg / (1 - self.beta**self.count)
 
 

@@ -221,6 +221,10 @@ class Learner:
                 outs.append(self.model(xc, xn))
         return torch.cat(outs) if len(outs) > 1 else outs[0]
 
+    def _loss_on(self, data: TensorData) -> float:
+        """The training loss of the current weights over all rows of ``data`` (eval mode)."""
+        return float(self.loss_func(self.predict_raw(data), data.y))
+
     def validate(self, valid: TensorData) -> dict[str, float]:
         out = self.predict_raw(valid)
         loss_func = self.valid_loss_func or self.loss_func
@@ -266,8 +270,12 @@ class Learner:
         total = self._steps_per_epoch(len(train)) * epochs
         self.n_epochs, self.stop, self.diverged = int(epochs), False, False
         self.best_state, self.best_epoch, self.best_score = self._snapshot(), 0, math.inf
-        first_loss: float | None = None
-        smoother = SmoothLoss()
+        # Divergence = the smoothed batch loss rises above diverge_factor x the starting weights'
+        # loss on the whole training set. Not x the first batch's loss: on a heavy-tailed target
+        # (incomes, prices) a batch that holds an outlier scores 10-100x one that does not, and a
+        # healthy fit was stopped in epoch 1 and reset to its initial weights.
+        reference = max(self._loss_on(train), 1e-3)
+        smoother = SmoothLoss(start=reference)
         step = 0
         for cb in self.callbacks:
             cb.before_fit(self)
@@ -289,9 +297,7 @@ class Learner:
                     opt.step()
                     value = loss.item()
                     step += 1
-                    smooth = smoother.update(value)
-                    first_loss = smooth if first_loss is None else first_loss
-                    if not math.isfinite(value) or smooth > self.diverge_factor * max(first_loss, 1e-3):
+                    if not math.isfinite(value) or smoother.update(value) > self.diverge_factor * reference:
                         self._diverged(value, lrs)
                         return self
                     for cb in self.callbacks:

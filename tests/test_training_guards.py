@@ -94,6 +94,23 @@ def test_nan_loss_is_caught():
     assert all(torch.isfinite(p).all() for p in learner.model.parameters())
 
 
+def test_heavy_tailed_target_is_not_taken_for_a_divergence():
+    # A few huge targets (incomes, prices): a batch holding one scores ~100x a batch without,
+    # which the guard once read as an explosion of the first batch's loss, resetting a healthy
+    # fit to its initial weights in epoch 1.
+    rng = np.random.default_rng(0)
+    n = 600
+    a = rng.normal(size=n)
+    y = a + 0.1 * rng.normal(size=n)
+    y[rng.choice(n, 5, replace=False)] += 300.0
+    X = pd.DataFrame({"a": a, "b": rng.normal(size=n)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DivergenceWarning)
+        model = TabularRegressor(random_state=0, epochs=5, layers=(32,)).fit(X, y)
+    assert not model.diverged_
+    assert list(model.history_["epoch"]) == [1, 2, 3, 4, 5]
+
+
 def test_lr_find_stops_at_divergence_and_restores_the_model():
     X, y = _frame()
     reg = TabularRegressor(**FAST).fit(X, y)
