@@ -45,12 +45,43 @@ class SigmoidRange(nn.Module):
         return f"low={self.low}, high={self.high}"
 
 
+class Dropout(nn.Module):
+    """Inverted dropout, as ``nn.Dropout``, with a mask that is cheap to draw on CPU.
+
+    Why: torch draws a CPU Bernoulli mask at several ns per element, a fifth of a default fit's
+    step time on flights (profiled). Here one int64 draw gives four 16-bit uniforms, about ten
+    times cheaper; ``p`` is kept to 1/65536. Other devices have fast fused kernels and use
+    ``nn.functional.dropout``. Masks come from torch's generator, so seeds still reproduce.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {p!r}")
+        self.p = float(p)
+        # A uniform int16 is kept when it is at least this cut: P(keep) = 1 - round(p * 2^16) / 2^16.
+        self._cut = -(2**15) + round(self.p * 2**16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if x.device.type != "cpu":
+            return nn.functional.dropout(x, self.p, training=True)
+        n = x.numel()
+        bits = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64)
+        keep = bits.view(torch.int16)[:n].view(x.shape) >= self._cut
+        return x * (keep.to(x.dtype) * (1.0 / (1.0 - self.p)))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 def _block(n_in: int, n_out: int, dropout: float, batchnorm: bool) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Linear(n_in, n_out), nn.ReLU()]
     if batchnorm:
         layers.append(nn.BatchNorm1d(n_out))
     if dropout > 0:
-        layers.append(nn.Dropout(dropout))
+        layers.append(Dropout(dropout))
     return nn.Sequential(*layers)
 
 
@@ -76,7 +107,7 @@ class TabularMLP(nn.Module):
     ):
         super().__init__()
         self.embeds = EntityEmbeddings(cardinalities, emb_dims)
-        self.emb_drop = nn.Dropout(emb_dropout) if emb_dropout > 0 else nn.Identity()
+        self.emb_drop = Dropout(emb_dropout) if emb_dropout > 0 else nn.Identity()
         # Optional vectors per continuous value (tabdl.num_embeddings); None keeps raw values.
         self.num_embeds = NumEmbeddings(n_cont, num_embeddings, num_bins) if num_embeddings and n_cont else None
         n_in = self.embeds.out_dim + (self.num_embeds.out_dim if self.num_embeds is not None else n_cont)

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tabdl.modules import EntityEmbeddings, SigmoidRange, TabularMLP
+from tabdl.modules import Dropout, EntityEmbeddings, SigmoidRange, TabularMLP
 from tabdl.preprocess import TabularPreprocessor, emb_size_rule
 
 
@@ -71,3 +71,34 @@ def test_mlp_without_categoricals_or_without_continuous(n_cat, n_cont):
     )
     out = net(torch.zeros(5, n_cat, dtype=torch.int64), torch.randn(5, n_cont))
     assert out.shape == (5, 1)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_dropout_keeps_1_minus_p_and_the_expectation(p):
+    torch.manual_seed(0)
+    y = Dropout(p).train()(torch.ones(400, 500))
+    kept = y > 0
+    # 200k draws: the keep rate's standard error is about 0.001.
+    assert abs(kept.float().mean().item() - (1 - p)) < 0.005
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / (1 - p)))
+    assert abs(y.mean().item() - 1.0) < 0.01
+    # Every position draws its own bit: rows and columns are not repeated patterns.
+    assert not torch.equal(kept[0], kept[1]) and not torch.equal(kept[:, 0], kept[:, 1])
+
+
+def test_dropout_gradient_is_the_mask_and_seeded_masks_reproduce():
+    x = torch.randn(64, 33, requires_grad=True)
+    torch.manual_seed(1)
+    y = Dropout(0.3).train()(x)
+    y.sum().backward()
+    assert torch.allclose(x.grad, (y != 0).float() / 0.7)
+    torch.manual_seed(1)
+    assert torch.equal(Dropout(0.3).train()(x), y)
+
+
+def test_dropout_is_identity_in_eval_and_at_zero():
+    x = torch.randn(5, 7)
+    assert Dropout(0.5).eval()(x) is x
+    assert Dropout(0.0).train()(x) is x
+    with pytest.raises(ValueError, match="dropout"):
+        Dropout(1.0)
