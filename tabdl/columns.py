@@ -108,6 +108,16 @@ def numeric_values(col: pd.Series, name: Any) -> np.ndarray:
     try:
         v = col.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as e:
+        # Timestamps / Timedeltas in an object column (rows gathered from Series, astype(object))
+        # read as their datetime64 / timedelta64 column would, as the one-row path reads them.
+        kind = pd.api.types.infer_dtype(col, skipna=True)
+        try:
+            if kind in ("datetime", "datetime64"):
+                return numeric_values(pd.to_datetime(col, utc=True), name)
+            if kind in ("timedelta", "timedelta64"):
+                return numeric_values(pd.to_timedelta(col), name)
+        except (TypeError, ValueError):
+            pass
         raise ValueError(
             f"continuous column {name!r} holds non-numeric values ({e}); "
             "list it in cat_features or convert it"

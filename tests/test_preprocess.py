@@ -300,6 +300,28 @@ def test_datetimes_and_durations_are_continuous_seconds_in_both_paths():
         )
 
 
+def test_datetimes_held_as_objects_read_like_their_datetime_column():
+    # Rows gathered from Series (pd.concat([X.iloc[0], X.iloc[1]], axis=1).T) or astype(object) turn a
+    # datetime column into Timestamps in an object column: the one-row path read them, the
+    # batch path raised "holds non-numeric values".
+    X = pd.DataFrame(
+        {
+            "when": pd.date_range("2020-01-01", periods=6, freq="D", tz="Europe/Paris"),
+            "naive": pd.date_range("2021-03-01", periods=6, freq="h"),
+            "took": pd.to_timedelta([1, 2, 3, 4, 5, 6], unit="h"),
+        }
+    )
+    X.loc[2, "when"] = pd.NaT
+    X.loc[3, "took"] = pd.NaT
+    pre = fit(X)
+    assert_same(pre.transform(X.astype(object)), pre.transform(X))
+    rows = pd.concat([X.iloc[i] for i in range(len(X))], axis=1).T
+    assert all(pd.api.types.is_object_dtype(t) for t in rows.dtypes)
+    assert_same(pre.transform(rows), pre.transform(X))
+    with pytest.raises(ValueError, match="'naive' holds non-numeric"):
+        pre.transform(X.astype(object).assign(naive=["x", *X["naive"][1:]]))
+
+
 def test_unhashable_and_mixed_object_values_get_keys():
     keys = category_keys(pd.Series([{"a": 1}, "x", None, [1]], dtype=object))
     assert list(keys) == ["{'a': 1}", "x", None, "[1]"]
