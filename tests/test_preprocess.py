@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tabdl.preprocess import TabularPreprocessor, auto_min_category_count, category_keys
+from tabdl.preprocess import TabularPreprocessor, auto_min_category_count, category_keys, rare_signal_f
 
 
 def mixed_frame() -> pd.DataFrame:
@@ -337,3 +337,54 @@ def test_float_and_nullable_columns_as_categories():
     assert list(keys) == ["7", None, "8"]
     keys = category_keys(pd.Series([True, None], dtype="boolean"))
     assert list(keys) == ["True", None]
+
+
+def test_rare_signal_f_is_the_one_way_anova_f():
+    from scipy.stats import f_oneway
+
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 7, 300)
+    y = rng.normal(size=(300, 2)) + np.array([[0.0, 1.0]]) * groups[:, None] * 0.3
+    parts = [y[groups == g] for g in range(7)]
+    expected = f_oneway(*parts, axis=0).statistic
+    assert rare_signal_f(groups, y[:, 0]) == pytest.approx(expected[0])
+    assert rare_signal_f(groups, y) == pytest.approx(expected.max())  # the column with the effect
+    assert np.isnan(rare_signal_f(np.zeros(5, dtype=int), y[:5]))  # one group
+    assert np.isnan(rare_signal_f(np.arange(4), y[:4]))  # no row left to measure noise with
+
+
+def _rare_levels_frame(n_levels: int, rows_each: int, effect: float, seed: int = 0):
+    """One frequent level (so "auto" sets a bar of 1% of n) and many rare ones with a y effect."""
+    rng = np.random.default_rng(seed)
+    rare = np.repeat(np.arange(n_levels), rows_each)
+    common = np.full(20 * len(rare), -1)
+    level = np.concatenate([common, rare])
+    y = np.where(level >= 0, effect * rng.normal(size=n_levels)[level], 0.0) + rng.normal(size=len(level))
+    return pd.DataFrame({"c": [f"l{v}" for v in level]}), y
+
+
+def test_auto_keeps_rare_categories_that_carry_signal_and_folds_noise():
+    X, y = _rare_levels_frame(n_levels=40, rows_each=10, effect=1.0)  # 8,400 rows: the bar is 84
+    pre = TabularPreprocessor(min_category_count="auto").fit(X, y)
+    assert pre.min_category_count_ == 84 and pre.rare_kept_ == ["c"] and len(pre.vocabs_[0]) == 41
+    X0, y0 = _rare_levels_frame(n_levels=40, rows_each=10, effect=0.0)
+    noise = TabularPreprocessor(min_category_count="auto").fit(X0, y0)
+    assert noise.rare_kept_ == [] and len(noise.vocabs_[0]) == 1
+    # Without y, or with an explicit bar, the fold is by counts alone.
+    assert len(TabularPreprocessor(min_category_count="auto").fit(X).vocabs_[0]) == 1
+    assert len(TabularPreprocessor(min_category_count=84).fit(X, y).vocabs_[0]) == 1
+    back = TabularPreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    assert back.rare_kept_ == ["c"] and torch.equal(back.transform(X)[0], pre.transform(X)[0])
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_estimators_give_the_rare_category_test_their_target(task):
+    from tabdl import TabularClassifier, TabularRegressor
+
+    X, y = _rare_levels_frame(n_levels=40, rows_each=10, effect=1.5)
+    X["x"] = np.random.default_rng(1).normal(size=len(X))
+    if task == "classification":  # class labels reach the test one-hot
+        est = TabularClassifier(epochs=1, random_state=0).fit(X, np.where(y > 0, "yes", "no"))
+    else:
+        est = TabularRegressor(epochs=1, random_state=0).fit(X, y)
+    assert est.preprocessor_.rare_kept_ == ["c"]
