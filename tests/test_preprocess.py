@@ -8,7 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
-from tabdl.preprocess import TabularPreprocessor, auto_min_category_count, category_keys, rare_signal_f
+from tabdl.preprocess import (
+    TabularPreprocessor,
+    auto_min_category_count,
+    category_keys,
+    rare_signal_f,
+)
 
 
 def mixed_frame() -> pd.DataFrame:
