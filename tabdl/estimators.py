@@ -311,7 +311,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _y_range_scaled(self):
         return None
 
-    def _learner(self, n_train: int, callbacks=(), sampler=None, valid_loss_func=None) -> Learner:
+    def _learner(self, n_train: int, callbacks=(), sampler=None, valid_loss_func=None, diverge_ref=None) -> Learner:
         bs = _auto_batch_size(n_train) if self.batch_size == "auto" else int(self.batch_size)
         cbs = list(callbacks)
         if self.verbose:
@@ -330,13 +330,17 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             callbacks=cbs,
             sampler=sampler,
             valid_loss_func=valid_loss_func,
+            diverge_ref=diverge_ref,
         )
 
-    def _cycle_learner(self, train: TensorData, callbacks=()) -> Learner:
+    def _cycle_learner(self, train: TensorData, callbacks=(), *, continued: bool = False) -> Learner:
         """The learner of one training cycle (fit, fit_one_cycle): the task's sampler, and the
-        validation loss that goes with it."""
+        validation loss that goes with it. A ``continued`` cycle measures divergence against the
+        first loss of the first fit (see Learner's diverge_ref), not its own near-0 first loss."""
         sampler = self._sampler(train)
-        return self._learner(len(train), callbacks, sampler, self._valid_loss(train, sampler))
+        curve = getattr(self, "loss_curve_", ()) if continued else ()
+        ref = float(curve[0]) if len(curve) else None
+        return self._learner(len(train), callbacks, sampler, self._valid_loss(train, sampler), ref)
 
     def _weight_decay(self) -> float:
         """The learner's weight decay (a hook: MatrixFactorization resolves "auto" per kind)."""
@@ -442,7 +446,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             valid = self._tensors(self._check_X_predict(Xv), yv)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_ + len(self.history_))
-            learner = self._cycle_learner(train)
+            learner = self._cycle_learner(train, continued=True)
             learner.fit_one_cycle(train, int(epochs), self.lr if lr is None else lr, valid=valid)
         self._after_training(learner, train, valid)
         self._store_history(learner, reset=False)

@@ -132,6 +132,7 @@ class Learner:
         diverge_factor: float = 10.0,
         opt_func: Callable[..., torch.optim.Optimizer] | None = None,
         valid_loss_func: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        diverge_ref: float | None = None,
     ):
         self.device = resolve_device(device)
         self.model = model.to(self.device)
@@ -147,6 +148,12 @@ class Learner:
         self.sampler = sampler
         self.restore_best = restore_best
         self.diverge_factor = diverge_factor
+        # The divergence guard fires at diverge_factor x max(the starting weights' loss,
+        # diverge_ref). A cycle that continues a fitted model passes the first loss of its first
+        # fit (an untrained net's): its own starting loss (eval mode) can be near 0, while the
+        # batch losses of a new cycle (dropout on, LR warming up) are many times that without
+        # anything exploding.
+        self.diverge_ref = diverge_ref
         # opt_func(param_groups, lr=, betas=, eps=) builds the optimizer (default AdamW); the
         # loop sets each group's "lr" and "betas" every step, so it must honour those keys.
         self.opt_func = opt_func or torch.optim.AdamW
@@ -274,8 +281,9 @@ class Learner:
         # loss on the whole training set. Not x the first batch's loss: on a heavy-tailed target
         # (incomes, prices) a batch that holds an outlier scores 10-100x one that does not, and a
         # healthy fit was stopped in epoch 1 and reset to its initial weights.
-        reference = max(self._loss_on(train), 1e-3)
-        smoother = SmoothLoss(start=reference)
+        start = max(self._loss_on(train), 1e-3)
+        reference = max(start, self.diverge_ref or 0.0)
+        smoother = SmoothLoss(start=start)
         step = 0
         for cb in self.callbacks:
             cb.before_fit(self)

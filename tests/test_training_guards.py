@@ -111,6 +111,28 @@ def test_heavy_tailed_target_is_not_taken_for_a_divergence():
     assert list(model.history_["epoch"]) == [1, 2, 3, 4, 5]
 
 
+def test_a_continued_cycle_on_a_well_fit_model_is_not_called_divergent():
+    # A net fitted to a near-0 loss (0.0005 in eval mode): the batch losses of a new cycle, with
+    # dropout on and the LR warming up, are 100x that (0.1, still far below chance's 0.69)
+    # without anything exploding. The guard once compared them with the cycle's own starting
+    # loss, "restored" the weights and trained nothing.
+    rng = np.random.default_rng(0)
+    n = 2000
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    y = (X["a"] > 0).astype(int)
+    clf = TabularClassifier(epochs=30, layers=(32,), dropout=0.5, validation_fraction=None, random_state=0)
+    clf.fit(X, y)
+    assert clf.history_["train_loss"].iloc[-1] < 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DivergenceWarning)
+        clf.fit_one_cycle(X, y, epochs=2, lr=1e-2)
+    assert not clf.diverged_ and len(clf.history_) == 32
+    # A truly absurd LR is still caught in a continued cycle.
+    with pytest.warns(DivergenceWarning, match="diverged"):
+        clf.fit_one_cycle(X, y, epochs=1, lr=1e6)
+    assert clf.diverged_
+
+
 def test_lr_find_stops_at_divergence_and_restores_the_model():
     X, y = _frame()
     reg = TabularRegressor(**FAST).fit(X, y)
