@@ -366,7 +366,9 @@ class Learner:
         train = train.to(self.device)
         state, gen_state = self._snapshot(), self.generator.get_state()
         opt = self._optimizer()
-        smoother = SmoothLoss()
+        # Started at the loss of the whole training set, as the divergence guard of fit is: one
+        # heavy-tailed batch among the first few otherwise passes the 4x stop at once.
+        smoother = SmoothLoss(start=self._loss_on(train))
         lrs, raw, smooth = [], [], []
         self.model.train()
         try:

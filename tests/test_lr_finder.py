@@ -1,7 +1,9 @@
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+from tabdl import TabularRegressor
 from tabdl.learner import Learner, TensorData
 from tabdl.lr_finder import LRFindResult, suggest_lrs
 from tabdl.modules import TabularMLP
@@ -95,16 +97,34 @@ def test_learner_lr_find_rejects_bad_range():
         make_learner().lr_find(small_problem(), start_lr=1.0, end_lr=0.1)
 
 
-def test_lr_find_defaults_sweep_exponentially_with_a_debiased_ewma():
-    result = make_learner().lr_find(small_problem())
+def test_lr_find_defaults_sweep_exponentially_with_an_ewma_from_the_initial_loss():
+    data = small_problem()
+    learner = make_learner()
+    learner.model.eval()
+    with torch.no_grad():
+        initial = float(torch.nn.functional.mse_loss(learner.model(data.x_cat, data.x_cont), data.y))
+    result = learner.lr_find(data)
     assert result.lrs[0] == pytest.approx(1e-7)
     ratios = result.lrs[1:] / result.lrs[:-1]
     np.testing.assert_allclose(ratios, (10 / 1e-7) ** (1 / 99))  # 1e-7 .. 10 over 100 steps
-    avg, expected = 0.0, []
-    for i, v in enumerate(result.raw_losses, start=1):
+    # The EWMA starts at the loss of the whole training set, not at 0 (no debiasing needed).
+    avg, expected = initial, []
+    for v in result.raw_losses:
         avg = 0.98 * avg + 0.02 * v
-        expected.append(avg / (1 - 0.98**i))
-    np.testing.assert_allclose(result.losses, expected, rtol=1e-10)
+        expected.append(avg)
+    np.testing.assert_allclose(result.losses, expected, rtol=1e-5)
+
+
+def test_lr_find_is_not_stopped_by_one_heavy_tailed_batch():
+    # A few huge targets: a batch holding one scores far above the others. With an EWMA
+    # started at 0 and debiased, such a batch among the first steps passed the 4x stop rule at
+    # once ("lr_find diverged within 3 steps"); the sweep must reach the LRs that do diverge.
+    rng = np.random.default_rng(1)
+    n = 2000
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    y = np.exp(2.0 * (0.5 * X["a"] + 0.5 * rng.normal(size=n)))
+    result = TabularRegressor(random_state=1, layers=(32,)).lr_find(X, y)
+    assert result.lrs[-1] > 1e-3
 
 
 def test_steepest_ignores_noise_at_the_start_of_the_sweep():
