@@ -417,6 +417,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self.loss_curve_ = losses
         self.best_epoch_ = int(learner.best_epoch)
         self.diverged_ = bool(learner.diverged)
+        self.interrupted_ = bool(learner.interrupted)  # Ctrl-C: fine_tune runs no further cycle
 
     # >>> continuing training: freeze / unfreeze / fine_tune
     def freeze(self):
@@ -468,6 +469,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                 self.fit_one_cycle(X, y, epochs=freeze_epochs, lr=top, eval_set=eval_set)
             finally:
                 self.unfreeze()
+            if self.interrupted_:
+                return self
         return self.fit_one_cycle(X, y, epochs=epochs, lr=lr, eval_set=eval_set)
 
     def _adapt_target(self, y: np.ndarray) -> None:
@@ -481,13 +484,16 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """
         if hasattr(self, "model_"):
             X, y = self._check_X_y_fit(self._check_X_predict(X), y)
-            train = self._tensors(X, y)
-            return self._learner(len(train)).lr_find(train, start_lr=start_lr, end_lr=end_lr, num_it=num_it)
-        probe = self.__class__(**self.get_params())
-        train, _ = probe._setup(X, y, None, split=False)
+            probe, train = self, self._tensors(X, y)
+        else:
+            probe = self.__class__(**self.get_params())
+            train, _ = probe._setup(X, y, None, split=False)
+        # Dropout draws from torch's global RNG: seeded here and put back afterwards, so a sweep
+        # is repeatable and leaves the caller's random stream as it was, fitted model or not.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(probe.seed_)
-            probe._build_model(train)
+            if probe is not self:
+                probe._build_model(train)
             return probe._learner(len(train)).lr_find(train, start_lr=start_lr, end_lr=end_lr, num_it=num_it)
 
     # >>> prediction

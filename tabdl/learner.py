@@ -160,7 +160,7 @@ class Learner:
         # A generator of its own for batch order, so one seed fixes the whole run.
         self.generator = torch.Generator().manual_seed(int(seed))
         self.epoch, self.n_epochs, self.stop = 0, 0, False
-        self.diverged = False
+        self.diverged = self.interrupted = False
 
     # >>> parameter groups
     def layer_groups(self) -> list[nn.Module]:
@@ -275,7 +275,7 @@ class Learner:
         valid = valid.to(self.device) if valid is not None and len(valid) else None
         opt = self._optimizer()
         total = self._steps_per_epoch(len(train)) * epochs
-        self.n_epochs, self.stop, self.diverged = int(epochs), False, False
+        self.n_epochs, self.stop, self.diverged, self.interrupted = int(epochs), False, False, False
         self.best_state, self.best_epoch, self.best_score = self._snapshot(), 0, math.inf
         # Divergence = the smoothed batch loss rises above diverge_factor x the starting weights'
         # loss on the whole training set. Not x the first batch's loss: on a heavy-tailed target
@@ -322,6 +322,7 @@ class Learner:
                 if self.stop:
                     break
         except KeyboardInterrupt:
+            self.interrupted = True  # a caller that chains cycles (fine_tune) stops here too
             warnings.warn(
                 f"fit interrupted during epoch {self.epoch}; keeping the best weights so far "
                 f"(epoch {self.best_epoch})",
@@ -331,6 +332,7 @@ class Learner:
             self._restore(self.best_state)
             return self
         finally:
+            self.model.eval()  # fitted means ready to predict, however the loop ended
             for cb in self.callbacks:
                 cb.after_fit(self)
         if self.restore_best and valid is not None and self.best_epoch > 0:
@@ -364,7 +366,7 @@ class Learner:
         if not 0 < start_lr < end_lr:
             raise ValueError(f"lr_find needs 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
         train = train.to(self.device)
-        state, gen_state = self._snapshot(), self.generator.get_state()
+        state, gen_state, was_training = self._snapshot(), self.generator.get_state(), self.model.training
         opt = self._optimizer()
         # Started at the loss of the whole training set, as the divergence guard of fit is: one
         # heavy-tailed batch among the first few otherwise passes the 4x stop at once.
@@ -390,6 +392,7 @@ class Learner:
                     break
         finally:
             self._restore(state)
+            self.model.train(was_training)
             self.generator.set_state(gen_state)
         if len(lrs) < 3:
             raise ValueError("lr_find diverged within 3 steps: lower start_lr")

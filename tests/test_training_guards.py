@@ -207,6 +207,41 @@ def test_estimator_interrupt_leaves_a_usable_model(est, monkeypatch):
         assert set(out) <= {"hi", "lo"}
 
 
+def test_fine_tune_stops_when_its_frozen_phase_is_interrupted(monkeypatch):
+    # Ctrl-C in the frozen phase once went on to the unfrozen phase: the user had to interrupt
+    # twice, and the embeddings moved after the first.
+    X, y = _frame()
+    model = TabularRegressor(**FAST).fit(X, y)
+    embeds = {k: v.clone() for k, v in model.model_.embeds.state_dict().items()}
+    original = _TabularEstimator._learner
+
+    def with_interrupt(self, n_train, callbacks=(), *rest):
+        return original(self, n_train, [*callbacks, _InterruptAt(epoch=1)], *rest)
+
+    monkeypatch.setattr(_TabularEstimator, "_learner", with_interrupt)
+    with pytest.warns(UserWarning, match="interrupted") as caught:
+        model.fine_tune(X, y, epochs=2, freeze_epochs=1)
+    assert sum("interrupted" in str(w.message) for w in caught) == 1
+    assert model.interrupted_ and len(model.history_) == FAST["epochs"]
+    assert _same_state(embeds, model.model_.embeds.state_dict())
+    assert all(p.requires_grad for p in model.model_.parameters())  # unfrozen again
+
+
+def test_fitted_lr_find_is_repeatable_and_leaves_global_rng_and_mode_alone():
+    # Dropout draws from torch's global RNG: a sweep on a fitted model once consumed the caller's
+    # stream and gave another curve each call.
+    X, y = _frame()
+    model = TabularRegressor(**{**FAST, "dropout": 0.3, "validation_fraction": None}).fit(X, y)
+    assert not model.model_.training  # fitted: ready to predict
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a = model.lr_find(X, y, num_it=30)
+    assert torch.equal(before, torch.get_rng_state())
+    b = model.lr_find(X, y, num_it=30)
+    np.testing.assert_array_equal(a.losses, b.losses)
+    assert not model.model_.training
+
+
 # >>> determinism
 def _fit_twice(est, X, y, **params):
     with warnings.catch_warnings():
