@@ -241,7 +241,9 @@ def _predict(args: argparse.Namespace) -> int:
     X = _read_csv(args.csv)
     if hasattr(est, "predict_proba"):
         proba = est.predict_proba(X)
-        out = pd.DataFrame({"prediction": est.classes_[proba.argmax(axis=1)]})
+        # predict, not the argmax of proba: a saved classifier may carry a decision threshold
+        # (threshold=0.3 or "auto"), and the labels must be those est.predict gives.
+        out = pd.DataFrame({"prediction": est.predict(X)})
         for j, cls in enumerate(est.classes_):
             out[f"proba_{cls}"] = proba[:, j]
     else:

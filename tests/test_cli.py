@@ -132,6 +132,21 @@ def test_train_and_predict_classification(csv_dir, capsys, tmp_path):
     assert (pred["prediction"] == best).all()
 
 
+def test_predict_uses_a_saved_classifiers_decision_threshold(csv_dir, capsys, tmp_path):
+    # The prediction column was the argmax of proba, whatever threshold the model carried.
+    from tabdl import TabularClassifier
+
+    df = pd.read_csv(csv_dir / "train.csv")
+    X, y = df[["a", "color", "code"]], df["label"]
+    clf = TabularClassifier(threshold=0.05, epochs=2, random_state=0).fit(X, y)
+    expected = clf.predict(X)
+    assert (expected != clf.classes_[clf.predict_proba(X).argmax(axis=1)]).any()
+    clf.save(tmp_path / "thr.tabdl")
+    assert main(["predict", str(tmp_path / "thr.tabdl"), str(csv_dir / "train.csv")]) == 0
+    pred = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert (pred["prediction"].to_numpy() == expected).all()
+
+
 def test_datasets_lists_cards(capsys):
     assert main(["datasets"]) == 0
     lines = capsys.readouterr().out.splitlines()
