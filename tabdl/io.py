@@ -364,8 +364,7 @@ def _tabular_from_state(cls: type, state: dict[str, Any], tensors: dict[str, tor
     # Serve on the saved device when it exists here, else on the CPU.
     try:
         device = resolve_device(est.device_)
-        torch.empty(0, device=device)
-    except (ValueError, RuntimeError, AssertionError):
+    except ValueError:
         device = torch.device("cpu")
     est.device_ = str(device)
     est.model_ = model.to(device).eval()

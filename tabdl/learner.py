@@ -32,9 +32,17 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        resolved = torch.device(device)
     except (RuntimeError, TypeError):
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or a torch device, got {device!r}") from None
+    if resolved.type != "cpu":
+        # A device this machine lacks (cuda on a CPU-only torch, a GPU index past the last)
+        # would fail later inside model.to() as an AssertionError or RuntimeError.
+        try:
+            torch.empty(0, device=resolved)
+        except (RuntimeError, AssertionError) as e:
+            raise ValueError(f"device {device!r} is not available here: {e}") from None
+    return resolved
 
 
 @dataclass

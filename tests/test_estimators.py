@@ -390,6 +390,14 @@ def test_device_auto_resolves(fitted_reg):
     assert fitted_reg.device_ == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_a_device_this_machine_lacks_is_a_clear_error(data):
+    # It was an AssertionError from deep inside model.to() ("Torch not compiled with CUDA").
+    X, _ = data
+    with pytest.raises(ValueError, match="device 'cuda' is not available"):
+        fast(TabularRegressor, device="cuda").fit(X, reg_target(X))
+
+
 def test_verbose_zero_prints_nothing(data, capfd):
     X, _ = data
     fast(TabularRegressor, epochs=2, verbose=0).fit(X, reg_target(X))
