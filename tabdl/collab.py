@@ -399,7 +399,9 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
                 "score": top.ravel().astype(np.float64),
             })
             frames.append(frame[np.isfinite(frame["score"].to_numpy())])
-        out = pd.concat(frames, ignore_index=True)
+        # An empty list of users gets the empty table (pd.concat refuses an empty list).
+        empty = pd.DataFrame({"user": np.empty(0, dtype=object), "item": self.item_ids_[:0], "score": np.empty(0)})
+        out = pd.concat(frames, ignore_index=True) if frames else empty
         if single:
             return out.drop(columns="user")
         if all(isinstance(u, (int, np.integer)) and not isinstance(u, bool) for u in users):

@@ -104,6 +104,14 @@ def test_recommend_for_several_users_returns_one_frame(fitted):
         np.testing.assert_array_equal(rec.loc[rec["user"] == u, "item"], one["item"])
 
 
+def test_recommend_for_no_users_is_an_empty_frame(fitted):
+    # pd.concat of no per-user frames raised "No objects to concatenate".
+    mf = fitted[0]
+    for users in ([], np.array([], dtype=np.int64)):
+        rec = mf.recommend(users, k=3)
+        assert list(rec.columns) == ["user", "item", "score"] and len(rec) == 0
+
+
 def test_similar_items_ranks_by_cosine_on_a_constructed_case(fitted):
     mf = clone(fitted[0]).fit(fitted[1], fitted[2])
     items = mf.item_ids_
