@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import numbers
 import warnings
@@ -23,7 +24,7 @@ from .callbacks import EarlyStopping, ProgressBar, SmoothLoss
 from .columns import tabular_tags
 from .ensemble import MemberLoss, ensemble_head
 from .io import SaveMixin
-from .learner import Learner, TensorData, freeze_to, resolve_device
+from .learner import Learner, TensorData, freeze_to, resolve_device, serving_device
 from .lr_finder import LRFindResult
 from .metrics import Metric, get_metric, warn_if_accuracy_misleading
 from .modules import TabularMLP
@@ -522,6 +523,23 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         from .embeddings import EntityEmbeddingEncoder
 
         return EntityEmbeddingEncoder.from_estimator(self, **params)
+
+    # >>> pickling (joblib, copy.deepcopy)
+    def __getstate__(self) -> dict[str, Any]:
+        # object.__getstate__ hands back the live __dict__: copy before replacing the model.
+        state = dict(super().__getstate__())
+        model = state.get("model_")
+        if model is not None and any(p.device.type != "cpu" for p in model.state_dict().values()):
+            # A pickled tensor keeps its device, and a CUDA tensor does not unpickle on a
+            # CPU-only machine: ship a CPU copy, which __setstate__ moves back where it can.
+            state["model_"] = copy.deepcopy(model).cpu()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if "model_" in state and "device_" in state:
+            device = serving_device(self.device_)
+            self.device_, self.model_ = str(device), self.model_.to(device)
 
     # >>> plots
     def plot_losses(self, ax=None):

@@ -350,9 +350,7 @@ def _tabular_to_state(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]
 
 
 def _tabular_from_state(cls: type, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Any:
-    import torch
-
-    from .learner import resolve_device
+    from .learner import serving_device
     from .preprocess import TabularPreprocessor
 
     est = cls(**state["params"])
@@ -361,11 +359,7 @@ def _tabular_from_state(cls: type, state: dict[str, Any], tensors: dict[str, tor
     model = build_with_weights(
         est._make_model, tensors
     )  # TabularMLP, or a MatrixFactorization's net
-    # Serve on the saved device when it exists here, else on the CPU.
-    try:
-        device = resolve_device(est.device_)
-    except ValueError:
-        device = torch.device("cpu")
+    device = serving_device(est.device_)
     est.device_ = str(device)
     est.model_ = model.to(device).eval()
     return est

@@ -21,7 +21,8 @@ from .lr_finder import LRFindResult, suggest_lrs
 from .metrics import Metric
 from .schedule import DEFAULT_MOMS, one_cycle_lr, one_cycle_mom
 
-__all__ = ["TensorData", "Learner", "freeze_to", "RandomSampler", "resolve_device", "DivergenceWarning"]
+__all__ = ["TensorData", "Learner", "freeze_to", "RandomSampler", "resolve_device", "serving_device",
+           "DivergenceWarning"]
 
 
 class DivergenceWarning(UserWarning):
@@ -43,6 +44,15 @@ def resolve_device(device: str | torch.device) -> torch.device:
         except (RuntimeError, AssertionError) as e:
             raise ValueError(f"device {device!r} is not available here: {e}") from None
     return resolved
+
+
+def serving_device(device: str | torch.device) -> torch.device:
+    """``device`` when this machine has it, else the CPU: a model fitted on a GPU still serves
+    on a CPU-only machine (tabdl.load, unpickling)."""
+    try:
+        return resolve_device(device)
+    except ValueError:
+        return torch.device("cpu")
 
 
 @dataclass

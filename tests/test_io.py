@@ -367,6 +367,21 @@ def test_encode_decode_roundtrip(value):
         assert back == value
 
 
+def test_model_pickled_on_a_gpu_unpickles_on_a_cpu_only_machine():
+    # joblib/pickle, the scikit-learn way to persist: a model fitted with device="auto" on a GPU
+    # machine kept device_="cuda" after unpickling on a CPU server, and predict failed.
+    import pickle
+
+    model, X, _ = _tabular_classifier()
+    expected = model.predict_proba(X)
+    model.device_ = "cuda:0"  # as if fitted on a GPU (getstate ships the weights on the CPU)
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    new = pickle.loads(pickle.dumps(model))
+    assert new.device_ == "cpu"
+    assert np.array_equal(new.predict_proba(X), expected)
+
+
 def test_model_saved_on_a_gpu_loads_on_a_cpu_only_machine(tmp_path):
     model, X, _ = _tabular_classifier()
     expected = model.predict_proba(X)
