@@ -147,6 +147,7 @@ def infer_task(y) -> str:
 
 def _train(args: argparse.Namespace) -> int:
     import numpy as np
+    import pandas as pd
     from sklearn.model_selection import train_test_split
 
     from .estimators import TabularClassifier, TabularRegressor
@@ -190,6 +191,13 @@ def _train(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         raise CLIError(f"cannot hold out {args.valid_fraction} of {len(X)} rows: {err}") from None
+    if task == "classification":
+        # A class too rare to stratify (one row) may land in the held-out part alone: the
+        # estimator refuses validation labels it never trained on, so it trains on that row.
+        unseen = ~y_va.isin(set(y_tr)).to_numpy()
+        if unseen.any():
+            X_tr, y_tr = pd.concat([X_tr, X_va[unseen]]), pd.concat([y_tr, y_va[unseen]])
+            X_va, y_va = X_va[~unseen], y_va[~unseen]
 
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     params = dict(random_state=args.seed, verbose=int(progress))
@@ -208,14 +216,11 @@ def _train(args: argparse.Namespace) -> int:
         scores = {m: get_metric(m)(y_va.to_numpy(dtype=float), pred) for m in ("rmse", "mae", "r2")}
     else:
         proba = est.predict_proba(X_va)
-        known = np.isin(
-            y_va.to_numpy(), est.classes_
-        )  # a class seen only in validation has no column
-        codes = np.searchsorted(est.classes_, y_va.to_numpy()[known])
+        codes = np.searchsorted(est.classes_, y_va.to_numpy())  # every class trained on (above)
         names = ["accuracy", "balanced_accuracy", "log_loss"]
         if len(np.unique(codes)) > 1:
             names.append("roc_auc")
-        scores = {m: get_metric(m)(codes, proba[known]) for m in names}
+        scores = {m: get_metric(m)(codes, proba) for m in names}
     for name, value in scores.items():
         print(f"validation {name}: {value:.4f}")
     est.save(args.out)
