@@ -7,6 +7,7 @@ A metric is called as ``metric(y_true, output)``:
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,16 +50,27 @@ def _f1(y, pred):
     return skm.f1_score(y, pred, average="binary" if max(y.max(), pred.max()) <= 1 else "macro")
 
 
+def _one_vs_rest_macro(score, y, proba):
+    """Macro average of ``score`` one-vs-rest over the classes present in ``y``. A class absent
+    from a validation part (a rare one) has no AUC: counted in, it made roc_auc NaN on every
+    epoch and pulled pr_auc towards 0. With one class present nothing is ranked: NaN."""
+    present = np.unique(y)
+    if len(present) < 2:
+        return math.nan
+    onehot = label_binarize(y, classes=np.arange(proba.shape[1]))[:, present]
+    return score(onehot, proba[:, present], average="macro")
+
+
 def _roc_auc(y, proba):
     if proba.shape[1] == 2:
         return skm.roc_auc_score(y, proba[:, 1])
-    return skm.roc_auc_score(y, proba, multi_class="ovr", labels=np.arange(proba.shape[1]))
+    return _one_vs_rest_macro(skm.roc_auc_score, y, proba)
 
 
 def _pr_auc(y, proba):
     if proba.shape[1] == 2:
         return skm.average_precision_score(y, proba[:, 1])
-    return skm.average_precision_score(label_binarize(y, classes=np.arange(proba.shape[1])), proba)
+    return _one_vs_rest_macro(skm.average_precision_score, y, proba)
 
 
 def _log_loss(y, proba):
