@@ -410,13 +410,15 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _store_history(self, learner: Learner, *, reset: bool) -> None:
         hist = learner.recorder.history
         losses = np.asarray(learner.recorder.losses, dtype=float)
+        offset = 0  # epochs of the earlier cycles: history_ numbers epochs across cycles
         if not reset and hasattr(self, "history_") and len(self.history_):
-            hist = pd.concat([self.history_, hist.assign(epoch=hist["epoch"] + self.history_["epoch"].max())],
+            offset = int(self.history_["epoch"].max())
+            hist = pd.concat([self.history_, hist.assign(epoch=hist["epoch"] + offset)],
                              ignore_index=True) if len(hist) else self.history_
             losses = np.concatenate([self.loss_curve_, losses])
         self.history_ = hist
         self.loss_curve_ = losses
-        self.best_epoch_ = int(learner.best_epoch)
+        self.best_epoch_ = offset + int(learner.best_epoch)  # in history_'s numbering
         self.diverged_ = bool(learner.diverged)
         self.interrupted_ = bool(learner.interrupted)  # Ctrl-C: fine_tune runs no further cycle
 

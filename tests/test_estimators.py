@@ -328,6 +328,17 @@ def test_early_stopping_restores_best_epoch(data):
     assert mse == pytest.approx(hist["valid_loss"].min(), rel=1e-4)
 
 
+def test_best_epoch_of_a_continued_cycle_is_numbered_as_history_is(data):
+    # best_epoch_ once counted from the cycle's own start while history_ numbers epochs across
+    # cycles: after a continued cycle it pointed at a row of the first fit.
+    X, X_test = data
+    y, y_test = reg_target(X), reg_target(X_test)
+    reg = fast(TabularRegressor, epochs=3).fit(X, y)
+    reg.fit_one_cycle(X, y, epochs=3, lr=1e-3, eval_set=(X_test, y_test))
+    last = reg.history_.iloc[3:]
+    assert reg.best_epoch_ == int(last.loc[last["valid_loss"].idxmin(), "epoch"]) > 3
+
+
 def test_fine_tune_changes_the_model_and_grows_history(data):
     X, X_test = data
     y = reg_target(X)
