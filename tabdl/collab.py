@@ -426,6 +426,11 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         return pd.DataFrame({"item": self.item_ids_[top], "similarity": sims[top].astype(np.float64)})
 
     # >>> export
+    def embedding_encoder(self, **params):
+        # Inherited from the tabular estimators, whose EntityEmbeddingEncoder rebuilds a net from
+        # cat_features & co: a MatrixFactorization has none, and failed with an AttributeError.
+        raise AttributeError("MatrixFactorization exports its factors with user_encoder() and item_encoder()")
+
     def user_encoder(self, *, include_bias: bool = False) -> FactorEncoder:
         """A fitted transformer mapping user ids to their factor vectors (unknown -> zeros)."""
         return self._encoder(0, include_bias)

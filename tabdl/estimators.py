@@ -451,7 +451,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_ + len(self.history_))
             learner = self._cycle_learner(train, continued=True)
-            learner.fit_one_cycle(train, int(epochs), self.lr if lr is None else lr, valid=valid)
+            # epochs as given: the learner refuses a non-int (int() turned 1.7 into 1 silently)
+            learner.fit_one_cycle(train, epochs, self.lr if lr is None else lr, valid=valid)
         self._after_training(learner, train, valid)
         self._store_history(learner, reset=False)
         return self

@@ -383,6 +383,8 @@ class Learner:
         """Grow the LR exponentially over a mini-run; the model is restored afterwards."""
         if not 0 < start_lr < end_lr:
             raise ValueError(f"lr_find needs 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
+        if isinstance(num_it, bool) or not isinstance(num_it, (int, np.integer)) or num_it < 3:
+            raise ValueError(f"num_it must be an int >= 3 (the suggestions need 3 points), got {num_it!r}")
         train = train.to(self.device)
         state, gen_state, was_training = self._snapshot(), self.generator.get_state(), self.model.training
         opt = self._optimizer()

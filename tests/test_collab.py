@@ -104,6 +104,11 @@ def test_recommend_for_several_users_returns_one_frame(fitted):
         np.testing.assert_array_equal(rec.loc[rec["user"] == u, "item"], one["item"])
 
 
+def test_embedding_encoder_points_to_the_factor_encoders(fitted):
+    with pytest.raises(AttributeError, match="user_encoder"):
+        fitted[0].embedding_encoder()
+
+
 def test_recommend_for_no_users_is_an_empty_frame(fitted):
     # pd.concat of no per-user frames raised "No objects to concatenate".
     mf = fitted[0]

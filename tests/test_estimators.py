@@ -339,6 +339,16 @@ def test_best_epoch_of_a_continued_cycle_is_numbered_as_history_is(data):
     assert reg.best_epoch_ == int(last.loc[last["valid_loss"].idxmin(), "epoch"]) > 3
 
 
+def test_continued_training_and_lr_find_refuse_bad_counts(fitted_reg, data):
+    # fit_one_cycle(epochs=1.7) trained 1 epoch silently; lr_find(num_it=2) blamed a divergence.
+    X, _ = data
+    y = reg_target(X)
+    with pytest.raises(ValueError, match="epochs must be a positive int, got 1.7"):
+        fitted_reg.fit_one_cycle(X, y, epochs=1.7)  # refused before any training
+    with pytest.raises(ValueError, match="num_it must be an int >= 3"):
+        fitted_reg.lr_find(X, y, num_it=2)
+
+
 def test_fine_tune_changes_the_model_and_grows_history(data):
     X, X_test = data
     y = reg_target(X)
