@@ -360,13 +360,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self._set_feature_names(X)
         self._fit_target(y)
         Xt, yt, Xv, yv = self._split(X, y, eval_set, self.seed_) if split else (X, y, None, None)
-        self.preprocessor_ = self._make_preprocessor().fit(Xt, self._signal(yt))
+        # The encoded target (class codes, or scaled values) serves the rare-category test of "auto".
+        self.preprocessor_ = self._make_preprocessor().fit(Xt, self._encode_target(yt).numpy())
         return self._tensors(Xt, yt), self._tensors(Xv, yv) if Xv is not None else None
-
-    def _signal(self, y: np.ndarray) -> np.ndarray:
-        """y as numbers for the preprocessor's rare-category test: the encoded target, classes one-hot."""
-        t = self._encode_target(y).numpy()
-        return np.eye(self._n_out(), dtype=np.float32)[t] if t.dtype.kind in "iu" else t
 
     def _build_model(self, train: TensorData) -> None:
         """A freshly initialised net; call under the fit's seed so the init is reproducible."""

@@ -52,26 +52,36 @@ RARE_SIGNAL_F = 2.0
 
 
 def rare_signal_f(groups: np.ndarray, y: np.ndarray) -> float:
-    """One-way ANOVA F of ``y`` (n, m) over integer ``groups`` (n,), the largest over y's columns.
+    """One-way ANOVA F of ``y`` over integer ``groups`` (n,), the largest over y's columns.
 
+    ``y``: floats (n,) or (n, m), or integer class codes (n,), read as one-hot columns without
+    building them (a count per (group, class) pair: O(n) memory for any number of classes).
     NaN when it is undefined (fewer than 2 groups, or no within-group degrees of freedom).
     """
-    counts = np.bincount(groups)
+    counts = np.bincount(groups).astype(np.float64)
     used = counts > 0
-    counts = counts[used].astype(np.float64)
-    n, g = len(groups), len(counts)
+    n, g = len(groups), int(used.sum())
     if g < 2 or n <= g:
         return math.nan
-    fs = []
-    for col in np.asarray(y, dtype=np.float64).reshape(n, -1).T:
-        sums = np.bincount(groups, weights=col)[used]
-        explained = (sums**2 / counts).sum()
-        between, within = explained - sums.sum() ** 2 / n, (col**2).sum() - explained
-        if within > 0:
-            fs.append((between / (g - 1)) / (within / (n - g)))
-        elif between > 0:
-            fs.append(math.inf)  # no noise within the groups at all
-    return max(fs, default=math.nan)
+    y = np.asarray(y)
+    # Per target column j: total = sum of y_j, squares = sum of y_j^2, explained = sum over
+    # groups of (group sum of y_j)^2 / group size.
+    if y.dtype.kind in "iub":
+        n_classes = int(y.max()) + 1
+        pairs, pair_n = np.unique(groups.astype(np.int64) * n_classes + y, return_counts=True)
+        explained = np.bincount(pairs % n_classes, weights=pair_n**2 / counts[pairs // n_classes], minlength=n_classes)
+        total = squares = np.bincount(y, minlength=n_classes).astype(np.float64)
+    else:
+        cols = y.astype(np.float64).reshape(n, -1).T
+        sums = [np.bincount(groups, weights=c)[used] for c in cols]
+        explained = np.array([(s**2 / counts[used]).sum() for s in sums])
+        total, squares = np.array([s.sum() for s in sums]), (cols**2).sum(axis=1)
+    between, within = explained - total**2 / n, squares - explained
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = (between / (g - 1)) / (within / (n - g))
+    # No noise within the groups at all: any spread between them is all signal.
+    f = np.where(within > 1e-12 * np.maximum(squares, 1.0), f, np.where(between > 0, math.inf, math.nan))
+    return float(np.nanmax(f)) if not np.isnan(f).all() else math.nan
 
 
 # Rank-gauss output is clipped to the normal quantiles of [EPS, 1 - EPS] (about +/-5.2).
@@ -166,7 +176,7 @@ class TabularPreprocessor:
     def fit(self, X: Any, y: Any = None) -> TabularPreprocessor:
         """Learn roles, vocabularies, fills and scaling from X.
 
-        ``y`` (optional, numeric, one row per row of X; class labels one-hot) only serves
+        ``y`` (optional, one row per row of X: floats, or integer class codes) only serves
         ``min_category_count="auto"``'s test of whether rare categories carry signal.
         """
         X = as_frame(X)
@@ -201,7 +211,9 @@ class TabularPreprocessor:
 
         signal = None
         if y is not None and isinstance(self.min_category_count, str) and mcc > AUTO_MIN_COUNT:
-            signal = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
+            signal = np.asarray(y)
+            if len(signal) != X.shape[0]:
+                raise ValueError(f"y has {len(signal)} rows, X has {X.shape[0]}")
         self.vocabs_: list[list[str]] = []
         self.rare_kept_: list[Any] = []
         for c in cats:

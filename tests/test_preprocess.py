@@ -354,6 +354,9 @@ def test_rare_signal_f_is_the_one_way_anova_f():
     expected = f_oneway(*parts, axis=0).statistic
     assert rare_signal_f(groups, y[:, 0]) == pytest.approx(expected[0])
     assert rare_signal_f(groups, y) == pytest.approx(expected.max())  # the column with the effect
+    # Class codes read as their one-hot columns, without building them.
+    codes = (y[:, 1] > y[:, 1].mean()).astype(np.int64) + (y[:, 0] > 1)
+    assert rare_signal_f(groups, codes) == pytest.approx(rare_signal_f(groups, np.eye(3)[codes]))
     assert np.isnan(rare_signal_f(np.zeros(5, dtype=int), y[:5]))  # one group
     assert np.isnan(rare_signal_f(np.arange(4), y[:4]))  # no row left to measure noise with
 
@@ -388,7 +391,7 @@ def test_estimators_give_the_rare_category_test_their_target(task):
 
     X, y = _rare_levels_frame(n_levels=40, rows_each=10, effect=1.5)
     X["x"] = np.random.default_rng(1).normal(size=len(X))
-    if task == "classification":  # class labels reach the test one-hot
+    if task == "classification":  # class labels reach the test as codes
         est = TabularClassifier(epochs=1, random_state=0).fit(X, np.where(y > 0, "yes", "no"))
     else:
         est = TabularRegressor(epochs=1, random_state=0).fit(X, y)
