@@ -11,14 +11,24 @@ Tasks:
   ``round(n_negatives * 5 / 95)``. Rows are first subsampled with ``max_rows`` (``load``'s
   seeded rule) to keep the run short on 2 shared cores; the sizes are in the notes.
 
-Every configuration uses TabularClassifier's defaults (20 epochs, validation_fraction 0.1) with
-``threshold="auto", threshold_metric="f1"``. With sampling or class weights the best epoch is
-chosen by the prior-corrected validation log loss; "oversample" draws balanced epochs of n rows
-(``tabdl/sampling.py``). The threshold does not touch training (same seed,
-same split, same weights), so one fit gives both rows: "argmax" is ``predict_proba(X).argmax``,
-which is what ``threshold=None`` predicts, and "tuned" is ``predict``. Scores are test-set means
-over the seeds; ``fit_s`` is the mean fit time and ``fit_ratio`` its ratio to plain training in
-the same run.
+Every configuration uses TabularClassifier's defaults (20 epochs) plus the sampling / class
+weights shown. The validation part is carved here (10% of the training part, stratified,
+``random_state=seed``) and passed as ``eval_set``, so the benchmark can score it again: with
+sampling or class weights the best epoch is chosen by the prior-corrected validation log loss;
+"oversample" draws balanced epochs of n rows and trains with label smoothing 0.05
+(``tabdl/sampling.py``). A threshold does not touch training, so one fit gives every row of a
+configuration:
+
+- "argmax": ``predict_proba(X).argmax``, what ``threshold=None`` predicts;
+- "tuned (balanced_accuracy)" / "tuned (f1)": the cut on P(positive) that
+  ``threshold="auto", threshold_metric=<that metric>`` would tune, i.e.
+  ``tabdl.sampling.tune_threshold`` on the fit's validation rows (the fit itself runs with
+  ``threshold_metric="f1"``, so the F1 row is its ``predict``). A user reports each metric at the
+  threshold tuned for it, and so does the acceptance line: balanced accuracy from the first row,
+  F1 from the second.
+
+Scores are test-set means over the seeds; ``fit_s`` is the mean fit time and ``fit_ratio`` its
+ratio to plain training in the same run.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
 if __package__ in (None, ""):  # `python benchmarks/imbalance.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,6 +47,7 @@ from benchmarks._common import cli, timer  # noqa: E402
 from tabdl import TabularClassifier  # noqa: E402
 from tabdl.datasets import load  # noqa: E402
 from tabdl.metrics import METRICS  # noqa: E402
+from tabdl.sampling import decide, tune_threshold  # noqa: E402
 
 __all__ = ["run", "CONFIGS", "flights_5pct", "subsample_positives"]
 
@@ -79,19 +91,26 @@ def _task_rows(task: str, data, cats, seeds) -> list[dict]:
     y_test = y_test.to_numpy()
     rows = []
     for seed in seeds:
+        X_fit, X_val, y_fit, y_val = train_test_split(
+            X_train, y_train, test_size=0.1, stratify=y_train, random_state=seed
+        )
         for name, kw in CONFIGS:
             clf = TabularClassifier(
                 cat_features=cats, threshold="auto", threshold_metric="f1", random_state=seed, **kw
             )
             with timer() as t:
-                clf.fit(X_train, y_train)
+                clf.fit(X_fit, y_fit, eval_set=(X_val, y_val))
             proba = clf.predict_proba(X_test)
-            for rule, pred, cut in (
-                ("argmax", proba.argmax(axis=1), 0.5),
-                ("tuned (f1)", clf.predict(X_test), clf.threshold_),
-            ):
+            # The cut threshold_metric="balanced_accuracy" would tune: the estimator's own helper
+            # on the same validation rows (the fit tuned its threshold_ for F1).
+            codes = np.searchsorted(clf.classes_, y_val.to_numpy())
+            ba_cut = tune_threshold(codes, clf.predict_proba(X_val)[:, 1], "balanced_accuracy")
+            rules = [("argmax", None), ("tuned (balanced_accuracy)", ba_cut), ("tuned (f1)", clf.threshold_)]
+            for rule, cut in rules:
+                pred = clf.classes_[decide(proba, cut)]
                 rows.append({"task": task, "sampling": name, "threshold": rule, "seed": seed,
-                             **_scores(y_test, proba, pred), "cut": cut, "fit_s": t()})
+                             **_scores(y_test, proba, pred), "cut": 0.5 if cut is None else cut,
+                             "fit_s": t()})
     return rows
 
 
@@ -111,18 +130,21 @@ def _summarise(rows: list[dict]) -> pd.DataFrame:
 
 
 def acceptance(table: pd.DataFrame) -> list[str]:
-    """The issue's bar: oversample + tuned beats plain on balanced accuracy and F1; AUC within 0.005."""
+    """The issue's bar: oversample + tuned beats plain on balanced accuracy and F1; AUC within 0.005.
+
+    Each metric of oversample + tuned is read at the threshold tuned for that metric.
+    """
     lines = []
     for task, t in table.groupby("task", sort=False):
-        plain = t[(t["sampling"] == "none") & (t["threshold"] == "argmax")].iloc[0]
-        over = t[(t["sampling"] == "oversample") & (t["threshold"] == "tuned (f1)")].iloc[0]
-        ok = (over["balanced_acc"] > plain["balanced_acc"] and over["f1"] > plain["f1"]
-              and over["auc"] >= plain["auc"] - 0.005)
+        t = t.set_index(["sampling", "threshold"])
+        plain = t.loc[("none", "argmax")]
+        ba = t.loc[("oversample", "tuned (balanced_accuracy)"), "balanced_acc"]
+        f1, auc = t.loc[("oversample", "tuned (f1)"), ["f1", "auc"]]
+        ok = ba > plain["balanced_acc"] and f1 > plain["f1"] and auc >= plain["auc"] - 0.005
         lines.append(
-            f"{task}: oversample+tuned vs plain: balanced acc {over['balanced_acc']:.4f} vs "
-            f"{plain['balanced_acc']:.4f}, F1 {over['f1']:.4f} vs {plain['f1']:.4f}, AUC "
-            f"{over['auc']:.4f} vs {plain['auc']:.4f} ({over['auc'] - plain['auc']:+.4f}) -> "
-            f"{'PASS' if ok else 'FAIL'}"
+            f"{task}: oversample+tuned vs plain: balanced acc {ba:.4f} vs {plain['balanced_acc']:.4f}, "
+            f"F1 {f1:.4f} vs {plain['f1']:.4f}, AUC {auc:.4f} vs {plain['auc']:.4f} "
+            f"({auc - plain['auc']:+.4f}) -> {'PASS' if ok else 'FAIL'}"
         )
     return lines
 
@@ -147,11 +169,13 @@ def run(quick: bool = False) -> list[dict]:
     )
     notes = "\n".join([
         f"Test-set means over seeds {list(seeds)}. {sizes}.",
-        "Each fit uses TabularClassifier defaults plus the sampling / class_weight shown, with "
-        "threshold='auto' (tuned for F1 on the 10% validation part carved from the training "
-        "rows). 'argmax' rows score predict_proba(X).argmax (what threshold=None predicts) and "
-        "'tuned' rows score predict(X) of the same fit; 'cut' is the threshold on P(positive) "
-        "(0.5 for argmax). fit_s includes the tuning; fit_ratio is fit_s / plain fit_s.",
+        "Each fit uses TabularClassifier defaults plus the sampling / class_weight shown; the "
+        "validation part (10% of the training rows, stratified) is passed as eval_set. 'argmax' "
+        "rows score predict_proba(X).argmax (what threshold=None predicts); 'tuned (m)' rows "
+        "score the same fit with the cut that threshold='auto', threshold_metric=m tunes on the "
+        "validation rows ('tuned (f1)' is the fit's own predict). 'cut' is the threshold on "
+        "P(positive) (0.5 for argmax). Acceptance reads balanced accuracy at its own cut and F1 at "
+        "its own cut. fit_s includes the tuning; fit_ratio is fit_s / plain fit_s.",
         *acceptance(table),
     ])
     return [{"title": "Class imbalance: sampling, class weights and a tuned threshold", "table": table,

@@ -35,6 +35,7 @@ from .sampling import (
     check_threshold,
     class_weights,
     decide,
+    label_smoothing,
     make_sampler,
     prior_corrected_loss,
     training_priors,
@@ -641,7 +642,8 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
       (minority rows repeated, a fresh majority subset each epoch); ``"undersample"`` caps
       every class at ``undersample_ratio`` x the smallest class (``undersample_ratio`` =
       majority:minority after sampling, >= 1). Both draw row indices per epoch; no data is
-      copied.
+      copied. Oversampling trains with label smoothing 0.05 (repeated rows are otherwise
+      memorised; ``tabdl.sampling.OVERSAMPLE_LABEL_SMOOTHING``).
     - ``class_weight="balanced"`` (scikit-learn's rule) or ``{label: weight}`` weights the loss.
     - With sampling or class weights, the best epoch is chosen by the validation log loss of
       the prior-corrected probabilities (``history_["valid_loss"]``; see
@@ -765,7 +767,8 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     def _loss(self) -> torch.nn.Module:
         w = getattr(self, "class_weight_", None)
         return torch.nn.CrossEntropyLoss(
-            weight=None if w is None else torch.tensor(w, dtype=torch.float32, device=self.device_)
+            weight=None if w is None else torch.tensor(w, dtype=torch.float32, device=self.device_),
+            label_smoothing=label_smoothing(self.sampling),  # oversampled rows repeat: tabdl.sampling
         )
 
     def _to_output(self, out: torch.Tensor) -> np.ndarray:

@@ -151,6 +151,25 @@ def test_class_weights_reach_the_loss(monkeypatch):
     assert heavy > plain
 
 
+def test_oversampling_smooths_the_labels_so_repeated_rows_do_not_push_probabilities_to_0_and_1():
+    # Separable classes, trained long without validation (the last weights are kept): plain
+    # training becomes near certain, while the oversampled net's smoothed targets (0.975 for the
+    # true class at smoothing 0.05) hold its probabilities back.
+    rng = np.random.default_rng(0)
+    a = np.concatenate([rng.uniform(-3, -1, 270), rng.uniform(1, 3, 30)])
+    X, y = pd.DataFrame({"a": a}), (a > 0).astype(np.int64)
+    kw = dict(epochs=30, layers=(32,), validation_fraction=None, n_members=1, random_state=0)
+
+    def confidence(**extra):
+        proba = TabularClassifier(**kw, **extra).fit(X, y).predict_proba(X)
+        return proba[np.arange(len(y)), y]  # P(true class) per row
+
+    assert np.median(confidence()) > 0.995
+    over = confidence(sampling="oversample")
+    assert 0.9 < np.median(over) < 0.99  # still right, only less certain
+    assert np.median(confidence(class_weight="balanced")) > 0.995  # the same prior shift, no repeats
+
+
 # >>> threshold
 def test_tune_threshold_finds_the_separating_cut():
     p = np.array([0.05, 0.1, 0.2, 0.3, 0.35, 0.4, 0.8, 0.9])
