@@ -576,7 +576,9 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
         tags.target_tags.multi_output = True
         return tags
 
-    def _fit_target(self, y: np.ndarray) -> None:
+    @staticmethod
+    def _float_target(y: np.ndarray) -> np.ndarray:
+        """y as float64 (n, n_outputs), refused when complex, non-numeric or infinite."""
         if np.iscomplexobj(y):
             raise ValueError("Complex data not supported: y is complex")
         try:
@@ -585,8 +587,11 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
             raise ValueError("TabularRegressor needs a numeric target y") from None
         if not np.isfinite(y).all():
             raise ValueError("y contains +/-inf")
+        return y.reshape(len(y), -1)
+
+    def _fit_target(self, y: np.ndarray) -> None:
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
-        y2 = y.reshape(len(y), -1)
+        y2 = self._float_target(y)
         self.y_mean_ = y2.mean(axis=0)
         std = y2.std(axis=0)
         self.y_std_ = np.where(std > 0, std, 1.0)
@@ -598,6 +603,15 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
             lo, hi = self.y_range
             if not lo < hi:
                 raise ValueError(f"y_range must be (low, high) with low < high, got {self.y_range!r}")
+
+    def _adapt_target(self, y: np.ndarray) -> None:
+        # Continued training (fine_tune on new data) keeps the scaling stats the net learned in,
+        # but the clip range must take in the targets it now trains on: it capped every
+        # prediction at the first fit's maximum, however far the new data went.
+        y2 = self._float_target(y)
+        if y2.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {y2.shape[1]} target(s), but the model was fitted with {self.n_outputs_}")
+        self.y_min_, self.y_max_ = np.minimum(self.y_min_, y2.min(axis=0)), np.maximum(self.y_max_, y2.max(axis=0))
 
     def _y_range_scaled(self):
         if self.y_range is None:

@@ -349,6 +349,24 @@ def test_continued_training_and_lr_find_refuse_bad_counts(fitted_reg, data):
         fitted_reg.lr_find(X, y, num_it=2)
 
 
+def test_fine_tune_on_new_data_widens_the_prediction_clip_range():
+    # Predictions are clipped to the target range seen in training; fine_tune on data with
+    # larger targets kept the first fit's range and capped every prediction at its maximum.
+    rng = np.random.default_rng(0)
+
+    def part(lo, hi, n=200):
+        a = rng.uniform(lo, hi, n)
+        return pd.DataFrame({"a": a, "b": rng.normal(size=n)}), a
+
+    (X1, y1), (X2, y2) = part(0, 10), part(10, 20)
+    reg = TabularRegressor(epochs=5, scaler="standard", layers=(32,), random_state=0).fit(X1, y1)
+    reg.fine_tune(X2, y2, epochs=3)
+    assert reg.y_min_[0] == y1.min() and reg.y_max_[0] == y2.max()
+    assert reg.predict(X2).max() > y1.max() + 2
+    with pytest.raises(ValueError, match="inf"):
+        reg.fine_tune(X2, np.where(y2 > 15, np.inf, y2))
+
+
 def test_fine_tune_changes_the_model_and_grows_history(data):
     X, X_test = data
     y = reg_target(X)
