@@ -761,7 +761,9 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
 
     def _adapt_target(self, y: np.ndarray) -> None:
         classes = np.unique(y)
-        if np.array_equal(classes, self.classes_):
+        if np.isin(classes, self.classes_).all():
+            # Known labels, perhaps not all of them (new rows may lack a rare class): the head
+            # stays. Replacing it dropped the missing classes from classes_ for good.
             return
         # New classes: keep the body and embeddings, give the net a fresh head, weights and rule.
         self.classes_ = classes

@@ -392,6 +392,19 @@ def test_fine_tune_with_new_classes_swaps_the_head(fitted_clf, data):
     assert clf.predict_proba(X.iloc[:4]).shape == (4, 3)
 
 
+def test_fine_tune_on_rows_lacking_a_class_keeps_the_head(data):
+    # New rows without one of the classes once got a fresh head and a classes_ without it: the
+    # model could never predict that class again.
+    X, _ = data
+    three = np.array(["a", "b", "c"])[np.digitize(X["num"].to_numpy(), [-0.5, 0.5])]
+    clf = fast(TabularClassifier, epochs=2).fit(X, three)
+    head = clf.model_.head[0]
+    rows = three != "a"
+    clf.fine_tune(X[rows], three[rows], epochs=1, freeze_epochs=1)
+    assert list(clf.classes_) == ["a", "b", "c"] and clf.model_.head[0] is head
+    assert clf.predict_proba(X.iloc[:4]).shape == (4, 3)
+
+
 def test_freeze_through_the_estimator(data):
     X, _ = data
     y = reg_target(X)
