@@ -195,7 +195,10 @@ class Learner:
         self.freeze_to(0)
 
     def _optimizer(self) -> torch.optim.Optimizer:
-        # Per layer group, two param groups: weights get weight decay; biases, norms get none.
+        # Per layer group, two param groups split by shape: tensors of 2+ dims get weight decay,
+        # 1-D ones (biases, norms) none. The ensemble's per-member head biases and input scalings
+        # and the numerical embeddings' biases are (k, d) or (n, d) tensors, so they are decayed too:
+        # the defaults were chosen with this rule (benchmarks/results/ablation.md).
         pgs = []
         for i, g in enumerate(self.layer_groups()):
             params = [p for p in g.parameters() if p.requires_grad]
