@@ -13,8 +13,8 @@ def suggest_lrs(lrs: np.ndarray, losses: np.ndarray) -> dict[str, float]:
     """Three readings of a (smoothed) LR-finder curve.
 
     - ``steepest``: the LR where the loss falls fastest per log-LR, before the minimum;
-    - ``valley``: a point two thirds down the longest stretch of falling loss (fastai's valley),
-      more robust to a noisy curve than the steepest point;
+    - ``valley``: a point two thirds down the longest stretch of falling loss (after fastai's
+      valley, which lands halfway down it), more robust to a noisy curve than the steepest point;
     - ``minimum``: the LR of the lowest loss divided by 10, the classic rule of thumb.
     """
     lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
