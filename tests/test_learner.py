@@ -230,3 +230,12 @@ def test_predict_raw_in_chunks_matches_one_pass():
     assert whole.shape == (100, 1) and not whole.requires_grad
     np.testing.assert_allclose(chunked.numpy(), whole.numpy(), rtol=1e-5, atol=1e-6)
     assert not lrn.model.training  # eval mode: BatchNorm uses its running stats
+
+
+def test_the_divergence_reference_is_the_loss_on_evenly_spaced_rows():
+    train = problem(n=5000)
+    lrn = learner()
+    every = float(lrn.loss_func(lrn.predict_raw(train), train.y))
+    assert lrn._loss_on(train) == pytest.approx(every)  # under max_rows: every row
+    spaced = train[torch.arange(0, 5000, 5)]  # 5000 rows, at most 1000: every 5th
+    assert lrn._loss_on(train, max_rows=1000) == pytest.approx(float(lrn.loss_func(lrn.predict_raw(spaced), spaced.y)))
