@@ -281,10 +281,11 @@ def test_object_arrays_keep_numbers_continuous():
     assert_same(pre.transform(mixed), pre.transform(mixed.astype(object)))
 
 
-def test_datetimes_and_durations_are_continuous_seconds_in_both_paths():
+def time_frame(tz: str) -> pd.DataFrame:
+    """A tz-aware datetime, a naive datetime and a duration column, each with one NaT."""
     X = pd.DataFrame(
         {
-            "when": pd.date_range("2020-01-01", periods=6, freq="D", tz="UTC"),
+            "when": pd.date_range("2020-01-01", periods=6, freq="D", tz=tz),
             "naive": pd.date_range("2021-03-01", periods=6, freq="h"),
             "took": pd.to_timedelta([1, 2, 3, 4, 5, 6], unit="h"),
         }
@@ -292,6 +293,11 @@ def test_datetimes_and_durations_are_continuous_seconds_in_both_paths():
     X.loc[2, "when"] = pd.NaT
     X.loc[4, "naive"] = pd.NaT
     X.loc[3, "took"] = pd.NaT
+    return X
+
+
+def test_datetimes_and_durations_are_continuous_seconds_in_both_paths():
+    X = time_frame("UTC")
     pre = fit(X, scaler="none")
     assert pre.cat_names_ == [] and pre.has_indicator_ == [True, True, True]
     _, values = pre.transform(X)
@@ -309,15 +315,7 @@ def test_datetimes_held_as_objects_read_like_their_datetime_column():
     # Rows gathered from Series (pd.concat([X.iloc[0], X.iloc[1]], axis=1).T) or astype(object) turn a
     # datetime column into Timestamps in an object column: the one-row path read them, the
     # batch path raised "holds non-numeric values".
-    X = pd.DataFrame(
-        {
-            "when": pd.date_range("2020-01-01", periods=6, freq="D", tz="Europe/Paris"),
-            "naive": pd.date_range("2021-03-01", periods=6, freq="h"),
-            "took": pd.to_timedelta([1, 2, 3, 4, 5, 6], unit="h"),
-        }
-    )
-    X.loc[2, "when"] = pd.NaT
-    X.loc[3, "took"] = pd.NaT
+    X = time_frame("Europe/Paris")
     pre = fit(X)
     assert_same(pre.transform(X.astype(object)), pre.transform(X))
     rows = pd.concat([X.iloc[i] for i in range(len(X))], axis=1).T
