@@ -377,12 +377,15 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_)
             self._build_model(train)
-            callbacks = [EarlyStopping(self.patience)] if self.patience and valid is not None else []
-            learner = self._cycle_learner(train, callbacks)
+            learner = self._cycle_learner(train, self._early_stopping(valid))
             learner.fit_one_cycle(train, int(self.epochs), self.lr, valid=valid)
         self._after_training(learner, train, valid)
         self._store_history(learner, reset=True)
         return self
+
+    def _early_stopping(self, valid: TensorData | None) -> list[EarlyStopping]:
+        """``patience`` stops any cycle (fit, fit_one_cycle, fine_tune) that has a validation part."""
+        return [EarlyStopping(self.patience)] if self.patience and valid is not None else []
 
     def _sampler(self, train: TensorData):
         return None
@@ -447,7 +450,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             valid = self._tensors(self._check_X_predict(Xv), yv)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_ + len(self.history_))
-            learner = self._cycle_learner(train, continued=True)
+            learner = self._cycle_learner(train, self._early_stopping(valid), continued=True)
             # epochs as given: the learner refuses a non-int (int() turned 1.7 into 1 silently)
             learner.fit_one_cycle(train, epochs, self.lr if lr is None else lr, valid=valid)
         self._after_training(learner, train, valid)

@@ -326,6 +326,9 @@ def test_early_stopping_restores_best_epoch(data):
     pred = reg._raw(X_test).numpy()[:, 0]
     mse = np.mean((pred - (y_bad - reg.y_mean_[0]) / reg.y_std_[0]) ** 2)
     assert mse == pytest.approx(hist["valid_loss"].min(), rel=1e-4)
+    # patience stops a continued cycle too (fit_one_cycle / fine_tune with an eval_set)
+    reg.fit_one_cycle(X, y, epochs=15, eval_set=(X_test, y_bad))
+    assert len(hist) < len(reg.history_) < len(hist) + 15
 
 
 def test_best_epoch_of_a_continued_cycle_is_numbered_as_history_is(data):
