@@ -187,8 +187,7 @@ def main(argv=None) -> None:
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS))
     ap.add_argument("--csv", default=None, help="append per-split rows here")
     args = ap.parse_args(argv)
-    limit_threads(1)
-    torch.set_num_threads(1)
+    limit_threads(1)  # torch and every OpenMP/BLAS pool
     X, y, cats = _task(args.task)
     rows = []
     for s in range(args.splits):

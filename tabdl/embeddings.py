@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, is_classifier
+from sklearn.utils.extmath import svd_flip
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -454,7 +455,9 @@ def _principal_axes(table: np.ndarray, n_components: int | float | None) -> tupl
     # full_matrices: all dim axes even when the table has fewer rows than dims (the trailing
     # ones then carry no variance), so that n_components=None keeps the net's width.
     _, s, vt = np.linalg.svd(t - center, full_matrices=True)  # vt: (dim, dim)
-    axes = vt.T  # (dim, dim), columns by decreasing singular value
+    # An axis' sign is arbitrary: svd_flip makes its largest loading positive, so a refit is
+    # reproducible.
+    axes = svd_flip(None, vt, u_based_decision=False)[1].T  # (dim, dim), by decreasing variance
     if n_components is None:
         k = axes.shape[1]
     elif isinstance(n_components, numbers.Integral):
@@ -463,10 +466,7 @@ def _principal_axes(table: np.ndarray, n_components: int | float | None) -> tupl
         var = s**2
         share = np.cumsum(var) / var.sum() if var.sum() > 0 else np.ones_like(var)
         k = int(np.searchsorted(share, n_components * (1 - 1e-9)) + 1)  # the fewest reaching it
-    axes = axes[:, :k]
-    # An axis' sign is arbitrary: make its largest loading positive, so a refit is reproducible.
-    sign = np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(k)])
-    return center.astype(np.float32), (axes * np.where(sign == 0, 1, sign)).astype(np.float32)
+    return center.astype(np.float32), axes[:, :k].astype(np.float32)
 
 
 def _procrustes(fold_table: np.ndarray, fold_vocab: list[str], table: np.ndarray, vocab: list[str]) -> np.ndarray:

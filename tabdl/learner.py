@@ -305,7 +305,7 @@ class Learner:
         self.n_epochs, self.stop, self.diverged, self.interrupted = int(epochs), False, False, False
         self.best_state, self.best_epoch, self.best_score = self._snapshot(), 0, math.inf
         # Divergence = the smoothed batch loss rises above diverge_factor x the starting weights'
-        # loss on the whole training set. Not x the first batch's loss: on a heavy-tailed target
+        # loss on the training rows (_loss_on). Not x the first batch's loss: on a heavy-tailed target
         # (incomes, prices) a batch that holds an outlier scores 10-100x one that does not, and a
         # healthy fit was stopped in epoch 1 and reset to its initial weights.
         start = max(self._loss_on(train), 1e-3)
@@ -397,7 +397,7 @@ class Learner:
         train = train.to(self.device)
         state, gen_state, was_training = self._snapshot(), self.generator.get_state(), self.model.training
         opt = self._optimizer()
-        # Started at the loss of the whole training set, as the divergence guard of fit is: one
+        # Started at the starting weights' loss on the training rows, as fit's divergence guard: one
         # heavy-tailed batch among the first few otherwise passes the 4x stop at once.
         smoother = SmoothLoss(start=self._loss_on(train))
         lrs, raw, smooth = [], [], []

@@ -51,7 +51,7 @@ def suggest_lrs(lrs: np.ndarray, losses: np.ndarray) -> dict[str, float]:
 @dataclass
 class LRFindResult:
     lrs: np.ndarray
-    losses: np.ndarray  # smoothed losses (EWMA started at the initial loss of the whole training set)
+    losses: np.ndarray  # smoothed losses (EWMA started at the initial weights' training loss)
     raw_losses: np.ndarray
     suggestions: dict[str, float] = field(default_factory=dict)
 
