@@ -35,6 +35,10 @@ class Metric:
     func: Callable[..., float]
     kind: Kind
     greater_is_better: bool = True
+    # Binary label metrics only: the same score from confusion counts (arrays tp, fp, fn, tn of
+    # any one shape), so a threshold search scores every cut of many bootstrap resamples at once
+    # (tabdl.sampling.tune_threshold). Must equal ``func`` on the labels (tests/test_metrics.py).
+    from_counts: Callable[..., np.ndarray] | None = None
 
     def __call__(self, y_true: np.ndarray, output: np.ndarray) -> float:
         y_true = np.asarray(y_true)
@@ -48,6 +52,29 @@ class Metric:
 
 def _f1(y, pred):
     return skm.f1_score(y, pred, average="binary" if max(y.max(), pred.max()) <= 1 else "macro")
+
+
+def _ratio(num, den):
+    """num / den, and 0 where den is 0 (scikit-learn's zero_division default for these scores)."""
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
+
+
+def _accuracy_counts(tp, fp, fn, tn):
+    return _ratio(tp + tn, tp + fp + fn + tn)
+
+
+def _balanced_accuracy_counts(tp, fp, fn, tn):
+    return (_ratio(tp, tp + fn) + _ratio(tn, tn + fp)) / 2
+
+
+def _f1_counts(tp, fp, fn, tn):
+    return _ratio(2 * tp, 2 * tp + fp + fn)
+
+
+def _mcc_counts(tp, fp, fn, tn):
+    tp, fp, fn, tn = (np.asarray(v, dtype=float) for v in (tp, fp, fn, tn))
+    return _ratio(tp * tn - fp * fn, np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
 
 
 def _one_vs_rest_macro(score, y, proba):
@@ -84,10 +111,10 @@ def _rmse(y, pred):
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
-        Metric("accuracy", skm.accuracy_score, "label"),
-        Metric("balanced_accuracy", skm.balanced_accuracy_score, "label"),
-        Metric("f1", _f1, "label"),
-        Metric("mcc", skm.matthews_corrcoef, "label"),
+        Metric("accuracy", skm.accuracy_score, "label", from_counts=_accuracy_counts),
+        Metric("balanced_accuracy", skm.balanced_accuracy_score, "label", from_counts=_balanced_accuracy_counts),
+        Metric("f1", _f1, "label", from_counts=_f1_counts),
+        Metric("mcc", skm.matthews_corrcoef, "label", from_counts=_mcc_counts),
         Metric("roc_auc", _roc_auc, "proba"),
         Metric("pr_auc", _pr_auc, "proba"),
         Metric("log_loss", _log_loss, "proba", greater_is_better=False),

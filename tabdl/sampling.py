@@ -283,32 +283,13 @@ def _middle_of_best(scores: np.ndarray) -> int:
     return int(best[len(best) // 2])
 
 
-def tune_threshold(
-    y: Any, p_pos: Any, metric: Any = "f1", *, max_candidates: int = 256, smooth: float = 0.1
-) -> float:
-    """The cut on P(positive) that maximises ``metric`` on the given (validation) rows.
+def _pick(cuts: np.ndarray, scores: np.ndarray, smooth: float) -> float:
+    """The cut a metric curve (``scores`` per cut, greater is better) points to.
 
-    Rows with ``p >= threshold`` are predicted positive (code 1, i.e. ``classes_[1]``).
-    Candidates are the midpoints between consecutive distinct probabilities (at most
-    ``max_candidates``, by quantiles). The metric is averaged over a moving window of
-    neighbouring cuts, ``smooth`` (a fraction) of the candidates wide, so about that share of
-    the validation rows in score order; its maximum marks the region, and the best raw cut
-    within half a window of it is taken (among equally good cuts, the middle one). Why: a
-    validation part holds few minority rows (about 60 on churn), so the raw metric curve is
-    jagged and its best single cut often sits on a spike that does not carry over to new rows;
-    the smoothed curve's peak does better on held-out rows (benchmarks/imbalance.py).
-    ``smooth=0`` takes the raw maximum.
+    The metric is averaged over a moving window of neighbouring cuts, ``smooth`` (a fraction) of
+    the candidates wide; its maximum marks the region, and the best raw cut within half a window
+    of it is taken (among equally good cuts, the middle one).
     """
-    m = label_metric(metric)
-    if isinstance(smooth, bool) or not isinstance(smooth, numbers.Real) or not 0 <= smooth < 1:
-        raise ValueError(f"smooth must be a fraction in [0, 1), got {smooth!r}")
-    y = np.asarray(y).reshape(-1)
-    p = np.asarray(p_pos, dtype=float).reshape(-1)
-    if len(y) != len(p) or len(y) == 0:
-        raise ValueError("tune_threshold needs as many labels as probabilities, and at least one")
-    cuts = _candidates(p, max_candidates)
-    sign = 1.0 if m.greater_is_better else -1.0
-    scores = np.array([sign * m.func(y, (p >= t).astype(np.int64)) for t in cuts])
     window = int(round(smooth * len(cuts))) | 1  # odd, so the window is centred
     # The smoothed curve picks the region (a broad plateau beats a lone spike); the raw metric
     # then picks the cut inside it. Why not the smoothed peak itself: it counts cut positions,
@@ -318,6 +299,73 @@ def tune_threshold(
     peak, half = _middle_of_best(uniform_filter1d(scores, window, mode="nearest")), window // 2
     lo = max(0, peak - half)
     return float(cuts[lo + _middle_of_best(scores[lo : peak + half + 1])])
+
+
+def _counts_per_cut(cell_pos: np.ndarray, cell_neg: np.ndarray) -> tuple[np.ndarray, ...]:
+    """tp, fp, fn, tn at each cut from the label counts per cell (rows between consecutive cuts).
+
+    Cell ``k`` holds the rows that ``k`` cuts lie at or below, so a row of cell ``k`` is predicted
+    positive by cuts ``0..k-1``: cut ``i`` predicts positive the cells after ``i``.
+    """
+    tp = np.cumsum(cell_pos[..., ::-1], axis=-1)[..., ::-1][..., 1:]
+    fp = np.cumsum(cell_neg[..., ::-1], axis=-1)[..., ::-1][..., 1:]
+    return tp, fp, cell_pos.sum(-1, keepdims=True) - tp, cell_neg.sum(-1, keepdims=True) - fp
+
+
+def tune_threshold(
+    y: Any,
+    p_pos: Any,
+    metric: Any = "f1",
+    *,
+    max_candidates: int = 256,
+    smooth: float = 0.1,
+    n_bootstrap: int = 64,
+    random_state: int = 0,
+) -> float:
+    """The cut on P(positive) that maximises ``metric`` on the given (validation) rows.
+
+    Rows with ``p >= threshold`` are predicted positive (code 1, i.e. ``classes_[1]``).
+    Candidates are the midpoints between consecutive distinct probabilities (at most
+    ``max_candidates``, by quantiles). Each metric curve over the candidates is read through a
+    moving average ``smooth`` of the candidates wide (``_pick``; ``smooth=0`` takes the raw
+    maximum).
+
+    The cut is bagged: the median of the cuts picked on ``n_bootstrap`` bootstrap resamples of
+    the rows (``0``: the cut picked on the rows themselves). Why: a validation part holds few
+    minority rows (about 60 on churn), so the best cut of its jagged metric curve is a noisy
+    estimate, and the median over resamples is a steadier one. On 10 churn and 6 flights-5%
+    validation splits it raised holdout F1 by 0.002-0.013 and balanced accuracy by up to 0.005
+    over the unbagged cut (benchmarks/results/imbalance.md). A resample is drawn as multinomial
+    counts over (cut interval, class) cells, which is exactly the row bootstrap seen through the
+    candidates, so it costs O(candidates) whatever the number of rows. Metrics without
+    ``from_counts`` (custom ones) are scored on the rows themselves, unbagged.
+    """
+    m = label_metric(metric)
+    if isinstance(smooth, bool) or not isinstance(smooth, numbers.Real) or not 0 <= smooth < 1:
+        raise ValueError(f"smooth must be a fraction in [0, 1), got {smooth!r}")
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, numbers.Integral) or n_bootstrap < 0:
+        raise ValueError(f"n_bootstrap must be an int >= 0, got {n_bootstrap!r}")
+    y = np.asarray(y).reshape(-1)
+    p = np.asarray(p_pos, dtype=float).reshape(-1)
+    if len(y) != len(p) or len(y) == 0:
+        raise ValueError("tune_threshold needs as many labels as probabilities, and at least one")
+    cuts = _candidates(p, max_candidates)
+    sign = 1.0 if m.greater_is_better else -1.0
+    if m.from_counts is None:
+        scores = np.array([sign * m.func(y, (p >= t).astype(np.int64)) for t in cuts])
+        return _pick(cuts, scores, smooth)
+    cell = np.searchsorted(cuts, p, side="right")  # how many cuts lie at or below each row
+    pos = np.bincount(cell[y == 1], minlength=len(cuts) + 1).astype(float)
+    neg = np.bincount(cell[y != 1], minlength=len(cuts) + 1).astype(float)
+    if n_bootstrap == 0 or pos.sum() == 0 or neg.sum() == 0:
+        return _pick(cuts, sign * m.from_counts(*_counts_per_cut(pos, neg)), smooth)
+    rng = np.random.default_rng(random_state)
+    draws = rng.multinomial(len(y), np.concatenate([pos, neg]) / len(y), size=n_bootstrap)
+    draws = draws[(draws[:, : len(pos)].sum(1) > 0) & (draws[:, len(pos) :].sum(1) > 0)]  # both classes
+    if len(draws) == 0:
+        return _pick(cuts, sign * m.from_counts(*_counts_per_cut(pos, neg)), smooth)
+    curves = sign * m.from_counts(*_counts_per_cut(draws[:, : len(pos)].astype(float), draws[:, len(pos) :].astype(float)))
+    return float(np.median([_pick(cuts, c, smooth) for c in curves]))
 
 
 def tune_prior_correction(

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from sklearn import metrics as skm
@@ -28,3 +30,20 @@ def test_multiclass_auc_averages_the_classes_present(name, binary):
     expected = np.mean([binary(y == c, proba[:, c]) for c in (0, 1)])
     assert get_metric(name)(y, proba) == pytest.approx(expected)
     assert np.isnan(get_metric(name)(np.zeros(len(proba), int), proba))  # nothing to rank
+
+
+@pytest.mark.parametrize("name", ["accuracy", "balanced_accuracy", "f1", "mcc"])
+def test_label_metrics_from_confusion_counts_equal_sklearns(name):
+    # tune_threshold scores its cuts from counts; they must be scikit-learn's scores, including
+    # the degenerate cuts that predict every row, or none, positive (0/0 is 0 there).
+    m = get_metric(name)
+    rng = np.random.default_rng(3)
+    y = (rng.random(300) < 0.2).astype(np.int64)
+    cases = [(rng.random(300) < q).astype(np.int64) for q in (0.1, 0.5, 0.9)] + [np.zeros(300, np.int64), np.ones(300, np.int64)]
+    for pred in cases:
+        tp, fp = np.sum((pred == 1) & (y == 1)), np.sum((pred == 1) & (y == 0))
+        fn, tn = np.sum((pred == 0) & (y == 1)), np.sum((pred == 0) & (y == 0))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sklearn warns at 0/0 and scores it 0
+            expected = m.func(y, pred)
+        assert m.from_counts(tp, fp, fn, tn) == pytest.approx(expected, abs=1e-12)
