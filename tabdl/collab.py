@@ -260,6 +260,9 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
             return 0.0 if self.kind == "dot" else _NN_WEIGHT_DECAY
         return float(self.weight_decay)
 
+    def _average_weights(self) -> bool:
+        return False
+
     def _learner(self, n_train: int, callbacks=(), sampler=None, valid_loss_func=None, diverge_ref=None) -> Learner:
         learner = super()._learner(n_train, callbacks, sampler, valid_loss_func, diverge_ref)
         if isinstance(self.model_, DotProductBias) and self.model_.embeds.sparse:

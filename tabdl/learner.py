@@ -19,6 +19,7 @@ from torch import nn
 from .callbacks import Callback, Recorder, SmoothLoss
 from .lr_finder import LRFindResult, suggest_lrs
 from .metrics import Metric
+from .optim import WeightAverage
 from .schedule import DEFAULT_MOMS, one_cycle_lr, one_cycle_mom
 
 __all__ = ["TensorData", "Learner", "freeze_to", "RandomSampler", "resolve_device", "serving_device",
@@ -151,6 +152,7 @@ class Learner:
         opt_func: Callable[..., torch.optim.Optimizer] | None = None,
         valid_loss_func: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         diverge_ref: float | None = None,
+        average_weights: bool = False,
     ):
         self.device = resolve_device(device)
         self.model = model.to(self.device)
@@ -172,6 +174,9 @@ class Learner:
         # batch losses of a new cycle (dropout on, LR warming up) are many times that without
         # anything exploding.
         self.diverge_ref = diverge_ref
+        # Train the live weights but validate, keep and return their moving average
+        # (tabdl.optim.WeightAverage, over at most one epoch of steps).
+        self.average_weights = average_weights
         # opt_func(param_groups, lr=, betas=, eps=) builds the optimizer (default AdamW); the
         # loop sets each group's "lr" and "betas" every step, so it must honour those keys.
         self.opt_func = opt_func or torch.optim.AdamW
@@ -311,6 +316,7 @@ class Learner:
         start = max(self._loss_on(train), 1e-3)
         reference = max(start, self.diverge_ref or 0.0)
         smoother = SmoothLoss(start=start)
+        average = WeightAverage(self.model, self._steps_per_epoch(len(train))) if self.average_weights else None
         step = 0
         for cb in self.callbacks:
             cb.before_fit(self)
@@ -318,6 +324,8 @@ class Learner:
             for epoch in range(1, epochs + 1):
                 self.epoch = epoch
                 self.model.train()
+                if average is not None:
+                    average.swap_out()  # train the live weights (the average was evaluated)
                 for cb in self.callbacks:
                     cb.before_epoch(self)
                 for idx in self._batches(len(train)):
@@ -330,6 +338,8 @@ class Learner:
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
+                    if average is not None:
+                        average.update()
                     value = loss.item()
                     step += 1
                     if not math.isfinite(value) or smoother.update(value) > self.diverge_factor * reference:
@@ -338,6 +348,8 @@ class Learner:
                     for cb in self.callbacks:
                         cb.after_batch(self, value)
                 logs = {"epoch": epoch, **self.recorder.epoch_logs()}
+                if average is not None:
+                    average.swap_in()  # scored, snapshot and, after the last epoch, kept
                 if valid is not None:
                     logs.update(self.validate(valid))
                 logs["lr"] = float(lrs[-1])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["LazyAdamW"]
+__all__ = ["LazyAdamW", "WeightAverage"]
 
 
 class LazyAdamW(torch.optim.Optimizer):
@@ -60,3 +60,45 @@ class LazyAdamW(torch.optim.Optimizer):
                         p.mul_(1 - lr * wd)
                     p.addcdiv_(m, (v / bc2).sqrt_().add_(eps), value=-lr / bc1)
         return loss
+
+
+class WeightAverage:
+    """An exponential moving average of a model's trainable weights (Polyak averaging).
+
+    The learner trains the live weights and evaluates, keeps and returns the averaged ones. The
+    decay after ``t`` updates is ``min(1 - 1 / horizon, (1 + t) / (10 + t))`` (TensorFlow's
+    ``ExponentialMovingAverage`` with ``num_updates``): early on it averages over about the last
+    10% of the steps taken, so the average does not drag the starting weights along, and never
+    over more than ``horizon`` steps (the learner passes one epoch).
+
+    Why: the best epoch of a one-cycle fit often falls while the learning rate is still high,
+    where single-step weights are noisy. On churn's validation splits the averaged weights raised
+    AUC 0.909 -> 0.919 and PR AUC 0.835 -> 0.865 (benchmarks/results/ablation.md, round 9).
+    """
+
+    def __init__(self, model: torch.nn.Module, horizon: int):
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.average = [p.detach().clone() for p in self.params]
+        self.max_decay = 1.0 - 1.0 / max(int(horizon), 1)
+        self.updates = 0
+        self._live: list[torch.Tensor] | None = None
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.updates += 1
+        decay = min(self.max_decay, (1 + self.updates) / (10 + self.updates))
+        torch._foreach_lerp_(self.average, [p.detach() for p in self.params], 1.0 - decay)
+
+    @torch.no_grad()
+    def swap_in(self) -> None:
+        """Load the averaged weights into the model, keeping the live ones aside."""
+        if self._live is None:
+            self._live = [p.detach().clone() for p in self.params]
+            torch._foreach_copy_(self.params, self.average)
+
+    @torch.no_grad()
+    def swap_out(self) -> None:
+        """Put the live weights back to go on training."""
+        if self._live is not None:
+            torch._foreach_copy_(self.params, self._live)
+            self._live = None

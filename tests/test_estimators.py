@@ -577,3 +577,20 @@ def test_plot_losses_without_validation_and_after_fine_tune(data):
     ax = reg.plot_losses()
     assert len(ax.lines[0].get_xdata()) == len(reg.loss_curve_)
     plt.close("all")
+
+
+def test_average_weights_auto_is_on_for_classifiers_and_off_for_regressors(data):
+    X, Xt = data
+
+    def preds(cls, target, **kw):
+        est = fast(cls, epochs=6, **kw).fit(X, target(X))
+        return est.predict_proba(Xt) if cls is TabularClassifier else est.predict(Xt)
+
+    on, off, auto = (preds(TabularClassifier, clf_target, average_weights=v) for v in (True, False, "auto"))
+    assert not np.allclose(on, off)  # the averaged weights are another model
+    np.testing.assert_array_equal(auto, on)
+    on, off, auto = (preds(TabularRegressor, reg_target, average_weights=v) for v in (True, False, "auto"))
+    assert not np.allclose(on, off)
+    np.testing.assert_array_equal(auto, off)
+    with pytest.raises(ValueError, match="average_weights"):
+        fast(TabularClassifier, average_weights="yes").fit(X, clf_target(X))

@@ -128,6 +128,35 @@ def test_without_a_validation_part_the_last_weights_stay():
     assert all(torch.equal(final[k], snaps.states[3][k]) for k in final)
 
 
+def test_averaged_weights_are_the_ones_scored_and_kept_while_training_goes_on_from_the_live_ones():
+    class Live(Callback):
+        """The live weights after each step, and at the start of each epoch."""
+
+        def __init__(self):
+            self.last_step, self.epoch_start = {}, {}
+
+        def before_epoch(self, learner):
+            self.epoch_start[learner.epoch] = params(learner.model)
+
+        def after_batch(self, learner, loss):
+            self.last_step[learner.epoch] = params(learner.model)
+
+    live, snaps = Live(), Snapshots()
+    lrn = learner(average_weights=True, callbacks=[live, snaps])
+    valid = problem(128, seed=1)
+    lrn.fit_one_cycle(problem(), 4, lr=1e-2, valid=valid)
+    hist = lrn.recorder.history
+    final = params(lrn.model)
+    # What each epoch scored is the average, not the last step's weights ...
+    assert any(not torch.equal(final[k], live.last_step[lrn.best_epoch][k]) for k in final)
+    assert all(torch.equal(snaps.states[lrn.best_epoch][k], v) for k, v in final.items())
+    # ... the kept model is the one scored best ...
+    assert lrn.validate(valid)["valid_loss"] == pytest.approx(hist["valid_loss"].min(), rel=1e-6)
+    # ... and every epoch after the first trains on from the live weights, not the average.
+    for epoch in (2, 3, 4):
+        assert all(torch.equal(live.epoch_start[epoch][k], live.last_step[epoch - 1][k]) for k in final)
+
+
 def test_divergence_restores_and_warns():
     from tabdl.learner import DivergenceWarning
 

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from torch import nn
 
@@ -49,3 +50,27 @@ def test_sparse_gradients_update_only_touched_rows():
     _step(dense_emb, dense_bias, ref, idx)
     torch.testing.assert_close(emb.weight[touched], dense_emb.weight[touched])
     torch.testing.assert_close(bias, dense_bias)
+
+
+def test_weight_average_follows_the_warmed_up_decay_and_swaps_back():
+    from tabdl.optim import WeightAverage
+
+    lin = nn.Linear(1, 1, bias=False)
+    frozen = nn.Parameter(torch.ones(1), requires_grad=False)
+    lin.register_parameter("frozen", frozen)
+    with torch.no_grad():
+        lin.weight.fill_(0.0)
+    avg = WeightAverage(lin, horizon=4)
+    expected = 0.0
+    for t, value in enumerate([1.0, 2.0, -1.0, 5.0, 3.0, 0.5], start=1):
+        with torch.no_grad():
+            lin.weight.fill_(value)
+        avg.update()
+        decay = min(1 - 1 / 4, (1 + t) / (10 + t))
+        expected = decay * expected + (1 - decay) * value
+    avg.swap_in()
+    assert lin.weight.item() == pytest.approx(expected, rel=1e-6)
+    avg.swap_in()  # a second swap_in must not stash the average as the live weights
+    avg.swap_out()
+    assert lin.weight.item() == 0.5  # the live weights are back
+    assert len(avg.params) == 1  # frozen parameters are not averaged
