@@ -40,7 +40,7 @@ QUICK_ROWS = {"diamonds": 6_000, "churn": 2_000, "flights": 8_000}
 OLD_DEFAULT: dict[str, Any] = {
     "layers": (200, 100), "dropout": 0.1, "emb_dropout": 0.0, "batchnorm": True, "epochs": 10,
     "lr": 1e-2, "batch_size": "n/16,max256", "weight_decay": 0.01, "scaler": "quantile",
-    "min_category_count": 3, "num_embeddings": None, "n_members": 1,
+    "min_category_count": 3, "num_embeddings": None, "n_members": 1, "average_weights": False,
 }
 # Numerical-embedding options spelled out, so rows keep meaning if the module defaults move.
 PLR = {"kind": "periodic", "d_embedding": 16, "n_frequencies": 32, "sigma": 0.1, "lite": False}
@@ -81,6 +81,10 @@ VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("e2", "e1", {"n_members": 2}),
     ("e2_k3", "e1", {"n_members": 3}),
     ("e2_k4", "e1", {"n_members": 4}),
+    # Round 9: score, keep and return a moving average of the weights; then epochs "auto"
+    # (40 for regression, 20 for classification).
+    ("f_avg", "e2", {"average_weights": True}),
+    ("f_auto", "f_avg", {"epochs": "auto"}),
     ("c3_sigma0.1", "c3", {"num_embeddings": PLR}),
     ("c3_sigma0.1_dropout0", "c3_sigma0.1", {"dropout": 0.0}),
 ]
@@ -128,19 +132,21 @@ def resolve(name: str, variants=VARIANTS) -> dict[str, Any]:
     return {**(resolve(base, variants) if base else dict(OLD_DEFAULT)), **change}
 
 
-def run(quick: bool = False, tasks=TASKS, only: list[str] | None = None, variants=VARIANTS) -> list[dict]:
+def run(quick: bool = False, tasks=TASKS, only: list[str] | None = None, variants=VARIANTS,
+        split_seeds=(1,)) -> list[dict]:
     if quick and only is None:
         only = QUICK_VARIANTS
     rows = []
-    for name in tasks:
-        d, Xf, Xv, yf, yv = validation_parts(name, (QUICK_ROWS if quick else FULL_ROWS)[name])
+    for name, seed in ((t, s) for t in tasks for s in split_seeds):
+        d, Xf, Xv, yf, yv = validation_parts(name, (QUICK_ROWS if quick else FULL_ROWS)[name], seed)
         task = "regression" if d.task == "regression" else "binary"
         ref = []
         for how, frames in (("native", native_frames), ("ordinal", ordinal_frames)):
             Xa, Xb = frames(Xf, Xv, d.cat_features)
             r = fit_score(task, lightgbm_model(task), Xa, yf, Xb, yv)
             ref.append(error(task, r))
-            rows.append({"task": name, "model": f"lightgbm_{how}", "change": "", **_cols(task, r), "ratio": np.nan})
+            rows.append({"task": name, "split": seed, "model": f"lightgbm_{how}", "change": "", **_cols(task, r),
+                         "ratio": np.nan})
         best_ref = min(ref)
         for vname, base, change in variants:
             if only and vname not in only:
@@ -149,12 +155,12 @@ def run(quick: bool = False, tasks=TASKS, only: list[str] | None = None, variant
             params["batch_size"] = batch_size_for(params["batch_size"], len(Xf))
             r = fit_score(task, tabdl_model(task, params, d.cat_features), Xf, yf, Xv, yv)
             desc = ", ".join(f"{k}={v}" for k, v in change.items()) or "(baseline)"
-            rows.append({"task": name, "model": vname, "change": f"{desc} vs {base}" if base else desc,
+            rows.append({"task": name, "split": seed, "model": vname, "change": f"{desc} vs {base}" if base else desc,
                          **_cols(task, r), "ratio": error(task, r) / best_ref})
             print(rows[-1], file=sys.stderr, flush=True)
     table = pd.DataFrame(rows)
     notes = (
-        "Validation parts: 20 % of each task's training split (random_state=1); fit on the other 80 %. "
+        f"Validation parts: 20 % of each task's training split (random_state in {list(split_seeds)}); fit on the other 80 %. "
         "ratio = error / best LightGBM error on the same part (RMSE or 1-AUC; < 1 beats LightGBM). "
         f"Rows per task: {QUICK_ROWS if quick else FULL_ROWS}."
     )
@@ -213,6 +219,7 @@ if __name__ == "__main__":
     ap.add_argument("--fit-time", action="store_true", help="old vs new default fit time on --tasks")
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--only", default="")
+    ap.add_argument("--split-seeds", default="1", help="comma-separated seeds of the validation split")
     a = ap.parse_args()
     limit_threads(a.threads)
     tasks = a.tasks.split(",")
@@ -221,4 +228,5 @@ if __name__ == "__main__":
     elif a.fit_time:
         print_results([r for t in tasks for r in fit_times(t, a.quick)])
     else:
-        print_results(run(a.quick, tasks=tasks, only=[s for s in a.only.split(",") if s] or None))
+        seeds = tuple(int(s) for s in a.split_seeds.split(","))
+        print_results(run(a.quick, tasks=tasks, only=[s for s in a.only.split(",") if s] or None, split_seeds=seeds))

@@ -124,7 +124,7 @@ def training_plots(out: Path, *, quick: bool, column: str = "clarity") -> dict[s
     est.fit(X_train, y_train)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     est.plot_losses(ax=ax)
-    ax.set_title(f"Losses, diamonds: one-cycle, {est.epochs} epochs")
+    ax.set_title(f"Losses, diamonds: one-cycle, {len(est.history_)} epochs")
     ax.set_ylabel("MSE on standardised log(price), log scale")
     ax.set_yscale("log")
     paths["losses"] = _save(fig, out / "losses_diamonds.png")

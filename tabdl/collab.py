@@ -158,6 +158,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         if self.kind not in ("dot", "nn"):
             raise ValueError(f"kind must be 'dot' or 'nn', got {self.kind!r}")
         _check_positive("n_factors", self.n_factors, integer=True)
+        _check_positive("epochs", self.epochs, integer=True)  # no "auto" here: 10 is the default
         _check_positive("min_count", self.min_count, integer=True)
         if not (isinstance(self.weight_decay, str) and self.weight_decay == "auto"):
             _check_positive("weight_decay", self.weight_decay, allow_zero=True)

@@ -579,18 +579,21 @@ def test_plot_losses_without_validation_and_after_fine_tune(data):
     plt.close("all")
 
 
-def test_average_weights_auto_is_on_for_classifiers_and_off_for_regressors(data):
+def test_average_weights_gives_another_model_and_is_validated(data):
     X, Xt = data
-
-    def preds(cls, target, **kw):
-        est = fast(cls, epochs=6, **kw).fit(X, target(X))
-        return est.predict_proba(Xt) if cls is TabularClassifier else est.predict(Xt)
-
-    on, off, auto = (preds(TabularClassifier, clf_target, average_weights=v) for v in (True, False, "auto"))
-    assert not np.allclose(on, off)  # the averaged weights are another model
-    np.testing.assert_array_equal(auto, on)
-    on, off, auto = (preds(TabularRegressor, reg_target, average_weights=v) for v in (True, False, "auto"))
-    assert not np.allclose(on, off)
-    np.testing.assert_array_equal(auto, off)
+    for cls, target in ((TabularClassifier, clf_target), (TabularRegressor, reg_target)):
+        on, off = (fast(cls, epochs=6, average_weights=v).fit(X, target(X)) for v in (True, False))
+        out = "predict_proba" if cls is TabularClassifier else "predict"
+        assert not np.allclose(getattr(on, out)(Xt), getattr(off, out)(Xt))
     with pytest.raises(ValueError, match="average_weights"):
         fast(TabularClassifier, average_weights="yes").fit(X, clf_target(X))
+
+
+def test_epochs_auto_is_40_for_regressors_and_20_for_classifiers(data):
+    X, _ = data
+    reg = TabularRegressor(layers=(8,), n_members=1, random_state=0).fit(X.iloc[:64], reg_target(X.iloc[:64]))
+    clf = TabularClassifier(layers=(8,), n_members=1, random_state=0).fit(X.iloc[:64], clf_target(X.iloc[:64]))
+    assert (reg.epochs, len(reg.history_)) == ("auto", 40)
+    assert (clf.epochs, len(clf.history_)) == ("auto", 20)
+    with pytest.raises(ValueError, match="epochs"):
+        TabularRegressor(epochs="long").fit(X, reg_target(X))
