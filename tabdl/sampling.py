@@ -349,6 +349,13 @@ def tune_threshold(
     p = np.asarray(p_pos, dtype=float).reshape(-1)
     if len(y) != len(p) or len(y) == 0:
         raise ValueError("tune_threshold needs as many labels as probabilities, and at least one")
+    # The counts below read y == 1 as positive and everything else as negative, and sort NaN
+    # above every cut while ``decide`` predicts it negative: either slip gave a cut silently
+    # (string labels scored as all negative; a NaN threshold that predicts nothing positive).
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError(f"tune_threshold needs y as class codes 0/1 (1 = positive), got values {np.unique(y.astype(str))[:5]}")
+    if not np.isfinite(p).all():
+        raise ValueError(f"p_pos holds {int((~np.isfinite(p)).sum())} NaN or infinite value(s): a threshold needs finite scores")
     cuts = _candidates(p, max_candidates)
     sign = 1.0 if m.greater_is_better else -1.0
     if m.from_counts is None:

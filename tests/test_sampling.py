@@ -244,6 +244,20 @@ def test_bagged_threshold_is_deterministic_and_checks_n_bootstrap():
     assert tune_threshold(np.zeros(50, np.int64), p[:50], "f1") == tune_threshold(np.zeros(50, np.int64), p[:50], "f1", n_bootstrap=0)
 
 
+def test_tune_threshold_refuses_labels_other_than_codes_and_non_finite_scores():
+    # The cut is scored from counts of y == 1: string labels read as all negative and gave a cut
+    # silently; NaN scores sorted above every cut (counted positive) while decide() predicts
+    # them negative, and could return a NaN threshold.
+    y, p = _scores_and_labels(60, np.random.default_rng(2))
+    for labels in (np.where(y == 1, "yes", "no"), y * 2 - 1):
+        with pytest.raises(ValueError, match="class codes 0/1"):
+            tune_threshold(labels, p, "f1")
+    assert tune_threshold(y.astype(bool), p, "f1") == tune_threshold(y, p, "f1")
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ValueError, match="p_pos holds 1 NaN or infinite"):
+            tune_threshold(y, np.where(np.arange(60) == 7, bad, p), "f1")
+
+
 def test_threshold_is_tuned_on_validation_rows_only(monkeypatch):
     X, y = _imbalanced(300, pos=0.15)
     Xv, yv = _imbalanced(120, pos=0.15, seed=1)
