@@ -65,7 +65,10 @@ def _accuracy_counts(tp, fp, fn, tn):
 
 
 def _balanced_accuracy_counts(tp, fp, fn, tn):
-    return (_ratio(tp, tp + fn) + _ratio(tn, tn + fp)) / 2
+    # The mean recall over the classes present in y, as scikit-learn's: with one class only, its
+    # recall (halving it broke the equality with ``func`` that from_counts promises).
+    pos, neg = np.asarray(tp + fn), np.asarray(tn + fp)
+    return _ratio(_ratio(tp, pos) + _ratio(tn, neg), (pos > 0).astype(float) + (neg > 0))
 
 
 def _f1_counts(tp, fp, fn, tn):

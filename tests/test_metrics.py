@@ -1,3 +1,4 @@
+import itertools
 import warnings
 
 import numpy as np
@@ -35,12 +36,13 @@ def test_multiclass_auc_averages_the_classes_present(name, binary):
 @pytest.mark.parametrize("name", ["accuracy", "balanced_accuracy", "f1", "mcc"])
 def test_label_metrics_from_confusion_counts_equal_sklearns(name):
     # tune_threshold scores its cuts from counts; they must be scikit-learn's scores, including
-    # the degenerate cuts that predict every row, or none, positive (0/0 is 0 there).
+    # the degenerate cuts that predict every row, or none, positive (0/0 is 0 there), and a y of
+    # one class (balanced accuracy is then that class's recall, not half of it).
     m = get_metric(name)
     rng = np.random.default_rng(3)
-    y = (rng.random(300) < 0.2).astype(np.int64)
     cases = [(rng.random(300) < q).astype(np.int64) for q in (0.1, 0.5, 0.9)] + [np.zeros(300, np.int64), np.ones(300, np.int64)]
-    for pred in cases:
+    ys = [(rng.random(300) < 0.2).astype(np.int64), np.zeros(300, np.int64), np.ones(300, np.int64)]
+    for y, pred in itertools.product(ys, cases):
         tp, fp = np.sum((pred == 1) & (y == 1)), np.sum((pred == 1) & (y == 0))
         fn, tn = np.sum((pred == 0) & (y == 1)), np.sum((pred == 0) & (y == 0))
         with warnings.catch_warnings():
