@@ -168,7 +168,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
 
     def _validate_fit_params(self) -> None:
         if not (isinstance(self.epochs, str) and self.epochs == "auto"):
-            _check_positive("epochs", self.epochs, integer=True)
+            try:
+                _check_positive("epochs", self.epochs, integer=True)
+            except ValueError:  # name the default too: "Auto" or "20" is a near miss of it
+                raise ValueError(f"epochs must be 'auto' or an int > 0, got {self.epochs!r}") from None
         if self.batch_size != "auto":
             _check_positive("batch_size", self.batch_size, integer=True)
         vf = self.validation_fraction

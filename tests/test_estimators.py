@@ -595,5 +595,6 @@ def test_epochs_auto_is_40_for_regressors_and_20_for_classifiers(data):
     clf = TabularClassifier(layers=(8,), n_members=1, random_state=0).fit(X.iloc[:64], clf_target(X.iloc[:64]))
     assert (reg.epochs, len(reg.history_)) == ("auto", 40)
     assert (clf.epochs, len(clf.history_)) == ("auto", 20)
-    with pytest.raises(ValueError, match="epochs"):
-        TabularRegressor(epochs="long").fit(X, reg_target(X))
+    for bad in ("long", "20", 0, 2.5):
+        with pytest.raises(ValueError, match="epochs must be 'auto' or an int > 0"):
+            TabularRegressor(epochs=bad).fit(X, reg_target(X))
