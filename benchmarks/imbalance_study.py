@@ -139,6 +139,7 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "over_temp_ls05": ({"sampling": "oversample"}, {"best_by": "temp", "label_smoothing": 0.05}),
     "plain_temp": ({}, {"best_by": "temp"}),
     "over_full": ({"sampling": "oversample"}, {"full_epoch": True}),
+    "over_full_ls05": ({"sampling": "oversample"}, {"full_epoch": True, "label_smoothing": 0.05}),
 }
 
 
