@@ -71,6 +71,15 @@ def _check_positive(name: str, value: Any, *, integer: bool = False, allow_zero:
         raise ValueError(f"{name} must be {what} {'>= 0' if allow_zero else '> 0'}, got {value!r}")
 
 
+def _check_int_or_auto(name: str, value: Any) -> None:
+    if isinstance(value, str) and value == "auto":
+        return
+    try:
+        _check_positive(name, value, integer=True)
+    except ValueError:  # name the default too: "Auto" or "20" is a near miss of it
+        raise ValueError(f"{name} must be 'auto' or an int > 0, got {value!r}") from None
+
+
 def _with_base_params(init, base_init):
     """Give ``init(self, *, own..., **kwargs)`` the signature own params + the base's params.
 
@@ -167,13 +176,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                 raise ValueError(f"{name} must be in [0, 1), got {v!r}")
 
     def _validate_fit_params(self) -> None:
-        if not (isinstance(self.epochs, str) and self.epochs == "auto"):
-            try:
-                _check_positive("epochs", self.epochs, integer=True)
-            except ValueError:  # name the default too: "Auto" or "20" is a near miss of it
-                raise ValueError(f"epochs must be 'auto' or an int > 0, got {self.epochs!r}") from None
-        if self.batch_size != "auto":
-            _check_positive("batch_size", self.batch_size, integer=True)
+        _check_int_or_auto("epochs", self.epochs)
+        _check_int_or_auto("batch_size", self.batch_size)
         vf = self.validation_fraction
         if vf is not None and (not isinstance(vf, numbers.Real) or not 0 <= vf < 1):
             raise ValueError(f"validation_fraction must be None or in [0, 1), got {vf!r}")

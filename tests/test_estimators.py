@@ -598,3 +598,6 @@ def test_epochs_auto_is_40_for_regressors_and_20_for_classifiers(data):
     for bad in ("long", "20", 0, 2.5):
         with pytest.raises(ValueError, match="epochs must be 'auto' or an int > 0"):
             TabularRegressor(epochs=bad).fit(X, reg_target(X))
+    for bad in ("big", 0, 64.0):
+        with pytest.raises(ValueError, match="batch_size must be 'auto' or an int > 0"):
+            TabularRegressor(batch_size=bad).fit(X, reg_target(X))
