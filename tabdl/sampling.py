@@ -343,6 +343,8 @@ def tune_threshold(
     m = label_metric(metric)
     if isinstance(smooth, bool) or not isinstance(smooth, numbers.Real) or not 0 <= smooth < 1:
         raise ValueError(f"smooth must be a fraction in [0, 1), got {smooth!r}")
+    if isinstance(max_candidates, bool) or not isinstance(max_candidates, numbers.Integral) or max_candidates < 2:
+        raise ValueError(f"max_candidates must be an int >= 2, got {max_candidates!r}")
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, numbers.Integral) or n_bootstrap < 0:
         raise ValueError(f"n_bootstrap must be an int >= 0, got {n_bootstrap!r}")
     y = np.asarray(y).reshape(-1)

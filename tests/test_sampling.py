@@ -240,6 +240,9 @@ def test_bagged_threshold_is_deterministic_and_checks_n_bootstrap():
     for bad in (-1, 2.5, True):
         with pytest.raises(ValueError, match="n_bootstrap"):
             tune_threshold(y, p, "f1", n_bootstrap=bad)
+    for bad in (0, 1, 2.0):
+        with pytest.raises(ValueError, match="max_candidates"):
+            tune_threshold(y, p, "f1", max_candidates=bad)
     # One class only: nothing to resample into two classes; the cut of the rows themselves.
     assert tune_threshold(np.zeros(50, np.int64), p[:50], "f1") == tune_threshold(np.zeros(50, np.int64), p[:50], "f1", n_bootstrap=0)
 
