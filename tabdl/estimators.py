@@ -388,9 +388,12 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             return 40 if self._task == "regression" else 20
         return int(self.epochs)
 
-    def _tensors(self, X: pd.DataFrame, y: np.ndarray | None) -> TensorData:
+    def _tensors(self, X: pd.DataFrame, y: np.ndarray | torch.Tensor | None) -> TensorData:
+        """X encoded; y encoded too unless it already is (a tensor: _setup encodes it once)."""
         x_cat, x_cont = self.preprocessor_.transform(X)
-        return TensorData(x_cat, x_cont, None if y is None else self._encode_target(y))
+        if y is not None and not isinstance(y, torch.Tensor):
+            y = self._encode_target(y)
+        return TensorData(x_cat, x_cont, y)
 
     def _setup(self, X: Any, y: Any, eval_set, *, split: bool = True) -> tuple[TensorData, TensorData | None]:
         """Validate, learn the target and preprocessing, and encode: everything before the net."""
@@ -401,8 +404,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self._set_feature_names(X)
         self._fit_target(y)
         Xt, yt, Xv, yv = self._split(X, y, eval_set, self.seed_) if split else (X, y, None, None)
-        # The encoded target (class codes, or scaled values) serves the rare-category test of "auto".
-        self.preprocessor_ = self._make_preprocessor().fit(Xt, self._encode_target(yt).numpy())
+        # The encoded target (class codes, or scaled values) serves the rare-category test of
+        # "auto" and then the training tensors.
+        yt = self._encode_target(yt)
+        self.preprocessor_ = self._make_preprocessor().fit(Xt, yt.numpy())
         return self._tensors(Xt, yt), self._tensors(Xv, yv) if Xv is not None else None
 
     def _build_model(self, train: TensorData) -> None:

@@ -306,7 +306,8 @@ class Learner:
         train = train.to(self.device)
         valid = valid.to(self.device) if valid is not None and len(valid) else None
         opt = self._optimizer()
-        total = self._steps_per_epoch(len(train)) * epochs
+        steps_per_epoch = self._steps_per_epoch(len(train))
+        total = steps_per_epoch * epochs
         self.n_epochs, self.stop, self.diverged, self.interrupted = int(epochs), False, False, False
         self.best_state, self.best_epoch, self.best_score = self._snapshot(), 0, math.inf
         # Divergence = the smoothed batch loss rises above diverge_factor x the starting weights'
@@ -316,7 +317,7 @@ class Learner:
         start = max(self._loss_on(train), 1e-3)
         reference = max(start, self.diverge_ref or 0.0)
         smoother = SmoothLoss(start=start)
-        average = WeightAverage(self.model, self._steps_per_epoch(len(train))) if self.average_weights else None
+        average = WeightAverage(self.model, steps_per_epoch) if self.average_weights else None
         step = 0
         for cb in self.callbacks:
             cb.before_fit(self)

@@ -87,13 +87,13 @@ class WeightAverage:
     def update(self) -> None:
         self.updates += 1
         decay = min(self.max_decay, (1 + self.updates) / (10 + self.updates))
-        torch._foreach_lerp_(self.average, [p.detach() for p in self.params], 1.0 - decay)
+        torch._foreach_lerp_(self.average, self.params, 1.0 - decay)  # no_grad: params read as data
 
     @torch.no_grad()
     def swap_in(self) -> None:
         """Load the averaged weights into the model, keeping the live ones aside."""
         if self._live is None:
-            self._live = [p.detach().clone() for p in self.params]
+            self._live = [p.clone() for p in self.params]
             torch._foreach_copy_(self.params, self.average)
 
     @torch.no_grad()

@@ -363,17 +363,16 @@ def tune_threshold(
     if m.from_counts is None:
         scores = np.array([sign * m.func(y, (p >= t).astype(np.int64)) for t in cuts])
         return _pick(cuts, scores, smooth)
+    k = len(cuts) + 1  # cells: rows between consecutive cuts
     cell = np.searchsorted(cuts, p, side="right")  # how many cuts lie at or below each row
-    pos = np.bincount(cell[y == 1], minlength=len(cuts) + 1).astype(float)
-    neg = np.bincount(cell[y != 1], minlength=len(cuts) + 1).astype(float)
-    if n_bootstrap == 0 or pos.sum() == 0 or neg.sum() == 0:
-        return _pick(cuts, sign * m.from_counts(*_counts_per_cut(pos, neg)), smooth)
-    rng = np.random.default_rng(random_state)
-    draws = rng.multinomial(len(y), np.concatenate([pos, neg]) / len(y), size=n_bootstrap)
-    draws = draws[(draws[:, : len(pos)].sum(1) > 0) & (draws[:, len(pos) :].sum(1) > 0)]  # both classes
-    if len(draws) == 0:
-        return _pick(cuts, sign * m.from_counts(*_counts_per_cut(pos, neg)), smooth)
-    curves = sign * m.from_counts(*_counts_per_cut(draws[:, : len(pos)].astype(float), draws[:, len(pos) :].astype(float)))
+    cells = np.concatenate([np.bincount(cell[y == 1], minlength=k), np.bincount(cell[y == 0], minlength=k)])
+    draws = cells[None]  # the rows themselves, unless resamples holding both classes replace them
+    if n_bootstrap and cells[:k].sum() and cells[k:].sum():
+        rng = np.random.default_rng(random_state)
+        resampled = rng.multinomial(len(y), cells / len(y), size=n_bootstrap)
+        resampled = resampled[(resampled[:, :k].sum(1) > 0) & (resampled[:, k:].sum(1) > 0)]
+        draws = resampled if len(resampled) else draws
+    curves = sign * m.from_counts(*_counts_per_cut(draws[:, :k].astype(float), draws[:, k:].astype(float)))
     return float(np.median([_pick(cuts, c, smooth) for c in curves]))
 
 
