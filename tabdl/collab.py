@@ -24,6 +24,7 @@ from .columns import category_codes
 from .estimators import _check_positive, _TabularEstimator
 from .learner import Learner, TensorData
 from .modules import DotProductBias, TabularMLP
+from .neighbours import fit_item_neighbours
 from .optim import LazyAdamW
 from .preprocess import TabularPreprocessor, as_frame, category_keys
 
@@ -90,6 +91,15 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
     ``weight_decay``, ``layers``, ``dropout`` and ``emb_dropout`` instead (valid RMSE 0.889 with
     these defaults, far from dot: it is there for experiments, as fastai's EmbeddingNN).
 
+    Item neighbours (kind="dot", ``n_neighbors`` > 0; tabdl.neighbours): after training, the
+    factors' residuals on the training ratings are kept, each item gets its ``n_neighbors`` items
+    whose residuals move most alike (shrunk cosine over co-raters), and a prediction adds the
+    user's own residuals on the item's neighbours (Koren 2008's neighbourhood on top of the
+    factors), still kept inside ``y_range``. It catches what a low-rank model smooths away (a user
+    who rates a whole series higher than the factors say). On movielens validation parts (3 splits
+    x 2 seeds) it lowered RMSE from 0.8644 to 0.8562, by 0.0075-0.0089 on every split; k = 20 /
+    100 scored 0.8568 / 0.8562 (benchmarks/results/collab.md). ``n_neighbors=0`` is plain MF.
+
     Defaults were chosen on movielens on a validation part (10%, random_state 1) carved from the
     training part, never on the test part: valid RMSE (seed 0) 0.8658 for these defaults;
     per-rating L2 beat AdamW weight decay (best 0.879 at weight_decay=1, 0.868 at reg=0.1 with
@@ -114,6 +124,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         reg: float = 0.1,
         bias_reg: float | None = 0.01,
         lazy_updates: bool = True,
+        n_neighbors: int = 50,
         epochs: int = 10,
         lr: float | slice = 1e-2,
         batch_size: int = 4096,
@@ -137,6 +148,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         self.reg = reg
         self.bias_reg = bias_reg
         self.lazy_updates = lazy_updates
+        self.n_neighbors = n_neighbors
         self.epochs = epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -160,6 +172,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         _check_positive("n_factors", self.n_factors, integer=True)
         _check_positive("epochs", self.epochs, integer=True)  # no "auto" here: 10 is the default
         _check_positive("min_count", self.min_count, integer=True)
+        _check_positive("n_neighbors", self.n_neighbors, integer=True, allow_zero=True)
         if not (isinstance(self.weight_decay, str) and self.weight_decay == "auto"):
             _check_positive("weight_decay", self.weight_decay, allow_zero=True)
         _check_positive("reg", self.reg, allow_zero=True)
@@ -232,6 +245,8 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
                 "y_range": y_range,
                 "global_bias": self._global_bias(),
                 "sparse": bool(self.lazy_updates),
+                # Filled after training (_after_training); empty while the factors train.
+                "neighbours": {"n_pairs": 0, "k": 0} if self.n_neighbors else None,
             }
         return {
             "kind": "nn",
@@ -269,6 +284,29 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         if isinstance(self.model_, DotProductBias) and self.model_.embeds.sparse:
             learner.opt_func = LazyAdamW  # sparse gradients: update the touched rows only
         return learner
+
+    # >>> the item-neighbourhood correction (tabdl.neighbours)
+    def _set_neighbours(self, tables: dict[str, torch.Tensor] | None) -> None:
+        """Install (None: empty) the correction's tables; the config follows, so save/load agree."""
+        nbrs = getattr(self.model_, "neighbours", None)
+        if nbrs is not None:
+            nbrs.set_tables(tables)
+            self.model_config_["neighbours"] = nbrs.config
+
+    def _cycle_learner(self, train: TensorData, callbacks=(), *, continued: bool = False) -> Learner:
+        # Old residuals describe the old factors: a cycle validates the factors alone, and
+        # _after_training fits the correction again to the factors it leaves.
+        self._set_neighbours(None)
+        return super()._cycle_learner(train, callbacks, continued=continued)
+
+    def _after_training(self, learner: Learner, train: TensorData, valid: TensorData | None) -> None:
+        if getattr(self.model_, "neighbours", None) is None:
+            return
+        residuals = self._to_target(train.y) - self._to_output(learner.predict_raw(train))
+        codes = train.x_cat.numpy()
+        n_users, n_items = self.preprocessor_.cardinalities_
+        self._set_neighbours(fit_item_neighbours(codes[:, 0], codes[:, 1], residuals, n_users, n_items,
+                                                 self.n_neighbors))
 
     def _encode_target(self, y: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.asarray(y, dtype=np.float32).reshape(-1, 1))

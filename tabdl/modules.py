@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .ensemble import MemberScaling, ensemble_head, reduce_members
+from .neighbours import ItemNeighbours
 from .num_embeddings import NumEmbeddings
 
 __all__ = ["EntityEmbeddings", "TabularMLP", "SigmoidRange", "DotProductBias"]
@@ -172,6 +173,7 @@ class DotProductBias(nn.Module):
         global_bias: float = 0.0,
         init_std: float = 0.01,
         sparse: bool = False,
+        neighbours: dict[str, int] | None = None,
     ):
         super().__init__()
         self.n_users, self.n_items, self.n_factors = int(n_users), int(n_items), int(n_factors)
@@ -190,6 +192,17 @@ class DotProductBias(nn.Module):
         if y_range is not None:
             head.append(SigmoidRange(*y_range))
         self.head = nn.Sequential(*head)
+        self.y_range = y_range
+        # The item-neighbourhood correction (tabdl.neighbours), fitted after training on the
+        # residuals of the factors and applied at inference only; None: plain factorisation.
+        self.neighbours = ItemNeighbours(self.n_items, **neighbours) if neighbours is not None else None
+
+    def _corrected(self, out: torch.Tensor, correction) -> torch.Tensor:
+        """``out`` plus the neighbourhood correction at inference, kept inside ``y_range``."""
+        if self.neighbours is None or self.training:
+            return out
+        out = out + correction()
+        return out if self.y_range is None else out.clamp(*self.y_range)
 
     @property
     def user_weight(self) -> torch.Tensor:
@@ -210,14 +223,15 @@ class DotProductBias(nn.Module):
             # penalty per rating, as SGD matrix factorisation applies it, for a loss to add (tabdl.collab).
             self.batch_penalty = e.pow(2).sum(dim=(0, 1)) / len(e)  # (F + 1,): factors, then bias
         raw = (u[:, :-1] * i[:, :-1]).sum(dim=1) + u[:, -1] + i[:, -1]  # (B,)
-        return self.head(raw.unsqueeze(1))  # (B, 1)
+        out = self.head(raw.unsqueeze(1))  # (B, 1)
+        return self._corrected(out, lambda: self.neighbours(x_cat[:, 0], x_cat[:, 1]).unsqueeze(1))
 
     def score_matrix(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Scores of every (user, item) pair as a (U, I) matrix: one matmul, no per-pair gather."""
         u = self.embeds.weight[users]  # (U, F + 1); user code 0 is row 0, all zeros
         i = self.embeds.weight[(items + self.n_users) * (items > 0)]  # (I, F + 1)
         raw = u[:, :-1] @ i[:, :-1].T + u[:, -1:] + i[:, -1].unsqueeze(0)  # (U, I)
-        return self.head(raw)
+        return self._corrected(self.head(raw), lambda: self.neighbours.matrix(users, items))
 
     def layer_groups(self) -> list[nn.Module]:
         return [self.embeds, self.head]
