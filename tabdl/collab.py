@@ -97,7 +97,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
     user's own residuals on the item's neighbours (Koren 2008's neighbourhood on top of the
     factors), still kept inside ``y_range``. It catches what a low-rank model smooths away (a user
     who rates a whole series higher than the factors say). On movielens validation parts (3 splits
-    x 2 seeds) it lowered RMSE from 0.8644 to 0.8562, by 0.0075-0.0089 on every split; k = 20 /
+    x 2 seeds) it lowered RMSE from 0.8644 to 0.8562, by 0.0069-0.0093 on every fit; k = 20 /
     100 scored 0.8568 / 0.8562 (benchmarks/results/collab.md). ``n_neighbors=0`` is plain MF.
 
     Defaults were chosen on movielens on a validation part (10%, random_state 1) carved from the
@@ -303,7 +303,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         if getattr(self.model_, "neighbours", None) is None:
             return
         residuals = self._to_target(train.y) - self._to_output(learner.predict_raw(train))
-        codes = train.x_cat.numpy()
+        codes = train.x_cat.cpu().numpy()
         n_users, n_items = self.preprocessor_.cardinalities_
         self._set_neighbours(fit_item_neighbours(codes[:, 0], codes[:, 1], residuals, n_users, n_items,
                                                  self.n_neighbors))

@@ -27,11 +27,13 @@ from torch import nn
 __all__ = ["ItemNeighbours", "fit_item_neighbours"]
 
 # Shrinkage of a similarity by its support: s * n / (n + SIM_SHRINK), n = users who rated both.
-# Chosen on movielens validation parts with DENOM_SHRINK (3 splits x 2 seeds, RMSE change vs
-# plain MF): 20 beat 5 at every k (k=50: -0.0082 vs -0.0079; benchmarks/results/collab.md).
+# On movielens validation parts (3 splits x 2 seeds, RMSE change vs plain MF, k = 50): 5 and 20
+# tie with DENOM_SHRINK 1 (-0.0083 / -0.0082); with 0.5, 20 is ahead (-0.0095 vs -0.0080). 20
+# keeps similarities of little support small, the safer side on sparser data
+# (benchmarks/results/collab.md).
 SIM_SHRINK = 20.0
-# Added to the sum of the weights that meet a rated neighbour: a correction backed by one weak
-# neighbour stays small. 1.0 is the conservative end of what was tried (0.5 scored -0.0095).
+# Added to the sum of the weights that meet a rated neighbour, so that a correction backed by one
+# weak neighbour stays small. 1.0 is the conservative one of those tried (0.5: -0.0095, 2: -0.0061).
 DENOM_SHRINK = 1.0
 # Item columns per block of the similarity computation: bounds each dense block to ~8M cells.
 _BLOCK_CELLS = 2**23

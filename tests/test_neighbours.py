@@ -151,3 +151,16 @@ def test_bad_n_neighbors_is_named(bad):
     X, y, _, _ = _series_ratings()
     with pytest.raises(ValueError, match="n_neighbors"):
         MatrixFactorization(n_neighbors=bad).fit(X, y)
+
+
+def test_saved_model_keeps_the_correction(tmp_path):
+    import tabdl
+
+    X, y, Xt, _ = _series_ratings(seed=2)
+    mf = MatrixFactorization(**FAST).fit(X, y)
+    assert mf.model_config_["neighbours"]["n_pairs"] > 0
+    back = tabdl.load(mf.save(tmp_path / "mf.zip"))
+    assert back.model_config_["neighbours"] == mf.model_config_["neighbours"]
+    np.testing.assert_array_equal(back.predict(Xt), mf.predict(Xt))
+    user = X["user"].iloc[0]
+    pd.testing.assert_frame_equal(back.recommend(user, k=5), mf.recommend(user, k=5))
