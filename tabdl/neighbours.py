@@ -35,7 +35,7 @@ SIM_SHRINK = 20.0
 # Added to the sum of the weights that meet a rated neighbour, so that a correction backed by one
 # weak neighbour stays small. 1.0 is the conservative one of those tried (0.5: -0.0095, 2: -0.0061).
 DENOM_SHRINK = 1.0
-# Item columns per block of the similarity computation: bounds each dense block to ~8M cells.
+# Items (rows) per block of the similarity computation: bounds each dense block to ~8M cells.
 _BLOCK_CELLS = 2**23
 
 
