@@ -205,13 +205,28 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
             raise ValueError(f"user_col and item_col name the same column {user!r}")
         return TabularPreprocessor(cat_features=[user, item], cont_features=[], min_category_count=self.min_count)
 
-    def _fit_target(self, y: np.ndarray) -> None:
+    @staticmethod
+    def _ratings(y: np.ndarray) -> np.ndarray:
         try:
             y = y.astype(np.float64)
         except (TypeError, ValueError):
             raise ValueError("MatrixFactorization needs numeric ratings y") from None
         if not np.isfinite(y).all():
             raise ValueError("y contains +/-inf")
+        return y
+
+    def _adapt_target(self, y: np.ndarray) -> None:
+        # Continued training keeps the sigmoid's range: ratings beyond it could never be predicted
+        # (a 1-5 model fine-tuned on 1-10 ratings would top out at 5.4 without a word).
+        y = self._ratings(y)
+        if self.y_range_ is not None and not (self.y_range_[0] <= y.min() and y.max() <= self.y_range_[1]):
+            raise ValueError(
+                f"ratings in [{y.min():.4g}, {y.max():.4g}] leave the y_range {self.y_range_} this model was "
+                "fitted with; fit a new model for the new rating scale"
+            )
+
+    def _fit_target(self, y: np.ndarray) -> None:
+        y = self._ratings(y)
         self.n_outputs_ = 1
         self.global_mean_ = float(y.mean())
         if isinstance(self.y_range, str):  # "auto"

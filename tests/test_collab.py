@@ -276,3 +276,13 @@ def test_dense_updates_and_weight_decay_also_train():
     assert not mf.model_.embeds.sparse
     assert np.sqrt(np.mean((mf.predict(X) - y.to_numpy()) ** 2)) < 0.5 * y.std()
     assert MatrixFactorization(**FAST).fit(X, y).model_.embeds.sparse  # the default: lazy updates
+
+
+def test_continued_training_refuses_ratings_outside_y_range(fitted):
+    mf, X, y = fitted
+    mf = clone(mf).fit(X, y)
+    lo, hi = mf.y_range_
+    with pytest.raises(ValueError, match="y_range"):
+        mf.fit_one_cycle(X, y * 2, epochs=1)  # a 1-10 scale on a 1-5 model
+    mf.fit_one_cycle(X, y.clip(lo, hi), epochs=1)  # inside the range: trains on
+    assert mf.predict(X).max() <= hi
