@@ -40,18 +40,27 @@ class Metric:
     # (tabdl.sampling.tune_threshold). Must equal ``func`` on the labels (tests/test_metrics.py).
     from_counts: Callable[..., np.ndarray] | None = None
 
+    # Label metrics only: ``func`` takes ``n_classes`` (the model's, from the output's width), for
+    # a score whose form depends on it rather than on the labels a part happens to hold.
+    takes_n_classes: bool = False
+
     def __call__(self, y_true: np.ndarray, output: np.ndarray) -> float:
         y_true = np.asarray(y_true)
         output = np.asarray(output)
         if self.kind == "label":
-            return float(self.func(y_true, output.argmax(axis=1)))
+            extra = {"n_classes": output.shape[1]} if self.takes_n_classes else {}
+            return float(self.func(y_true, output.argmax(axis=1), **extra))
         if self.kind == "proba":
             return float(self.func(y_true, output))
         return float(self.func(y_true, output))
 
 
-def _f1(y, pred):
-    return skm.f1_score(y, pred, average="binary" if max(y.max(), pred.max()) <= 1 else "macro")
+def _f1(y, pred, n_classes: int | None = None):
+    """F1 of class 1 for a binary model, macro F1 for more classes. ``n_classes`` None: read from
+    the labels. A multiclass model's validation part that holds classes 0 and 1 only is still
+    scored macro (reading the labels made it the binary F1 of class 1)."""
+    k = n_classes if n_classes is not None else max(y.max(), pred.max()) + 1
+    return skm.f1_score(y, pred, average="binary" if k <= 2 else "macro")
 
 
 def _ratio(num, den):
@@ -116,7 +125,7 @@ METRICS: dict[str, Metric] = {
     for m in [
         Metric("accuracy", skm.accuracy_score, "label", from_counts=_accuracy_counts),
         Metric("balanced_accuracy", skm.balanced_accuracy_score, "label", from_counts=_balanced_accuracy_counts),
-        Metric("f1", _f1, "label", from_counts=_f1_counts),
+        Metric("f1", _f1, "label", from_counts=_f1_counts, takes_n_classes=True),
         Metric("mcc", skm.matthews_corrcoef, "label", from_counts=_mcc_counts),
         Metric("roc_auc", _roc_auc, "proba"),
         Metric("pr_auc", _pr_auc, "proba"),

@@ -49,3 +49,16 @@ def test_label_metrics_from_confusion_counts_equal_sklearns(name):
             warnings.simplefilter("ignore")  # sklearn warns at 0/0 and scores it 0
             expected = m.func(y, pred)
         assert m.from_counts(tp, fp, fn, tn) == pytest.approx(expected, abs=1e-12)
+
+
+def test_f1_of_a_multiclass_model_stays_macro_when_a_part_lacks_classes():
+    from sklearn.metrics import f1_score
+
+    from tabdl.metrics import METRICS
+
+    y = np.array([0, 0, 0, 0, 1, 1])
+    proba = np.eye(3)[[0, 0, 0, 1, 1, 0]] * 0.8 + 0.2 / 3  # a 3-class model; only classes 0 and 1 here
+    pred = proba.argmax(axis=1)
+    assert METRICS["f1"](y, proba) == pytest.approx(f1_score(y, pred, average="macro"))
+    assert METRICS["f1"](y, proba) != pytest.approx(f1_score(y, pred, average="binary"))
+    assert METRICS["f1"](y, proba[:, :2]) == pytest.approx(f1_score(y, proba[:, :2].argmax(1)))  # binary
