@@ -392,7 +392,7 @@ def tune_prior_correction(
     powers = np.linspace(0, 1, 11) if powers is None else np.asarray(powers, dtype=float)
     sign = 1.0 if m.greater_is_better else -1.0
     scales = [priors ** -a / np.mean(priors ** -a) for a in powers]
-    scores = np.array([sign * m.func(y, (proba * s).argmax(axis=1)) for s in scales])
+    scores = np.array([sign * m(y, proba * s) for s in scales])  # the metric takes argmax itself
     return scales[_middle_of_best(scores)]
 
 
