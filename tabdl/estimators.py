@@ -24,7 +24,15 @@ from .callbacks import EarlyStopping, ProgressBar, SmoothLoss
 from .columns import tabular_tags
 from .ensemble import MemberLoss, ensemble_head
 from .io import SaveMixin
-from .learner import Learner, TensorData, freeze_to, resolve_device, serving_device
+from .learner import (
+    Learner,
+    TensorData,
+    check_epochs,
+    freeze_to,
+    group_lrs,
+    resolve_device,
+    serving_device,
+)
 from .lr_finder import LRFindResult
 from .metrics import Metric, get_metric, warn_if_accuracy_misleading
 from .modules import TabularMLP
@@ -486,6 +494,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         Frozen layer groups (see ``freeze``) stay fixed.
         """
         check_is_fitted(self, "model_")
+        # Bad arguments are refused before anything changes (the classifier's head for new
+        # classes, MatrixFactorization's neighbour tables): the learner checks them only later.
+        check_epochs(epochs)
+        group_lrs(self.lr if lr is None else lr, len(self.model_.layer_groups()))
         X, y = self._check_X_y_fit(self._check_X_predict(X), y)
         self._adapt_target(y)
         train = self._tensors(X, y)

@@ -91,7 +91,12 @@ class RandomSampler:
         return torch.randperm(self.n, generator=g)
 
 
-def _group_lrs(lr: float | slice, n_groups: int) -> np.ndarray:
+def check_epochs(epochs: object) -> None:
+    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+
+
+def group_lrs(lr: float | slice, n_groups: int) -> np.ndarray:
     """Learning rate per layer group (input side first, head last).
 
     - ``float``: the same LR everywhere;
@@ -287,7 +292,7 @@ class Learner:
         div_final: float = 1e5,
         moms: tuple[float, float, float] = DEFAULT_MOMS,
     ) -> Learner:
-        max_lrs = _group_lrs(lr, len(self.layer_groups()))
+        max_lrs = group_lrs(lr, len(self.layer_groups()))
 
         def schedule(step: int, total: int) -> tuple[np.ndarray, float]:
             lrs = one_cycle_lr(step, total, max_lrs, div=div, pct_start=pct_start, div_final=div_final)
@@ -297,12 +302,11 @@ class Learner:
 
     def fit(self, train: TensorData, epochs: int, lr: float | slice = 1e-3, *, valid: TensorData | None = None) -> Learner:
         """Constant learning rate (and momentum); ``fit_one_cycle`` is usually the better choice."""
-        lrs = _group_lrs(lr, len(self.layer_groups()))
+        lrs = group_lrs(lr, len(self.layer_groups()))
         return self._fit(train, valid, epochs, lambda step, total: (lrs, DEFAULT_MOMS[0]))
 
     def _fit(self, train: TensorData, valid: TensorData | None, epochs: int, schedule) -> Learner:
-        if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-            raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+        check_epochs(epochs)
         train = train.to(self.device)
         valid = valid.to(self.device) if valid is not None and len(valid) else None
         opt = self._optimizer()

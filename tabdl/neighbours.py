@@ -37,6 +37,10 @@ SIM_SHRINK = 20.0
 DENOM_SHRINK = 1.0
 # Items (rows) per block of the similarity computation: bounds each dense block to ~8M cells.
 _BLOCK_CELLS = 2**23
+# A block whose co-rated share of cells is above this takes the dense top-k, else the sparse one.
+# Movielens' blocks are 20-30% co-rated, where the dense pass was ~6x faster per block (0.05 s vs
+# 0.3 s); the two cost about the same near 4%.
+_DENSE_SHARE = 0.05
 
 
 def fit_item_neighbours(
@@ -66,21 +70,57 @@ def fit_item_neighbours(
     block = max(1, _BLOCK_CELLS // max(n_items, 1))
     for s in range(1, n_items, block) if k_eff else ():
         rows = np.arange(s, min(s + block, n_items))
-        num = (R[rows] @ RT).toarray().astype(np.float32)  # (B, n_items): sum over co-raters of r_ui r_uj
-        co = (M[rows] @ MT).toarray().astype(np.float32)  # users who rated both
-        sim = num / (norm[rows, None] * norm[None, :]) * (co / (co + SIM_SHRINK))
-        sim[np.arange(len(rows)), rows] = 0.0  # not its own neighbour
-        sim[:, 0] = 0.0  # the unknown item
-        np.maximum(sim, 0.0, out=sim)  # anti-correlated items are not neighbours
-        top = np.argpartition(-sim, k_eff - 1, axis=1)[:, :k_eff]  # (B, k)
-        w = np.take_along_axis(sim, top, axis=1)
-        idx[rows], wts[rows] = np.where(w > 0, top, 0), w
+        num = R[rows] @ RT  # (B, n_items) sparse: sum over co-raters of r_ui r_uj
+        co = M[rows] @ MT  # users who rated both
+        top = _top_dense if num.nnz > _DENSE_SHARE * num.shape[0] * num.shape[1] else _top_sparse
+        top(num, co, rows, norm, idx, wts)
     return {
         "pair_keys": torch.from_numpy(keys.astype(np.int64)),
         "pair_residuals": torch.from_numpy(mean.astype(np.float32)),
         "neighbour_items": torch.from_numpy(idx),
         "neighbour_weights": torch.from_numpy(wts),
     }
+
+
+def _shrunk_cosine(num, co, norm_i, norm_j):
+    """Residual cosine of items i and j, shrunk by the users who rated both (SIM_SHRINK)."""
+    return num / (norm_i * norm_j) * (co / (co + SIM_SHRINK))
+
+
+def _top_dense(num, co, rows, norm, idx, wts) -> None:
+    """Fill ``idx``/``wts`` at ``rows`` with each row's top k by a dense pass over all items: the
+    fast way when most items share raters (movielens: most cells of a block are co-rated)."""
+    sim = _shrunk_cosine(num.toarray().astype(np.float32), co.toarray().astype(np.float32),
+                         norm[rows, None], norm[None, :])
+    sim[np.arange(len(rows)), rows] = 0.0  # not its own neighbour
+    sim[:, 0] = 0.0  # the unknown item
+    np.maximum(sim, 0.0, out=sim)  # anti-correlated items are not neighbours
+    k = idx.shape[1]
+    top = np.argpartition(-sim, k - 1, axis=1)[:, :k]  # (B, k)
+    w = np.take_along_axis(sim, top, axis=1)
+    idx[rows], wts[rows] = np.where(w > 0, top, 0), w
+
+
+def _top_sparse(num, co, rows, norm, idx, wts) -> None:
+    """As ``_top_dense`` over the co-rated pairs only: with many items and sparse ratings the work
+    follows the pairs, not items^2 (100,000 items, 300,000 ratings: 0.3 s; a dense pass took 41 s)."""
+    num, co = num.tocsr(), co.tocsr()
+    num.sort_indices()
+    co.sort_indices()
+    r = np.repeat(np.arange(num.shape[0]), np.diff(num.indptr))
+    j = num.indices.astype(np.int64)
+    # co's pattern holds num's (a sum can cancel to 0, a count cannot): align them by sorted keys.
+    co_keys = np.repeat(np.arange(co.shape[0]), np.diff(co.indptr)) * num.shape[1] + co.indices
+    pairs = np.searchsorted(co_keys, r * num.shape[1] + j)
+    sim = _shrunk_cosine(num.data.astype(np.float32), co.data[pairs].astype(np.float32), norm[rows[r]], norm[j])
+    keep = (sim > 0) & (j != rows[r]) & (j != 0)  # positive, not itself, not the unknown item
+    r, j, sim = r[keep], j[keep], sim[keep]
+    order = np.lexsort((-sim, r))  # by row, best first
+    r, j, sim = r[order], j[order], sim[order]
+    rank = np.arange(len(r)) - np.searchsorted(r, r)  # position within its row
+    top = rank < idx.shape[1]
+    idx[rows[r[top]], rank[top]] = j[top]
+    wts[rows[r[top]], rank[top]] = sim[top]
 
 
 class ItemNeighbours(nn.Module):
@@ -105,9 +145,10 @@ class ItemNeighbours(nn.Module):
 
     def set_tables(self, tables: dict[str, torch.Tensor] | None) -> None:
         """Install tables from ``fit_item_neighbours`` (None: empty them), on this module's device."""
-        if tables is None:
-            tables = {"pair_keys": self.pair_keys[:0], "pair_residuals": self.pair_residuals[:0],
-                      "neighbour_items": self.neighbour_items[:, :0], "neighbour_weights": self.neighbour_weights[:, :0]}
+        if tables is None:  # new empty tensors: a slice would keep the old storage alive
+            tables = {"pair_keys": self.pair_keys.new_zeros(0), "pair_residuals": self.pair_residuals.new_zeros(0),
+                      "neighbour_items": self.neighbour_items.new_zeros(self.n_items, 0),
+                      "neighbour_weights": self.neighbour_weights.new_zeros(self.n_items, 0)}
         for name, value in tables.items():
             setattr(self, name, value.to(getattr(self, name)))  # buffers keep their names and dtype
 

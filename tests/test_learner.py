@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from tabdl.callbacks import Callback, EarlyStopping
-from tabdl.learner import Learner, TensorData, _group_lrs
+from tabdl.learner import Learner, TensorData, group_lrs
 from tabdl.metrics import get_metric
 from tabdl.modules import TabularMLP
 
@@ -42,16 +42,16 @@ class Snapshots(Callback):
 
 # >>> discriminative learning rates
 def test_float_lr_is_the_same_for_every_group():
-    np.testing.assert_allclose(_group_lrs(1e-2, 3), [1e-2, 1e-2, 1e-2])
+    np.testing.assert_allclose(group_lrs(1e-2, 3), [1e-2, 1e-2, 1e-2])
 
 
 def test_slice_hi_gives_head_hi_and_the_rest_a_tenth():
-    np.testing.assert_allclose(_group_lrs(slice(1e-2), 3), [1e-3, 1e-3, 1e-2])
+    np.testing.assert_allclose(group_lrs(slice(1e-2), 3), [1e-3, 1e-3, 1e-2])
 
 
 def test_slice_lo_hi_is_geometric():
-    np.testing.assert_allclose(_group_lrs(slice(1e-4, 1e-2), 3), [1e-4, 1e-3, 1e-2])
-    np.testing.assert_allclose(_group_lrs(slice(1e-5, 1e-2), 4), [1e-5, 1e-4, 1e-3, 1e-2])
+    np.testing.assert_allclose(group_lrs(slice(1e-4, 1e-2), 3), [1e-4, 1e-3, 1e-2])
+    np.testing.assert_allclose(group_lrs(slice(1e-5, 1e-2), 4), [1e-5, 1e-4, 1e-3, 1e-2])
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_slice_lo_hi_is_geometric():
 )
 def test_bad_lr_raises(bad):
     with pytest.raises(ValueError, match="lr"):
-        _group_lrs(bad, 3)
+        group_lrs(bad, 3)
 
 
 def test_slice_moves_the_head_far_more_than_the_embeddings():

@@ -164,3 +164,40 @@ def test_saved_model_keeps_the_correction(tmp_path):
     np.testing.assert_array_equal(back.predict(Xt), mf.predict(Xt))
     user = X["user"].iloc[0]
     pd.testing.assert_frame_equal(back.recommend(user, k=5), mf.recommend(user, k=5))
+
+
+def test_dense_and_sparse_top_k_agree(monkeypatch):
+    # Denser ratings (no exact ties among similarities), then the two top-k passes must agree.
+    users, items, resid = _random_ratings(n_users=40, n_items=25, n=500, seed=3)
+    out = {}
+    for name, share in (("dense", -1.0), ("sparse", 2.0)):  # every block one way, then the other
+        monkeypatch.setattr(nb, "_DENSE_SHARE", share)
+        out[name] = nb.fit_item_neighbours(users, items, resid, 40, 25, k=6)
+    for key in out["dense"]:
+        d, s = out["dense"][key], out["sparse"][key]
+        if key.startswith("neighbour"):  # the same neighbours, perhaps in another order
+            w_d, w_s = out["dense"]["neighbour_weights"], out["sparse"]["neighbour_weights"]
+            order_d, order_s = w_d.argsort(dim=1), w_s.argsort(dim=1)
+            d, s = d.gather(1, order_d), s.gather(1, order_s)
+        torch.testing.assert_close(d, s)
+    assert (out["dense"]["neighbour_weights"] > 0).sum() > 100
+
+
+def test_refused_continued_cycle_keeps_the_correction():
+    X, y, Xt, _ = _series_ratings(seed=3)
+    mf = MatrixFactorization(**FAST).fit(X, y)
+    before, config = mf.predict(Xt), dict(mf.model_config_["neighbours"])
+    for bad in ({"epochs": 1.5}, {"epochs": 0}, {"lr": -1.0}):
+        with pytest.raises(ValueError, match="epochs|lr"):
+            mf.fit_one_cycle(X, y, **bad)
+        assert mf.model_config_["neighbours"] == config
+        np.testing.assert_array_equal(mf.predict(Xt), before)
+
+
+def test_emptied_tables_free_their_memory():
+    users, items, resid = _random_ratings()
+    mod = nb.ItemNeighbours(15)
+    mod.set_tables(nb.fit_item_neighbours(users, items, resid, 12, 15, k=4))
+    assert mod.pair_keys.untyped_storage().nbytes() > 0
+    mod.set_tables(None)
+    assert all(buf.untyped_storage().nbytes() == 0 for buf in mod.buffers())
