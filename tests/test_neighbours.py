@@ -140,10 +140,24 @@ def test_estimator_fits_and_refits_the_correction():
     rec = mf.recommend(user, k=5, exclude_seen=False)
     np.testing.assert_allclose(rec["score"], mf.predict(pd.DataFrame({"user": user, "item": rec["item"]})),
                                rtol=1e-5)
-    # another cycle on part of the data fits the correction again, on that part
+    # another cycle refits the correction on the ratings it knew plus the new ones
     part = X.iloc[: len(X) // 2]
     mf.fit_one_cycle(part, y.iloc[: len(X) // 2], epochs=1)
-    assert mf.model_config_["neighbours"]["n_pairs"] == len(part.drop_duplicates())
+    assert mf.model_config_["neighbours"]["n_pairs"] == n_pairs
+
+
+def test_a_cycle_on_new_ratings_keeps_what_the_correction_knew():
+    X, y, Xt, yt = _series_ratings(seed=4)
+    shuffled = X.sample(frac=1.0, random_state=0).index  # new ratings of known users and items
+    old, new = shuffled[: int(0.9 * len(X))], shuffled[int(0.9 * len(X)):]
+    mf = MatrixFactorization(**{**FAST, "n_factors": 2, "epochs": 20}).fit(X.loc[old], y.loc[old])
+    rmse = lambda: float(np.sqrt(np.mean((mf.predict(Xt) - yt.to_numpy()) ** 2)))  # noqa: E731
+    before = rmse()
+    mf.fit_one_cycle(X.loc[new], y.loc[new], epochs=1, lr=1e-4)  # the factors barely move
+    assert mf.model_config_["neighbours"]["n_pairs"] == len(X)  # old pairs and new ones
+    plain = MatrixFactorization(**{**FAST, "n_factors": 2, "epochs": 20, "n_neighbors": 0}).fit(X.loc[old], y.loc[old])
+    plain_rmse = float(np.sqrt(np.mean((plain.predict(Xt) - yt.to_numpy()) ** 2)))
+    assert rmse() < before + 0.01 and rmse() < 0.85 * plain_rmse, (before, rmse(), plain_rmse)
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, "many"])
