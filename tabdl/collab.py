@@ -93,7 +93,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
 
     Item neighbours (kind="dot", ``n_neighbors`` > 0; tabdl.neighbours): after training, the
     factors' residuals on the training ratings are kept, each item gets its ``n_neighbors`` items
-    whose residuals move most alike (shrunk cosine over co-raters), and a prediction adds the
+    whose residuals move most alike (a cosine shrunk by the number of co-raters), and a prediction adds the
     user's own residuals on the item's neighbours (Koren 2008's neighbourhood on top of the
     factors), still kept inside ``y_range``. It catches what a low-rank model smooths away (a user
     who rates a whole series higher than the factors say). On movielens validation parts (3 splits
@@ -332,8 +332,8 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
 
     def _after_training(self, learner: Learner, train: TensorData, valid: TensorData | None) -> None:
         carried, self._carried = getattr(self, "_carried", None), None
-        if getattr(self.model_, "neighbours", None) is None:
-            return
+        if getattr(self.model_, "neighbours", None) is None or not self.n_neighbors:
+            return  # (n_neighbors set to 0 after a fit: the tables stay empty)
         codes, ratings = train.x_cat.cpu(), self._to_target(train.y)
         n_users, n_items = self.preprocessor_.cardinalities_
         if carried is not None:  # the earlier pairs that this cycle's rows do not rate again

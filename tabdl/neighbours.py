@@ -2,8 +2,9 @@
 Meets the Neighborhood"; Bell & Koren 2007, kNN on the residuals of a global model).
 
 After the factors are trained, each training rating leaves a residual ``r_uj = y_uj - MF(u, j)``.
-Items whose residuals move together across users (a cosine over co-raters, shrunk towards 0 when
-few users rated both) are neighbours. A prediction for ``(u, i)`` then adds the user's own
+Items whose residuals move together across users (the cosine of their residual columns, the
+norms taken over all of each item's ratings, shrunk towards 0 when few users rated both) are
+neighbours. A prediction for ``(u, i)`` then adds the user's own
 residuals on ``i``'s nearest neighbours:
 
     MF(u, i) + sum_j s_ij r_uj / (sum_j s_ij + DENOM_SHRINK),   j in N_k(i) rated by u
@@ -186,10 +187,14 @@ class ItemNeighbours(nn.Module):
         # S (items x items, k per row) @ (items x U): the weighted sums over each item's neighbours.
         w = self.neighbour_weights[items]
         nb = self.neighbour_items[items]
-        crow = torch.arange(0, (len(items) + 1) * k, k, device=users.device)
+        row = torch.arange(len(items), device=users.device).repeat_interleave(k)
+        # Coalesced first: the padding slots repeat column 0 (weight 0), and a CSR kernel may expect
+        # sorted, unique columns. CSR @ dense was ~80x faster than COO @ dense here (3 ms vs 0.24 s).
+        S = torch.sparse_coo_tensor(torch.stack([row, nb.reshape(-1)]), w.reshape(-1), (len(items), n),
+                                    check_invariants=False).coalesce()
         with warnings.catch_warnings():  # "sparse CSR support is in beta": CSR @ dense is stable
             warnings.simplefilter("ignore", UserWarning)
-            S = torch.sparse_csr_tensor(crow, nb.reshape(-1), w.reshape(-1), (len(items), n))
+            S = S.to_sparse_csr()
         num = (S @ resid.T).T  # (U, I)
         den = (S @ rated.T).T
         return num / (den + DENOM_SHRINK)
