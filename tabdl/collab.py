@@ -313,17 +313,15 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
     def _cycle_learner(self, train: TensorData, callbacks=(), *, continued: bool = False) -> Learner:
         # Old residuals describe the old factors: a cycle validates the factors alone, and
         # _after_training fits the correction again. The ratings behind the old tables (residual
-        # plus the old factors' score) are carried into that refit, so a cycle on new ratings adds
-        # to what the correction knew instead of replacing it.
+        # plus the old factors' score) ride along with the cycle's learner into that refit, so a
+        # cycle on new ratings adds to what the correction knew instead of replacing it.
         nbrs = getattr(self.model_, "neighbours", None)
-        keys = None if nbrs is None or not len(nbrs.pair_keys) else nbrs.pair_keys.cpu()
-        resid = None if keys is None else nbrs.pair_residuals.cpu().numpy()
+        pairs, residuals = nbrs.known_pairs() if nbrs is not None else (None, None)
         self._set_neighbours(None)
-        self._carried = None
-        if keys is not None:
-            codes = torch.stack([keys // nbrs.n_items, keys % nbrs.n_items], dim=1)
-            self._carried = (codes, self._factor_scores(codes) + resid)
-        return super()._cycle_learner(train, callbacks, continued=continued)
+        learner = super()._cycle_learner(train, callbacks, continued=continued)
+        known = pairs is not None and len(pairs)
+        learner.known_ratings = (pairs, self._factor_scores(pairs) + residuals) if known else None
+        return learner
 
     def _factor_scores(self, codes: torch.Tensor) -> np.ndarray:
         """The model's ratings for (user, item) code pairs (the factors alone while tables are empty)."""
@@ -331,18 +329,15 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         return self._to_output(self._learner_for_predict().predict_raw(data))
 
     def _after_training(self, learner: Learner, train: TensorData, valid: TensorData | None) -> None:
-        carried, self._carried = getattr(self, "_carried", None), None
         if getattr(self.model_, "neighbours", None) is None or not self.n_neighbors:
             return  # (n_neighbors set to 0 after a fit: the tables stay empty)
         codes, ratings = train.x_cat.cpu(), self._to_target(train.y)
-        n_users, n_items = self.preprocessor_.cardinalities_
-        if carried is not None:  # the earlier pairs that this cycle's rows do not rate again
-            old, old_ratings = carried
-            fresh = ~np.isin((old[:, 0] * n_items + old[:, 1]).numpy(), (codes[:, 0] * n_items + codes[:, 1]).numpy())
-            codes = torch.cat([old[fresh], codes])
-            ratings = np.concatenate([old_ratings[fresh], ratings])
+        known = getattr(learner, "known_ratings", None)
+        if known is not None:  # a pair rated again keeps the mean of its ratings, as within one fit
+            codes, ratings = torch.cat([known[0], codes]), np.concatenate([known[1], ratings])
         residuals = ratings - self._factor_scores(codes)
         codes = codes.numpy()
+        n_users, n_items = self.preprocessor_.cardinalities_
         self._set_neighbours(fit_item_neighbours(codes[:, 0], codes[:, 1], residuals, n_users, n_items,
                                                  self.n_neighbors))
 

@@ -144,6 +144,11 @@ class ItemNeighbours(nn.Module):
     def config(self) -> dict[str, int]:
         return {"n_pairs": len(self.pair_keys), "k": self.neighbour_items.shape[1]}
 
+    def known_pairs(self) -> tuple[torch.Tensor, np.ndarray]:
+        """The (user, item) codes (n_pairs, 2) the tables hold residuals for, and those residuals."""
+        keys = self.pair_keys.cpu()
+        return torch.stack([keys // self.n_items, keys % self.n_items], dim=1), self.pair_residuals.cpu().numpy()
+
     def set_tables(self, tables: dict[str, torch.Tensor] | None) -> None:
         """Install tables from ``fit_item_neighbours`` (None: empty them), on this module's device."""
         if tables is None:  # new empty tensors: a slice would keep the old storage alive
