@@ -215,3 +215,26 @@ def test_emptied_tables_free_their_memory():
     assert mod.pair_keys.untyped_storage().nbytes() > 0
     mod.set_tables(None)
     assert all(buf.untyped_storage().nbytes() == 0 for buf in mod.buffers())
+
+
+def test_recommend_matrix_is_built_once_per_set_of_tables():
+    import copy
+    import pickle
+
+    users, items, resid = _random_ratings(seed=5)
+    mod = nb.ItemNeighbours(15)
+    mod.set_tables(nb.fit_item_neighbours(users, items, resid, 12, 15, k=4))
+    u, i = torch.arange(12), torch.arange(15)
+    first = mod.matrix(u, i)
+    cached = mod._weights_csr()
+    assert mod._weights_csr() is cached  # reused by the next chunk of users
+    with torch.no_grad():
+        mod.neighbour_weights.mul_(2.0)  # changed in place (as load_state_dict does)
+    assert mod._weights_csr() is not cached
+    torch.testing.assert_close(mod.matrix(u, i), mod(u.repeat_interleave(15), i.repeat(12)).reshape(12, 15))
+    assert not torch.allclose(mod.matrix(u, i), first)
+    mod.set_tables(nb.fit_item_neighbours(users, items, -resid, 12, 15, k=4))  # new tables
+    torch.testing.assert_close(mod.matrix(u, i), mod(u.repeat_interleave(15), i.repeat(12)).reshape(12, 15))
+    for clone in (pickle.loads(pickle.dumps(mod)), copy.deepcopy(mod)):
+        assert clone._csr is None
+        torch.testing.assert_close(clone.matrix(u, i), mod.matrix(u, i))
