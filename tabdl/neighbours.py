@@ -191,10 +191,10 @@ class ItemNeighbours(nn.Module):
         rated = torch.zeros(len(users), n, device=users.device)
         resid[rows, cols] = self.pair_residuals[pos]
         rated[rows, cols] = 1.0
-        # S (items x items, k per row) @ (items x U): the weighted sums over each item's neighbours.
-        S = self._weights_csr()
-        num = (S @ resid.T).T[:, items]  # (U, I)
-        den = (S @ rated.T).T[:, items]
+        # S (items x items, k per row) @ (items x 2U): the weighted sums over each item's neighbours,
+        # of the residuals and of the rated indicators, in one pass over S.
+        sums = (self._weights_csr() @ torch.cat([resid, rated]).T).T[:, items]  # (2U, I)
+        num, den = sums[: len(users)], sums[len(users) :]
         return num / (den + DENOM_SHRINK)
 
     def _weights_csr(self) -> torch.Tensor:
