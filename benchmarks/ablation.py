@@ -41,6 +41,7 @@ OLD_DEFAULT: dict[str, Any] = {
     "layers": (200, 100), "dropout": 0.1, "emb_dropout": 0.0, "batchnorm": True, "epochs": 10,
     "lr": 1e-2, "batch_size": "n/16,max256", "weight_decay": 0.01, "scaler": "quantile",
     "min_category_count": 3, "num_embeddings": None, "n_members": 1, "average_weights": False,
+    "n_bags": 1,
 }
 # Numerical-embedding options spelled out, so rows keep meaning if the module defaults move.
 PLR = {"kind": "periodic", "d_embedding": 16, "n_frequencies": 32, "sigma": 0.1, "lite": False}
@@ -85,6 +86,10 @@ VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     # (40 for regression, 20 for classification).
     ("f_avg", "e2", {"average_weights": True}),
     ("f_auto", "f_avg", {"epochs": "auto"}),
+    # Round 10: whole nets, each on its own validation cut, averaged ("auto": 5 on churn, 2 on
+    # diamonds, 1 on flights); g_bag_shared: 5 nets on one shared cut (seeds differ only), the
+    # row that tells the cuts' share of the gain (made by /work/exp/bag.py, see ablation.md).
+    ("g_bag", "f_auto", {"n_bags": "auto"}),
     ("c3_sigma0.1", "c3", {"num_embeddings": PLR}),
     ("c3_sigma0.1_dropout0", "c3_sigma0.1", {"dropout": 0.0}),
 ]

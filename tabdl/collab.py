@@ -296,8 +296,12 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
     def _average_weights(self) -> bool:
         return False
 
-    def _learner(self, n_train: int, callbacks=(), sampler=None, valid_loss_func=None, diverge_ref=None) -> Learner:
-        learner = super()._learner(n_train, callbacks, sampler, valid_loss_func, diverge_ref)
+    def _n_bags(self, n_rows: int) -> int:
+        return 1  # one factorisation: the neighbour correction and recommend read a single net
+
+    def _learner(self, n_train: int, callbacks=(), sampler=None, valid_loss_func=None, diverge_ref=None,
+                 seed: int | None = None) -> Learner:
+        learner = super()._learner(n_train, callbacks, sampler, valid_loss_func, diverge_ref, seed)
         if isinstance(self.model_, DotProductBias) and self.model_.embeds.sparse:
             learner.opt_func = LazyAdamW  # sparse gradients: update the touched rows only
         return learner
@@ -310,7 +314,8 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
             nbrs.set_tables(tables)
             self.model_config_["neighbours"] = nbrs.config
 
-    def _cycle_learner(self, train: TensorData, callbacks=(), *, continued: bool = False) -> Learner:
+    def _cycle_learner(self, train: TensorData, callbacks=(), *, continued: bool = False,
+                       seed: int | None = None) -> Learner:
         # Old residuals describe the old factors: a cycle validates the factors alone, and
         # _after_training fits the correction again. The ratings behind the old tables (residual
         # plus the old factors' score) ride along with the cycle's learner into that refit, so a
@@ -318,7 +323,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         nbrs = getattr(self.model_, "neighbours", None)
         pairs, residuals = nbrs.known_pairs() if nbrs is not None else (None, None)
         self._set_neighbours(None)
-        learner = super()._cycle_learner(train, callbacks, continued=continued)
+        learner = super()._cycle_learner(train, callbacks, continued=continued, seed=seed)
         known = pairs is not None and len(pairs)
         learner.known_ratings = (pairs, self._factor_scores(pairs) + residuals) if known else None
         return learner
@@ -328,7 +333,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         data = TensorData(codes, torch.zeros(len(codes), 0))
         return self._to_output(self._learner_for_predict().predict_raw(data))
 
-    def _after_training(self, learner: Learner, train: TensorData, valid: TensorData | None) -> None:
+    def _after_training(self, learner: Learner, train: TensorData, scored) -> None:
         if getattr(self.model_, "neighbours", None) is None or not self.n_neighbors:
             return  # (n_neighbors set to 0 after a fit: the tables stay empty)
         codes, ratings = train.x_cat.cpu(), self._to_target(train.y)

@@ -195,7 +195,8 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
 
         cls = TabularClassifier if task == "classification" else TabularRegressor
         net = cls(**{k: getattr(self, k) for k in _OWN_PARAMS})
-        return net.set_params(**{**(self.estimator_params or {}), **overrides})
+        # One net unless estimator_params asks for a bag: only the first net's tables are exported.
+        return net.set_params(**{"n_bags": 1, **(self.estimator_params or {}), **overrides})
 
     def fit(self, X: Any, y: Any):
         """Train a net on (X, y) and keep its embedding tables and vocabularies."""

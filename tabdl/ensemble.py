@@ -6,16 +6,20 @@ features (random-sign init, so members see different views from the first step) 
 linear head. Training minimises the mean of the members' losses; prediction averages them (the
 probabilities, for classifiers). One forward pass runs all k members as k*B rows, so the cost
 is k times the body, not k fits.
+
+``NetBag`` is the other kind of ensemble: whole nets trained one after another, each with its
+own seed and its own validation cut (the estimators' ``n_bags``), averaged the same way.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["MemberScaling", "MemberLoss", "ensemble_head", "reduce_members"]
+__all__ = ["MemberScaling", "MemberLoss", "NetBag", "ensemble_head", "out_of_bag", "reduce_members"]
 
 Reduce = Literal[
     "mean",  # regression: the mean of the members' outputs
@@ -68,3 +72,53 @@ class MemberLoss(nn.Module):
             # (B, k, n_out) -> (B*k, n_out); targets repeated per member in the same order.
             return self.base(out.flatten(0, 1), y.repeat_interleave(k, dim=0))
         return self.base(out, y)
+
+
+class NetBag(nn.Module):
+    """Nets trained independently, as one model: inference averages them as ``reduce_members``
+    does (probabilities for classifiers); training returns every net's output(s) as members,
+    ``(B, sum of k, n_out)``, so ``MemberLoss`` trains each net on its own loss when a fitted
+    bag trains further (fit_one_cycle, fine_tune).
+
+    Each net is a ``TabularMLP`` (itself a TabM-mini ensemble when its k > 1). Layer groups are
+    the nets' groups side by side, so freezing and discriminative learning rates act on all nets.
+    """
+
+    def __init__(self, nets: list[nn.Module], reduce: str):
+        super().__init__()
+        self.nets = nn.ModuleList(nets)
+        self.reduce = reduce
+        self.k = sum(getattr(net, "k", 1) for net in nets)  # members, for MemberLoss
+
+    def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
+        outs = [net(x_cat, x_cont) for net in self.nets]
+        if self.training:  # (B, n_out) or (B, k, n_out) per net -> (B, sum of k, n_out)
+            return torch.cat([o if o.ndim == 3 else o.unsqueeze(1) for o in outs], dim=1)
+        return reduce_members(torch.stack(outs, dim=1), self.reduce)  # (B, n_nets, n_out) -> (B, n_out)
+
+    @property
+    def embeds(self) -> nn.Module:
+        """The first net's entity embeddings (what ``EntityEmbeddingEncoder`` exports): each net
+        learned its own, equally valid, coordinates, which cannot be averaged."""
+        return self.nets[0].embeds
+
+    def layer_groups(self) -> list[nn.Module]:
+        return [nn.ModuleList(groups) for groups in zip(*(net.layer_groups() for net in self.nets))]
+
+
+def out_of_bag(parts: list[tuple[np.ndarray, torch.Tensor]], how: str) -> tuple[np.ndarray, torch.Tensor]:
+    """Each net's validation predictions ``(rows, raw outputs)`` -> the rows held out by at least
+    one net and, per row, the average over the nets that held it out (in ``reduce_members``' space,
+    so it reads like the output of one model). Rows index one frame shared by all parts."""
+    if len(parts) == 1:
+        return parts[0]
+    rows = np.concatenate([r for r, _ in parts])
+    outs = torch.cat([o.float() for _, o in parts])
+    if how == "proba":
+        outs = torch.softmax(outs, dim=-1)
+    held, inverse = np.unique(rows, return_inverse=True)
+    index = torch.from_numpy(inverse).to(outs.device)
+    sums = torch.zeros((len(held), *outs.shape[1:]), dtype=outs.dtype, device=outs.device).index_add_(0, index, outs)
+    counts = torch.bincount(index, minlength=len(held)).to(outs.dtype).reshape(-1, *[1] * (outs.ndim - 1))
+    mean = sums / counts
+    return held, torch.log(mean.clamp_min(1e-12)) if how == "proba" else mean

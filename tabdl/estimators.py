@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .callbacks import EarlyStopping, ProgressBar, SmoothLoss
 from .columns import tabular_tags
-from .ensemble import MemberLoss, ensemble_head
+from .ensemble import MemberLoss, NetBag, ensemble_head, out_of_bag
 from .io import SaveMixin
 from .learner import (
     Learner,
@@ -69,6 +69,14 @@ def _auto_batch_size(n: int, cap: int = 1024) -> int:
     (benchmarks/results/ablation.md: n/32 beat the former n/16 capped at 256 on diamonds).
     """
     return int(min(cap, max(16, 2 ** int(np.log2(max(n, 1) / 32)))))
+
+
+# n_bags="auto": as many nets as keep n_bags x training rows within _BAG_ROWS, from 1 to
+# _MAX_AUTO_BAGS. Small tables, where one net's variance costs most and a fit takes seconds, get
+# five; diamonds (43k rows) two; flights (262k) one, inside issue 8's fit-time bound
+# (benchmarks/results/ablation.md, round 10).
+_BAG_ROWS = 100_000
+_MAX_AUTO_BAGS = 5
 
 
 def _check_positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool = False) -> None:
@@ -128,6 +136,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         scaler: str = "quantile",
         num_embeddings: str | dict[str, Any] | None = "auto",
         n_members: int = 2,  # TabM-mini members; 1 is the fast setting, 4 the most accurate (ablation.md)
+        n_bags: int | str = "auto",  # whole nets, each on its own validation cut: see _n_bags
         average_weights: bool = True,  # score, keep and return a moving average of the weights
         device: str = "auto",
         verbose: int = 0,
@@ -151,6 +160,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self.scaler = scaler
         self.num_embeddings = num_embeddings
         self.n_members = n_members
+        self.n_bags = n_bags
         self.average_weights = average_weights
         self.device = device
         self.verbose = verbose
@@ -169,6 +179,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             raise ValueError(f"emb_sizes must be None or a dict {{column: size}}, got {self.emb_sizes!r}")
         num_embedding_config(self.num_embeddings)
         _check_positive("n_members", self.n_members, integer=True)
+        _check_int_or_auto("n_bags", self.n_bags)
         if not isinstance(self.average_weights, (bool, np.bool_)):
             raise ValueError(f"average_weights must be True or False, got {self.average_weights!r}")
 
@@ -281,20 +292,38 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         except ValueError as e:
             raise ValueError(f"eval_set: {e}") from None
 
-    def _split(self, X: pd.DataFrame, y: np.ndarray, eval_set, seed: int):
-        if eval_set is not None:
-            Xv, yv = self._check_eval_set(eval_set)
-            return X, y, Xv, yv
-        vf = self.validation_fraction or 0.0
-        n_valid = int(len(X) * vf)
-        if n_valid < 1 or len(X) - n_valid < 2:
-            return X, y, None, None
+    def _cuts(self, y: np.ndarray, n_nets: int, split: bool) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Each net's (training rows, validation rows) as positions in y.
+
+        Net i cuts its own ``validation_fraction`` with seed ``seed_ + i``, so a bag learns from
+        every row while each net still stops and averages on rows it never trained on. No cut
+        (validation None) when ``split`` is off (eval_set, lr_find) or the fraction leaves none.
+        """
+        rows = np.arange(len(y))
+        n_valid = int(len(y) * (self.validation_fraction or 0.0)) if split else 0
+        if n_valid < 1 or len(y) - n_valid < 2:
+            return [(rows, None)] * n_nets
         strat = y if self._task == "classification" else None
-        try:
-            Xt, Xv, yt, yv = train_test_split(X, y, test_size=n_valid, random_state=seed, stratify=strat)
-        except ValueError:  # a class too small to stratify: fall back to a plain split
-            Xt, Xv, yt, yv = train_test_split(X, y, test_size=n_valid, random_state=seed)
-        return Xt, yt, Xv, yv
+        cuts = []
+        for i in range(n_nets):
+            try:
+                tr, va = train_test_split(rows, test_size=n_valid, random_state=self.seed_ + i, stratify=strat)
+            except ValueError:  # a class too small to stratify: fall back to a plain split
+                tr, va = train_test_split(rows, test_size=n_valid, random_state=self.seed_ + i)
+            cuts.append((tr, va))
+        return cuts
+
+    def _n_bags(self, n_rows: int) -> int:
+        """``n_bags`` with "auto" resolved from the training rows (see _BAG_ROWS).
+
+        Why whole nets: on churn's 12 validation splits, five nets each on its own 90 % cut
+        lowered 1 - AUC on every split, by 8 % on average (error ratio to LightGBM 1.047 -> 0.966);
+        five nets sharing one cut gained half as much, so the cuts matter as much as the seeds
+        (benchmarks/results/ablation.md, round 10). Prediction costs one forward pass per net.
+        """
+        if isinstance(self.n_bags, str):  # "auto"
+            return int(np.clip(_BAG_ROWS // max(n_rows, 1), 1, _MAX_AUTO_BAGS))
+        return int(self.n_bags)
 
     # Hooks: a subclass with other columns or another net (MatrixFactorization) overrides these two.
     def _make_preprocessor(self) -> TabularPreprocessor:
@@ -306,8 +335,13 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         )
 
     def _make_model(self) -> torch.nn.Module:
-        """The net described by ``model_config_`` (plain JSON kwargs, so a saved model rebuilds it)."""
-        return TabularMLP(**self.model_config_)
+        """The net described by ``model_config_`` (plain JSON kwargs, so a saved model rebuilds it);
+        a NetBag of such nets once a fit has trained several ("n_bags" in the config)."""
+        config = dict(self.model_config_)
+        n_bags = config.pop("n_bags", 1)
+        if n_bags == 1:
+            return TabularMLP(**config)
+        return NetBag([TabularMLP(**config) for _ in range(n_bags)], config["reduce"])
 
     def _model_config(self, train: TensorData) -> dict[str, Any]:
         pre = self.preprocessor_
@@ -333,7 +367,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _y_range_scaled(self):
         return None
 
-    def _learner(self, n_train: int, callbacks=(), sampler=None, valid_loss_func=None, diverge_ref=None) -> Learner:
+    def _learner(self, n_train: int, callbacks=(), sampler=None, valid_loss_func=None, diverge_ref=None,
+                 seed: int | None = None) -> Learner:
         bs = _auto_batch_size(n_train) if self.batch_size == "auto" else int(self.batch_size)
         cbs = list(callbacks)
         if self.verbose:
@@ -345,7 +380,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             batch_size=bs,
             weight_decay=self._weight_decay(),
             device=self.device_,
-            seed=self.seed_,
+            seed=self.seed_ if seed is None else seed,
             metrics=self._metric_objects(),
             to_output=self._to_output,
             to_target=self._to_target,
@@ -356,14 +391,15 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             average_weights=self._average_weights(),
         )
 
-    def _cycle_learner(self, train: TensorData, callbacks=(), *, continued: bool = False) -> Learner:
+    def _cycle_learner(self, train: TensorData, callbacks=(), *, continued: bool = False,
+                       seed: int | None = None) -> Learner:
         """The learner of one training cycle (fit, fit_one_cycle): the task's sampler, and the
         validation loss that goes with it. A ``continued`` cycle measures divergence against the
         first loss of the first fit (see Learner's diverge_ref), not its own near-0 first loss."""
         sampler = self._sampler(train)
         curve = getattr(self, "loss_curve_", ()) if continued else ()
         ref = float(curve[0]) if len(curve) else None
-        return self._learner(len(train), callbacks, sampler, self._valid_loss(train, sampler), ref)
+        return self._learner(len(train), callbacks, sampler, self._valid_loss(train, sampler), ref, seed)
 
     def _weight_decay(self) -> float:
         """The learner's weight decay (a hook: MatrixFactorization resolves "auto" per kind)."""
@@ -403,20 +439,32 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             y = self._encode_target(y)
         return TensorData(x_cat, x_cont, y)
 
-    def _setup(self, X: Any, y: Any, eval_set, *, split: bool = True) -> tuple[TensorData, TensorData | None]:
-        """Validate, learn the target and preprocessing, and encode: everything before the net."""
+    def _setup(self, X: Any, y: Any, eval_set, *, split: bool = True):
+        """Validate, learn the target and preprocessing, and encode: everything before the nets.
+
+        Returns every row of X encoded once, each net's cut of it (``_cuts``; one net unless
+        ``split``) and the encoded eval_set (or None).
+        """
         self._validate_params()
         X, y = self._check_X_y_fit(X, y)
         self.seed_ = _seed(self.random_state)
         self.device_ = str(resolve_device(self.device))
         self._set_feature_names(X)
         self._fit_target(y)
-        Xt, yt, Xv, yv = self._split(X, y, eval_set, self.seed_) if split else (X, y, None, None)
+        eval_part = self._check_eval_set(eval_set) if eval_set is not None else None
+        cuts = self._cuts(y, self._n_bags(len(X)) if split else 1, split and eval_part is None)
+        if split:
+            self._check_validation(eval_part is not None or cuts[0][1] is not None)
         # The encoded target (class codes, or scaled values) serves the rare-category test of
-        # "auto" and then the training tensors.
-        yt = self._encode_target(yt)
-        self.preprocessor_ = self._make_preprocessor().fit(Xt, yt.numpy())
-        return self._tensors(Xt, yt), self._tensors(Xv, yv) if Xv is not None else None
+        # "auto" and then the tensors. The preprocessing learns from the first net's training
+        # rows, so that net is the fit a single net would make (and exports the same embeddings).
+        y_enc = self._encode_target(y)
+        fit_rows = cuts[0][0]
+        self.preprocessor_ = self._make_preprocessor().fit(X.iloc[fit_rows], y_enc[fit_rows].numpy())
+        return self._tensors(X, y_enc), cuts, self._tensors(*eval_part) if eval_part is not None else None
+
+    def _check_validation(self, has_valid: bool) -> None:
+        """Hook: refuse a fit that needs a validation part and has none (the classifier's "auto")."""
 
     def _build_model(self, train: TensorData) -> None:
         """A freshly initialised net; call under the fit's seed so the init is reproducible."""
@@ -424,16 +472,43 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self.model_ = self._make_model()
 
     def fit(self, X: Any, y: Any, *, eval_set: tuple[Any, Any] | None = None):
-        """Fit with the one-cycle policy; ``eval_set=(X_valid, y_valid)`` replaces the split."""
-        train, valid = self._setup(X, y, eval_set)
-        # One seed for init, dropout and batch order that leaves the global RNG untouched.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed_)
-            self._build_model(train)
-            learner = self._cycle_learner(train, self._early_stopping(valid))
-            learner.fit_one_cycle(train, self._epochs(), self.lr, valid=valid)
-        self._after_training(learner, train, valid)
-        self._store_history(learner, reset=True)
+        """Fit with the one-cycle policy; ``eval_set=(X_valid, y_valid)`` replaces the split.
+
+        With several nets (``n_bags``) each trains in turn on its own cut; the fit keeps their
+        average, and the validation rows of the decision rule are each scored by the nets that
+        held them out (out of bag).
+        """
+        data, cuts, eval_part = self._setup(X, y, eval_set)
+        nets, held_out, first = [], [], None
+        for i, (tr, va) in enumerate(cuts):
+            train = data[torch.from_numpy(tr)]
+            valid = eval_part if va is None else data[torch.from_numpy(va)]
+            # One seed per net for init, dropout and batch order that leaves the global RNG
+            # untouched; net 0 is the fit a single net would make.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed_ + i)
+                if i == 0:
+                    self._build_model(train)
+                else:
+                    self.model_ = self._make_model()
+                learner = self._cycle_learner(train, self._early_stopping(valid), seed=self.seed_ + i)
+                learner.fit_one_cycle(train, self._epochs(), self.lr, valid=valid)
+            nets.append(self.model_)
+            first = first or (learner, train)
+            if valid is not None:
+                held_out.append((np.arange(len(valid)) if va is None else va, learner.predict_raw(valid)))
+            if learner.diverged or learner.interrupted:
+                break  # a net that blew up, or Ctrl-C: keep the nets so far, train no more
+        if len(nets) > 1:
+            self.model_config_["n_bags"] = len(nets)
+            self.model_ = NetBag(nets, self.model_config_["reduce"]).eval()  # as a fitted single net
+        scored = None
+        if held_out:
+            rows, raw = out_of_bag(held_out, self.model_config_.get("reduce", "mean"))
+            scored = ((data if eval_part is None else eval_part)[torch.from_numpy(rows)], raw)
+        self._after_training(first[0], first[1], scored)
+        self._store_history(first[0], reset=True)
+        self.diverged_, self.interrupted_ = bool(learner.diverged), bool(learner.interrupted)
         return self
 
     def _early_stopping(self, valid: TensorData | None) -> list[EarlyStopping]:
@@ -447,8 +522,14 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """The loss that scores the validation part (None: the training loss)."""
         return None
 
-    def _after_training(self, learner: Learner, train: TensorData, valid: TensorData | None) -> None:
-        """Hook run after each training cycle (the classifier tunes its decision rule here)."""
+    def _after_training(self, learner: Learner, train: TensorData,
+                        scored: tuple[TensorData, torch.Tensor] | None) -> None:
+        """Hook run after each training cycle (the classifier tunes its decision rule here).
+
+        ``scored``: the validation rows and the model's raw outputs on them (out of bag for a
+        bag of nets), or None without a validation part. ``learner`` and ``train``: the cycle's,
+        or the first net's when a fit trained several.
+        """
 
     def _set_feature_names(self, X: pd.DataFrame) -> None:
         self.n_features_in_ = X.shape[1]
@@ -510,7 +591,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             learner = self._cycle_learner(train, self._early_stopping(valid), continued=True)
             # epochs as given: the learner refuses a non-int (int() turned 1.7 into 1 silently)
             learner.fit_one_cycle(train, epochs, self.lr if lr is None else lr, valid=valid)
-        self._after_training(learner, train, valid)
+        self._after_training(learner, train, None if valid is None else (valid, learner.predict_raw(valid)))
         self._store_history(learner, reset=False)
         return self
 
@@ -548,7 +629,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             probe, train = self, self._tensors(X, y)
         else:
             probe = self.__class__(**self.get_params())
-            train, _ = probe._setup(X, y, None, split=False)
+            train, _, _ = probe._setup(X, y, None, split=False)
         # Dropout draws from torch's global RNG: seeded here and put back afterwards, so a sweep
         # is repeatable and leaves the caller's random stream as it was, fitted model or not.
         with torch.random.fork_rng(devices=[]):
@@ -618,9 +699,13 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
     Targets are standardised internally and mapped back at predict time. ``y_range=(lo, hi)``
     squashes predictions into that range with a sigmoid.
 
-    Attributes: ``preprocessor_``, ``model_``, ``history_`` (one row per epoch), ``loss_curve_``
-    (raw batch losses), ``n_features_in_``, ``feature_names_in_`` (frames with string columns),
-    ``y_mean_``, ``y_std_``, ``y_min_``, ``y_max_``, ``best_epoch_``, ``diverged_``.
+    ``n_bags`` (default "auto": 5 nets below 20,000 rows, fewer above, one from 100,000):
+    whole nets, each trained on its own validation cut with its own seed, predicting their mean.
+
+    Attributes: ``preprocessor_``, ``model_`` (a ``TabularMLP``, or a ``NetBag`` of them),
+    ``history_`` (one row per epoch), ``loss_curve_`` (raw batch losses), ``best_epoch_`` (these
+    three describe the first net of a bag), ``n_features_in_``, ``feature_names_in_`` (frames
+    with string columns), ``y_mean_``, ``y_std_``, ``y_min_``, ``y_max_``, ``diverged_``.
     """
 
     _task = "regression"
@@ -730,6 +815,10 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
       ``argmax(proba / prior**a)`` with ``prior`` the class shares the loss saw in training
       (after sampling and class weights) and ``a`` in [0, 1] tuned.
 
+    With several nets (``n_bags``), ``threshold="auto"`` is tuned out of bag: each validation
+    row is scored by the nets that held it out, so the rule sees about 40 % of the rows with
+    five nets instead of 10 %.
+
     Attributes: ``classes_``, ``preprocessor_``, ``model_``, ``history_``, ``loss_curve_``,
     ``n_features_in_``, ``feature_names_in_``, ``best_epoch_``, ``diverged_``,
     ``class_weight_`` (loss weights in ``classes_`` order, or None), ``threshold_`` (binary cut
@@ -778,14 +867,12 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         self.class_weight_ = class_weights(self.class_weight, y, self.classes_)
         warn_if_accuracy_misleading(self.metrics, y, stacklevel=4)  # caller -> fit -> _setup -> here
 
-    def _split(self, X, y, eval_set, seed):
-        parts = super()._split(X, y, eval_set, seed)
-        if self.threshold == "auto" and parts[2] is None:
+    def _check_validation(self, has_valid: bool) -> None:
+        if self.threshold == "auto" and not has_valid:
             raise ValueError(
                 "threshold='auto' is tuned on a validation part, never on training rows: set "
                 "validation_fraction (e.g. 0.1, and enough rows for it) or pass eval_set"
             )
-        return parts
 
     def _sampler(self, train: TensorData):
         return make_sampler(train.y, self.sampling, ratio=self.undersample_ratio, n_classes=len(self.classes_))
@@ -795,14 +882,16 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         # the log loss of the prior-corrected probabilities (see PriorCorrectedLoss).
         return prior_corrected_loss(train.y.numpy(), len(self.classes_), sampler, self.class_weight_)
 
-    def _after_training(self, learner: Learner, train: TensorData, valid: TensorData | None) -> None:
+    def _after_training(self, learner: Learner, train: TensorData,
+                        scored: tuple[TensorData, torch.Tensor] | None) -> None:
         if self.threshold != "auto":
             self.threshold_ = None if self.threshold is None else float(self.threshold)
             self.class_scale_ = None
             return
-        if valid is None:
+        if scored is None:
             return  # fit_one_cycle without eval_set keeps the rule tuned before
-        proba = self._to_output(learner.predict_raw(valid))
+        valid, raw = scored
+        proba = self._to_output(raw)
         y = valid.y.cpu().numpy()
         if len(self.classes_) == 2:
             self.threshold_, self.class_scale_ = tune_threshold(y, proba[:, 1], self.threshold_metric), None
@@ -830,12 +919,13 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         self.class_weight_ = class_weights(self.class_weight, y, classes)
         self.threshold_ = self.class_scale_ = None
         self.model_config_["n_out"] = len(classes)
-        old, k = self.model_.head[0], self.model_.k
-        d_in = old.in_features if k == 1 else old.weight.shape[1]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_)
-            new = torch.nn.Linear(d_in, len(classes)) if k == 1 else ensemble_head(d_in, len(classes), k)
-            self.model_.head[0] = new.to(old.weight.device)
+            for net in getattr(self.model_, "nets", [self.model_]):  # every net of a NetBag
+                old, k = net.head[0], net.k
+                d_in = old.in_features if k == 1 else old.weight.shape[1]
+                new = torch.nn.Linear(d_in, len(classes)) if k == 1 else ensemble_head(d_in, len(classes), k)
+                net.head[0] = new.to(old.weight.device)
 
     def _n_out(self) -> int:
         return len(self.classes_)

@@ -318,7 +318,7 @@ def test_early_stopping_restores_best_epoch(data):
     X, X_test = data
     y = reg_target(X)
     y_bad = -reg_target(X_test)  # a validation set that only gets worse as the model learns
-    reg = fast(TabularRegressor, epochs=15, patience=2).fit(X, y, eval_set=(X_test, y_bad))
+    reg = fast(TabularRegressor, epochs=15, patience=2, n_bags=1).fit(X, y, eval_set=(X_test, y_bad))
     hist = reg.history_
     assert len(hist) < 15
     assert reg.best_epoch_ == int(hist["valid_loss"].idxmin()) + 1
@@ -400,7 +400,7 @@ def test_fine_tune_on_rows_lacking_a_class_keeps_the_head(data):
     # model could never predict that class again.
     X, _ = data
     three = np.array(["a", "b", "c"])[np.digitize(X["num"].to_numpy(), [-0.5, 0.5])]
-    clf = fast(TabularClassifier, epochs=2).fit(X, three)
+    clf = fast(TabularClassifier, epochs=2, n_bags=1).fit(X, three)
     head = clf.model_.head[0]
     rows = three != "a"
     clf.fine_tune(X[rows], three[rows], epochs=1, freeze_epochs=1)
@@ -525,7 +525,7 @@ def test_one_row_frame_skips_the_batch_transform(fitted_clf, data, monkeypatch):
 def test_y_range_bounds_predictions(data):
     X, X_test = data
     y = np.clip(reg_target(X), -1, 4)
-    reg = fast(TabularRegressor, epochs=4, y_range=(-1.5, 4.5)).fit(X, y)
+    reg = fast(TabularRegressor, epochs=4, y_range=(-1.5, 4.5), n_bags=1).fit(X, y)
     assert isinstance(reg.model_.head[-1], torch.nn.Module) and reg.model_config_["y_range"]
     raw = reg._unscale(reg._raw(X_test.assign(num=X_test["num"] * 100)).numpy())
     assert (raw >= -1.5 - 1e-6).all() and (raw <= 4.5 + 1e-6).all()

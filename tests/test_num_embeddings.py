@@ -52,12 +52,12 @@ def _frame(n=300, seed=0):
 def test_model_rebuilds_from_json_config(kind):
     # tabdl.io saves model_config_ as JSON plus the state_dict: that must be enough to rebuild.
     X, y = _frame()
-    reg = TabularRegressor(num_embeddings=kind, epochs=2, random_state=0).fit(X, y)
+    reg = TabularRegressor(num_embeddings=kind, epochs=2, random_state=0, n_bags=1).fit(X, y)
     cfg = json.loads(json.dumps(reg.model_config_))
     twin = TabularMLP(**cfg)
     twin.load_state_dict(reg.model_.state_dict())
     reg.model_ = twin
-    np.testing.assert_allclose(reg.predict(X), TabularRegressor(num_embeddings=kind, epochs=2, random_state=0)
+    np.testing.assert_allclose(reg.predict(X), TabularRegressor(num_embeddings=kind, epochs=2, random_state=0, n_bags=1)
                                .fit(X, y).predict(X), rtol=1e-5, atol=1e-6)
 
 
@@ -75,7 +75,7 @@ def test_piecewise_fits_a_sharp_response_better_than_raw_values():
 def test_all_categorical_frame_ignores_num_embeddings():
     X = pd.DataFrame({"c": list("xyz") * 20})
     y = (X["c"] == "x").to_numpy().astype(int)
-    clf = TabularClassifier(num_embeddings="piecewise", epochs=3, random_state=0).fit(X, y)
+    clf = TabularClassifier(num_embeddings="piecewise", epochs=3, random_state=0, n_bags=1).fit(X, y)
     assert clf.model_.num_embeds is None
     assert clf.predict_proba(X.iloc[:1]).shape == (1, 2)
 
@@ -96,5 +96,5 @@ def test_auto_embeds_only_with_enough_rows():
     assert num_embedding_config("auto", n_rows=AUTO_MIN_ROWS - 1) is None
     assert num_embedding_config("auto", n_rows=AUTO_MIN_ROWS)["kind"] == "periodic"
     X, y = _frame(1200)
-    assert TabularRegressor(epochs=1, random_state=0).fit(X, y).model_.num_embeds is not None
-    assert TabularRegressor(epochs=1, random_state=0).fit(X.iloc[:100], y[:100]).model_.num_embeds is None
+    assert TabularRegressor(epochs=1, random_state=0, n_bags=1).fit(X, y).model_.num_embeds is not None
+    assert TabularRegressor(epochs=1, random_state=0, n_bags=1).fit(X.iloc[:100], y[:100]).model_.num_embeds is None

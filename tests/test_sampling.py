@@ -31,7 +31,7 @@ def _imbalanced(n=400, pos=0.1, seed=0):
     return X, y
 
 
-FAST = dict(epochs=2, layers=(16,), random_state=0)
+FAST = dict(epochs=2, layers=(16,), random_state=0, n_bags=1)  # one net: these read its internals
 
 
 # >>> samplers
@@ -261,9 +261,9 @@ def test_tune_threshold_refuses_labels_other_than_codes_and_non_finite_scores():
             tune_threshold(y, np.where(np.arange(60) == 7, bad, p), "f1")
 
 
-def test_threshold_is_tuned_on_validation_rows_only(monkeypatch):
-    X, y = _imbalanced(300, pos=0.15)
-    Xv, yv = _imbalanced(120, pos=0.15, seed=1)
+@pytest.fixture
+def tuning_calls(monkeypatch):
+    """(labels, probabilities) of every tune_threshold call the estimators make."""
     calls = []
     orig = est_mod.tune_threshold
 
@@ -272,17 +272,43 @@ def test_threshold_is_tuned_on_validation_rows_only(monkeypatch):
         return orig(y_true, p, metric)
 
     monkeypatch.setattr(est_mod, "tune_threshold", spy)
+    return calls
+
+
+def test_threshold_is_tuned_on_validation_rows_only(tuning_calls):
+    calls = tuning_calls
+    X, y = _imbalanced(300, pos=0.15)
+    Xv, yv = _imbalanced(120, pos=0.15, seed=1)
     clf = TabularClassifier(threshold="auto", **FAST).fit(X, y, eval_set=(Xv, yv))
     (y_seen, p_seen), = calls
     np.testing.assert_array_equal(y_seen, yv)  # exactly the eval_set labels, in order
     np.testing.assert_allclose(p_seen, clf.predict_proba(Xv)[:, 1], rtol=1e-5, atol=1e-6)
-    assert clf.threshold_ == orig(yv, clf.predict_proba(Xv)[:, 1], "f1")
+    assert clf.threshold_ == tune_threshold(yv, clf.predict_proba(Xv)[:, 1], "f1")
 
     # With validation_fraction the tuning rows are the held-out part: as many as it holds and
     # none of the rows the net trained on.
     calls.clear()
     clf = TabularClassifier(threshold="auto", validation_fraction=0.25, **FAST).fit(X, y)
     assert len(calls[0][0]) == int(300 * 0.25)
+
+
+def test_a_bag_tunes_its_threshold_out_of_bag(tuning_calls):
+    # Each validation row is scored only by the nets that held it out: no net's training rows
+    # reach the tuning, and rows that no net held out are not used at all.
+    X, y = _imbalanced(300, pos=0.15)
+    clf = TabularClassifier(threshold="auto", **{**FAST, "n_bags": 3}).fit(X, y)
+    (y_seen, p_seen), = tuning_calls
+    cuts = clf._cuts(y, 3, split=True)
+    held = np.unique(np.concatenate([va for _, va in cuts]))
+    np.testing.assert_array_equal(y_seen, y[held])
+    data = clf._encode_X(X)
+    sums, counts = np.zeros(len(X)), np.zeros(len(X))
+    with torch.inference_mode():
+        for net, (_, va) in zip(clf.model_.nets, cuts):
+            sums[va] += torch.softmax(net(data.x_cat, data.x_cont), dim=1)[va.tolist(), 1].numpy()
+            counts[va] += 1
+    np.testing.assert_allclose(p_seen, (sums / np.maximum(counts, 1))[held], rtol=1e-4, atol=1e-6)
+    assert clf.threshold_ == tune_threshold(y[held], p_seen, "f1")
 
 
 def test_auto_threshold_without_validation_part_raises():
@@ -373,7 +399,7 @@ def test_prior_corrected_loss_is_bayes_rule_for_the_data_prior():
 def test_best_epoch_is_chosen_by_the_prior_corrected_validation_loss(kw):
     X, y = _imbalanced(400, pos=0.1)
     Xv, yv = _imbalanced(200, pos=0.1, seed=1)
-    clf = TabularClassifier(epochs=4, layers=(16,), random_state=0, **kw).fit(X, y, eval_set=(Xv, yv))
+    clf = TabularClassifier(epochs=4, layers=(16,), random_state=0, n_bags=1, **kw).fit(X, y, eval_set=(Xv, yv))
     hist = clf.history_["valid_loss"].to_numpy()
     assert clf.best_epoch_ == int(np.argmin(hist)) + 1
     # The restored net's prior-corrected log loss on the eval set is the recorded best value
