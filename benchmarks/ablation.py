@@ -90,6 +90,9 @@ VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     # diamonds, 1 on flights); g_bag_shared: 5 nets on one shared cut (seeds differ only), the
     # row that tells the cuts' share of the gain (made by /work/exp/bag.py, see ablation.md).
     ("g_bag", "f_auto", {"n_bags": "auto"}),
+    # ... then two regularisers of the category embeddings on top (churn's 51 states of ~60 rows).
+    ("g_bag_mcc100", "g_bag", {"min_category_count": 100}),
+    ("g_bag_embdrop", "g_bag", {"emb_dropout": 0.1}),
     ("c3_sigma0.1", "c3", {"num_embeddings": PLR}),
     ("c3_sigma0.1_dropout0", "c3_sigma0.1", {"dropout": 0.0}),
 ]

@@ -318,7 +318,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
 
         Why whole nets: on churn's 12 validation splits, five nets each on its own 90 % cut
         lowered 1 - AUC on every split, by 8 % on average (error ratio to LightGBM 1.047 -> 0.966);
-        five nets sharing one cut gained half as much, so the cuts matter as much as the seeds
+        five nets sharing one cut gained 60 % as much, so the cuts matter about as much as the seeds
         (benchmarks/results/ablation.md, round 10). Prediction costs one forward pass per net.
         """
         if isinstance(self.n_bags, str):  # "auto"
@@ -460,7 +460,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         # rows, so that net is the fit a single net would make (and exports the same embeddings).
         y_enc = self._encode_target(y)
         fit_rows = cuts[0][0]
-        self.preprocessor_ = self._make_preprocessor().fit(X.iloc[fit_rows], y_enc[fit_rows].numpy())
+        X_fit, y_fit = (X, y_enc) if cuts[0][1] is None else (X.iloc[fit_rows], y_enc[fit_rows])  # no copy uncut
+        self.preprocessor_ = self._make_preprocessor().fit(X_fit, y_fit.numpy())
         return self._tensors(X, y_enc), cuts, self._tensors(*eval_part) if eval_part is not None else None
 
     def _check_validation(self, has_valid: bool) -> None:
