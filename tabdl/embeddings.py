@@ -238,6 +238,8 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(estimator, "model_")
         own = {k: getattr(estimator, k) for k in _OWN_PARAMS}
         params = {k: v for k, v in estimator.get_params().items() if k not in own}
+        # A bag's first net is the one-net fit and the only one exported: a refit trains just it.
+        params["n_bags"] = 1
         task = "classification" if is_classifier(estimator) else "regression"
         enc = cls(task=task, remainder=remainder, estimator_params=params, axes=axes,
                   n_components=n_components, dtype=dtype, **own)

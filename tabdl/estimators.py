@@ -72,8 +72,9 @@ def _auto_batch_size(n: int, cap: int = 1024) -> int:
 
 
 # n_bags="auto": as many nets as keep n_bags x training rows within _BAG_ROWS, from 1 to
-# _MAX_AUTO_BAGS. Small tables, where one net's variance costs most and a fit takes seconds, get
-# five; diamonds (43k rows) two; flights (262k) one, inside issue 8's fit-time bound
+# _MAX_AUTO_BAGS (5 up to 20,000 rows, 1 from 50,001). Small tables, where one net's variance
+# costs most and a fit takes seconds, get five; diamonds (43k rows) two; flights (262k) one,
+# inside issue 8's fit-time bound
 # (benchmarks/results/ablation.md, round 10).
 _BAG_ROWS = 100_000
 _MAX_AUTO_BAGS = 5
@@ -307,11 +308,15 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         cuts = []
         for i in range(n_nets):
             try:
-                tr, va = train_test_split(rows, test_size=n_valid, random_state=self.seed_ + i, stratify=strat)
+                tr, va = train_test_split(rows, test_size=n_valid, random_state=self._net_seed(i), stratify=strat)
             except ValueError:  # a class too small to stratify: fall back to a plain split
-                tr, va = train_test_split(rows, test_size=n_valid, random_state=self.seed_ + i)
+                tr, va = train_test_split(rows, test_size=n_valid, random_state=self._net_seed(i))
             cuts.append((tr, va))
         return cuts
+
+    def _net_seed(self, i: int) -> int:
+        """Net i's seed: ``seed_ + i``, kept in numpy's range (net 0's is ``seed_`` itself)."""
+        return (self.seed_ + i) % 2**32
 
     def _n_bags(self, n_rows: int) -> int:
         """``n_bags`` with "auto" resolved from the training rows (see _BAG_ROWS).
@@ -487,22 +492,29 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             # One seed per net for init, dropout and batch order that leaves the global RNG
             # untouched; net 0 is the fit a single net would make.
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed_ + i)
+                torch.manual_seed(self._net_seed(i))
                 if i == 0:
                     self._build_model(train)
                 else:
                     self.model_ = self._make_model()
-                learner = self._cycle_learner(train, self._early_stopping(valid), seed=self.seed_ + i)
+                learner = self._cycle_learner(train, self._early_stopping(valid), seed=self._net_seed(i))
                 learner.fit_one_cycle(train, self._epochs(), self.lr, valid=valid)
+            stopped = learner.diverged or learner.interrupted
+            if stopped and nets:
+                # A later net that blew up or met Ctrl-C may hold its initial weights: the bag
+                # keeps the nets that finished (net 0 is kept as a single fit would keep it).
+                break
             nets.append(self.model_)
             first = first or (learner, train)
             if valid is not None:
                 held_out.append((np.arange(len(valid)) if va is None else va, learner.predict_raw(valid)))
-            if learner.diverged or learner.interrupted:
-                break  # a net that blew up, or Ctrl-C: keep the nets so far, train no more
+            if stopped:
+                break
         if len(nets) > 1:
             self.model_config_["n_bags"] = len(nets)
             self.model_ = NetBag(nets, self.model_config_["reduce"]).eval()  # as a fitted single net
+        else:
+            self.model_ = nets[0]
         scored = None
         if held_out:
             rows, raw = out_of_bag(held_out, self.model_config_.get("reduce", "mean"))
@@ -700,8 +712,9 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
     Targets are standardised internally and mapped back at predict time. ``y_range=(lo, hi)``
     squashes predictions into that range with a sigmoid.
 
-    ``n_bags`` (default "auto": 5 nets below 20,000 rows, fewer above, one from 100,000):
-    whole nets, each trained on its own validation cut with its own seed, predicting their mean.
+    ``n_bags`` (default "auto": 5 nets up to 20,000 rows, ``100_000 // n_rows`` above, so one
+    from 50,001): whole nets, each trained on its own validation cut with its own seed,
+    predicting their mean.
 
     Attributes: ``preprocessor_``, ``model_`` (a ``TabularMLP``, or a ``NetBag`` of them),
     ``history_`` (one row per epoch), ``loss_curve_`` (raw batch losses), ``best_epoch_`` (these
@@ -818,7 +831,10 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
 
     With several nets (``n_bags``), ``threshold="auto"`` is tuned out of bag: each validation
     row is scored by the nets that held it out, so the rule sees about 40 % of the rows with
-    five nets instead of 10 %.
+    five nets instead of 10 %. Those scores come from one or two nets, a little more extreme
+    than the whole bag's average that ``predict`` cuts, so the cut can sit slightly high; on
+    churn's validation splits it still matched or beat a cut tuned on a shared validation part
+    (benchmarks/results/imbalance.md, round 5).
 
     Attributes: ``classes_``, ``preprocessor_``, ``model_``, ``history_``, ``loss_curve_``,
     ``n_features_in_``, ``feature_names_in_``, ``best_epoch_``, ``diverged_``,

@@ -194,6 +194,7 @@ def test_from_estimator_parameters_refit_the_same_net(fitted):
     reg, enc, X, y = fitted
     assert enc.task == "regression" and enc.cat_features == ["c", "d"] and enc.random_state == 0
     assert enc.estimator_params["epochs"] == FAST["epochs"]
+    assert enc.estimator_params["n_bags"] == 1  # a bag exports its first net: the refit trains only it
     refit = clone(enc).fit(X, y)
     for a, b in zip(refit.tables_, enc.tables_):
         np.testing.assert_array_equal(a, b)
