@@ -48,9 +48,11 @@ class SpeedContext:
 
     def estimator(self, **params) -> TabularClassifier:
         d = self.data
+        # One net (n_bags=1): every section compares one net's training or forward pass with a
+        # bare loop over the same net ("auto" gives 1 on full flights, 2 on --quick's 48k rows).
         return TabularClassifier(
             **{"random_state": 0, "cat_features": d.cat_features, "batch_size": BATCH_SIZE,
-               "validation_fraction": None, "epochs": self.epochs, **params}
+               "validation_fraction": None, "epochs": self.epochs, "n_bags": 1, **params}
         )
 
     @functools.cached_property
