@@ -65,3 +65,15 @@ def test_bare_loop_trains_the_given_module(k):
     wall, cpu = speed.timed(lambda: speed.bare_loop(model, train, 2, batch_size=299))
     assert wall > 0 and cpu > 0
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_speed_context_fits_one_net_that_the_bare_loop_rebuilds(tiny_card):
+    # The sections compare one net with a bare loop over the same net: on a small table the
+    # default n_bags="auto" made the estimator a bag, whose config TabularMLP refused (make demo).
+    from tabdl import datasets
+    from tabdl.modules import TabularMLP
+
+    ctx = speed.SpeedContext.__new__(speed.SpeedContext)  # without loading flights
+    ctx.quick, ctx.data, ctx.epochs = True, datasets.load(tiny_card), 1
+    assert isinstance(ctx.fitted.model_, TabularMLP)
+    assert isinstance(speed._new_model(ctx.fitted.model_config_), TabularMLP)
