@@ -489,16 +489,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         for i, (tr, va) in enumerate(cuts):
             train = data[torch.from_numpy(tr)]
             valid = eval_part if va is None else data[torch.from_numpy(va)]
-            # One seed per net for init, dropout and batch order that leaves the global RNG
-            # untouched; net 0 is the fit a single net would make.
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self._net_seed(i))
-                if i == 0:
-                    self._build_model(train)
-                else:
-                    self.model_ = self._make_model()
-                learner = self._cycle_learner(train, self._early_stopping(valid), seed=self._net_seed(i))
-                learner.fit_one_cycle(train, self._epochs(), self.lr, valid=valid)
+            learner = self._train_net(i, train, valid)
             stopped = learner.diverged or learner.interrupted
             if stopped and nets:
                 # A later net that blew up or met Ctrl-C may hold its initial weights: the bag
@@ -523,6 +514,20 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self._store_history(first[0], reset=True)
         self.diverged_, self.interrupted_ = bool(learner.diverged), bool(learner.interrupted)
         return self
+
+    def _train_net(self, i: int, train: TensorData, valid: TensorData | None) -> Learner:
+        """Net i of a fit, freshly built into ``model_`` and trained one cycle; its learner."""
+        # One seed per net for init, dropout and batch order that leaves the global RNG
+        # untouched; net 0 is the fit a single net would make (and sets model_config_).
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self._net_seed(i))
+            if i == 0:
+                self._build_model(train)
+            else:
+                self.model_ = self._make_model()
+            learner = self._cycle_learner(train, self._early_stopping(valid), seed=self._net_seed(i))
+            learner.fit_one_cycle(train, self._epochs(), self.lr, valid=valid)
+        return learner
 
     def _early_stopping(self, valid: TensorData | None) -> list[EarlyStopping]:
         """``patience`` stops any cycle (fit, fit_one_cycle, fine_tune) that has a validation part."""
