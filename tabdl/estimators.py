@@ -722,9 +722,10 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
     predicting their mean.
 
     Attributes: ``preprocessor_``, ``model_`` (a ``TabularMLP``, or a ``NetBag`` of them),
-    ``history_`` (one row per epoch), ``loss_curve_`` (raw batch losses), ``best_epoch_`` (these
-    three describe the first net of a bag), ``n_features_in_``, ``feature_names_in_`` (frames
-    with string columns), ``y_mean_``, ``y_std_``, ``y_min_``, ``y_max_``, ``diverged_``.
+    ``history_`` (one row per epoch), ``loss_curve_`` (raw batch losses), ``best_epoch_`` (of a
+    bag's fit, these three describe its first net; later cycles train and score the whole bag),
+    ``n_features_in_``, ``feature_names_in_`` (frames with string columns), ``y_mean_``,
+    ``y_std_``, ``y_min_``, ``y_max_``, ``diverged_``.
     """
 
     _task = "regression"
