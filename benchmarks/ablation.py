@@ -93,6 +93,9 @@ VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     # ... then two regularisers of the category embeddings on top (churn's 51 states of ~60 rows).
     ("g_bag_mcc100", "g_bag", {"min_category_count": 100}),
     ("g_bag_embdrop", "g_bag", {"emb_dropout": 0.1}),
+    # ... and the TabM-mini members inside each net of the bag.
+    ("g_bag_k1", "g_bag", {"n_members": 1}),
+    ("g_bag_k4", "g_bag", {"n_members": 4}),
     ("c3_sigma0.1", "c3", {"num_embeddings": PLR}),
     ("c3_sigma0.1_dropout0", "c3_sigma0.1", {"dropout": 0.0}),
 ]
