@@ -161,6 +161,17 @@ def test_train_with_a_one_row_class_whatever_the_split(tmp_path, capsys):
     assert "81 training rows, 19 validation rows" in capsys.readouterr().out  # seed 2: moved back
 
 
+def test_train_n_bags_sets_the_nets_of_the_saved_model(csv_dir, tmp_path):
+    import tabdl
+
+    out = tmp_path / "bag.tabdl"
+    argv = ["train", str(csv_dir / "train.csv"), "--target", "price", "--drop", "label", "--out", str(out)]
+    assert main([*argv, *FAST, "--n-bags", "2"]) == 0
+    assert len(tabdl.load(out).model_.nets) == 2
+    assert main([*argv, *FAST, "--n-bags", "1"]) == 0
+    assert not hasattr(tabdl.load(out).model_, "nets")
+
+
 def test_datasets_lists_cards(capsys):
     assert main(["datasets"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -206,6 +217,9 @@ def test_bad_options(csv_dir, capsys):
     assert "--valid-fraction" in _error_line(capsys)
     assert main(["train", train, "--target", "label", "--task", "regression"]) == 1
     assert "numeric target" in _error_line(capsys)
+    for bad in ("0", "many", "-1"):
+        assert main(["train", train, "--target", "price", "--n-bags", bad]) == 1
+        assert "--n-bags must be auto or an int >= 1" in _error_line(capsys)
     # argparse's own usage errors exit with 2
     assert main(["train", train, "--target", "price", "--task", "banana"]) == 2
     assert "invalid choice" in capsys.readouterr().err
