@@ -96,6 +96,7 @@ VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     # ... and the TabM-mini members inside each net of the bag.
     ("g_bag_k1", "g_bag", {"n_members": 1}),
     ("g_bag_k4", "g_bag", {"n_members": 4}),
+    ("g_bag_dropout0.2", "g_bag", {"dropout": 0.2}),
     ("c3_sigma0.1", "c3", {"num_embeddings": PLR}),
     ("c3_sigma0.1_dropout0", "c3_sigma0.1", {"dropout": 0.0}),
 ]
