@@ -487,7 +487,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         data, cuts, eval_part = self._setup(X, y, eval_set)
         nets, held_out, first = [], [], None
         for i, (tr, va) in enumerate(cuts):
-            train = data[torch.from_numpy(tr)]
+            # Uncut (eval_set, no fraction), a net trains on every row in order: no copy of them.
+            train = data if va is None else data[torch.from_numpy(tr)]
             valid = eval_part if va is None else data[torch.from_numpy(va)]
             learner = self._train_net(i, train, valid)
             stopped = learner.diverged or learner.interrupted
@@ -497,8 +498,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                 break
             nets.append(self.model_)
             first = first or (learner, train)
-            if valid is not None:
-                held_out.append((np.arange(len(valid)) if va is None else va, learner.predict_raw(valid)))
+            raw = self._valid_raw(learner, valid)
+            if raw is not None:
+                held_out.append((np.arange(len(valid)) if va is None else va, raw))
             if stopped:
                 break
         if len(nets) > 1:
@@ -540,12 +542,21 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """The loss that scores the validation part (None: the training loss)."""
         return None
 
+    def _valid_raw(self, learner: Learner, valid: TensorData | None) -> torch.Tensor | None:
+        """The cycle's raw outputs on its validation rows, when ``_after_training`` reads them."""
+        return learner.predict_raw(valid) if valid is not None and self._tunes_on_valid() else None
+
+    def _tunes_on_valid(self) -> bool:
+        """Hook: whether ``_after_training`` tunes something on validation scores (the classifier's
+        threshold="auto"); otherwise no cycle spends a predict pass on them."""
+        return False
+
     def _after_training(self, learner: Learner, train: TensorData,
                         scored: tuple[TensorData, torch.Tensor] | None) -> None:
         """Hook run after each training cycle (the classifier tunes its decision rule here).
 
         ``scored``: the validation rows and the model's raw outputs on them (out of bag for a
-        bag of nets), or None without a validation part. ``learner`` and ``train``: the cycle's,
+        bag of nets), or None without a validation part or when ``_tunes_on_valid`` is False. ``learner`` and ``train``: the cycle's,
         or the first net's when a fit trained several.
         """
 
@@ -609,7 +620,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             learner = self._cycle_learner(train, self._early_stopping(valid), continued=True)
             # epochs as given: the learner refuses a non-int (int() turned 1.7 into 1 silently)
             learner.fit_one_cycle(train, epochs, self.lr if lr is None else lr, valid=valid)
-        self._after_training(learner, train, None if valid is None else (valid, learner.predict_raw(valid)))
+        raw = self._valid_raw(learner, valid)
+        self._after_training(learner, train, None if raw is None else (valid, raw))
         self._store_history(learner, reset=False)
         return self
 
@@ -889,6 +901,9 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             raise ValueError(f"a float threshold needs a binary target, got {len(self.classes_)} classes; use 'auto'")
         self.class_weight_ = class_weights(self.class_weight, y, self.classes_)
         warn_if_accuracy_misleading(self.metrics, y, stacklevel=4)  # caller -> fit -> _setup -> here
+
+    def _tunes_on_valid(self) -> bool:
+        return self.threshold == "auto"
 
     def _check_validation(self, has_valid: bool) -> None:
         if self.threshold == "auto" and not has_valid:

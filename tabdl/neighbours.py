@@ -142,6 +142,11 @@ class ItemNeighbours(nn.Module):
         self._csr: tuple | None = None  # (weights, their version, CSR of them): see _weights_csr
 
     @property
+    def empty(self) -> bool:
+        """No tables (plain factorisation, or while the factors train): every correction is 0."""
+        return not len(self.pair_keys) or not self.neighbour_items.shape[1]
+
+    @property
     def config(self) -> dict[str, int]:
         return {"n_pairs": len(self.pair_keys), "k": self.neighbour_items.shape[1]}
 
@@ -162,7 +167,7 @@ class ItemNeighbours(nn.Module):
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """(B,) corrections for the pairs (users[b], items[b])."""
-        if not len(self.pair_keys) or not self.neighbour_items.shape[1]:
+        if self.empty:
             return torch.zeros(len(users), device=users.device)
         nb = self.neighbour_items[items]  # (B, k)
         w = self.neighbour_weights[items]
@@ -175,7 +180,7 @@ class ItemNeighbours(nn.Module):
 
     def matrix(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """(U, I) corrections for every pair, by two sparse-dense products (no (U, I, k) gather)."""
-        if not len(self.pair_keys) or not self.neighbour_items.shape[1]:
+        if self.empty:
             return torch.zeros(len(users), len(items), device=users.device)
         n = self.n_items
         # The users' residual and rated-indicator rows, dense over items: a user's pairs are one
