@@ -93,8 +93,8 @@ def _parser() -> argparse.ArgumentParser:
         "--n-bags",
         default="auto",
         metavar="N",
-        help="nets trained and averaged: an int, or auto (5 up to 20,000 rows, 1 from 50,001; "
-        "1 is the fastest) (default: %(default)s)",
+        help="nets trained and averaged: an int, or auto (5 up to 20,000 training rows, 1 from "
+        "50,001, counted after the held-out part; 1 is the fastest) (default: %(default)s)",
     )
     t.add_argument(
         "--valid-fraction",

@@ -74,7 +74,8 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
     estimator_params : dict or None
         Parameters of the inner TabularRegressor/TabularClassifier (``epochs``, ``layers``,
         ``emb_sizes``, ``min_category_count`` ...). A plain dict, not an estimator object, so a
-        pickled encoder never references torch-backed classes.
+        pickled encoder never references torch-backed classes. The inner net is one net
+        (``n_bags=1``) unless this sets ``n_bags``; only the first net's tables are exported.
     axes : {"principal", "net"}, default "principal"
         Coordinates of the exported vectors. "principal": each table is centred and rotated onto
         its principal axes (PCA over its rows, the unknown vector included), so axis 0 is the

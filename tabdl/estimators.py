@@ -25,6 +25,7 @@ from .columns import tabular_tags
 from .ensemble import MemberLoss, NetBag, ensemble_head, out_of_bag
 from .io import SaveMixin
 from .learner import (
+    DivergenceWarning,
     Learner,
     TensorData,
     check_epochs,
@@ -57,6 +58,8 @@ __all__ = ["TabularRegressor", "TabularClassifier"]
 def _seed(random_state: Any) -> int:
     """An int seed from sklearn's random_state conventions (None draws a fresh one)."""
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if not 0 <= random_state < 2**32:  # numpy's and scikit-learn's seed range
+            raise ValueError(f"random_state must be None, an int in [0, 2**32 - 1] or a RandomState, got {random_state}")
         return int(random_state)
     return int(check_random_state(random_state).randint(0, 2**31 - 1))
 
@@ -296,7 +299,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _cuts(self, y: np.ndarray, n_nets: int, split: bool) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """Each net's (training rows, validation rows) as positions in y.
 
-        Net i cuts its own ``validation_fraction`` with seed ``seed_ + i``, so a bag learns from
+        Net i cuts its own ``validation_fraction`` with its own seed (``_net_seed``), so a bag learns from
         every row while each net still stops and averages on rows it never trained on. No cut
         (validation None) when ``split`` is off (eval_set, lr_find) or the fraction leaves none.
         """
@@ -315,8 +318,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         return cuts
 
     def _net_seed(self, i: int) -> int:
-        """Net i's seed: ``seed_ + i``, kept in numpy's range (net 0's is ``seed_`` itself)."""
-        return (self.seed_ + i) % 2**32
+        """Net i's seed: ``seed_`` for net 0 (the fit a single net makes), then seeds spawned from
+        ``(seed_, i)``. Not ``seed_ + i``: fits with random_state s and s + 1 would share four of
+        their five nets, and repeats over consecutive seeds would not be independent."""
+        return self.seed_ if i == 0 else int(np.random.SeedSequence([self.seed_, i]).generate_state(1)[0])
 
     def _n_bags(self, n_rows: int) -> int:
         """``n_bags`` with "auto" resolved from the training rows (see _BAG_ROWS).
@@ -482,26 +487,36 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
 
         With several nets (``n_bags``) each trains in turn on its own cut; the fit keeps their
         average, and the validation rows of the decision rule are each scored by the nets that
-        held them out (out of bag).
+        held them out (out of bag). With ``eval_set`` every net validates on it and trains on all
+        of X, so the nets differ by seed only.
         """
         data, cuts, eval_part = self._setup(X, y, eval_set)
         nets, held_out, first = [], [], None
+        diverged = interrupted = False
         for i, (tr, va) in enumerate(cuts):
             # Uncut (eval_set, no fraction), a net trains on every row in order: no copy of them.
             train = data if va is None else data[torch.from_numpy(tr)]
             valid = eval_part if va is None else data[torch.from_numpy(va)]
-            learner = self._train_net(i, train, valid)
-            stopped = learner.diverged or learner.interrupted
-            if stopped and nets:
+            try:
+                learner = self._train_net(i, train, valid)
+            except KeyboardInterrupt:  # between two nets' training loops: keep the finished nets
+                if not nets:
+                    raise
+                self._warn_dropped(i, len(cuts), len(nets), "was interrupted before it trained")
+                interrupted = True
+                break
+            diverged, interrupted = diverged or learner.diverged, interrupted or learner.interrupted
+            if nets and (learner.diverged or learner.interrupted):
                 # A later net that blew up or met Ctrl-C may hold its initial weights: the bag
                 # keeps the nets that finished (net 0 is kept as a single fit would keep it).
+                self._warn_dropped(i, len(cuts), len(nets), learner)
                 break
             nets.append(self.model_)
             first = first or (learner, train)
             raw = self._valid_raw(learner, valid)
             if raw is not None:
                 held_out.append((np.arange(len(valid)) if va is None else va, raw))
-            if stopped:
+            if learner.diverged or learner.interrupted:
                 break
         if len(nets) > 1:
             self.model_config_["n_bags"] = len(nets)
@@ -514,8 +529,20 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             scored = ((data if eval_part is None else eval_part)[torch.from_numpy(rows)], raw)
         self._after_training(first[0], first[1], scored)
         self._store_history(first[0], reset=True)
-        self.diverged_, self.interrupted_ = bool(learner.diverged), bool(learner.interrupted)
+        self.diverged_, self.interrupted_ = diverged, interrupted
         return self
+
+    @staticmethod
+    def _warn_dropped(i: int, n_nets: int, n_kept: int, stop: Learner | str) -> None:
+        """Say that net i of a bag stopped early and was left out, and what the model holds."""
+        kept = f"the model averages the {n_kept} net{'s' * (n_kept > 1)} trained before it"
+        if isinstance(stop, str):
+            what, advice, category = stop, "", UserWarning
+        elif stop.diverged:
+            what, advice, category = f"diverged ({stop.stop_reason})", f". {stop.stop_advice}", DivergenceWarning
+        else:
+            what, advice, category = f"was {stop.stop_reason}", "", UserWarning
+        warnings.warn(f"net {i + 1} of {n_nets} {what} and was dropped: {kept}{advice}", category, stacklevel=3)
 
     def _train_net(self, i: int, train: TensorData, valid: TensorData | None) -> Learner:
         """Net i of a fit, freshly built into ``model_`` and trained one cycle; its learner."""
@@ -528,6 +555,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             else:
                 self.model_ = self._make_model()
             learner = self._cycle_learner(train, self._early_stopping(valid), seed=self._net_seed(i))
+            learner.warn_on_stop = i == 0  # fit reports a later net's stop itself (it drops that net)
             learner.fit_one_cycle(train, self._epochs(), self.lr, valid=valid)
         return learner
 
@@ -737,7 +765,8 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
     ``history_`` (one row per epoch), ``loss_curve_`` (raw batch losses), ``best_epoch_`` (of a
     bag's fit, these three describe its first net; later cycles train and score the whole bag),
     ``n_features_in_``, ``feature_names_in_`` (frames with string columns), ``y_mean_``,
-    ``y_std_``, ``y_min_``, ``y_max_``, ``diverged_``.
+    ``y_std_``, ``y_min_``, ``y_max_``, ``diverged_`` and ``interrupted_`` (True when a net of
+    the last cycle diverged or met Ctrl-C; a bag drops a later net that did, and warns).
     """
 
     _task = "regression"
@@ -855,8 +884,8 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     (benchmarks/results/imbalance.md, round 5).
 
     Attributes: ``classes_``, ``preprocessor_``, ``model_``, ``history_``, ``loss_curve_``,
-    ``n_features_in_``, ``feature_names_in_``, ``best_epoch_``, ``diverged_``,
-    ``class_weight_`` (loss weights in ``classes_`` order, or None), ``threshold_`` (binary cut
+    ``n_features_in_``, ``feature_names_in_``, ``best_epoch_``, ``diverged_``, ``interrupted_``
+    (as for TabularRegressor), ``class_weight_`` (loss weights in ``classes_`` order, or None), ``threshold_`` (binary cut
     in use, or None for argmax), ``class_scale_`` (multiclass ``prior**-a``, or None).
     """
 

@@ -189,6 +189,11 @@ class Learner:
         self.generator = torch.Generator().manual_seed(int(seed))
         self.epoch, self.n_epochs, self.stop = 0, 0, False
         self.diverged = self.interrupted = False
+        # Why a cycle stopped early and what to try ("" when it did not), and whether the learner
+        # warns about it. A caller that handles the stop itself (the estimators drop a later net of
+        # a bag that diverged) turns the warning off and reports stop_reason in its own words.
+        self.stop_reason = self.stop_advice = ""
+        self.warn_on_stop = True
 
     # >>> parameter groups
     def layer_groups(self) -> list[nn.Module]:
@@ -313,6 +318,7 @@ class Learner:
         steps_per_epoch = self._steps_per_epoch(len(train))
         total = steps_per_epoch * epochs
         self.n_epochs, self.stop, self.diverged, self.interrupted = int(epochs), False, False, False
+        self.stop_reason = self.stop_advice = ""
         self.best_state, self.best_epoch, self.best_score = self._snapshot(), 0, math.inf
         # Divergence = the smoothed batch loss rises above diverge_factor x the starting weights'
         # loss on the training rows (_loss_on). Not x the first batch's loss: on a heavy-tailed target
@@ -367,12 +373,13 @@ class Learner:
                     break
         except KeyboardInterrupt:
             self.interrupted = True  # a caller that chains cycles (fine_tune) stops here too
-            warnings.warn(
-                f"fit interrupted during epoch {self.epoch}; keeping the best weights so far "
-                f"(epoch {self.best_epoch})",
-                UserWarning,
-                stacklevel=3,
-            )
+            self.stop_reason = f"interrupted during epoch {self.epoch}"
+            if self.warn_on_stop:
+                warnings.warn(
+                    f"fit {self.stop_reason}; keeping the best weights so far (epoch {self.best_epoch})",
+                    UserWarning,
+                    stacklevel=3,
+                )
             self._restore(self.best_state)
             return self
         finally:
@@ -387,14 +394,15 @@ class Learner:
         self.diverged = True
         self._restore(self.best_state)
         what = "became NaN/inf" if not math.isfinite(value) else f"exploded ({value:.3g})"
-        kept = f"the weights of epoch {self.best_epoch}" if self.best_epoch else "the initial weights"
-        warnings.warn(
-            f"training diverged: the loss {what} at epoch {self.epoch} with lr={lrs.max():.3g}. "
-            f"Restored {kept}. Try lr <= {lrs.max() / 10:.2g} (10x below where it diverged), "
-            "or the suggestion of lr_find(X, y).",
-            DivergenceWarning,
-            stacklevel=4,
-        )
+        self.stop_reason = f"the loss {what} at epoch {self.epoch} with lr={lrs.max():.3g}"
+        self.stop_advice = f"Try lr <= {lrs.max() / 10:.2g} (10x below where it diverged), or the suggestion of lr_find(X, y)."
+        if self.warn_on_stop:
+            kept = f"the weights of epoch {self.best_epoch}" if self.best_epoch else "the initial weights"
+            warnings.warn(
+                f"training diverged: {self.stop_reason}. Restored {kept}. {self.stop_advice}",
+                DivergenceWarning,
+                stacklevel=4,
+            )
 
     # >>> LR finder
     def lr_find(

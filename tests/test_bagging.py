@@ -139,3 +139,25 @@ def test_seeds_near_the_top_of_numpys_range_still_bag():
     X, y = _frame(60)
     reg = TabularRegressor(n_bags=2, epochs=1, layers=(8,), random_state=2**32 - 1).fit(X, y)
     assert len(reg.model_.nets) == 2
+
+
+def test_consecutive_random_states_give_unrelated_bags():
+    # Seeds seed_ + i made random_state s and s + 1 share four of five nets' cuts and seeds, so
+    # repeats over consecutive seeds were far from independent.
+    X, y = _frame()
+    cuts, preds = {}, {}
+    for rs in (0, 1):
+        bag = TabularRegressor(**{**FAST, "random_state": rs, "n_bags": 5}).fit(X, y)
+        cuts[rs] = {tuple(np.sort(va)) for _, va in bag._cuts(y, 5, split=True)}
+        with torch.inference_mode():
+            preds[rs] = [net(*bag.preprocessor_.transform(X)) for net in bag.model_.nets]
+    assert len(cuts[0]) == len(cuts[1]) == 5 and not cuts[0] & cuts[1]
+    assert not any(torch.equal(a, b) for a in preds[0] for b in preds[1])
+
+
+@pytest.mark.parametrize("bad", [-1, 2**32])
+def test_out_of_range_random_state_names_the_parameter(bad):
+    X, y = _frame(60)
+    with pytest.raises(ValueError, match="random_state must be"):
+        TabularRegressor(**{**FAST, "random_state": bad}).fit(X, y)
+

@@ -1,5 +1,6 @@
 """Divergence guard, interrupt safety and determinism of training."""
 
+import re
 import warnings
 
 import numpy as np
@@ -227,6 +228,56 @@ def test_a_bag_drops_a_later_net_that_was_interrupted(monkeypatch):
     one = TabularRegressor(**{**FAST, "n_bags": 1}).fit(X, y)
     assert "n_bags" not in bag.model_config_
     np.testing.assert_array_equal(bag.predict(X), one.predict(X))  # net 0 alone, as trained
+
+
+def test_a_bag_names_a_later_net_that_diverged_and_keeps_the_others(monkeypatch):
+    # A later net that blew up was dropped silently, and the only warning spoke of restoring the
+    # weights of a net that was no longer in the model.
+    X, y = _frame()
+    original = _TabularEstimator._train_net
+
+    def third_net_at_a_huge_lr(self, i, train, valid):
+        if i != 2:
+            return original(self, i, train, valid)
+        lr, self.lr = self.lr, 1e6
+        try:
+            return original(self, i, train, valid)
+        finally:
+            self.lr = lr
+
+    monkeypatch.setattr(_TabularEstimator, "_train_net", third_net_at_a_huge_lr)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bag = TabularRegressor(**{**FAST, "n_bags": 4}).fit(X, y)
+    monkeypatch.undo()
+    messages = [str(w.message) for w in caught if issubclass(w.category, DivergenceWarning)]
+    assert len(messages) == 1, messages  # one warning, from the fit, not the dropped net's learner
+    assert re.search(r"net 3 of 4 diverged .*dropped: the model averages the 2 nets trained before it\. Try lr <=",
+                     messages[0])
+    assert "Restored" not in messages[0]
+    assert bag.diverged_ and bag.model_config_["n_bags"] == 2 and len(bag.model_.nets) == 2
+    two = TabularRegressor(**{**FAST, "n_bags": 2}).fit(X, y)
+    np.testing.assert_array_equal(bag.predict(X), two.predict(X))  # nets 0 and 1, as trained
+
+
+def test_a_bag_keeps_its_finished_nets_when_ctrl_c_falls_between_two_nets(monkeypatch):
+    # Ctrl-C while a later net set up (before its training loop) escaped fit and lost every net.
+    X, y = _frame()
+    original = _TabularEstimator._train_net
+
+    def interrupt_third(self, i, train, valid):
+        if i == 2:
+            raise KeyboardInterrupt
+        return original(self, i, train, valid)
+
+    monkeypatch.setattr(_TabularEstimator, "_train_net", interrupt_third)
+    with pytest.warns(UserWarning, match="net 3 of 4 was interrupted before it trained"):
+        bag = TabularRegressor(**{**FAST, "n_bags": 4}).fit(X, y)
+    assert bag.interrupted_ and not bag.diverged_ and len(bag.model_.nets) == 2
+    monkeypatch.setattr(_TabularEstimator, "_train_net",
+                        lambda self, i, *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):  # nothing finished: the interrupt is the caller's
+        TabularRegressor(**{**FAST, "n_bags": 4}).fit(X, y)
 
 
 def test_fine_tune_stops_when_its_frozen_phase_is_interrupted(monkeypatch):
