@@ -299,8 +299,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _cuts(self, y: np.ndarray, n_nets: int, split: bool) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """Each net's (training rows, validation rows) as positions in y.
 
-        Net i cuts its own ``validation_fraction`` with its own seed (``_net_seed``), so a bag learns from
-        every row while each net still stops and averages on rows it never trained on. No cut
+        Net i cuts its own ``validation_fraction`` with its own seed (``_net_seed``), so a bag
+        learns from every row while each net still stops and averages on rows it never trained on. No cut
         (validation None) when ``split`` is off (eval_set, lr_find) or the fraction leaves none.
         """
         rows = np.arange(len(y))
@@ -885,8 +885,9 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
 
     Attributes: ``classes_``, ``preprocessor_``, ``model_``, ``history_``, ``loss_curve_``,
     ``n_features_in_``, ``feature_names_in_``, ``best_epoch_``, ``diverged_``, ``interrupted_``
-    (as for TabularRegressor), ``class_weight_`` (loss weights in ``classes_`` order, or None), ``threshold_`` (binary cut
-    in use, or None for argmax), ``class_scale_`` (multiclass ``prior**-a``, or None).
+    (as for TabularRegressor), ``class_weight_`` (loss weights in ``classes_`` order, or None),
+    ``threshold_`` (binary cut in use, or None for argmax), ``class_scale_`` (multiclass
+    ``prior**-a``, or None).
     """
 
     _task = "classification"
