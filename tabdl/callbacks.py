@@ -105,10 +105,12 @@ class EarlyStopping(Callback):
 class ProgressBar(Callback):
     """One tqdm bar over epochs, showing the last losses; batches stay off the bar for speed."""
 
+    desc = "fit"  # the bar's label (a bag of nets names each net's bar)
+
     def before_fit(self, learner: Learner) -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=learner.n_epochs, desc="fit", unit="epoch", leave=False)
+        self.bar = tqdm(total=learner.n_epochs, desc=self.desc, unit="epoch", leave=False)
 
     def after_epoch(self, learner: Learner, logs: dict[str, Any]) -> None:
         shown = {k: f"{v:.4g}" for k, v in logs.items() if k not in ("epoch", "time", "lr")}

@@ -498,7 +498,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             train = data if va is None else data[torch.from_numpy(tr)]
             valid = eval_part if va is None else data[torch.from_numpy(va)]
             try:
-                learner = self._train_net(i, train, valid)
+                learner = self._train_net(i, train, valid, len(cuts))
             except KeyboardInterrupt:  # between two nets' training loops: keep the finished nets
                 if not nets:
                     raise
@@ -544,8 +544,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             what, advice, category = f"was {stop.stop_reason}", "", UserWarning
         warnings.warn(f"net {i + 1} of {n_nets} {what} and was dropped: {kept}{advice}", category, stacklevel=3)
 
-    def _train_net(self, i: int, train: TensorData, valid: TensorData | None) -> Learner:
-        """Net i of a fit, freshly built into ``model_`` and trained one cycle; its learner."""
+    def _train_net(self, i: int, train: TensorData, valid: TensorData | None, n_nets: int = 1) -> Learner:
+        """Net i (of ``n_nets``) of a fit, freshly built into ``model_`` and trained one cycle; its learner."""
         # One seed per net for init, dropout and batch order that leaves the global RNG
         # untouched; net 0 is the fit a single net would make (and sets model_config_).
         with torch.random.fork_rng(devices=[]):
@@ -556,6 +556,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                 self.model_ = self._make_model()
             learner = self._cycle_learner(train, self._early_stopping(valid), seed=self._net_seed(i))
             learner.warn_on_stop = i == 0  # fit reports a later net's stop itself (it drops that net)
+            if n_nets > 1:  # verbose: one progress bar per net, each saying which
+                for cb in learner.callbacks:
+                    if isinstance(cb, ProgressBar):
+                        cb.desc = f"net {i + 1}/{n_nets}"
             learner.fit_one_cycle(train, self._epochs(), self.lr, valid=valid)
         return learner
 

@@ -161,3 +161,12 @@ def test_out_of_range_random_state_names_the_parameter(bad):
     with pytest.raises(ValueError, match="random_state must be"):
         TabularRegressor(**{**FAST, "random_state": bad}).fit(X, y)
 
+
+def test_verbose_bag_labels_each_nets_progress_bar(capfd):
+    X, y = _frame(60)
+    TabularRegressor(**{**FAST, "n_bags": 2, "verbose": 1}).fit(X, y)
+    err = capfd.readouterr().err
+    assert "net 1/2" in err and "net 2/2" in err
+    TabularRegressor(**{**FAST, "n_bags": 1, "verbose": 1}).fit(X, y)
+    assert "fit" in capfd.readouterr().err  # one net: the plain label
+

@@ -236,12 +236,12 @@ def test_a_bag_names_a_later_net_that_diverged_and_keeps_the_others(monkeypatch)
     X, y = _frame()
     original = _TabularEstimator._train_net
 
-    def third_net_at_a_huge_lr(self, i, train, valid):
+    def third_net_at_a_huge_lr(self, i, *rest):
         if i != 2:
-            return original(self, i, train, valid)
+            return original(self, i, *rest)
         lr, self.lr = self.lr, 1e6
         try:
-            return original(self, i, train, valid)
+            return original(self, i, *rest)
         finally:
             self.lr = lr
 
@@ -265,10 +265,10 @@ def test_a_bag_keeps_its_finished_nets_when_ctrl_c_falls_between_two_nets(monkey
     X, y = _frame()
     original = _TabularEstimator._train_net
 
-    def interrupt_third(self, i, train, valid):
+    def interrupt_third(self, i, *rest):
         if i == 2:
             raise KeyboardInterrupt
-        return original(self, i, train, valid)
+        return original(self, i, *rest)
 
     monkeypatch.setattr(_TabularEstimator, "_train_net", interrupt_third)
     with pytest.warns(UserWarning, match="net 3 of 4 was interrupted before it trained"):
