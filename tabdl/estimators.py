@@ -499,24 +499,25 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             valid = eval_part if va is None else data[torch.from_numpy(va)]
             try:
                 learner = self._train_net(i, train, valid, len(cuts))
-            except KeyboardInterrupt:  # between two nets' training loops: keep the finished nets
+                stopped = learner.diverged or learner.interrupted
+                # A later net that blew up or met Ctrl-C may hold its initial weights: the bag
+                # keeps the nets that finished (net 0 is kept as a single fit would keep it).
+                raw = None if stopped and nets else self._valid_raw(learner, valid)
+            except KeyboardInterrupt:  # outside a training loop (setup, scoring): keep the finished nets
                 if not nets:
                     raise
-                self._warn_dropped(i, len(cuts), len(nets), "was interrupted before it trained")
+                self._warn_dropped(i, len(cuts), len(nets), "was interrupted")
                 interrupted = True
                 break
             diverged, interrupted = diverged or learner.diverged, interrupted or learner.interrupted
-            if nets and (learner.diverged or learner.interrupted):
-                # A later net that blew up or met Ctrl-C may hold its initial weights: the bag
-                # keeps the nets that finished (net 0 is kept as a single fit would keep it).
+            if stopped and nets:
                 self._warn_dropped(i, len(cuts), len(nets), learner)
                 break
             nets.append(self.model_)
             first = first or (learner, train)
-            raw = self._valid_raw(learner, valid)
             if raw is not None:
                 held_out.append((np.arange(len(valid)) if va is None else va, raw))
-            if learner.diverged or learner.interrupted:
+            if stopped:
                 break
         if len(nets) > 1:
             self.model_config_["n_bags"] = len(nets)
@@ -535,14 +536,15 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     @staticmethod
     def _warn_dropped(i: int, n_nets: int, n_kept: int, stop: Learner | str) -> None:
         """Say that net i of a bag stopped early and was left out, and what the model holds."""
-        kept = f"the model averages the {n_kept} net{'s' * (n_kept > 1)} trained before it"
+        kept = "the model is the net" if n_kept == 1 else f"the model averages the {n_kept} nets"
         if isinstance(stop, str):
             what, advice, category = stop, "", UserWarning
         elif stop.diverged:
-            what, advice, category = f"diverged ({stop.stop_reason})", f". {stop.stop_advice}", DivergenceWarning
+            what, advice, category = f"diverged: {stop.stop_reason}", f". {stop.stop_advice}", DivergenceWarning
         else:
             what, advice, category = f"was {stop.stop_reason}", "", UserWarning
-        warnings.warn(f"net {i + 1} of {n_nets} {what} and was dropped: {kept}{advice}", category, stacklevel=3)
+        warnings.warn(f"net {i + 1} of {n_nets} {what}; it was dropped, and {kept} trained before it{advice}",
+                      category, stacklevel=3)
 
     def _train_net(self, i: int, train: TensorData, valid: TensorData | None, n_nets: int = 1) -> Learner:
         """Net i (of ``n_nets``) of a fit, freshly built into ``model_`` and trained one cycle; its learner."""

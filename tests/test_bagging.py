@@ -168,5 +168,6 @@ def test_verbose_bag_labels_each_nets_progress_bar(capfd):
     err = capfd.readouterr().err
     assert "net 1/2" in err and "net 2/2" in err
     TabularRegressor(**{**FAST, "n_bags": 1, "verbose": 1}).fit(X, y)
-    assert "fit" in capfd.readouterr().err  # one net: the plain label
+    err = capfd.readouterr().err
+    assert "fit:" in err and "net 1/" not in err  # one net: the plain label
 

@@ -252,8 +252,8 @@ def test_a_bag_names_a_later_net_that_diverged_and_keeps_the_others(monkeypatch)
     monkeypatch.undo()
     messages = [str(w.message) for w in caught if issubclass(w.category, DivergenceWarning)]
     assert len(messages) == 1, messages  # one warning, from the fit, not the dropped net's learner
-    assert re.search(r"net 3 of 4 diverged .*dropped: the model averages the 2 nets trained before it\. Try lr <=",
-                     messages[0])
+    assert re.search(r"net 3 of 4 diverged: the loss .* at epoch \d+ with lr=.*; it was dropped, and the model "
+                     r"averages the 2 nets trained before it\. Try lr <=", messages[0])
     assert "Restored" not in messages[0]
     assert bag.diverged_ and bag.model_config_["n_bags"] == 2 and len(bag.model_.nets) == 2
     two = TabularRegressor(**{**FAST, "n_bags": 2}).fit(X, y)
@@ -271,13 +271,40 @@ def test_a_bag_keeps_its_finished_nets_when_ctrl_c_falls_between_two_nets(monkey
         return original(self, i, *rest)
 
     monkeypatch.setattr(_TabularEstimator, "_train_net", interrupt_third)
-    with pytest.warns(UserWarning, match="net 3 of 4 was interrupted before it trained"):
-        bag = TabularRegressor(**{**FAST, "n_bags": 4}).fit(X, y)
+    with pytest.warns(UserWarning, match="net 3 of 4 was interrupted; it was dropped, and the model averages the 2"):
+        try:
+            bag = TabularRegressor(**{**FAST, "n_bags": 4}).fit(X, y)
+        except KeyboardInterrupt:
+            pytest.fail("Ctrl-C between two nets escaped fit")
     assert bag.interrupted_ and not bag.diverged_ and len(bag.model_.nets) == 2
     monkeypatch.setattr(_TabularEstimator, "_train_net",
                         lambda self, i, *a: (_ for _ in ()).throw(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):  # nothing finished: the interrupt is the caller's
         TabularRegressor(**{**FAST, "n_bags": 4}).fit(X, y)
+
+
+def test_ctrl_c_while_a_bag_scores_a_net_out_of_bag_keeps_the_nets_before_it(monkeypatch):
+    # threshold="auto" scores each net's validation rows between two nets; Ctrl-C there escaped
+    # fit and left a half-fitted classifier (one net, no threshold_, no history_).
+    X, y = _frame()
+    labels = np.where(y > np.median(y), "hi", "lo")
+    original, calls = _TabularEstimator._valid_raw, []
+
+    def interrupt_second(self, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(_TabularEstimator, "_valid_raw", interrupt_second)
+    with pytest.warns(UserWarning, match="net 2 of 3 was interrupted; it was dropped, and the model is the net"):
+        try:
+            clf = TabularClassifier(**{**FAST, "n_bags": 3, "threshold": "auto"}).fit(X, labels)
+        except KeyboardInterrupt:
+            pytest.fail("Ctrl-C between two nets escaped fit")
+    assert clf.interrupted_ and isinstance(clf.model_, TabularMLP)
+    assert clf.threshold_ is not None and len(clf.history_) == FAST["epochs"]
+    assert set(clf.predict(X)) <= {"hi", "lo"}
 
 
 def test_fine_tune_stops_when_its_frozen_phase_is_interrupted(monkeypatch):
