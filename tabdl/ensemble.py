@@ -48,15 +48,21 @@ def ensemble_head(d_in: int, n_out: int, k: int) -> nn.Module:
     return LinearEnsemble(d_in, n_out, k=k)
 
 
-def reduce_members(out: torch.Tensor, how: str) -> torch.Tensor:
-    """``(B, k, n_out) -> (B, n_out)``: the ensemble's prediction, in the same space as one member's.
+def _to_averaged(out: torch.Tensor, how: str) -> torch.Tensor:
+    """Raw outputs -> the space members are averaged in (probabilities for "proba")."""
+    return torch.softmax(out.float(), dim=-1) if how == "proba" else out
 
-    For classifiers this returns log(mean p), whose softmax is mean p again, so downstream code
-    (softmax in predict_proba, cross-entropy as the validation loss) needs no change.
-    """
-    if how == "proba":
-        return torch.log(torch.softmax(out.float(), dim=-1).mean(dim=1).clamp_min(1e-12))
-    return out.mean(dim=1)
+
+def _from_averaged(mean: torch.Tensor, how: str) -> torch.Tensor:
+    """An average back to one model's raw-output space: log(mean p) for "proba", whose softmax
+    is mean p again, so downstream code (softmax in predict_proba, cross-entropy as the
+    validation loss) needs no change."""
+    return torch.log(mean.clamp_min(1e-12)) if how == "proba" else mean
+
+
+def reduce_members(out: torch.Tensor, how: str) -> torch.Tensor:
+    """``(B, k, n_out) -> (B, n_out)``: the ensemble's prediction, in the same space as one member's."""
+    return _from_averaged(_to_averaged(out, how).mean(dim=1), how)
 
 
 class MemberLoss(nn.Module):
@@ -113,12 +119,9 @@ def out_of_bag(parts: list[tuple[np.ndarray, torch.Tensor]], how: str) -> tuple[
     if len(parts) == 1:
         return parts[0]
     rows = np.concatenate([r for r, _ in parts])
-    outs = torch.cat([o.float() for _, o in parts])
-    if how == "proba":
-        outs = torch.softmax(outs, dim=-1)
+    outs = _to_averaged(torch.cat([o.float() for _, o in parts]), how)
     held, inverse = np.unique(rows, return_inverse=True)
     index = torch.from_numpy(inverse).to(outs.device)
     sums = torch.zeros((len(held), *outs.shape[1:]), dtype=outs.dtype, device=outs.device).index_add_(0, index, outs)
     counts = torch.bincount(index, minlength=len(held)).to(outs.dtype).reshape(-1, *[1] * (outs.ndim - 1))
-    mean = sums / counts
-    return held, torch.log(mean.clamp_min(1e-12)) if how == "proba" else mean
+    return held, _from_averaged(sums / counts, how)

@@ -310,10 +310,11 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         strat = y if self._task == "classification" else None
         cuts = []
         for i in range(n_nets):
+            seed = self._net_seed(i)
             try:
-                tr, va = train_test_split(rows, test_size=n_valid, random_state=self._net_seed(i), stratify=strat)
+                tr, va = train_test_split(rows, test_size=n_valid, random_state=seed, stratify=strat)
             except ValueError:  # a class too small to stratify: fall back to a plain split
-                tr, va = train_test_split(rows, test_size=n_valid, random_state=self._net_seed(i))
+                tr, va = train_test_split(rows, test_size=n_valid, random_state=seed)
             cuts.append((tr, va))
         return cuts
 
@@ -550,13 +551,14 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """Net i (of ``n_nets``) of a fit, freshly built into ``model_`` and trained one cycle; its learner."""
         # One seed per net for init, dropout and batch order that leaves the global RNG
         # untouched; net 0 is the fit a single net would make (and sets model_config_).
+        seed = self._net_seed(i)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self._net_seed(i))
+            torch.manual_seed(seed)
             if i == 0:
                 self._build_model(train)
             else:
                 self.model_ = self._make_model()
-            learner = self._cycle_learner(train, self._early_stopping(valid), seed=self._net_seed(i))
+            learner = self._cycle_learner(train, self._early_stopping(valid), seed=seed)
             learner.warn_on_stop = i == 0  # fit reports a later net's stop itself (it drops that net)
             if n_nets > 1:  # verbose: one progress bar per net, each saying which
                 for cb in learner.callbacks:
@@ -616,8 +618,6 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self.history_ = hist
         self.loss_curve_ = losses
         self.best_epoch_ = offset + int(learner.best_epoch)  # in history_'s numbering
-        self.diverged_ = bool(learner.diverged)
-        self.interrupted_ = bool(learner.interrupted)  # Ctrl-C: fine_tune runs no further cycle
 
     # >>> continuing training: freeze / unfreeze / fine_tune
     def freeze(self):
@@ -657,6 +657,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         raw = self._valid_raw(learner, valid)
         self._after_training(learner, train, None if raw is None else (valid, raw))
         self._store_history(learner, reset=False)
+        # Ctrl-C: fine_tune runs no further cycle
+        self.diverged_, self.interrupted_ = bool(learner.diverged), bool(learner.interrupted)
         return self
 
     def fine_tune(self, X: Any, y: Any, *, epochs: int = 3, freeze_epochs: int = 1,
