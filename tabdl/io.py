@@ -52,8 +52,12 @@ __all__ = [
 ]
 
 FORMAT = "tabdl"
-# Bump when a file written by this version cannot be read by an older reader (or vice versa).
-FORMAT_VERSION = 1
+# Bump when a file written by this version cannot be read by an older reader (or vice versa),
+# and keep reading the older versions this reader still understands.
+# 2: a model may be a bag of nets (n_bags); version 1 readers fail on one. A version 1 file is a
+#    version 2 file without a bag, so it is read as it is.
+FORMAT_VERSION = 2
+READS_VERSIONS = (1, 2)
 _META, _WEIGHTS = "meta.json", "weights.pt"
 
 
@@ -243,10 +247,10 @@ def load(path: str | os.PathLike) -> Any:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path!r} is not a tabdl model file")
     version = meta.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READS_VERSIONS:
         raise ValueError(
             f"{path!r} has tabdl format version {version!r} (written by tabdl {meta.get('tabdl_version')}); "
-            f"this tabdl {_tabdl_version()} reads version {FORMAT_VERSION}"
+            f"this tabdl {_tabdl_version()} reads versions {', '.join(map(str, READS_VERSIONS))}"
         )
     if hashlib.sha256(weights).hexdigest() != meta.get("weights_sha256"):
         raise ValueError(f"{path!r}: the weights do not match their checksum (corrupted file)")

@@ -305,6 +305,17 @@ def test_tampered_weights_fail_checksum(tmp_path, saved_bytes):
         tabdl.load(p)
 
 
+def test_a_version_1_file_still_loads(tmp_path, saved_bytes):
+    # Version 2 added bags of nets; a version 1 file (one net) reads as before.
+    assert FORMAT_VERSION == 2
+    p = tmp_path / "v1.tabdl"
+    p.write_bytes(_rewrite_meta(saved_bytes, lambda m: m.update(format_version=1)))
+    q = tmp_path / "v2.tabdl"
+    q.write_bytes(saved_bytes)
+    X = _frame()
+    np.testing.assert_array_equal(tabdl.load(p).predict_proba(X), tabdl.load(q).predict_proba(X))
+
+
 def test_wrong_format_version(tmp_path, saved_bytes):
     p = tmp_path / "v.tabdl"
     p.write_bytes(_rewrite_meta(saved_bytes, lambda m: m.update(format_version=FORMAT_VERSION + 1)))
