@@ -95,12 +95,24 @@ def category_codes(col: pd.Series, vocab: pd.Index) -> np.ndarray:
     return lut[codes]
 
 
+def epoch_seconds(stamps: np.ndarray, missing: np.ndarray | bool = False) -> np.ndarray:
+    """Seconds since the epoch of naive UTC datetime64 values, counted in their own unit.
+
+    Not through datetime64[ns]: pandas 3 holds dates outside 1677-2262 (a 9999-12-31 "no end
+    date", a year 1500) in coarser units, and a cast to ns wraps them around silently.
+    """
+    per_second = np.timedelta64(1, "s") / np.timedelta64(1, np.datetime_data(stamps.dtype)[0])
+    counts = stamps.astype(np.int64).astype(np.float64)
+    return np.where(missing, np.nan, counts / per_second)
+
+
 def numeric_values(col: pd.Series, name: Any) -> np.ndarray:
     """float64 values of a continuous column (NaN for missing); datetimes become epoch seconds."""
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
         # Seconds since the epoch; NaT becomes NaN and is filled like any missing value.
-        ns = col.to_numpy("datetime64[ns]").astype(np.int64).astype(np.float64)
-        return np.where(col.isna().to_numpy(), np.nan, ns / 1e9)
+        if getattr(col.dtype, "tz", None) is not None:
+            col = col.dt.tz_convert("UTC").dt.tz_localize(None)
+        return epoch_seconds(col.to_numpy(), col.isna().to_numpy())
     if pd.api.types.is_timedelta64_dtype(col.dtype):
         return col.dt.total_seconds().to_numpy(np.float64)  # NaT -> NaN (not int64 min)
     if pd.api.types.is_complex_dtype(col.dtype):

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from scipy.special import ndtri
 
-from .columns import _key, as_frame, category_codes, category_keys, numeric_values
+from .columns import _key, as_frame, category_codes, category_keys, epoch_seconds, numeric_values
 
 __all__ = [
     "TabularPreprocessor", "as_frame", "auto_min_category_count", "category_keys", "emb_size_rule", "rare_signal_f",
@@ -106,7 +106,11 @@ def _scalar_number(v: Any) -> float:
         return math.nan
     if isinstance(v, (datetime.datetime, np.datetime64)):
         ts = pd.Timestamp(v)
-        return math.nan if ts is pd.NaT else ts.value / 1e9
+        if ts is pd.NaT:
+            return math.nan
+        if ts.tz is not None:
+            ts = ts.tz_convert("UTC").tz_localize(None)
+        return float(epoch_seconds(np.asarray(ts.asm8)))  # in its own unit, as the batch path
     if isinstance(v, (datetime.timedelta, np.timedelta64)):
         td = pd.Timedelta(v)
         return math.nan if td is pd.NaT else td.total_seconds()

@@ -325,6 +325,22 @@ def test_datetimes_held_as_objects_read_like_their_datetime_column():
         pre.transform(X.astype(object).assign(naive=["x", *X["naive"][1:]]))
 
 
+def test_dates_outside_the_nanosecond_range_keep_their_seconds():
+    # pandas 3 holds 9999-12-31 ("no end date") and year-1500 dates as datetime64[us]; a cast to
+    # datetime64[ns] wrapped them around (9999 read as 1816) and the one-row path overflowed.
+    X = pd.DataFrame({"d": pd.to_datetime(pd.Series(["1500-06-01", "2000-06-01", "9999-12-31", None]))})
+    X["tz"] = X["d"].dt.tz_localize("UTC").dt.tz_convert("Asia/Tokyo")
+    assert X["d"].dtype != "datetime64[ns]"
+    truth = (X["d"] - pd.Timestamp("1970-01-01").as_unit("s")).dt.total_seconds().to_numpy()
+    pre = fit(X, scaler="none")
+    _, values = pre.transform(X)
+    np.testing.assert_allclose(values[:3, 0].numpy(), truth[:3], rtol=1e-6)
+    np.testing.assert_array_equal(values[:, 0].numpy(), values[:, 1].numpy())  # the same instants
+    for i in range(len(X)):
+        row = dict(zip(X.columns, X.to_numpy(dtype=object)[i]))
+        np.testing.assert_array_equal(pre.transform_row(row)[1].numpy(), values[i : i + 1].numpy())
+
+
 def test_unhashable_and_mixed_object_values_get_keys():
     keys = category_keys(pd.Series([{"a": 1}, "x", None, [1]], dtype=object))
     assert list(keys) == ["{'a': 1}", "x", None, "[1]"]
