@@ -159,6 +159,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from .estimators import TabularClassifier, TabularRegressor
     from .metrics import get_metric
+    from .preprocess import is_categorical_dtype
 
     df = _read_csv(args.csv)
     if args.target not in df.columns:
@@ -184,9 +185,10 @@ def _train(args: argparse.Namespace) -> int:
         print(f"tabdl: dropping {int(missing.sum())} rows with no {args.target!r}", file=sys.stderr)
         df = df[~missing]
     X = df.drop(columns=[args.target, *drop])
-    # Casting to strings makes the estimator's own dtype rule see these columns as categorical;
-    # at predict time the preprocessor matches int 7 to "7", so new CSVs need no cast.
-    X = X.astype({c: "string" for c in cats if c in X.columns})
+    # --cat adds columns to those the dtype rule makes categorical (cat_features is the full
+    # list). Not by casting them to strings: a column with a gap reads as float, and "7.0" would
+    # not meet the 7 of a gapless CSV at predict; the preprocessor's keys make 7, 7.0 and "7" meet.
+    cat_features = [c for c in X.columns if c in cats or is_categorical_dtype(X[c].dtype)]
     if X.shape[1] == 0:
         raise CLIError("no feature columns left besides the target")
     y = df[args.target]
@@ -210,7 +212,7 @@ def _train(args: argparse.Namespace) -> int:
             X_va, y_va = X_va[~unseen], y_va[~unseen]
 
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    params = dict(random_state=args.seed, verbose=int(progress), n_bags=n_bags)
+    params = dict(random_state=args.seed, verbose=int(progress), n_bags=n_bags, cat_features=cat_features)
     if args.epochs is not None:
         params["epochs"] = args.epochs
     # The held-out part is the estimator's validation set too: early stopping and best-weight

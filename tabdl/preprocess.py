@@ -89,7 +89,8 @@ _QUANTILE_EPS = 1e-7
 _N_QUANTILES = 1000
 
 
-def _is_categorical_dtype(dtype: Any) -> bool:
+def is_categorical_dtype(dtype: Any) -> bool:
+    """The dtype rule for columns that ``cat_features`` does not name: categorical or not."""
     return (
         isinstance(dtype, pd.CategoricalDtype)
         or pd.api.types.is_bool_dtype(dtype)
@@ -205,7 +206,7 @@ class TabularPreprocessor:
             both = sorted(set(cats) & set(conts), key=str)
             raise ValueError(f"columns {both} are in both cat_features and cont_features")
         if cats is None:
-            cats = [c for c in columns if (conts is None or c not in conts) and _is_categorical_dtype(X[c].dtype)]
+            cats = [c for c in columns if (conts is None or c not in conts) and is_categorical_dtype(X[c].dtype)]
         if conts is None:
             conts = [c for c in columns if c not in cats]
         self.columns_ = columns

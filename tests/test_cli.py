@@ -161,6 +161,31 @@ def test_train_with_a_one_row_class_whatever_the_split(tmp_path, capsys):
     assert "81 training rows, 19 validation rows" in capsys.readouterr().out  # seed 2: moved back
 
 
+def test_cat_codes_with_a_gap_meet_the_codes_of_a_gapless_csv(tmp_path, capsys):
+    # A NaN makes pandas read an int code column as float. The CLI cast --cat columns to
+    # strings, so the keys were "1.0", ..., and a prediction CSV without a gap (read as int:
+    # "1", ...) fell to the unknown code on every row, silently.
+    import tabdl
+
+    rng = np.random.default_rng(0)
+    n = 300
+    code = rng.integers(0, 4, n)
+    df = pd.DataFrame({"code": code.astype(float), "x": rng.normal(size=n), "y": code * 10.0})
+    df.loc[0, "code"] = np.nan
+    df.to_csv(tmp_path / "train.csv", index=False)
+    df.iloc[1:].astype({"code": int}).drop(columns="y").to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "m.tabdl"
+    argv = ["train", str(tmp_path / "train.csv"), "--target", "y", "--cat", "code", "--out", str(out)]
+    assert main([*argv, "--epochs", "10", "--n-bags", "1", "--no-progress"]) == 0
+    model = tabdl.load(out)
+    assert model.preprocessor_.vocabs_[model.preprocessor_.cat_names_.index("code")] == ["0", "1", "2", "3"]
+    capsys.readouterr()
+    assert main(["predict", str(out), str(tmp_path / "new.csv")]) == 0
+    pred = pd.read_csv(io.StringIO(capsys.readouterr().out))["prediction"].to_numpy()
+    np.testing.assert_allclose(pred, model.predict(df.iloc[1:].drop(columns="y")), rtol=1e-6)
+    assert np.sqrt(np.mean((pred - df["y"].iloc[1:].to_numpy()) ** 2)) < 5  # the codes carry y
+
+
 def test_train_n_bags_sets_the_nets_of_the_saved_model(csv_dir, tmp_path):
     import tabdl
 
