@@ -95,6 +95,18 @@ def category_codes(col: pd.Series, vocab: pd.Index) -> np.ndarray:
     return lut[codes]
 
 
+def check_unique_columns(columns: pd.Index, needed: Any = None) -> None:
+    """A ValueError naming a column that X holds more than once (among ``needed``, if given):
+    selecting it returns a frame, not a column, and a one-row dict keeps only one of them."""
+    if columns.is_unique:
+        return
+    dups = list(columns[columns.duplicated()].unique())
+    if needed is not None:
+        dups = [c for c in dups if c in set(needed)]
+    if dups:
+        raise ValueError(f"X has the column {dups[0]!r} more than once")
+
+
 def epoch_seconds(stamps: np.ndarray, missing: np.ndarray | bool = False) -> np.ndarray:
     """Seconds since the epoch of naive UTC datetime64 values, counted in their own unit.
 

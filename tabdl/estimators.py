@@ -21,7 +21,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .callbacks import EarlyStopping, ProgressBar, SmoothLoss
-from .columns import tabular_tags
+from .columns import check_unique_columns, tabular_tags
 from .ensemble import MemberLoss, NetBag, ensemble_head, out_of_bag
 from .io import SaveMixin
 from .learner import (
@@ -235,6 +235,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         has_names = isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns)
         cls = type(self).__name__
         if has_names and fitted_names:
+            check_unique_columns(X.columns, self.feature_names_in_)  # the one-row dict would keep one
             return X  # selected by name: other order and extra columns are fine
         X = as_frame(X)
         if X.shape[1] != self.n_features_in_:

@@ -16,7 +16,15 @@ import pandas as pd
 import torch
 from scipy.special import ndtri
 
-from .columns import _key, as_frame, category_codes, category_keys, epoch_seconds, numeric_values
+from .columns import (
+    _key,
+    as_frame,
+    category_codes,
+    category_keys,
+    check_unique_columns,
+    epoch_seconds,
+    numeric_values,
+)
 
 __all__ = [
     "TabularPreprocessor", "as_frame", "auto_min_category_count", "category_keys", "emb_size_rule", "rare_signal_f",
@@ -196,10 +204,8 @@ class TabularPreprocessor:
             mcc = auto_min_category_count(X.shape[0])
         elif isinstance(mcc, (bool, np.bool_)) or not isinstance(mcc, (int, np.integer)) or mcc < 1:
             raise ValueError(f"min_category_count must be an int >= 1 or 'auto', got {mcc!r}")
+        check_unique_columns(X.columns)
         columns = list(X.columns)
-        if len(set(columns)) != len(columns):
-            dup = [c for c in columns if columns.count(c) > 1][0]
-            raise ValueError(f"X has the column {dup!r} more than once")
         cats = _resolve(self.cat_features, columns, "cat_features")
         conts = _resolve(self.cont_features, columns, "cont_features")
         if cats is not None and conts is not None and set(cats) & set(conts):
@@ -305,6 +311,7 @@ class TabularPreprocessor:
         missing = [c for c in needed if c not in X.columns]
         if missing:
             raise ValueError(f"X is missing column(s) {missing} that were present at fit")
+        check_unique_columns(X.columns, needed)
         return X
 
     def _scale(self, j: int, v: np.ndarray) -> np.ndarray:

@@ -255,6 +255,22 @@ def test_extra_and_reordered_columns(fitted_reg, data):
         np.testing.assert_allclose(fitted_reg.predict(shuffled.iloc[:1]), base[:1], rtol=1e-5)
 
 
+def test_a_fitted_column_twice_is_named_at_fit_and_predict(fitted_reg, data):
+    # At predict the batch path failed with "'DataFrame' object has no attribute 'dtype'", and
+    # the one-row path used one of the two copies, silently.
+    X, X_test = data
+    with pytest.raises(ValueError, match="'num' more than once"):
+        fast(TabularRegressor).fit(pd.concat([X, X[["num"]]], axis=1), reg_target(X))
+    twice = pd.concat([X_test, 100 * X_test[["num"]]], axis=1)
+    for rows in (twice, twice.iloc[:1]):
+        with pytest.raises(ValueError, match="'num' more than once"):
+            fitted_reg.predict(rows)
+    # An extra column twice is no harm: only the fitted ones are read.
+    junk = X_test[["num"]].set_axis(["junk"], axis=1)
+    extra = pd.concat([X_test, junk, junk], axis=1)
+    np.testing.assert_array_equal(fitted_reg.predict(extra), fitted_reg.predict(X_test))
+
+
 @pytest.mark.parametrize("cls", [TabularRegressor, TabularClassifier])
 def test_empty_X_raises(cls):
     with pytest.raises(ValueError, match="empty|0 sample"):
