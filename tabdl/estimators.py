@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 import numbers
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -86,8 +87,8 @@ _MAX_AUTO_BAGS = 5
 def _check_positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool = False) -> None:
     kind = numbers.Integral if integer else numbers.Real
     ok = isinstance(value, kind) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        what = "an int" if integer else "a number"
+    if not ok or not (integer or math.isfinite(float(value))):
+        what = "an int" if integer else "a finite number"
         raise ValueError(f"{name} must be {what} {'>= 0' if allow_zero else '> 0'}, got {value!r}")
 
 
@@ -178,6 +179,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _validate_params(self) -> None:
         self._validate_mlp_params()
         _check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        if not isinstance(self.batchnorm, (bool, np.bool_)):
+            raise ValueError(f"batchnorm must be True or False, got {self.batchnorm!r}")
         self._validate_fit_params()
         if self.emb_sizes is not None and not isinstance(self.emb_sizes, dict):
             raise ValueError(f"emb_sizes must be None or a dict {{column: size}}, got {self.emb_sizes!r}")
@@ -189,10 +192,11 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
 
     # The two groups below are shared with MatrixFactorization (its kind="nn" is a TabularMLP).
     def _validate_mlp_params(self) -> None:
-        if isinstance(self.layers, (str, bytes)) or not all(
-            isinstance(w, numbers.Integral) and w > 0 for w in self.layers
+        layers = self.layers
+        if isinstance(layers, (str, bytes)) or not isinstance(layers, Iterable) or not all(
+            isinstance(w, numbers.Integral) and not isinstance(w, bool) and w > 0 for w in layers
         ):
-            raise ValueError(f"layers must be a sequence of positive ints, got {self.layers!r}")
+            raise ValueError(f"layers must be a sequence of positive ints, got {layers!r}")
         for name in ("dropout", "emb_dropout"):
             v = getattr(self, name)
             if not isinstance(v, numbers.Real) or not 0 <= v < 1:

@@ -11,6 +11,8 @@ travels inside ``model_config_`` (JSON) and the model is rebuilt from that confi
 
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
 from typing import Any, Literal
 
@@ -35,6 +37,10 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "piecewise": {"d_embedding": 16, "n_bins": 32},
 }
 
+
+# The least value of each integer option (a 0-wide embedding silently dropped every continuous
+# input; 0 bins cannot encode anything).
+_LEAST = {"d_embedding": 1, "n_frequencies": 1, "n_bins": 1}
 
 # "auto" embeds continuous columns from this many training rows on. Below it the embeddings'
 # extra parameters cost more than they give: on sklearn's 200-row linear regression check, raw
@@ -65,7 +71,17 @@ def num_embedding_config(spec: str | dict[str, Any] | None, n_rows: int | None =
     if unknown:
         raise ValueError(f"num_embeddings options {sorted(unknown)} are unknown for {kind!r}; "
                          f"known: {sorted(_DEFAULTS[kind])}")
-    return {"kind": kind, **_DEFAULTS[kind], **{k: v for k, v in spec.items() if k != "kind"}}
+    config = {"kind": kind, **_DEFAULTS[kind], **{k: v for k, v in spec.items() if k != "kind"}}
+    for name, least in _LEAST.items():
+        v = config.get(name)
+        if name in config and (isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < least):
+            raise ValueError(f"num_embeddings option {name!r} must be an int >= {least}, got {v!r}")
+    sigma = config.get("sigma", 1.0)
+    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not 0 < sigma < math.inf:
+        raise ValueError(f"num_embeddings option 'sigma' must be a number > 0, got {sigma!r}")
+    if not isinstance(config.get("lite", False), (bool, np.bool_)):
+        raise ValueError(f"num_embeddings option 'lite' must be True or False, got {config['lite']!r}")
+    return config
 
 
 def compute_bins(x: np.ndarray, n_bins: int) -> list[list[float]]:

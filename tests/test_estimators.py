@@ -486,6 +486,17 @@ def test_verbose_zero_prints_nothing(data, capfd):
         ("layers", "wide"),
         ("validation_fraction", 1.0),
         ("lr", -1.0),
+        # These were a bare TypeError, or accepted: batchnorm="no" turned BatchNorm on, an inf
+        # weight decay "diverged" with advice about the LR, a 0-wide embedding dropped every
+        # continuous input.
+        ("layers", 5),
+        ("layers", (64, True)),
+        ("batchnorm", "no"),
+        ("weight_decay", float("inf")),
+        ("lr", float("nan")),
+        ("num_embeddings", {"kind": "periodic", "d_embedding": 0}),
+        ("num_embeddings", {"kind": "periodic", "sigma": -0.1}),
+        ("num_embeddings", {"kind": "piecewise", "n_bins": 0}),
     ],
 )
 def test_bad_params_raise_at_fit_naming_them(param, value, data):
