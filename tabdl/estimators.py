@@ -231,8 +231,11 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         return out
 
     def _check_X_predict(self, X: Any) -> pd.DataFrame:
-        """Match X to the fitted columns: by name for frames, by position for arrays."""
         check_is_fitted(self, "model_")
+        return self._match_columns(X)
+
+    def _match_columns(self, X: Any) -> pd.DataFrame:
+        """Match X to the fitted columns: by name for frames, by position for arrays."""
         fitted_names = hasattr(self, "feature_names_in_")
         if isinstance(X, pd.Series) and fitted_names and set(self.feature_names_in_) <= set(X.index):
             X = X.to_frame().T  # one row as a Series (df.iloc[i]), as fastai's learn.predict takes it
@@ -247,12 +250,12 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but {cls} is expecting {self.n_features_in_} features as input."
             )
         if has_names:
-            warnings.warn(f"X has feature names, but {cls} was fitted without feature names", UserWarning, stacklevel=3)
+            warnings.warn(f"X has feature names, but {cls} was fitted without feature names", UserWarning, stacklevel=4)
         elif fitted_names:
             warnings.warn(
                 f"X does not have valid feature names, but {cls} was fitted with feature names",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         return X.set_axis(self.preprocessor_.columns_, axis=1)
 
@@ -478,7 +481,15 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         fit_rows = cuts[0][0]
         X_fit, y_fit = (X, y_enc) if cuts[0][1] is None else (X.iloc[fit_rows], y_enc[fit_rows])  # no copy uncut
         self.preprocessor_ = self._make_preprocessor().fit(X_fit, y_fit.numpy())
-        return self._tensors(X, y_enc), cuts, self._tensors(*eval_part) if eval_part is not None else None
+        return self._tensors(X, y_enc), cuts, self._eval_tensors(*eval_part) if eval_part is not None else None
+
+    def _eval_tensors(self, Xv: Any, yv: np.ndarray) -> TensorData:
+        """The eval_set encoded as rows to predict are: columns matched by name, or by position
+        for an array; its errors say that they are about eval_set."""
+        try:
+            return self._tensors(self._match_columns(Xv), yv)
+        except ValueError as e:
+            raise ValueError(f"eval_set: {e}") from None
 
     def _check_validation(self, has_valid: bool) -> None:
         """Hook: refuse a fit that needs a validation part and has none (the classifier's "auto")."""
@@ -652,8 +663,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         train = self._tensors(X, y)
         valid = None
         if eval_set is not None:
-            Xv, yv = self._check_eval_set(eval_set)
-            valid = self._tensors(self._check_X_predict(Xv), yv)
+            valid = self._eval_tensors(*self._check_eval_set(eval_set))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_ + len(self.history_))
             learner = self._cycle_learner(train, self._early_stopping(valid), continued=True)

@@ -515,7 +515,8 @@ def test_bad_params_raise_at_fit_naming_them(param, value, data):
         ),
         (lambda X, y: (X.iloc[:20], y[:10]), "eval_set: X and y have inconsistent"),
         (lambda X, y: (X.iloc[:20].drop(columns="num"),), "pair"),
-        (lambda X, y: (X.iloc[:20].drop(columns="num"), y[:20]), "'num'"),
+        (lambda X, y: (X.iloc[:20].drop(columns="num"), y[:20]), "eval_set: X is missing column.*'num'"),
+        (lambda X, y: (X.iloc[:20, :3].to_numpy(), y[:20]), "eval_set: X has 3 features"),
     ],
 )
 def test_bad_eval_set_raises(bad_eval, match, fitted_reg, data):
@@ -525,6 +526,18 @@ def test_bad_eval_set_raises(bad_eval, match, fitted_reg, data):
         fast(TabularRegressor).fit(X, y, eval_set=bad_eval(X, y))
     with pytest.raises(ValueError, match=match):
         fitted_reg.fit_one_cycle(X, y, eval_set=bad_eval(X, y))
+
+
+def test_an_eval_set_array_is_matched_by_position_as_predict_does(data):
+    # fit(eval_set=(array, y)) on a frame fit failed with "X is missing column(s) [...]"
+    # (no eval_set prefix; the columns were there, unnamed); predict and fit_one_cycle took it.
+    X, X_test = data
+    y, y_test = reg_target(X), reg_target(X_test)
+    by_name = fast(TabularRegressor, epochs=3).fit(X, y, eval_set=(X_test, y_test))
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        by_position = fast(TabularRegressor, epochs=3).fit(X, y, eval_set=(X_test.to_numpy(dtype=object), y_test))
+    np.testing.assert_array_equal(by_position.history_["valid_loss"], by_name.history_["valid_loss"])
+    np.testing.assert_array_equal(by_position.predict(X_test), by_name.predict(X_test))
 
 
 def test_object_array_with_odd_values_fits_and_predicts():
