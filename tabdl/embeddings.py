@@ -284,7 +284,9 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         self._out_tables = self._export(self.tables_)
 
     def _frame(self, X: Any) -> pd.DataFrame:
-        """Columns by name when fitted with names, by position otherwise (as the estimators do)."""
+        """Columns by name when fitted with names, by position otherwise. ``validate_data`` has
+        already refused other names, order or width, as scikit-learn transformers do (the
+        estimators, unlike it, select reordered and extra columns by name)."""
         X = as_frame(X)
         by_name = hasattr(self, "feature_names_in_") and all(isinstance(c, str) for c in X.columns)
         return X if by_name else X.set_axis(self.columns_, axis=1)
