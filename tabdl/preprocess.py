@@ -248,9 +248,18 @@ class TabularPreprocessor:
             nan = np.isnan(v)
             ok = v[~nan]
             fill = float(np.median(ok)) if ok.size else 0.0
+            filled = np.where(nan, fill, v)
             self.fills_.append(fill)
             self.has_indicator_.append(bool(nan.any()))
-            self.stats_.append(self._fit_scaler(np.where(nan, fill, v)))
+            stats = self._fit_scaler(filled)
+            # A column that never varied at fit taught the net nothing: whatever it holds at
+            # predict must not move the output (it was fed through weights that only ever saw one
+            # input, at the scaler's clip value). Files saved without these keys read as before.
+            if filled.min() == filled.max():
+                stats["constant"] = True
+            if nan.all():
+                stats["all_missing"] = True
+            self.stats_.append(stats)
         self._build_lookups()
         return self
 
@@ -314,6 +323,11 @@ class TabularPreprocessor:
         check_unique_columns(X.columns, needed)
         return X
 
+    def _pinned(self, j: int) -> tuple[bool, bool]:
+        """Whether continuous column j was constant at fit, and whether it was missing on every row."""
+        s = self.stats_[j]
+        return bool(s.get("constant", False)), bool(s.get("all_missing", False))
+
     def _scale(self, j: int, v: np.ndarray) -> np.ndarray:
         s = self.stats_[j]
         if self.scaler == "standard":
@@ -337,9 +351,10 @@ class TabularPreprocessor:
         for j, c in enumerate(self.cont_names_):
             v = self._numeric(X[c], c)
             nan = np.isnan(v)
-            cols.append(self._scale(j, np.where(nan, self.fills_[j], v)))
+            constant, all_missing = self._pinned(j)
+            cols.append(self._scale(j, np.where(nan | constant, self.fills_[j], v)))
             if self.has_indicator_[j]:
-                inds.append(nan.astype(np.float64))
+                inds.append(np.ones(n) if all_missing else nan.astype(np.float64))
         values = np.stack(cols + inds, axis=1) if cols else np.zeros((n, 0))
         return torch.from_numpy(codes), torch.from_numpy(values.astype(np.float32))
 
@@ -359,9 +374,10 @@ class TabularPreprocessor:
             if math.isinf(v):
                 raise ValueError(f"column {c!r} contains +/-inf; replace it with NaN or a finite value")
             nan = math.isnan(v)
-            vals.append(float(self._scale(j, np.float64(self.fills_[j] if nan else v))))
+            constant, all_missing = self._pinned(j)
+            vals.append(float(self._scale(j, np.float64(self.fills_[j] if nan or constant else v))))
             if self.has_indicator_[j]:
-                inds.append(float(nan))
+                inds.append(1.0 if all_missing else float(nan))
         return (
             torch.tensor([codes], dtype=torch.int64).reshape(1, len(codes)),
             torch.tensor([vals + inds], dtype=torch.float32).reshape(1, len(vals) + len(inds)),

@@ -239,6 +239,27 @@ def test_transform_row_equals_transform():
         assert_same(pre.transform_row(X2.iloc[i].to_dict()), pre.transform(X2.iloc[[i]]))
 
 
+@pytest.mark.parametrize("scaler", ["quantile", "standard", "none"])
+def test_columns_that_never_varied_at_fit_do_not_move_predict_inputs(scaler):
+    # A column constant (or missing on every row) at fit taught the net nothing; a value at
+    # predict was fed through weights that only ever saw one input, at the scaler's clip value
+    # (+5.2 for quantile), and the all-NaN column's indicator flipped to a value never seen.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"c": 3.0, "gap": np.where(np.arange(40) % 4, 3.0, np.nan), "none": np.nan, "x": rng.normal(size=40)})
+    pre = fit(X, scaler=scaler)
+    new = pd.DataFrame({"c": [7.0, -1.0, np.nan], "gap": [8.0, np.nan, 3.0], "none": [2.0, 5.0, np.nan], "x": [0.1, 0.2, 0.3]})
+    # "gap" is 3.0 or missing at fit: its value never varied, its missingness did.
+    as_at_fit = new.assign(c=3.0, none=np.nan, gap=new["gap"].where(new["gap"].isna(), 3.0))
+    _, got = pre.transform(new)
+    assert torch.equal(got, pre.transform(as_at_fit)[1])
+    assert pre.cont_names_ == ["c", "gap", "none", "x"] and got.shape[1] == 6
+    assert got[:, 4].tolist() == [0, 1, 0] and got[:, 5].tolist() == [1, 1, 1]  # gap's NaN, none's
+    for i in range(len(new)):
+        assert_same(pre.transform_row(new.iloc[i].to_dict()), pre.transform(new.iloc[[i]]))
+    back = TabularPreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    assert_same(back.transform(new), pre.transform(new))
+
+
 # >>> persistence
 def test_to_dict_from_dict_round_trip_through_json():
     X = mixed_frame()
