@@ -159,7 +159,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from .estimators import TabularClassifier, TabularRegressor
     from .metrics import get_metric
-    from .preprocess import is_categorical_dtype
+    from .preprocess import categorical_by_dtype
 
     df = _read_csv(args.csv)
     if args.target not in df.columns:
@@ -188,7 +188,7 @@ def _train(args: argparse.Namespace) -> int:
     # --cat adds columns to those the dtype rule makes categorical (cat_features is the full
     # list). Not by casting them to strings: a column with a gap reads as float, and "7.0" would
     # not meet the 7 of a gapless CSV at predict; the preprocessor's keys make 7, 7.0 and "7" meet.
-    cat_features = [c for c in X.columns if c in cats or is_categorical_dtype(X[c].dtype)]
+    cat_features = [c for c in X.columns if c in cats or categorical_by_dtype(X[c].dtype)]
     if X.shape[1] == 0:
         raise CLIError("no feature columns left besides the target")
     y = df[args.target]

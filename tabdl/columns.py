@@ -6,6 +6,7 @@ They live apart from ``preprocess`` (which produces torch tensors) so that the f
 
 from __future__ import annotations
 
+import datetime
 import math
 from typing import Any
 
@@ -102,7 +103,8 @@ def check_unique_columns(columns: pd.Index, needed: Any = None) -> None:
         return
     dups = list(columns[columns.duplicated()].unique())
     if needed is not None:
-        dups = [c for c in dups if c in set(needed)]
+        needed = set(needed)
+        dups = [c for c in dups if c in needed]
     if dups:
         raise ValueError(f"X has the column {dups[0]!r} more than once")
 
@@ -118,6 +120,27 @@ def epoch_seconds(stamps: np.ndarray, missing: np.ndarray | bool = False) -> np.
     return np.where(missing, np.nan, counts / per_second)
 
 
+_TIME_KINDS = ("datetime", "datetime64", "timedelta", "timedelta64")  # pandas' infer_dtype names
+
+
+def scalar_number(v: Any) -> float:
+    """One continuous value as ``numeric_values`` reads a column: NaN for missing, datetimes as
+    seconds since the epoch, durations as seconds."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return math.nan
+    if isinstance(v, (datetime.datetime, np.datetime64)):
+        ts = pd.Timestamp(v)
+        if ts is pd.NaT:
+            return math.nan
+        if ts.tz is not None:
+            ts = ts.tz_convert("UTC").tz_localize(None)
+        return float(epoch_seconds(np.asarray(ts.asm8)))  # in its own unit, as the batch path
+    if isinstance(v, (datetime.timedelta, np.timedelta64)):
+        td = pd.Timedelta(v)
+        return math.nan if td is pd.NaT else td.total_seconds()
+    return float(v)
+
+
 def numeric_values(col: pd.Series, name: Any) -> np.ndarray:
     """float64 values of a continuous column (NaN for missing); datetimes become epoch seconds."""
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
@@ -129,19 +152,15 @@ def numeric_values(col: pd.Series, name: Any) -> np.ndarray:
         return col.dt.total_seconds().to_numpy(np.float64)  # NaT -> NaN (not int64 min)
     if pd.api.types.is_complex_dtype(col.dtype):
         raise ValueError(f"Complex data not supported: column {name!r} is {col.dtype}")
+    if pd.api.types.is_object_dtype(col.dtype) and pd.api.types.infer_dtype(col, skipna=True) in _TIME_KINDS:
+        # Timestamps, numpy datetimes or durations in an object column (rows gathered from Series,
+        # astype(object), numpy object arrays) are read value by value as the one-row path reads
+        # them: a float cast gives a np.datetime64's raw count in its own unit, and
+        # pd.to_datetime forces nanoseconds, where 9999-12-31 overflows.
+        return np.array([scalar_number(v) for v in col.to_numpy()], dtype=np.float64)
     try:
         v = col.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as e:
-        # Timestamps / Timedeltas in an object column (rows gathered from Series, astype(object))
-        # read as their datetime64 / timedelta64 column would, as the one-row path reads them.
-        kind = pd.api.types.infer_dtype(col, skipna=True)
-        try:
-            if kind in ("datetime", "datetime64"):
-                return numeric_values(pd.to_datetime(col, utc=True), name)
-            if kind in ("timedelta", "timedelta64"):
-                return numeric_values(pd.to_timedelta(col), name)
-        except (TypeError, ValueError):
-            pass
         raise ValueError(
             f"continuous column {name!r} holds non-numeric values ({e}); "
             "list it in cat_features or convert it"

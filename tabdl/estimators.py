@@ -87,9 +87,16 @@ _MAX_AUTO_BAGS = 5
 def _check_positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool = False) -> None:
     kind = numbers.Integral if integer else numbers.Real
     ok = isinstance(value, kind) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
-    if not ok or not (integer or math.isfinite(float(value))):
+    if not ok or not (integer or _finite(value)):
         what = "an int" if integer else "a finite number"
         raise ValueError(f"{name} must be {what} {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+
+
+def _finite(value: numbers.Real) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _check_int_or_auto(name: str, value: Any) -> None:
@@ -193,9 +200,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     # The two groups below are shared with MatrixFactorization (its kind="nn" is a TabularMLP).
     def _validate_mlp_params(self) -> None:
         layers = self.layers
-        if isinstance(layers, (str, bytes)) or not isinstance(layers, Iterable) or not all(
-            isinstance(w, numbers.Integral) and not isinstance(w, bool) and w > 0 for w in layers
-        ):
+        # Sized: an iterator would be used up by this check and build a net without layers.
+        sequence = isinstance(layers, Iterable) and hasattr(layers, "__len__") and not isinstance(layers, (str, bytes))
+        if not sequence or not all(isinstance(w, numbers.Integral) and not isinstance(w, bool) and w > 0 for w in layers):
             raise ValueError(f"layers must be a sequence of positive ints, got {layers!r}")
         for name in ("dropout", "emb_dropout"):
             v = getattr(self, name)
@@ -242,7 +249,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         has_names = isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns)
         cls = type(self).__name__
         if has_names and fitted_names:
-            check_unique_columns(X.columns, self.feature_names_in_)  # the one-row dict would keep one
+            pre = self.preprocessor_
+            check_unique_columns(X.columns, pre.cat_names_ + pre.cont_names_)  # a one-row dict keeps one
             return X  # selected by name: other order and extra columns are fine
         X = as_frame(X)
         if X.shape[1] != self.n_features_in_:
@@ -481,6 +489,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         fit_rows = cuts[0][0]
         X_fit, y_fit = (X, y_enc) if cuts[0][1] is None else (X.iloc[fit_rows], y_enc[fit_rows])  # no copy uncut
         self.preprocessor_ = self._make_preprocessor().fit(X_fit, y_fit.numpy())
+        if len(cuts) > 1 and X_fit is not X:
+            self.preprocessor_.release_pins(X)  # the other nets train on rows the first held out
         return self._tensors(X, y_enc), cuts, self._eval_tensors(*eval_part) if eval_part is not None else None
 
     def _eval_tensors(self, Xv: Any, yv: np.ndarray) -> TensorData:

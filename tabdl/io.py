@@ -54,8 +54,10 @@ __all__ = [
 FORMAT = "tabdl"
 # Bump when a file written by this version cannot be read by an older reader (or vice versa),
 # and keep reading the older versions this reader still understands.
-# 2: a model may be a bag of nets (n_bags); version 1 readers fail on one. A version 1 file is a
-#    version 2 file without a bag, so it is read as it is.
+# 2: the preprocessor may pin continuous columns that never varied at fit ("constant" and
+#    "all_missing" in its stats); a version 1 reader would ignore them and predict otherwise. The
+#    first bags of nets (n_bags) were written as version 1 files too, and readers from before
+#    bags fail on them. Every version 1 file reads as it always did.
 FORMAT_VERSION = 2
 READS_VERSIONS = (1, 2)
 _META, _WEIGHTS = "meta.json", "weights.pt"

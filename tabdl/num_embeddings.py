@@ -78,7 +78,7 @@ def num_embedding_config(spec: str | dict[str, Any] | None, n_rows: int | None =
             raise ValueError(f"num_embeddings option {name!r} must be an int >= {least}, got {v!r}")
     sigma = config.get("sigma", 1.0)
     if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not 0 < sigma < math.inf:
-        raise ValueError(f"num_embeddings option 'sigma' must be a number > 0, got {sigma!r}")
+        raise ValueError(f"num_embeddings option 'sigma' must be a finite number > 0, got {sigma!r}")
     if not isinstance(config.get("lite", False), (bool, np.bool_)):
         raise ValueError(f"num_embeddings option 'lite' must be True or False, got {config['lite']!r}")
     return config

@@ -6,7 +6,6 @@ inference uses the very same vocabularies, fill values and scaling stats as trai
 
 from __future__ import annotations
 
-import datetime
 import math
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -22,8 +21,8 @@ from .columns import (
     category_codes,
     category_keys,
     check_unique_columns,
-    epoch_seconds,
     numeric_values,
+    scalar_number,
 )
 
 __all__ = [
@@ -97,7 +96,7 @@ _QUANTILE_EPS = 1e-7
 _N_QUANTILES = 1000
 
 
-def is_categorical_dtype(dtype: Any) -> bool:
+def categorical_by_dtype(dtype: Any) -> bool:
     """The dtype rule for columns that ``cat_features`` does not name: categorical or not."""
     return (
         isinstance(dtype, pd.CategoricalDtype)
@@ -106,24 +105,6 @@ def is_categorical_dtype(dtype: Any) -> bool:
         or pd.api.types.is_string_dtype(dtype)
         or isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype))  # labels, not quantities
     )
-
-
-def _scalar_number(v: Any) -> float:
-    """One continuous value as ``_numeric`` reads a column: NaN for missing, datetimes as
-    seconds since the epoch, durations as seconds."""
-    if v is None or v is pd.NA or v is pd.NaT:
-        return math.nan
-    if isinstance(v, (datetime.datetime, np.datetime64)):
-        ts = pd.Timestamp(v)
-        if ts is pd.NaT:
-            return math.nan
-        if ts.tz is not None:
-            ts = ts.tz_convert("UTC").tz_localize(None)
-        return float(epoch_seconds(np.asarray(ts.asm8)))  # in its own unit, as the batch path
-    if isinstance(v, (datetime.timedelta, np.timedelta64)):
-        td = pd.Timedelta(v)
-        return math.nan if td is pd.NaT else td.total_seconds()
-    return float(v)
 
 
 def emb_size_rule(n_cat: int, max_params: int = 2**24) -> int:
@@ -212,7 +193,7 @@ class TabularPreprocessor:
             both = sorted(set(cats) & set(conts), key=str)
             raise ValueError(f"columns {both} are in both cat_features and cont_features")
         if cats is None:
-            cats = [c for c in columns if (conts is None or c not in conts) and is_categorical_dtype(X[c].dtype)]
+            cats = [c for c in columns if (conts is None or c not in conts) and categorical_by_dtype(X[c].dtype)]
         if conts is None:
             conts = [c for c in columns if c not in cats]
         self.columns_ = columns
@@ -323,6 +304,26 @@ class TabularPreprocessor:
         check_unique_columns(X.columns, needed)
         return X
 
+    def release_pins(self, X: Any) -> None:
+        """Unpin the columns that vary in ``X``: rows that other nets of a bag train on.
+
+        ``fit`` pins a column that never varied on its rows (see there); a bag fits the
+        preprocessing on its first net's training rows, and a column that varies only in that
+        net's validation rows still taught the other nets something.
+        """
+        X = self._select(as_frame(X))
+        for j, c in enumerate(self.cont_names_):
+            s = self.stats_[j]
+            if not (s.get("constant") or s.get("all_missing")):
+                continue
+            v = self._numeric(X[c], c)
+            nan = np.isnan(v)
+            if not nan.all():
+                s.pop("all_missing", None)
+            filled = np.where(nan, self.fills_[j], v)
+            if filled.min() != filled.max():
+                s.pop("constant", None)
+
     def _pinned(self, j: int) -> tuple[bool, bool]:
         """Whether continuous column j was constant at fit, and whether it was missing on every row."""
         s = self.stats_[j]
@@ -368,7 +369,7 @@ class TabularPreprocessor:
         for j, c in enumerate(self.cont_names_):
             v = row[c]
             try:
-                v = _scalar_number(v)
+                v = scalar_number(v)
             except (TypeError, ValueError):
                 raise ValueError(f"continuous column {c!r} holds a non-numeric value {v!r}") from None
             if math.isinf(v):

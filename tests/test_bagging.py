@@ -171,3 +171,23 @@ def test_verbose_bag_labels_each_nets_progress_bar(capfd):
     err = capfd.readouterr().err
     assert "fit:" in err and "net 1/" not in err  # one net: the plain label
 
+
+
+def test_a_column_that_varies_only_in_the_first_nets_validation_rows_is_not_pinned():
+    # The preprocessing is fitted on net 0's training rows, where the flag below is always 0,
+    # so it was pinned as "constant at fit" for every net, though nets 1-2 trained on its 1s.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=400), "flag": 0.0})
+    params = dict(n_bags=3, epochs=2, layers=(16,), random_state=0, validation_fraction=0.2)
+    _, cuts, _ = TabularRegressor(**params)._setup(X, X["x"].to_numpy(), None)
+    hot = cuts[0][1][:20]  # rows net 0 holds out; the other nets train on some of them
+    assert np.isin(hot, cuts[1][0]).any() and not np.isin(hot, cuts[0][0]).any()
+    X.loc[hot, "flag"] = 1.0
+    y = X["x"].to_numpy() + 10 * X["flag"].to_numpy()
+    bag = TabularRegressor(**params).fit(X, y)
+    flag = bag.preprocessor_.cont_names_.index("flag")
+    assert "constant" not in bag.preprocessor_.stats_[flag]
+    assert len(np.unique(bag.preprocessor_.transform(X)[1][:, flag].numpy())) == 2
+    # One net trains on its own training rows only: there the flag never varied, so it is pinned.
+    one = TabularRegressor(**{**params, "n_bags": 1}).fit(X, y)
+    assert one.preprocessor_.stats_[flag].get("constant") is True

@@ -165,6 +165,12 @@ def test_columns_by_name_and_extra_columns():
     assert mf.user_factors_.index.name == "uid" and mf.item_factors_.index.name == "iid"
     ref = MatrixFactorization(**FAST).fit(X, y)
     np.testing.assert_allclose(mf.predict(X2), ref.predict(X), rtol=1e-5)
+    # A column it never reads may come twice; one it reads may not.
+    twice = pd.concat([X2, X2[["ts"]]], axis=1)
+    np.testing.assert_array_equal(mf.predict(twice), mf.predict(X2))
+    np.testing.assert_array_equal(mf.predict(twice.iloc[:1]), mf.predict(X2.iloc[:1]))
+    with pytest.raises(ValueError, match="'uid' more than once"):
+        mf.predict(pd.concat([X2, X2[["uid"]]], axis=1).iloc[:1])
 
 
 def test_learned_tables_are_frames_indexed_by_id(fitted):

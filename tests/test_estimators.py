@@ -497,6 +497,8 @@ def test_verbose_zero_prints_nothing(data, capfd):
         ("num_embeddings", {"kind": "periodic", "d_embedding": 0}),
         ("num_embeddings", {"kind": "periodic", "sigma": -0.1}),
         ("num_embeddings", {"kind": "piecewise", "n_bins": 0}),
+        ("layers", iter([16, 8])),  # an iterator was used up by the check: a net without layers
+        ("lr", 10**400),  # an OverflowError from float()
     ],
 )
 def test_bad_params_raise_at_fit_naming_them(param, value, data):

@@ -2,6 +2,7 @@ import io
 import json
 import pickle
 import zipfile
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -305,15 +306,26 @@ def test_tampered_weights_fail_checksum(tmp_path, saved_bytes):
         tabdl.load(p)
 
 
-def test_a_version_1_file_still_loads(tmp_path, saved_bytes):
-    # Version 2 added bags of nets; a version 1 file (one net) reads as before.
-    assert FORMAT_VERSION == 2
-    p = tmp_path / "v1.tabdl"
-    p.write_bytes(_rewrite_meta(saved_bytes, lambda m: m.update(format_version=1)))
-    q = tmp_path / "v2.tabdl"
-    q.write_bytes(saved_bytes)
-    X = _frame()
-    np.testing.assert_array_equal(tabdl.load(p).predict_proba(X), tabdl.load(q).predict_proba(X))
+def test_version_1_files_from_an_older_tabdl_predict_as_they_did():
+    # Written by tabdl at 8f32a03 (tests/data/make_format_v1.py): bags of 2 nets, a column that
+    # was constant at fit and takes other values in the new rows. Version 2 pins such columns;
+    # a version 1 file must not start to.
+    import importlib.util
+
+    data = Path(__file__).parent / "data"
+    spec = importlib.util.spec_from_file_location("make_format_v1", data / "make_format_v1.py")
+    maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(maker)
+    expected = json.loads((data / "format_v1_expected.json").read_text())
+    reg = tabdl.load(data / "format_v1_regressor.tabdl")
+    clf = tabdl.load(data / "format_v1_classifier.tabdl")
+    assert FORMAT_VERSION == 2 and len(reg.model_.nets) == 2
+    rows = maker.new_rows()
+    np.testing.assert_allclose(reg.predict(rows), expected["regressor_predict"], rtol=1e-6)
+    np.testing.assert_allclose(clf.predict_proba(rows), expected["classifier_predict_proba"], rtol=1e-6)
+    # The constant column still moves the old models' output, as it did when they were written.
+    moved = reg.predict(rows) != reg.predict(rows.assign(const=1.0))
+    assert moved.tolist() == (rows["const"] != 1.0).tolist()
 
 
 def test_wrong_format_version(tmp_path, saved_bytes):

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from tabdl.columns import numeric_values
 from tabdl.preprocess import (
     TabularPreprocessor,
     auto_min_category_count,
@@ -360,6 +361,27 @@ def test_dates_outside_the_nanosecond_range_keep_their_seconds():
     for i in range(len(X)):
         row = dict(zip(X.columns, X.to_numpy(dtype=object)[i]))
         np.testing.assert_array_equal(pre.transform_row(row)[1].numpy(), values[i : i + 1].numpy())
+
+
+def test_numpy_datetimes_in_an_object_column_read_as_seconds_in_both_paths():
+    # A float cast read np.datetime64 objects as raw counts of their unit (days, us, ns), and
+    # pd.to_datetime forced ns on Timestamps of mixed units (9999-12-31 overflowed).
+    seconds = [1577836800.0, 253402214400.0, np.nan]
+    cols = {
+        "np_us": pd.Series([np.datetime64("2020-01-01T00:00:00", "us"), np.datetime64("9999-12-31", "us"), np.datetime64("NaT")], dtype=object),
+        "np_days": pd.Series([np.datetime64("2020-01-01"), np.datetime64("9999-12-31"), None], dtype=object),
+        "stamps": pd.Series([pd.Timestamp("2020-01-01").as_unit("ns"), pd.Timestamp("9999-12-31"), pd.NaT], dtype=object),
+    }
+    for name, col in cols.items():
+        np.testing.assert_array_equal(numeric_values(col, name), seconds, err_msg=name)
+    X = pd.DataFrame(cols).assign(x=[1.0, 2.0, 3.0])
+    assert all(pd.api.types.is_object_dtype(X[c]) for c in cols)
+    pre = fit(X, scaler="none", cont_features=list(X.columns))  # object dtype reads as categorical
+    _, values = pre.transform(X)
+    np.testing.assert_allclose(values[:2, :3].numpy(), np.array([seconds[:2]] * 3).T, rtol=1e-7)
+    for i in range(len(X)):
+        row = dict(zip(X.columns, X.to_numpy(dtype=object)[i]))
+        assert_same(pre.transform_row(row), (torch.zeros((1, 0), dtype=torch.int64), values[i : i + 1]))
 
 
 def test_unhashable_and_mixed_object_values_get_keys():
