@@ -511,6 +511,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any, *, eval_set: tuple[Any, Any] | None = None):
         """Fit with the one-cycle policy; ``eval_set=(X_valid, y_valid)`` replaces the split.
+        ``X_valid`` is matched to X's columns as ``predict`` matches its X: by name when both have
+        string column names, else by position.
 
         With several nets (``n_bags``) each trains in turn on its own cut; the fit keeps their
         average, and the validation rows of the decision rule are each scored by the nets that
