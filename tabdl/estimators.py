@@ -997,7 +997,20 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         proba = self._to_output(raw)
         y = valid.y.cpu().numpy()
         if len(self.classes_) == 2:
-            self.threshold_, self.class_scale_ = tune_threshold(y, proba[:, 1], self.threshold_metric), None
+            self.class_scale_ = None
+            if len(np.unique(y)) < 2:
+                # Every cut scores alike on rows of one class: a "tuned" cut landed in the middle
+                # of the flat curve and labelled about half of new rows positive.
+                warnings.warn(
+                    f"threshold='auto': the validation rows hold only class {self.classes_[y[0]].tolist()!r}, so no cut "
+                    "can be tuned and predict takes the most probable class (threshold_ = None); pass an "
+                    "eval_set with both classes or a larger validation_fraction",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                self.threshold_ = None
+            else:
+                self.threshold_ = tune_threshold(y, proba[:, 1], self.threshold_metric)
         else:
             priors = training_priors(train.y.numpy(), len(self.classes_), learner.sampler, self.class_weight_)
             self.threshold_ = None

@@ -317,6 +317,18 @@ def test_auto_threshold_without_validation_part_raises():
         TabularClassifier(threshold="auto", validation_fraction=None, **FAST).fit(X, y)
 
 
+def test_auto_threshold_on_validation_rows_of_one_class_warns_and_keeps_argmax():
+    # Every cut scores alike on them: the "tuned" cut sat in the middle of the flat curve and
+    # labelled about half of new rows positive, silently.
+    X, y = _imbalanced(300, pos=0.15)
+    Xv, yv = _imbalanced(120, pos=0.15, seed=1)
+    neg = yv == 0
+    with pytest.warns(UserWarning, match="validation rows hold only class 0.*threshold_ = None"):
+        clf = TabularClassifier(threshold="auto", **FAST).fit(X, y, eval_set=(Xv[neg], yv[neg]))
+    assert clf.threshold_ is None
+    np.testing.assert_array_equal(clf.predict(X), clf.predict_proba(X).argmax(axis=1))
+
+
 def test_predict_applies_threshold_and_predict_proba_is_unchanged():
     X, y = _imbalanced(300, pos=0.2)
     plain = TabularClassifier(**FAST).fit(X, y)
