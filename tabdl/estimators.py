@@ -248,7 +248,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             X = X.to_frame().T  # one row as a Series (df.iloc[i]), as fastai's learn.predict takes it
         has_names = isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns)
         cls = type(self).__name__
-        if has_names and fitted_names:
+        # By name for string names, and for a frame that holds every fitted name whatever its
+        # other columns are called.
+        if fitted_names and (has_names or isinstance(X, pd.DataFrame) and set(self.feature_names_in_) <= set(X.columns)):
             pre = self.preprocessor_
             check_unique_columns(X.columns, pre.cat_names_ + pre.cont_names_)  # a one-row dict keeps one
             return X  # selected by name: other order and extra columns are fine
@@ -625,6 +627,14 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """
 
     def _set_feature_names(self, X: pd.DataFrame) -> None:
+        # scikit-learn's rule: names are all strings, or the columns go by position. A mix is
+        # refused, as scikit-learn refuses it: by position, a reordered frame is silently misread.
+        odd = [c for c in X.columns if not isinstance(c, str)]
+        if odd and len(odd) < X.shape[1]:
+            raise ValueError(
+                f"X mixes string and other column names (e.g. {odd[0]!r}); make them all strings, "
+                "e.g. X.columns = X.columns.astype(str), so that columns are matched by name"
+            )
         self.n_features_in_ = X.shape[1]
         if all(isinstance(c, str) for c in X.columns):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)

@@ -255,6 +255,16 @@ def test_extra_and_reordered_columns(fitted_reg, data):
         np.testing.assert_allclose(fitted_reg.predict(shuffled.iloc[:1]), base[:1], rtol=1e-5)
 
 
+def test_mixed_column_names_are_refused_at_fit_and_extra_ones_selected_by_name(fitted_reg, data):
+    # Mixed str and int names went by position: a reordered frame was misread silently, a one-row
+    # Series was refused, and the exported encoder could not transform the training frame.
+    X, X_test = data
+    with pytest.raises(ValueError, match="mixes string and other column names.*astype"):
+        fast(TabularRegressor).fit(X.assign(**{"7": 1.0}).rename(columns={"7": 7}), reg_target(X))
+    extra = X_test.assign(z=1.0).rename(columns={"z": 0})[[0, *reversed(X_test.columns)]]
+    np.testing.assert_array_equal(fitted_reg.predict(extra), fitted_reg.predict(X_test))
+
+
 def test_a_fitted_column_twice_is_named_at_fit_and_predict(fitted_reg, data):
     # At predict the batch path failed with "'DataFrame' object has no attribute 'dtype'", and
     # the one-row path used one of the two copies, silently.
