@@ -203,7 +203,14 @@ def class_weights(spec: Any, y: Any, classes: np.ndarray) -> np.ndarray | None:
         bad = {k: w for k, w in spec.items() if isinstance(w, bool) or not isinstance(w, numbers.Real) or not w > 0}
         if bad:
             raise ValueError(f"class_weight values must be positive numbers, got {bad}")
-        spec = dict(spec)
+        # Looked up here, not by compute_class_weight: it casts the labels with int(), so text
+        # labels such as "1"/"2" missed their own keys, and it blamed a listed class for a key
+        # that is no class at all.
+        labels = np.asarray(classes).tolist()
+        unknown = [k for k in spec if k not in labels]
+        if unknown:
+            raise ValueError(f"class_weight names {unknown}, which are not classes of y (classes: {labels[:20]})")
+        return np.array([float(spec.get(c, 1.0)) for c in labels])
     present = np.isin(classes, np.asarray(y))
     w = np.ones(len(classes))
     # compute_class_weight rejects classes absent from y (possible after a validation split).

@@ -128,6 +128,12 @@ def test_class_weights_balanced_and_dict():
         class_weights("heavy", y, classes)
     with pytest.raises(ValueError, match="class_weight"):
         class_weights({"b": -1}, y, classes)
+    # Text labels that read as ints (codes from a CSV) missed their own keys inside
+    # compute_class_weight, which casts labels with int(); a key that is no class is named.
+    digits = np.array(["1", "2"])
+    np.testing.assert_allclose(class_weights({"1": 5.0}, np.array(["1", "2", "2"]), digits), [5.0, 1.0])
+    with pytest.raises(ValueError, match=r"class_weight names \[7\], which are not classes"):
+        class_weights({0: 1.0, 7: 5.0}, np.array([0, 1, 1]), np.array([0, 1]))
 
 
 def test_class_weights_reach_the_loss(monkeypatch):
