@@ -45,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tabdl: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout left early (`tabdl predict m.tabdl x.csv | head`): its choice, not
+        # an error. stdout now points at devnull so that Python's flush at exit stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as err:
         if os.environ.get("TABDL_DEBUG"):
             raise
@@ -161,6 +166,7 @@ def _train(args: argparse.Namespace) -> int:
     from .metrics import get_metric
     from .preprocess import categorical_by_dtype
 
+    _check_out(args.out)  # before training, not after it: a bad path would lose the model
     df = _read_csv(args.csv)
     if args.target not in df.columns:
         raise CLIError(f"target column {args.target!r} not in {args.csv} (columns: {_columns(df)})")
@@ -252,6 +258,8 @@ def _is_numeric(y) -> bool:
 def _predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    if args.out != "-":
+        _check_out(args.out)
     est = _load(args.model)
     if not hasattr(est, "predict"):
         raise CLIError(f"{args.model} holds a {type(est).__name__}, which has no predict")
@@ -278,6 +286,15 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 # >>> files
+def _check_out(path: str) -> None:
+    """Refuse an --out that cannot be written, before any work is done for it."""
+    if os.path.isdir(path):
+        raise CLIError(f"--out {path!r} is a folder; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"--out {path!r}: the folder {folder!r} does not exist")
+
+
 
 
 def _read_csv(path: str):

@@ -245,6 +245,12 @@ def test_bad_options(csv_dir, capsys):
     for bad in ("0", "many", "-1"):
         assert main(["train", train, "--target", "price", "--n-bags", bad]) == 1
         assert "--n-bags must be auto or an int >= 1" in _error_line(capsys)
+    # An --out that cannot be written is refused before training (it failed after it, model lost).
+    for out, says in ((csv_dir, "is a folder"), (csv_dir / "nowhere" / "m.tabdl", "does not exist")):
+        assert main(["train", train, "--target", "price", "--out", str(out)]) == 1
+        assert says in _error_line(capsys) and "validation" not in capsys.readouterr().out
+    assert main(["predict", "m.tabdl", train, "--out", str(csv_dir)]) == 1
+    assert "is a folder" in _error_line(capsys)
     # argparse's own usage errors exit with 2
     assert main(["train", train, "--target", "price", "--task", "banana"]) == 2
     assert "invalid choice" in capsys.readouterr().err
@@ -312,3 +318,13 @@ def test_subprocess_smoke(csv_dir, tmp_path):
     )
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr.strip() == f"tabdl: error: no such file: {tmp_path / 'missing.csv'}"
+
+    # `tabdl predict ... | head`: the reader leaves early; no BrokenPipeError on stderr.
+    big = tmp_path / "big.csv"
+    pd.concat([pd.read_csv(csv_dir / "new.csv")] * 2000).to_csv(big, index=False)  # 50,000 rows
+    proc = subprocess.Popen([*cmd, "predict", str(model), str(big)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.stdout.readline().strip() == b"prediction"
+    proc.stdout.close()
+    assert proc.wait(timeout=300) == 0
+    assert proc.stderr.read() == b""
