@@ -9,7 +9,6 @@ estimator is a thin scikit-learn face that adds ``recommend`` and ``similar_item
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -21,7 +20,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .columns import category_codes
-from .estimators import _check_positive, _TabularEstimator
+from .estimators import _check_positive, _check_y_range, _TabularEstimator
 from .learner import Learner, TensorData
 from .modules import DotProductBias, TabularMLP
 from .neighbours import fit_item_neighbours
@@ -180,11 +179,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         _check_positive("reg", self.reg, allow_zero=True)
         if self.bias_reg is not None:
             _check_positive("bias_reg", self.bias_reg, allow_zero=True)
-        yr = self.y_range
-        if not (yr is None or (isinstance(yr, str) and yr == "auto")):
-            ok = isinstance(yr, (tuple, list)) and len(yr) == 2 and all(isinstance(v, numbers.Real) for v in yr)
-            if not ok or not yr[0] < yr[1]:
-                raise ValueError(f"y_range must be 'auto', None or (low, high) with low < high, got {yr!r}")
+        _check_y_range(self.y_range, allow=("auto", None))
         self._validate_fit_params()
         if self.kind == "nn":
             self._validate_mlp_params()

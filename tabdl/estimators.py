@@ -99,6 +99,18 @@ def _finite(value: numbers.Real) -> bool:
         return False
 
 
+def _check_y_range(value: Any, *, allow: tuple = (None,)) -> None:
+    """``y_range``: (low, high) with low < high, or one of ``allow``."""
+    if any(value is a or (isinstance(a, str) and value == a) for a in allow):
+        return
+    ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
+    )
+    if not ok or not value[0] < value[1]:
+        also = ", ".join(repr(a) for a in allow)
+        raise ValueError(f"y_range must be (low, high) with low < high, or {also}; got {value!r}")
+
+
 def _check_int_or_auto(name: str, value: Any) -> None:
     if isinstance(value, str) and value == "auto":
         return
@@ -210,6 +222,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                 raise ValueError(f"{name} must be in [0, 1), got {v!r}")
 
     def _validate_fit_params(self) -> None:
+        if not isinstance(self.verbose, numbers.Integral) or self.verbose < 0:  # bools are Integral
+            raise ValueError(f"verbose must be an int >= 0 (0: silent, 1: progress bars), got {self.verbose!r}")
         _check_int_or_auto("epochs", self.epochs)
         _check_int_or_auto("batch_size", self.batch_size)
         vf = self.validation_fraction
@@ -850,10 +864,7 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
         # on inputs far outside the training data (diamonds' x=y=z=0 rows gave log-prices of
         # 22 before this), where a tree would stay inside the observed range.
         self.y_min_, self.y_max_ = y2.min(axis=0), y2.max(axis=0)
-        if self.y_range is not None:
-            lo, hi = self.y_range
-            if not lo < hi:
-                raise ValueError(f"y_range must be (low, high) with low < high, got {self.y_range!r}")
+        _check_y_range(self.y_range)
 
     def _adapt_target(self, y: np.ndarray) -> None:
         # Continued training (fine_tune on new data) keeps the scaling stats the net learned in,

@@ -281,7 +281,14 @@ class Learner:
         if self.metrics:
             y_true, y_out = self.to_target(valid.y), self.to_output(out)
             for m in self.metrics:
-                logs[m.name] = m(y_true, y_out)
+                try:
+                    logs[m.name] = m(y_true, y_out)
+                except Exception as e:  # a user's callable: say which one, and what it was given
+                    raise ValueError(
+                        f"metric {m.name!r} failed on the validation part, given y_true of shape "
+                        f"{np.shape(y_true)} and the model's output of shape {np.shape(y_out)} (class "
+                        f"probabilities for a classifier): {type(e).__name__}: {e}"
+                    ) from e
         return logs
 
     # >>> fitting

@@ -509,6 +509,9 @@ def test_verbose_zero_prints_nothing(data, capfd):
         ("num_embeddings", {"kind": "piecewise", "n_bins": 0}),
         ("layers", iter([16, 8])),  # an iterator was used up by the check: a net without layers
         ("lr", 10**400),  # an OverflowError from float()
+        ("y_range", 5),  # a TypeError from unpacking
+        ("verbose", "yes"),
+        ("verbose", -1),
     ],
 )
 def test_bad_params_raise_at_fit_naming_them(param, value, data):
@@ -603,6 +606,16 @@ def test_metrics_of_the_wrong_task_fail_before_training(cls, metrics, match, dat
     with pytest.raises(ValueError, match=match):
         est.fit(X, y)
     assert not hasattr(est, "model_")
+
+
+def test_a_failing_callable_metric_is_named_with_what_it_was_given(data):
+    # sklearn's roc_auc_score takes P(class 1), not the (n, 2) probabilities: the error said
+    # "y should be a 1d array" and named no metric.
+    from sklearn.metrics import roc_auc_score
+
+    X, _ = data
+    with pytest.raises(ValueError, match=r"metric 'roc_auc_score' failed .*output of shape \(\d+, 2\)"):
+        fast(TabularClassifier, metrics=[roc_auc_score]).fit(X, clf_target(X))
 
 
 def test_regression_metrics_are_in_target_units(data):
