@@ -22,7 +22,7 @@ import torch
 from scipy.ndimage import uniform_filter1d
 from sklearn.utils.class_weight import compute_class_weight
 
-from .metrics import Metric, get_metric
+from .metrics import METRICS, Metric, get_metric
 
 __all__ = [
     "OversampleSampler",
@@ -266,12 +266,14 @@ def prior_corrected_loss(
 
 def label_metric(name: Any) -> Metric:
     """A metric of hard labels (``kind == "label"``) from ``tabdl.metrics``, for decision rules."""
-    m = get_metric(name)
+    labels = sorted(k for k, v in METRICS.items() if v.kind == "label")
+    hint = f"threshold_metric must be a metric of hard labels ({', '.join(map(repr, labels))}) or a label Metric"
+    try:
+        m = get_metric(name)
+    except ValueError:  # get_metric's words are about metrics= entries
+        raise ValueError(f"{hint}, got {name!r}") from None
     if m.kind != "label":
-        raise ValueError(
-            f"threshold_metric must be a metric of hard labels such as 'f1', 'balanced_accuracy' "
-            f"or 'mcc', got {name!r}: a threshold does not change AUC-type scores"
-        )
+        raise ValueError(f"{hint}, got {name!r}: a threshold does not change AUC-type scores")
     return m
 
 

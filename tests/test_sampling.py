@@ -185,6 +185,9 @@ def test_tune_threshold_finds_the_separating_cut():
     assert (decide(np.c_[1 - p, p], t) == y).all()
     with pytest.raises(ValueError, match="threshold_metric"):
         tune_threshold(y, p, "roc_auc")
+    for bad in (None, "nope"):  # get_metric's own words spoke of "metrics entries"
+        with pytest.raises(ValueError, match=r"threshold_metric must be .*'f1', 'mcc'\) or a label Metric, got"):
+            tune_threshold(y, p, bad)
 
 
 def test_smoothed_threshold_keeps_a_clean_gap_between_the_classes():
