@@ -201,6 +201,8 @@ def _train(args: argparse.Namespace) -> int:
     task = infer_task(y) if args.task == "auto" else args.task
     if task == "regression" and not _is_numeric(y):
         raise CLIError(f"--task regression needs a numeric target; {args.target!r} is {y.dtype}")
+    if task == "classification" and pd.api.types.is_float_dtype(y) and np.all(np.mod(y.to_numpy(), 1) == 0):
+        y = y.astype(np.int64)  # int codes with a gap read as float: labels 0 and 1, not 0.0 and 1.0
 
     stratify = y if task == "classification" and y.value_counts().min() >= 2 else None
     try:

@@ -147,6 +147,23 @@ def test_predict_uses_a_saved_classifiers_decision_threshold(csv_dir, capsys, tm
     assert (pred["prediction"].to_numpy() == expected).all()
 
 
+def test_int_labels_with_a_missing_row_stay_ints(tmp_path, capsys):
+    # pandas reads a 0/1 column with a gap as float: the classes were 0.0 and 1.0, and the
+    # prediction CSV had the columns proba_0.0 and proba_1.0.
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=120)})
+    df["label"] = (df["a"] > 0).astype(float)
+    df.loc[5, "label"] = np.nan
+    df.to_csv(tmp_path / "t.csv", index=False)
+    out = tmp_path / "m.tabdl"
+    assert main(["train", str(tmp_path / "t.csv"), "--target", "label", "--out", str(out), "--epochs", "1", "--n-bags", "1", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(out), str(tmp_path / "t.csv")]) == 0
+    pred = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(pred.columns) == ["prediction", "proba_0", "proba_1"]
+    assert set(pred["prediction"].astype(str)) <= {"0", "1"}
+
+
 def test_train_with_a_one_row_class_whatever_the_split(tmp_path, capsys):
     # A class too rare to stratify sometimes landed in the validation part alone, and the
     # estimator refused it ("y holds labels not seen at fit"): seed 2 did, here.
