@@ -865,6 +865,16 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
         # 22 before this), where a tree would stay inside the observed range.
         self.y_min_, self.y_max_ = y2.min(axis=0), y2.max(axis=0)
         _check_y_range(self.y_range)
+        if self.y_range is not None and y2.shape[1] == 1:
+            lo, hi = self.y_range
+            outside = float(np.mean((y2 < lo) | (y2 > hi)))
+            if outside > 0:
+                warnings.warn(
+                    f"y_range={self.y_range!r} leaves out {outside:.1%} of the training targets (which span "
+                    f"[{self.y_min_[0]:.4g}, {self.y_max_[0]:.4g}]): no prediction can reach them",
+                    UserWarning,
+                    stacklevel=4,
+                )
 
     def _adapt_target(self, y: np.ndarray) -> None:
         # Continued training (fine_tune on new data) keeps the scaling stats the net learned in,

@@ -588,6 +588,9 @@ def test_y_range_bounds_predictions(data):
         fast(TabularRegressor, y_range=(3, 1)).fit(X, y)
     with pytest.raises(ValueError, match="y_range"):
         fast(TabularRegressor, y_range=(0, 1)).fit(X, np.column_stack([y, y]))
+    # A range narrower than the data pinned predictions at its bounds without a word.
+    with pytest.warns(UserWarning, match=r"y_range=\(0, 1\) leaves out \d+\.\d% of the training targets"):
+        fast(TabularRegressor, y_range=(0, 1)).fit(X, y)
 
 
 @pytest.mark.parametrize(
