@@ -45,11 +45,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tabdl: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader of stdout left early (`tabdl predict m.tabdl x.csv | head`): its choice, not
-        # an error. stdout now points at devnull so that Python's flush at exit stays quiet.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
     except Exception as err:
         if os.environ.get("TABDL_DEBUG"):
             raise
@@ -201,7 +196,8 @@ def _train(args: argparse.Namespace) -> int:
     task = infer_task(y) if args.task == "auto" else args.task
     if task == "regression" and not _is_numeric(y):
         raise CLIError(f"--task regression needs a numeric target; {args.target!r} is {y.dtype}")
-    if task == "classification" and pd.api.types.is_float_dtype(y) and np.all(np.mod(y.to_numpy(), 1) == 0):
+    v = y.to_numpy() if pd.api.types.is_float_dtype(y) else None
+    if task == "classification" and v is not None and np.all((np.mod(v, 1) == 0) & (np.abs(v) < 2**53)):
         y = y.astype(np.int64)  # int codes with a gap read as float: labels 0 and 1, not 0.0 and 1.0
 
     stratify = y if task == "classification" and y.value_counts().min() >= 2 else None
@@ -280,7 +276,13 @@ def _predict(args: argparse.Namespace) -> int:
             ["prediction"] if out.shape[1] == 1 else [f"prediction_{j}" for j in out.columns]
         )
     if args.out == "-":
-        out.to_csv(sys.stdout, index=False)
+        try:
+            out.to_csv(sys.stdout, index=False)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader left early (`tabdl predict m.tabdl x.csv | head`): its choice, not an
+            # error. stdout then points at devnull, so that Python's flush at exit stays quiet.
+            _quiet_stdout()
     else:
         out.to_csv(args.out, index=False)
         print(f"wrote {len(out)} predictions to {args.out}", file=sys.stderr)
@@ -288,6 +290,15 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 # >>> files
+def _quiet_stdout() -> None:
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError):  # a stdout without a file descriptor (StringIO, a notebook)
+        pass
+
+
 def _check_out(path: str) -> None:
     """Refuse an --out that cannot be written, before any work is done for it."""
     if os.path.isdir(path):

@@ -100,13 +100,14 @@ def _finite(value: numbers.Real) -> bool:
 
 
 def _check_y_range(value: Any, *, allow: tuple = (None,)) -> None:
-    """``y_range``: (low, high) with low < high, or one of ``allow``."""
-    if any(value is a or (isinstance(a, str) and value == a) for a in allow):
+    """``y_range``: (low, high) with low < high (a tuple, list or array), or one of ``allow``."""
+    if value is None and None in allow or isinstance(value, str) and value in allow:
         return
-    ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
+    pair = None if isinstance(value, str) else np.asarray(value, dtype=object)
+    ok = pair is not None and pair.shape == (2,) and all(
+        isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in pair
     )
-    if not ok or not value[0] < value[1]:
+    if not ok or not pair[0] < pair[1]:
         also = ", ".join(repr(a) for a in allow)
         raise ValueError(f"y_range must be (low, high) with low < high, or {also}; got {value!r}")
 
@@ -527,8 +528,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any, *, eval_set: tuple[Any, Any] | None = None):
         """Fit with the one-cycle policy; ``eval_set=(X_valid, y_valid)`` replaces the split.
-        ``X_valid`` is matched to X's columns as ``predict`` matches its X: by name when both have
-        string column names, else by position.
+        ``X_valid`` is matched to X's columns as ``predict`` matches its X: by name when X had
+        string column names and X_valid holds them, else by position.
 
         With several nets (``n_bags``) each trains in turn on its own cut; the fit keeps their
         average, and the validation rows of the decision rule are each scored by the nets that
@@ -996,6 +997,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         if self.threshold not in (None, "auto") and len(self.classes_) != 2:
             raise ValueError(f"a float threshold needs a binary target, got {len(self.classes_)} classes; use 'auto'")
         self.class_weight_ = class_weights(self.class_weight, y, self.classes_)
+        self.threshold_ = self.class_scale_ = None  # a fresh fit keeps no rule of an earlier one
         warn_if_accuracy_misleading(self.metrics, y, stacklevel=4)  # caller -> fit -> _setup -> here
 
     def _tunes_on_valid(self) -> bool:
@@ -1031,15 +1033,18 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             self.class_scale_ = None
             if len(np.unique(y)) < 2:
                 # Every cut scores alike on rows of one class: a "tuned" cut landed in the middle
-                # of the flat curve and labelled about half of new rows positive.
+                # of the flat curve and labelled about half of new rows positive. A cut tuned
+                # before (continued training) is kept.
+                kept = getattr(self, "threshold_", None)
+                rule = "keeps its cut" if kept is not None else "takes the most probable class (threshold_ = None)"
                 warnings.warn(
                     f"threshold='auto': the validation rows hold only class {self.classes_[y[0]].tolist()!r}, so no cut "
-                    "can be tuned and predict takes the most probable class (threshold_ = None); pass an "
-                    "eval_set with both classes or a larger validation_fraction",
+                    f"can be tuned and predict {rule}; pass an eval_set with both classes or a larger "
+                    "validation_fraction",
                     UserWarning,
                     stacklevel=3,
                 )
-                self.threshold_ = None
+                self.threshold_ = kept
             else:
                 self.threshold_ = tune_threshold(y, proba[:, 1], self.threshold_metric)
         else:
@@ -1062,8 +1067,9 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             # stays. Replacing it dropped the missing classes from classes_ for good.
             return
         # New classes: keep the body and embeddings, give the net a fresh head, weights and rule.
+        weights = class_weights(self.class_weight, y, classes)  # may raise: before any state changes
         self.classes_ = classes
-        self.class_weight_ = class_weights(self.class_weight, y, classes)
+        self.class_weight_ = weights
         self.threshold_ = self.class_scale_ = None
         self.model_config_["n_out"] = len(classes)
         with torch.random.fork_rng(devices=[]):

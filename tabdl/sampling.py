@@ -205,11 +205,17 @@ def class_weights(spec: Any, y: Any, classes: np.ndarray) -> np.ndarray | None:
             raise ValueError(f"class_weight values must be positive numbers, got {bad}")
         # Looked up here, not by compute_class_weight: it casts the labels with int(), so text
         # labels such as "1"/"2" missed their own keys, and it blamed a listed class for a key
-        # that is no class at all.
+        # that is no class at all. Its rule is kept: keys for classes this y lacks are fine (a
+        # cross-validation fold without a rare class), unless a class is left unweighted too,
+        # which reads as a misspelt label.
         labels = np.asarray(classes).tolist()
         unknown = [k for k in spec if k not in labels]
-        if unknown:
-            raise ValueError(f"class_weight names {unknown}, which are not classes of y (classes: {labels[:20]})")
+        unweighted = [c for c in labels if c not in spec]
+        if unknown and unweighted:
+            raise ValueError(
+                f"class_weight names {unknown}, which are not classes of y, and leaves {unweighted} "
+                f"unweighted (classes: {labels[:20]})"
+            )
         return np.array([float(spec.get(c, 1.0)) for c in labels])
     present = np.isin(classes, np.asarray(y))
     w = np.ones(len(classes))

@@ -265,13 +265,22 @@ def test_bad_options(csv_dir, capsys):
     # An --out that cannot be written is refused before training (it failed after it, model lost).
     for out, says in ((csv_dir, "is a folder"), (csv_dir / "nowhere" / "m.tabdl", "does not exist")):
         assert main(["train", train, "--target", "price", "--out", str(out)]) == 1
-        assert says in _error_line(capsys) and "validation" not in capsys.readouterr().out
+        printed = capsys.readouterr()
+        assert says in printed.err and "validation" not in printed.out  # no training ran
     assert main(["predict", "m.tabdl", train, "--out", str(csv_dir)]) == 1
     assert "is a folder" in _error_line(capsys)
     # argparse's own usage errors exit with 2
     assert main(["train", train, "--target", "price", "--task", "banana"]) == 2
     assert "invalid choice" in capsys.readouterr().err
     assert main([]) == 2
+
+
+def test_a_broken_stdout_without_a_descriptor_is_left_alone(monkeypatch):
+    # The handler for `| head` moved devnull onto fd 1 unconditionally: with a stdout that has
+    # no descriptor (StringIO, a notebook) it raised from inside the handler.
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    cli._quiet_stdout()
+    assert not sys.stdout.closed
 
 
 def test_predict_errors(csv_dir, reg_model, tmp_path, capsys):

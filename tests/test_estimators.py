@@ -588,6 +588,8 @@ def test_y_range_bounds_predictions(data):
         fast(TabularRegressor, y_range=(3, 1)).fit(X, y)
     with pytest.raises(ValueError, match="y_range"):
         fast(TabularRegressor, y_range=(0, 1)).fit(X, np.column_stack([y, y]))
+    arr = fast(TabularRegressor, epochs=1, y_range=np.array([-1.5, 4.5]), n_bags=1).fit(X, y)  # arrays too
+    assert arr.model_config_["y_range"] == reg.model_config_["y_range"]
     # A range narrower than the data pinned predictions at its bounds without a word.
     with pytest.warns(UserWarning, match=r"y_range=\(0, 1\) leaves out \d+\.\d% of the training targets"):
         fast(TabularRegressor, y_range=(0, 1)).fit(X, y)

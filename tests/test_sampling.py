@@ -132,8 +132,11 @@ def test_class_weights_balanced_and_dict():
     # compute_class_weight, which casts labels with int(); a key that is no class is named.
     digits = np.array(["1", "2"])
     np.testing.assert_allclose(class_weights({"1": 5.0}, np.array(["1", "2", "2"]), digits), [5.0, 1.0])
-    with pytest.raises(ValueError, match=r"class_weight names \[7\], which are not classes"):
+    with pytest.raises(ValueError, match=r"class_weight names \[7\], which are not classes of y, and leaves \[1\]"):
         class_weights({0: 1.0, 7: 5.0}, np.array([0, 1, 1]), np.array([0, 1]))
+    # A key for a class this y lacks is fine when every class it has is weighted (scikit-learn's
+    # rule): a cross-validation fold without the rare class.
+    np.testing.assert_allclose(class_weights({0: 1.0, 1: 2.0, 2: 9.0}, np.array([0, 1, 1]), np.array([0, 1])), [1.0, 2.0])
 
 
 def test_class_weights_reach_the_loss(monkeypatch):
@@ -336,6 +339,28 @@ def test_auto_threshold_on_validation_rows_of_one_class_warns_and_keeps_argmax()
         clf = TabularClassifier(threshold="auto", **FAST).fit(X, y, eval_set=(Xv[neg], yv[neg]))
     assert clf.threshold_ is None
     np.testing.assert_array_equal(clf.predict(X), clf.predict_proba(X).argmax(axis=1))
+
+
+def test_continued_training_on_one_class_keeps_the_tuned_cut_and_a_failed_one_changes_nothing():
+    X, y = _imbalanced(300, pos=0.15)
+    Xv, yv = _imbalanced(120, pos=0.15, seed=1)
+    clf = TabularClassifier(threshold="auto", **FAST).fit(X, y, eval_set=(Xv, yv))
+    cut = clf.threshold_
+    assert cut is not None
+    neg = yv == 0
+    with pytest.warns(UserWarning, match="keeps its cut"):
+        clf.fit_one_cycle(X, y, epochs=1, eval_set=(Xv[neg], yv[neg]))
+    assert clf.threshold_ == cut
+    # A refit starts from no rule at all, whatever the fit before it tuned.
+    with pytest.warns(UserWarning, match="threshold_ = None"):
+        clf.fit(X, y, eval_set=(Xv[neg], yv[neg]))
+    assert clf.threshold_ is None
+    # New classes whose class_weight is refused leave the fitted classifier as it was.
+    weighted = TabularClassifier(class_weight={0: 1.0, 1: 2.0, 7: 3.0}, **FAST).fit(X, y)
+    y3 = np.where(np.arange(len(y)) % 10 == 0, 2, y)
+    with pytest.raises(ValueError, match="class_weight names"):
+        weighted.fit_one_cycle(X, y3, epochs=1)
+    assert weighted.classes_.tolist() == [0, 1] and weighted.model_config_["n_out"] == 2
 
 
 def test_predict_applies_threshold_and_predict_proba_is_unchanged():
