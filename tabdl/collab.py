@@ -328,7 +328,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         data = TensorData(codes, torch.zeros(len(codes), 0))
         return self._to_output(self._learner_for_predict().predict_raw(data))
 
-    def _after_training(self, learner: Learner, train: TensorData, scored) -> None:
+    def _after_training(self, learner: Learner, train: TensorData, scored, *, fresh: bool = False) -> None:
         if getattr(self.model_, "neighbours", None) is None or not self.n_neighbors:
             return  # (n_neighbors set to 0 after a fit: the tables stay empty)
         codes, ratings = train.x_cat.cpu(), self._to_target(train.y)

@@ -107,9 +107,9 @@ def _check_y_range(value: Any, *, allow: tuple = (None,)) -> None:
     ok = pair is not None and pair.shape == (2,) and all(
         isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in pair
     )
-    if not ok or not pair[0] < pair[1]:
+    if not ok or not (_finite(pair[0]) and _finite(pair[1]) and pair[0] < pair[1]):
         also = ", ".join(repr(a) for a in allow)
-        raise ValueError(f"y_range must be (low, high) with low < high, or {also}; got {value!r}")
+        raise ValueError(f"y_range must be (low, high), finite, with low < high, or {also}; got {value!r}")
 
 
 def _check_int_or_auto(name: str, value: Any) -> None:
@@ -574,7 +574,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         if held_out:
             rows, raw = out_of_bag(held_out, self.model_config_.get("reduce", "mean"))
             scored = ((data if eval_part is None else eval_part)[torch.from_numpy(rows)], raw)
-        self._after_training(first[0], first[1], scored)
+        self._after_training(first[0], first[1], scored, fresh=True)
         self._store_history(first[0], reset=True)
         self.diverged_, self.interrupted_ = diverged, interrupted
         return self
@@ -633,8 +633,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         return False
 
     def _after_training(self, learner: Learner, train: TensorData,
-                        scored: tuple[TensorData, torch.Tensor] | None) -> None:
+                        scored: tuple[TensorData, torch.Tensor] | None, *, fresh: bool = False) -> None:
         """Hook run after each training cycle (the classifier tunes its decision rule here).
+        ``fresh``: the cycle of ``fit`` (no rule of an earlier fit counts), not a continued one.
 
         ``scored``: the validation rows and the model's raw outputs on them (out of bag for a
         bag of nets), or None without a validation part or when ``_tunes_on_valid`` is False. ``learner`` and ``train``: the cycle's,
@@ -997,7 +998,6 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         if self.threshold not in (None, "auto") and len(self.classes_) != 2:
             raise ValueError(f"a float threshold needs a binary target, got {len(self.classes_)} classes; use 'auto'")
         self.class_weight_ = class_weights(self.class_weight, y, self.classes_)
-        self.threshold_ = self.class_scale_ = None  # a fresh fit keeps no rule of an earlier one
         warn_if_accuracy_misleading(self.metrics, y, stacklevel=4)  # caller -> fit -> _setup -> here
 
     def _tunes_on_valid(self) -> bool:
@@ -1019,7 +1019,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         return prior_corrected_loss(train.y.numpy(), len(self.classes_), sampler, self.class_weight_)
 
     def _after_training(self, learner: Learner, train: TensorData,
-                        scored: tuple[TensorData, torch.Tensor] | None) -> None:
+                        scored: tuple[TensorData, torch.Tensor] | None, *, fresh: bool = False) -> None:
         if self.threshold != "auto":
             self.threshold_ = None if self.threshold is None else float(self.threshold)
             self.class_scale_ = None
@@ -1035,7 +1035,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
                 # Every cut scores alike on rows of one class: a "tuned" cut landed in the middle
                 # of the flat curve and labelled about half of new rows positive. A cut tuned
                 # before (continued training) is kept.
-                kept = getattr(self, "threshold_", None)
+                kept = None if fresh else getattr(self, "threshold_", None)
                 rule = "keeps its cut" if kept is not None else "takes the most probable class (threshold_ = None)"
                 warnings.warn(
                     f"threshold='auto': the validation rows hold only class {self.classes_[y[0]].tolist()!r}, so no cut "

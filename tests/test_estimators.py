@@ -510,6 +510,7 @@ def test_verbose_zero_prints_nothing(data, capfd):
         ("layers", iter([16, 8])),  # an iterator was used up by the check: a net without layers
         ("lr", 10**400),  # an OverflowError from float()
         ("y_range", 5),  # a TypeError from unpacking
+        ("y_range", (0.0, float("inf"))),  # fitted, then "diverged"
         ("verbose", "yes"),
         ("verbose", -1),
     ],

@@ -351,7 +351,10 @@ def test_continued_training_on_one_class_keeps_the_tuned_cut_and_a_failed_one_ch
     with pytest.warns(UserWarning, match="keeps its cut"):
         clf.fit_one_cycle(X, y, epochs=1, eval_set=(Xv[neg], yv[neg]))
     assert clf.threshold_ == cut
-    # A refit starts from no rule at all, whatever the fit before it tuned.
+    # A refit that is refused keeps the fitted model's cut; one that runs starts from no rule.
+    with pytest.raises(ValueError, match="eval_set"):
+        clf.fit(X, y, eval_set=(Xv.drop(columns="c"), yv))
+    assert clf.threshold_ == cut
     with pytest.warns(UserWarning, match="threshold_ = None"):
         clf.fit(X, y, eval_set=(Xv[neg], yv[neg]))
     assert clf.threshold_ is None
