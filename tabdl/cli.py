@@ -45,6 +45,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tabdl: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError as err:
+        if _stdout_reader_gone():
+            # `tabdl predict m.tabdl x.csv | head`: the reader's choice, not an error. stdout then
+            # points at devnull, so that Python's flush at exit stays quiet.
+            _quiet_stdout()
+            return 0
+        print(f"tabdl: error: {_one_line(err)}", file=sys.stderr)  # another pipe (a FIFO --out)
+        return EXIT_ERROR
     except Exception as err:
         if os.environ.get("TABDL_DEBUG"):
             raise
@@ -276,13 +284,8 @@ def _predict(args: argparse.Namespace) -> int:
             ["prediction"] if out.shape[1] == 1 else [f"prediction_{j}" for j in out.columns]
         )
     if args.out == "-":
-        try:
-            out.to_csv(sys.stdout, index=False)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            # The reader left early (`tabdl predict m.tabdl x.csv | head`): its choice, not an
-            # error. stdout then points at devnull, so that Python's flush at exit stays quiet.
-            _quiet_stdout()
+        out.to_csv(sys.stdout, index=False)
+        sys.stdout.flush()  # a reader that left early shows here, inside main's handler
     else:
         out.to_csv(args.out, index=False)
         print(f"wrote {len(out)} predictions to {args.out}", file=sys.stderr)
@@ -290,6 +293,22 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 # >>> files
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reading end is closed (POLLERR on its write end)."""
+    import select
+    import stat
+
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no descriptor; no poll() on this platform
+        return False
+
+
 def _quiet_stdout() -> None:
     try:
         fd = os.open(os.devnull, os.O_WRONLY)

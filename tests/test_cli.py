@@ -279,6 +279,7 @@ def test_a_broken_stdout_without_a_descriptor_is_left_alone(monkeypatch):
     # The handler for `| head` moved devnull onto fd 1 unconditionally: with a stdout that has
     # no descriptor (StringIO, a notebook) it raised from inside the handler.
     monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert not cli._stdout_reader_gone()  # so main reports the broken pipe as an error
     cli._quiet_stdout()
     assert not sys.stdout.closed
 
