@@ -508,18 +508,29 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self.preprocessor_ = self._make_preprocessor().fit(X_fit, y_fit.numpy())
         if len(cuts) > 1 and X_fit is not X:
             self.preprocessor_.release_pins(X)  # the other nets train on rows the first held out
-        return self._tensors(X, y_enc), cuts, self._eval_tensors(*eval_part) if eval_part is not None else None
+        valid = None if eval_part is None else TensorData(*self._eval_x(eval_part[0]), self._eval_y(eval_part[1]))
+        return self._tensors(X, y_enc), cuts, valid
 
-    def _eval_tensors(self, Xv: Any, yv: np.ndarray) -> TensorData:
-        """The eval_set encoded as rows to predict are: columns matched by name, or by position
-        for an array; its errors say that they are about eval_set."""
+    # The eval_set is encoded as rows to predict are (columns matched by name, or by position for
+    # an array), in two steps so that continued training can check it before anything changes.
+    # Its errors say that they are about eval_set.
+    def _eval_x(self, Xv: Any) -> tuple[torch.Tensor, torch.Tensor]:
         try:
-            return self._tensors(self._match_columns(Xv), yv)
+            return self.preprocessor_.transform(self._match_columns(Xv))
+        except ValueError as e:
+            raise ValueError(f"eval_set: {e}") from None
+
+    def _eval_y(self, yv: np.ndarray) -> torch.Tensor:
+        try:
+            return self._encode_target(yv)
         except ValueError as e:
             raise ValueError(f"eval_set: {e}") from None
 
     def _check_validation(self, has_valid: bool) -> None:
         """Hook: refuse a fit that needs a validation part and has none (the classifier's "auto")."""
+
+    def _check_eval_labels(self, yv: np.ndarray, y: np.ndarray) -> None:
+        """Hook: refuse eval_set labels that continued training on ``y`` would not know."""
 
     def _build_model(self, train: TensorData) -> None:
         """A freshly initialised net; call under the fit's seed so the init is reproducible."""
@@ -697,11 +708,16 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         check_epochs(epochs)
         group_lrs(self.lr if lr is None else lr, len(self.model_.layer_groups()))
         X, y = self._check_X_y_fit(self._check_X_predict(X), y)
-        self._adapt_target(y)
-        train = self._tensors(X, y)
-        valid = None
+        # Everything that can refuse the call runs before _adapt_target changes the model (a
+        # classifier's new head): a refused call must leave the fitted model as it was.
+        x_train = self.preprocessor_.transform(X)
         if eval_set is not None:
-            valid = self._eval_tensors(*self._check_eval_set(eval_set))
+            Xv, yv = self._check_eval_set(eval_set)
+            x_valid = self._eval_x(Xv)
+            self._check_eval_labels(yv, y)
+        self._adapt_target(y)
+        train = TensorData(*x_train, self._encode_target(y))
+        valid = None if eval_set is None else TensorData(*x_valid, self._eval_y(yv))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_ + len(self.history_))
             learner = self._cycle_learner(train, self._early_stopping(valid), continued=True)
@@ -1060,11 +1076,21 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             raise ValueError(f"y holds labels not seen at fit: {np.unique(np.asarray(y)[unknown])[:10]}")
         return torch.from_numpy(codes.astype(np.int64))
 
-    def _adapt_target(self, y: np.ndarray) -> None:
+    def _classes_after(self, y: np.ndarray) -> np.ndarray:
+        """The classes continued training on ``y`` gives: the fitted ones while y holds no other
+        label (new rows may lack a rare class, and the head stays: replacing it dropped the missing
+        classes from classes_ for good), else y's own (a fresh head)."""
         classes = np.unique(y)
-        if np.isin(classes, self.classes_).all():
-            # Known labels, perhaps not all of them (new rows may lack a rare class): the head
-            # stays. Replacing it dropped the missing classes from classes_ for good.
+        return self.classes_ if np.isin(classes, self.classes_).all() else classes
+
+    def _check_eval_labels(self, yv: np.ndarray, y: np.ndarray) -> None:
+        unknown = ~np.isin(yv, self._classes_after(y))
+        if unknown.any():
+            raise ValueError(f"eval_set: y holds labels not seen at fit: {np.unique(np.asarray(yv)[unknown])[:10]}")
+
+    def _adapt_target(self, y: np.ndarray) -> None:
+        classes = self._classes_after(y)
+        if classes is self.classes_:
             return
         # New classes: keep the body and embeddings, give the net a fresh head, weights and rule.
         weights = class_weights(self.class_weight, y, classes)  # may raise: before any state changes

@@ -1,3 +1,4 @@
+import copy
 import io
 import warnings
 
@@ -554,6 +555,28 @@ def test_an_eval_set_array_is_matched_by_position_as_predict_does(data):
         by_position = fast(TabularRegressor, epochs=3).fit(X, y, eval_set=(X_test.to_numpy(dtype=object), y_test))
     np.testing.assert_array_equal(by_position.history_["valid_loss"], by_name.history_["valid_loss"])
     np.testing.assert_array_equal(by_position.predict(X_test), by_name.predict(X_test))
+
+
+def test_refused_continued_training_leaves_the_fitted_model_as_it_was(fitted_clf, data):
+    # New classes swapped in a fresh head before the eval_set (or the training frame) was
+    # checked: a refused call left 3 classes and an untrained head behind.
+    X, X_test = data
+    clf = copy.deepcopy(fitted_clf)
+    before = clf.predict_proba(X_test)
+    y3 = np.where(np.arange(len(X)) % 7 == 0, "maybe", clf_target(X))
+    bad_calls = [
+        (X, y3, (X_test.drop(columns="num"), clf_target(X_test)), "eval_set: X is missing"),
+        (X, y3, (X_test, np.full(len(X_test), "never")), "eval_set: y holds labels not seen"),
+        (X.drop(columns="num2"), y3, None, "missing column"),
+    ]
+    for Xc, yc, ev, match in bad_calls:
+        with pytest.raises(ValueError, match=match):
+            clf.fit_one_cycle(Xc, yc, epochs=1, eval_set=ev)
+        assert clf.classes_.tolist() == ["no", "yes"] and clf.model_config_["n_out"] == 2
+        np.testing.assert_array_equal(clf.predict_proba(X_test), before)
+    # Labels the new head will know are fine in the eval_set.
+    clf.fit_one_cycle(X, y3, epochs=1, eval_set=(X_test.iloc[:5], np.array(["maybe", "no", "yes", "no", "no"])))
+    assert clf.classes_.tolist() == ["maybe", "no", "yes"]
 
 
 def test_object_array_with_odd_values_fits_and_predicts():
