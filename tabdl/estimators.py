@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import math
@@ -52,6 +53,7 @@ from .sampling import (
     tune_prior_correction,
     tune_threshold,
 )
+from .stacklevel import outside_tabdl
 
 __all__ = ["TabularRegressor", "TabularClassifier"]
 
@@ -252,6 +254,19 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             out.append(metric)
         return out
 
+    @contextlib.contextmanager
+    def _unchanged_on_error(self):
+        """A call that raises leaves the estimator's attributes as they were. A shallow copy: it
+        restores the attributes a call replaces (a refit builds new nets, preprocessing and target
+        stats), not an object changed in place, so it wraps only code that replaces."""
+        before = dict(self.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
     def _check_X_predict(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self, "model_")
         return self._match_columns(X)
@@ -275,12 +290,12 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but {cls} is expecting {self.n_features_in_} features as input."
             )
         if has_names:
-            warnings.warn(f"X has feature names, but {cls} was fitted without feature names", UserWarning, stacklevel=4)
+            warnings.warn(f"X has feature names, but {cls} was fitted without feature names", UserWarning, stacklevel=outside_tabdl())
         elif fitted_names:
             warnings.warn(
                 f"X does not have valid feature names, but {cls} was fitted with feature names",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=outside_tabdl(),
             )
         return X.set_axis(self.preprocessor_.columns_, axis=1)
 
@@ -547,6 +562,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         held them out (out of bag). With ``eval_set`` every net validates on it and trains on all
         of X, so the nets differ by seed only.
         """
+        with self._unchanged_on_error():  # a refused or failed refit keeps the fitted model
+            return self._fit_nets(X, y, eval_set)
+
+    def _fit_nets(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None) -> _TabularEstimator:
         data, cuts, eval_part = self._setup(X, y, eval_set)
         nets, held_out, first = [], [], None
         diverged = interrupted = False
@@ -601,7 +620,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         else:
             what, advice, category = f"was {stop.stop_reason}", "", UserWarning
         warnings.warn(f"net {i + 1} of {n_nets} {what}; it was dropped, and {kept} trained before it{advice}",
-                      category, stacklevel=3)
+                      category, stacklevel=outside_tabdl())
 
     def _train_net(self, i: int, train: TensorData, valid: TensorData | None, n_nets: int = 1) -> Learner:
         """Net i (of ``n_nets``) of a fit, freshly built into ``model_`` and trained one cycle; its learner."""
@@ -708,16 +727,17 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         check_epochs(epochs)
         group_lrs(self.lr if lr is None else lr, len(self.model_.layer_groups()))
         X, y = self._check_X_y_fit(self._check_X_predict(X), y)
-        # Everything that can refuse the call runs before _adapt_target changes the model (a
-        # classifier's new head): a refused call must leave the fitted model as it was.
+        # Everything that can refuse the call runs before _adapt_target changes the model in
+        # place (a classifier's new head); what it replaces (classes, target range) is put back.
         x_train = self.preprocessor_.transform(X)
         if eval_set is not None:
             Xv, yv = self._check_eval_set(eval_set)
             x_valid = self._eval_x(Xv)
             self._check_eval_labels(yv, y)
-        self._adapt_target(y)
-        train = TensorData(*x_train, self._encode_target(y))
-        valid = None if eval_set is None else TensorData(*x_valid, self._eval_y(yv))
+        with self._unchanged_on_error():
+            self._adapt_target(y)
+            train = TensorData(*x_train, self._encode_target(y))
+            valid = None if eval_set is None else TensorData(*x_valid, self._eval_y(yv))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_ + len(self.history_))
             learner = self._cycle_learner(train, self._early_stopping(valid), continued=True)
@@ -891,7 +911,7 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
                     f"y_range={self.y_range!r} leaves out {outside:.1%} of the training targets (which span "
                     f"[{self.y_min_[0]:.4g}, {self.y_max_[0]:.4g}]): no prediction can reach them",
                     UserWarning,
-                    stacklevel=4,
+                    stacklevel=outside_tabdl(),
                 )
 
     def _adapt_target(self, y: np.ndarray) -> None:
@@ -913,6 +933,8 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
 
     def _encode_target(self, y: np.ndarray) -> torch.Tensor:
         y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        if y2.shape[1] != self.n_outputs_:  # it broadcast: a 2-column eval y scored a 1-target net
+            raise ValueError(f"y has {y2.shape[1]} target(s), but the model was fitted with {self.n_outputs_}")
         return torch.from_numpy(((y2 - self.y_mean_) / self.y_std_).astype(np.float32))
 
     def _n_out(self) -> int:
@@ -1000,9 +1022,13 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         check_sampling(self.sampling, self.undersample_ratio)
         check_threshold(self.threshold, self.threshold_metric)
 
+    @staticmethod
+    def _check_1d(y: np.ndarray, what: str = "y") -> None:
+        if np.ndim(y) != 1:
+            raise ValueError(f"TabularClassifier needs a 1-D {what}, got shape {np.shape(y)}")
+
     def _fit_target(self, y: np.ndarray) -> None:
-        if y.ndim != 1:
-            raise ValueError(f"TabularClassifier needs a 1-D y, got shape {y.shape}")
+        self._check_1d(y)
         from sklearn.utils.multiclass import type_of_target
 
         kind = type_of_target(y)
@@ -1014,7 +1040,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         if self.threshold not in (None, "auto") and len(self.classes_) != 2:
             raise ValueError(f"a float threshold needs a binary target, got {len(self.classes_)} classes; use 'auto'")
         self.class_weight_ = class_weights(self.class_weight, y, self.classes_)
-        warn_if_accuracy_misleading(self.metrics, y, stacklevel=4)  # caller -> fit -> _setup -> here
+        warn_if_accuracy_misleading(self.metrics, y)
 
     def _tunes_on_valid(self) -> bool:
         return self.threshold == "auto"
@@ -1058,7 +1084,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
                     f"can be tuned and predict {rule}; pass an eval_set with both classes or a larger "
                     "validation_fraction",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=outside_tabdl(),
                 )
                 self.threshold_ = kept
             else:
@@ -1080,10 +1106,12 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         """The classes continued training on ``y`` gives: the fitted ones while y holds no other
         label (new rows may lack a rare class, and the head stays: replacing it dropped the missing
         classes from classes_ for good), else y's own (a fresh head)."""
+        self._check_1d(y)  # before any state changes
         classes = np.unique(y)
         return self.classes_ if np.isin(classes, self.classes_).all() else classes
 
     def _check_eval_labels(self, yv: np.ndarray, y: np.ndarray) -> None:
+        self._check_1d(yv, "eval_set y")
         unknown = ~np.isin(yv, self._classes_after(y))
         if unknown.any():
             raise ValueError(f"eval_set: y holds labels not seen at fit: {np.unique(np.asarray(yv)[unknown])[:10]}")

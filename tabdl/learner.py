@@ -21,6 +21,7 @@ from .lr_finder import LRFindResult, suggest_lrs
 from .metrics import Metric
 from .optim import WeightAverage
 from .schedule import DEFAULT_MOMS, one_cycle_lr, one_cycle_mom
+from .stacklevel import outside_tabdl
 
 __all__ = ["TensorData", "Learner", "freeze_to", "RandomSampler", "resolve_device", "serving_device",
            "DivergenceWarning"]
@@ -385,7 +386,7 @@ class Learner:
                 warnings.warn(
                     f"fit {self.stop_reason}; keeping the best weights so far (epoch {self.best_epoch})",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=outside_tabdl(),
                 )
             self._restore(self.best_state)
             return self
@@ -408,7 +409,7 @@ class Learner:
             warnings.warn(
                 f"training diverged: {self.stop_reason}. Restored {kept}. {self.stop_advice}",
                 DivergenceWarning,
-                stacklevel=4,
+                stacklevel=outside_tabdl(),
             )
 
     # >>> LR finder

@@ -19,6 +19,7 @@ from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
 from .preprocess import as_frame, category_keys
+from .stacklevel import outside_tabdl
 
 __all__ = ["Metric", "get_metric", "METRICS", "warn_if_accuracy_misleading", "recall_at_k", "ndcg_at_k"]
 
@@ -152,11 +153,12 @@ def get_metric(metric: Any) -> Metric:
 
 
 def warn_if_accuracy_misleading(
-    metrics: Sequence[Any] | None, y: Any, *, majority_share: float = 0.8, stacklevel: int = 2
+    metrics: Sequence[Any] | None, y: Any, *, majority_share: float = 0.8, stacklevel: int | None = None
 ) -> None:
     """Warn when ``metrics`` asks for accuracy while one class holds most rows of ``y``.
 
     With a 90% majority, predicting it everywhere scores 0.9 accuracy and learns nothing.
+    ``stacklevel`` counts from this function's caller; None names the first line outside tabdl.
     """
     if not metrics or not any(get_metric(m).name == "accuracy" for m in metrics):
         return
@@ -168,7 +170,7 @@ def warn_if_accuracy_misleading(
             f"rows: predicting it everywhere already scores {share:.2f}. Prefer "
             "'balanced_accuracy', 'f1', 'mcc', 'roc_auc' or 'pr_auc'.",
             UserWarning,
-            stacklevel=stacklevel + 1,
+            stacklevel=outside_tabdl() if stacklevel is None else stacklevel + 1,
         )
 
 

@@ -574,9 +574,34 @@ def test_refused_continued_training_leaves_the_fitted_model_as_it_was(fitted_clf
             clf.fit_one_cycle(Xc, yc, epochs=1, eval_set=ev)
         assert clf.classes_.tolist() == ["no", "yes"] and clf.model_config_["n_out"] == 2
         np.testing.assert_array_equal(clf.predict_proba(X_test), before)
+    # 2-D labels too: the head was swapped before torch refused them.
+    for Xc, yc, ev in ((X, np.column_stack([y3, y3]), None), (X, y3, (X_test, np.column_stack([clf_target(X_test)] * 2)))):
+        with pytest.raises(ValueError, match="needs a 1-D"):
+            clf.fit_one_cycle(Xc, yc, epochs=1, eval_set=ev)
+        assert clf.classes_.tolist() == ["no", "yes"] and clf.model_config_["n_out"] == 2
     # Labels the new head will know are fine in the eval_set.
     clf.fit_one_cycle(X, y3, epochs=1, eval_set=(X_test.iloc[:5], np.array(["maybe", "no", "yes", "no", "no"])))
     assert clf.classes_.tolist() == ["maybe", "no", "yes"]
+
+
+def test_a_refused_refit_leaves_the_fitted_model_as_it_was(fitted_reg, fitted_clf, data):
+    # _setup replaced the target stats, classes and feature names before the checks that can
+    # still refuse a refit: the old net was then read through the new stats (predictions x1000).
+    X, X_test = data
+    reg, clf = copy.deepcopy(fitted_reg), copy.deepcopy(fitted_clf)
+    before_reg, before_clf = reg.predict(X_test), clf.predict(X_test)
+    with pytest.raises(ValueError, match="eval_set"):
+        reg.fit(X, 1000 * reg_target(X) + 5000, eval_set=(X_test.drop(columns="num"), reg_target(X_test)))
+    with pytest.raises(ValueError, match="eval_set"):
+        clf.fit(X, (X["num"] > 0).astype(int), eval_set=(X_test, np.full(len(X_test), 7)))
+    np.testing.assert_array_equal(reg.predict(X_test), before_reg)
+    np.testing.assert_array_equal(clf.predict(X_test), before_clf)
+    assert clf.classes_.tolist() == ["no", "yes"]
+    # Continued training refused for its eval_set keeps the target range it had.
+    y_max = reg.y_max_.copy()
+    with pytest.raises(ValueError, match="eval_set"):
+        reg.fit_one_cycle(X, 10 * reg_target(X), epochs=1, eval_set=(X_test, np.column_stack([reg_target(X_test)] * 2)))
+    np.testing.assert_array_equal(reg.y_max_, y_max)
 
 
 def test_object_array_with_odd_values_fits_and_predicts():

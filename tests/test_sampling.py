@@ -366,6 +366,23 @@ def test_continued_training_on_one_class_keeps_the_tuned_cut_and_a_failed_one_ch
     assert weighted.classes_.tolist() == [0, 1] and weighted.model_config_["n_out"] == 2
 
 
+def test_warnings_name_the_callers_line_at_any_call_depth():
+    # A fixed stacklevel pointed into estimators.py from fine_tune, one level deeper than fit.
+    X, y = _imbalanced(300, pos=0.15)
+    Xv, yv = _imbalanced(120, pos=0.15, seed=1)
+    neg = yv == 0
+    clf = TabularClassifier(threshold="auto", **FAST).fit(X, y, eval_set=(Xv, yv))
+    calls = [
+        lambda: clf.fit_one_cycle(X, y, epochs=1, eval_set=(Xv[neg], yv[neg])),
+        lambda: clf.fine_tune(X, y, epochs=1, freeze_epochs=1, eval_set=(Xv[neg], yv[neg])),
+        lambda: TabularClassifier(threshold="auto", **FAST).fit(X, y, eval_set=(Xv[neg], yv[neg])),
+    ]
+    for call in calls:
+        with pytest.warns(UserWarning, match="validation rows hold only") as rec:
+            call()
+        assert {r.filename for r in rec if "validation rows" in str(r.message)} == {__file__}
+
+
 def test_predict_applies_threshold_and_predict_proba_is_unchanged():
     X, y = _imbalanced(300, pos=0.2)
     plain = TabularClassifier(**FAST).fit(X, y)
