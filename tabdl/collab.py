@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .columns import category_codes
 from .estimators import _check_positive, _check_y_range, _TabularEstimator
+from .guards import unchanged_on_error
 from .learner import Learner, TensorData
 from .modules import DotProductBias, TabularMLP
 from .neighbours import fit_item_neighbours
@@ -362,6 +363,10 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
     # >>> fit
     def fit(self, X: Any, y: Any, *, eval_set: tuple[Any, Any] | None = None):
         """Fit with the one-cycle policy; ``eval_set=(X_valid, y_valid)`` replaces the split."""
+        with unchanged_on_error(self):  # the ids and seen pairs below belong to this fit too
+            return self._fit_all(X, y, eval_set)
+
+    def _fit_all(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None) -> MatrixFactorization:
         super().fit(X, y, eval_set=eval_set)
         X = as_frame(X)
         pre = self.preprocessor_

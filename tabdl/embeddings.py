@@ -22,6 +22,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .columns import _key, as_frame, category_codes, numeric_values, tabular_tags
+from .guards import outside_tabdl, unchanged_on_error
 from .io import SaveMixin
 
 __all__ = ["EntityEmbeddingEncoder", "UNKNOWN"]
@@ -201,6 +202,10 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any):
         """Train a net on (X, y) and keep its embedding tables and vocabularies."""
+        with unchanged_on_error(self):  # a refused refit keeps the fitted encoder
+            return self._fit(X, y)
+
+    def _fit(self, X: Any, y: Any) -> EntityEmbeddingEncoder:
         self._validate_params()
         X = as_frame(X)
         validate_data(self, X, reset=True, skip_check_array=True)
@@ -218,7 +223,7 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
                 f"{net.preprocessor_.min_category_count_} times and shares the unknown vector: their "
                 "output columns are constant; lower min_category_count to keep them",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=outside_tabdl(),
             )
         return self
 

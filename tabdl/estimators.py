@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import inspect
 import math
@@ -25,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from .callbacks import EarlyStopping, ProgressBar, SmoothLoss
 from .columns import check_unique_columns, tabular_tags
 from .ensemble import MemberLoss, NetBag, ensemble_head, out_of_bag
+from .guards import outside_tabdl, unchanged_on_error
 from .io import SaveMixin
 from .learner import (
     DivergenceWarning,
@@ -53,7 +53,6 @@ from .sampling import (
     tune_prior_correction,
     tune_threshold,
 )
-from .stacklevel import outside_tabdl
 
 __all__ = ["TabularRegressor", "TabularClassifier"]
 
@@ -253,19 +252,6 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                 raise ValueError(f"metrics: {m!r} is a {task} metric; {type(self).__name__} cannot report it")
             out.append(metric)
         return out
-
-    @contextlib.contextmanager
-    def _unchanged_on_error(self):
-        """A call that raises leaves the estimator's attributes as they were. A shallow copy: it
-        restores the attributes a call replaces (a refit builds new nets, preprocessing and target
-        stats), not an object changed in place, so it wraps only code that replaces."""
-        before = dict(self.__dict__)
-        try:
-            yield
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(before)
-            raise
 
     def _check_X_predict(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self, "model_")
@@ -562,7 +548,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         held them out (out of bag). With ``eval_set`` every net validates on it and trains on all
         of X, so the nets differ by seed only.
         """
-        with self._unchanged_on_error():  # a refused or failed refit keeps the fitted model
+        with unchanged_on_error(self):  # a refused or failed refit keeps the fitted model
             return self._fit_nets(X, y, eval_set)
 
     def _fit_nets(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None) -> _TabularEstimator:
@@ -727,17 +713,16 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         check_epochs(epochs)
         group_lrs(self.lr if lr is None else lr, len(self.model_.layer_groups()))
         X, y = self._check_X_y_fit(self._check_X_predict(X), y)
-        # Everything that can refuse the call runs before _adapt_target changes the model in
-        # place (a classifier's new head); what it replaces (classes, target range) is put back.
+        # Everything that can refuse the call runs before _adapt_target changes the model (a
+        # classifier's new head, in place): a refused call must leave the fitted model as it was.
         x_train = self.preprocessor_.transform(X)
         if eval_set is not None:
             Xv, yv = self._check_eval_set(eval_set)
             x_valid = self._eval_x(Xv)
             self._check_eval_labels(yv, y)
-        with self._unchanged_on_error():
-            self._adapt_target(y)
-            train = TensorData(*x_train, self._encode_target(y))
-            valid = None if eval_set is None else TensorData(*x_valid, self._eval_y(yv))
+        self._adapt_target(y)
+        train = TensorData(*x_train, self._encode_target(y))
+        valid = None if eval_set is None else TensorData(*x_valid, self._eval_y(yv))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_ + len(self.history_))
             learner = self._cycle_learner(train, self._early_stopping(valid), continued=True)
@@ -923,6 +908,9 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
             raise ValueError(f"y has {y2.shape[1]} target(s), but the model was fitted with {self.n_outputs_}")
         self.y_min_, self.y_max_ = np.minimum(self.y_min_, y2.min(axis=0)), np.maximum(self.y_max_, y2.max(axis=0))
 
+    def _check_eval_labels(self, yv: np.ndarray, y: np.ndarray) -> None:
+        self._eval_y(yv)  # the number of targets and numeric values, before the range widens
+
     def _y_range_scaled(self):
         if self.y_range is None:
             return None
@@ -1095,6 +1083,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             self.class_scale_ = tune_prior_correction(y, proba, priors, self.threshold_metric)
 
     def _encode_target(self, y: np.ndarray) -> torch.Tensor:
+        self._check_1d(y)  # a 2-D eval y failed inside torch, after training had started
         codes = np.searchsorted(self.classes_, y)
         codes = np.clip(codes, 0, len(self.classes_) - 1)
         unknown = self.classes_[codes] != y

@@ -17,11 +17,11 @@ import torch
 from torch import nn
 
 from .callbacks import Callback, Recorder, SmoothLoss
+from .guards import outside_tabdl
 from .lr_finder import LRFindResult, suggest_lrs
 from .metrics import Metric
 from .optim import WeightAverage
 from .schedule import DEFAULT_MOMS, one_cycle_lr, one_cycle_mom
-from .stacklevel import outside_tabdl
 
 __all__ = ["TensorData", "Learner", "freeze_to", "RandomSampler", "resolve_device", "serving_device",
            "DivergenceWarning"]

@@ -18,8 +18,8 @@ import pandas as pd
 from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
+from .guards import outside_tabdl
 from .preprocess import as_frame, category_keys
-from .stacklevel import outside_tabdl
 
 __all__ = ["Metric", "get_metric", "METRICS", "warn_if_accuracy_misleading", "recall_at_k", "ndcg_at_k"]
 

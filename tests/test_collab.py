@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -171,6 +173,28 @@ def test_columns_by_name_and_extra_columns():
     np.testing.assert_array_equal(mf.predict(twice.iloc[:1]), mf.predict(X2.iloc[:1]))
     with pytest.raises(ValueError, match="'uid' more than once"):
         mf.predict(pd.concat([X2, X2[["uid"]]], axis=1).iloc[:1])
+
+
+def test_a_failed_refit_keeps_the_fitted_model(fitted, monkeypatch):
+    # Its ids and seen pairs are set after the nets train: a failure there (here a stand-in for a
+    # MemoryError) left the new tables beside the old ids, and user_factors_ failed on the shapes.
+    import tabdl.collab
+
+    mf, X, y = fitted
+    mf = copy.deepcopy(mf)
+    before = mf.predict(X)
+    with pytest.raises(ValueError, match="eval_set"):
+        mf.fit(X, y, eval_set=(X.drop(columns="item"), y))
+
+    def fail(*args, **kwargs):
+        raise MemoryError("stand-in")
+
+    monkeypatch.setattr(tabdl.collab, "_ids_for", fail)
+    more = X.assign(user=X["user"] + 1000)
+    with pytest.raises(MemoryError):
+        mf.fit(pd.concat([X, more]), pd.concat([y, y]))
+    np.testing.assert_array_equal(mf.predict(X), before)
+    assert mf.user_factors_.shape[0] == X["user"].nunique()
 
 
 def test_learned_tables_are_frames_indexed_by_id(fitted):

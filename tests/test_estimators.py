@@ -597,6 +597,19 @@ def test_a_refused_refit_leaves_the_fitted_model_as_it_was(fitted_reg, fitted_cl
     np.testing.assert_array_equal(reg.predict(X_test), before_reg)
     np.testing.assert_array_equal(clf.predict(X_test), before_clf)
     assert clf.classes_.tolist() == ["no", "yes"]
+    # A 2-D eval y failed inside torch after training had started.
+    with pytest.raises(ValueError, match="eval_set: TabularClassifier needs a 1-D y"):
+        clf.fit(X, clf_target(X), eval_set=(X_test, np.column_stack([clf_target(X_test)] * 2)))
+    # The encoder and MatrixFactorization keep their fit too.
+    from tabdl import EntityEmbeddingEncoder
+
+    enc = EntityEmbeddingEncoder(estimator_params=dict(epochs=1, layers=(8,)), min_category_count=3, random_state=0).fit(X, reg_target(X))
+    out = enc.transform(X_test)
+    bad_y = reg_target(X)
+    bad_y[3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        enc.fit(X.rename(columns={"num": "other"}), bad_y)
+    np.testing.assert_array_equal(enc.transform(X_test), out)
     # Continued training refused for its eval_set keeps the target range it had.
     y_max = reg.y_max_.copy()
     with pytest.raises(ValueError, match="eval_set"):

@@ -1,0 +1,51 @@
+"""Guards around public calls: warnings that name the user's line, and state put back when a
+call is refused. Torch-free, so that every module may use them.
+
+- ``outside_tabdl``: a fixed stacklevel is right for one call chain only (``fit`` and
+  ``fine_tune`` reach the same warning through different depths, and a fixed number pointed into
+  tabdl for one of them). Python 3.12's ``warnings.warn(skip_file_prefixes=...)`` does this;
+  tabdl supports 3.10.
+- ``unchanged_on_error``: a refused refit must not leave a fitted model half replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["outside_tabdl", "unchanged_on_error"]
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def outside_tabdl() -> int:
+    """For ``warnings.warn(..., stacklevel=outside_tabdl())``: the first frame, going up from the
+    function that warns, whose code lies outside the tabdl package."""
+    frame = sys._getframe(2)  # the warning function's caller: stacklevel 2
+    level = 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+@contextlib.contextmanager
+def unchanged_on_error(obj: Any) -> Iterator[None]:
+    """An exception in the block puts ``obj``'s attributes back as they were.
+
+    A shallow copy: it restores the attributes the block replaces (a refit builds new nets,
+    preprocessing and target stats), not objects changed in place, so it wraps only code that
+    replaces. The previous fit stays in memory until the block ends. KeyboardInterrupt is let
+    through as it is: training loops keep what they finished (README, Ctrl-C), and restoring
+    would throw finished nets away.
+    """
+    before = dict(obj.__dict__)
+    try:
+        yield
+    except Exception:
+        obj.__dict__.clear()
+        obj.__dict__.update(before)
+        raise
