@@ -105,7 +105,8 @@ class EarlyStopping(Callback):
 class ProgressBar(Callback):
     """One tqdm bar over epochs, showing the last losses; batches stay off the bar for speed."""
 
-    desc = "fit"  # the bar's label (a bag of nets names each net's bar)
+    def __init__(self, desc: str = "fit"):
+        self.desc = desc  # the bar's label (a bag of nets names each net's bar)
 
     def before_fit(self, learner: Learner) -> None:
         from tqdm.auto import tqdm

@@ -327,8 +327,6 @@ def _check_out(path: str) -> None:
         raise CLIError(f"--out {path!r}: the folder {folder!r} does not exist")
 
 
-
-
 def _read_csv(path: str):
     import pandas as pd
 

@@ -21,7 +21,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from .columns import category_codes
 from .estimators import _check_positive, _check_y_range, _TabularEstimator
-from .guards import unchanged_on_error
 from .learner import Learner, TensorData
 from .modules import DotProductBias, TabularMLP
 from .neighbours import fit_item_neighbours
@@ -296,8 +295,8 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         return 1  # one factorisation: the neighbour correction and recommend read a single net
 
     def _learner(self, n_train: int, callbacks=(), sampler=None, valid_loss_func=None, diverge_ref=None,
-                 seed: int | None = None) -> Learner:
-        learner = super()._learner(n_train, callbacks, sampler, valid_loss_func, diverge_ref, seed)
+                 seed: int | None = None, progress: str = "fit") -> Learner:
+        learner = super()._learner(n_train, callbacks, sampler, valid_loss_func, diverge_ref, seed, progress)
         if isinstance(self.model_, DotProductBias) and self.model_.embeds.sparse:
             learner.opt_func = LazyAdamW  # sparse gradients: update the touched rows only
         return learner
@@ -311,7 +310,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
             self.model_config_["neighbours"] = nbrs.config
 
     def _cycle_learner(self, train: TensorData, callbacks=(), *, continued: bool = False,
-                       seed: int | None = None) -> Learner:
+                       seed: int | None = None, progress: str = "fit") -> Learner:
         # Old residuals describe the old factors: a cycle validates the factors alone, and
         # _after_training fits the correction again. The ratings behind the old tables (residual
         # plus the old factors' score) ride along with the cycle's learner into that refit, so a
@@ -319,7 +318,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         nbrs = getattr(self.model_, "neighbours", None)
         pairs, residuals = nbrs.known_pairs() if nbrs is not None else (None, None)
         self._set_neighbours(None)
-        learner = super()._cycle_learner(train, callbacks, continued=continued, seed=seed)
+        learner = super()._cycle_learner(train, callbacks, continued=continued, seed=seed, progress=progress)
         known = pairs is not None and len(pairs)
         learner.known_ratings = (pairs, self._factor_scores(pairs) + residuals) if known else None
         return learner
@@ -361,13 +360,9 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         return y.cpu().numpy()[:, 0].astype(np.float64)
 
     # >>> fit
-    def fit(self, X: Any, y: Any, *, eval_set: tuple[Any, Any] | None = None):
-        """Fit with the one-cycle policy; ``eval_set=(X_valid, y_valid)`` replaces the split."""
-        with unchanged_on_error(self):  # the ids and seen pairs below belong to this fit too
-            return self._fit_all(X, y, eval_set)
-
-    def _fit_all(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None) -> MatrixFactorization:
-        super().fit(X, y, eval_set=eval_set)
+    def _fit_nets(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None) -> MatrixFactorization:
+        # Inside fit's unchanged_on_error: the ids and seen pairs below belong to the fit too.
+        super()._fit_nets(X, y, eval_set)
         X = as_frame(X)
         pre = self.preprocessor_
         user, item = pre.cat_names_

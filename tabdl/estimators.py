@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import math
@@ -111,6 +112,15 @@ def _check_y_range(value: Any, *, allow: tuple = (None,)) -> None:
     if not ok or not (_finite(pair[0]) and _finite(pair[1]) and pair[0] < pair[1]):
         also = ", ".join(repr(a) for a in allow)
         raise ValueError(f"y_range must be (low, high), finite, with low < high, or {also}; got {value!r}")
+
+
+@contextlib.contextmanager
+def _about(what: str):
+    """ValueErrors raised in the block say what they are about (``"eval_set: ..."``)."""
+    try:
+        yield
+    except ValueError as e:
+        raise ValueError(f"{what}: {e}") from None
 
 
 def _check_int_or_auto(name: str, value: Any) -> None:
@@ -267,8 +277,6 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         # By name for string names, and for a frame that holds every fitted name whatever its
         # other columns are called.
         if fitted_names and (has_names or isinstance(X, pd.DataFrame) and set(self.feature_names_in_) <= set(X.columns)):
-            pre = self.preprocessor_
-            check_unique_columns(X.columns, pre.cat_names_ + pre.cont_names_)  # a one-row dict keeps one
             return X  # selected by name: other order and extra columns are fine
         X = as_frame(X)
         if X.shape[1] != self.n_features_in_:
@@ -294,6 +302,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y)
         if y.ndim == 2 and y.shape[1] == 1 and self._task == "classification":
             y = column_or_1d(y, warn=True)  # sklearn's DataConversionWarning for a column y
+        if y.ndim != 1 and self._task == "classification":  # for fit, continued training and eval_set
+            raise ValueError(f"{type(self).__name__} needs a 1-D y, got shape {y.shape}")
         if y.shape[0] != X.shape[0]:
             raise ValueError(f"X and y have inconsistent numbers of samples: {X.shape[0]} != {y.shape[0]}")
         if X.shape[0] < 2:
@@ -325,10 +335,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             Xv, yv = eval_set
         except (TypeError, ValueError):
             raise ValueError("eval_set must be a pair (X_valid, y_valid)") from None
-        try:
+        with _about("eval_set"):
             return self._check_X_y_fit(Xv, yv)
-        except ValueError as e:
-            raise ValueError(f"eval_set: {e}") from None
 
     def _cuts(self, y: np.ndarray, n_nets: int, split: bool) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """Each net's (training rows, validation rows) as positions in y.
@@ -413,11 +421,11 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         return None
 
     def _learner(self, n_train: int, callbacks=(), sampler=None, valid_loss_func=None, diverge_ref=None,
-                 seed: int | None = None) -> Learner:
+                 seed: int | None = None, progress: str = "fit") -> Learner:
         bs = _auto_batch_size(n_train) if self.batch_size == "auto" else int(self.batch_size)
         cbs = list(callbacks)
         if self.verbose:
-            cbs.append(ProgressBar())
+            cbs.append(ProgressBar(progress))
         loss = self._loss()
         return Learner(
             self.model_,
@@ -437,14 +445,14 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         )
 
     def _cycle_learner(self, train: TensorData, callbacks=(), *, continued: bool = False,
-                       seed: int | None = None) -> Learner:
+                       seed: int | None = None, progress: str = "fit") -> Learner:
         """The learner of one training cycle (fit, fit_one_cycle): the task's sampler, and the
         validation loss that goes with it. A ``continued`` cycle measures divergence against the
         first loss of the first fit (see Learner's diverge_ref), not its own near-0 first loss."""
         sampler = self._sampler(train)
         curve = getattr(self, "loss_curve_", ()) if continued else ()
         ref = float(curve[0]) if len(curve) else None
-        return self._learner(len(train), callbacks, sampler, self._valid_loss(train, sampler), ref, seed)
+        return self._learner(len(train), callbacks, sampler, self._valid_loss(train, sampler), ref, seed, progress)
 
     def _weight_decay(self) -> float:
         """The learner's weight decay (a hook: MatrixFactorization resolves "auto" per kind)."""
@@ -509,29 +517,25 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self.preprocessor_ = self._make_preprocessor().fit(X_fit, y_fit.numpy())
         if len(cuts) > 1 and X_fit is not X:
             self.preprocessor_.release_pins(X)  # the other nets train on rows the first held out
-        valid = None if eval_part is None else TensorData(*self._eval_x(eval_part[0]), self._eval_y(eval_part[1]))
+        valid = None if eval_part is None else self._eval_tensors(eval_part, y)
         return self._tensors(X, y_enc), cuts, valid
 
-    # The eval_set is encoded as rows to predict are (columns matched by name, or by position for
-    # an array), in two steps so that continued training can check it before anything changes.
-    # Its errors say that they are about eval_set.
-    def _eval_x(self, Xv: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        try:
-            return self.preprocessor_.transform(self._match_columns(Xv))
-        except ValueError as e:
-            raise ValueError(f"eval_set: {e}") from None
-
-    def _eval_y(self, yv: np.ndarray) -> torch.Tensor:
-        try:
-            return self._encode_target(yv)
-        except ValueError as e:
-            raise ValueError(f"eval_set: {e}") from None
+    def _eval_tensors(self, eval_part: tuple[Any, np.ndarray], y: np.ndarray) -> TensorData:
+        """The eval_set (checked by ``_check_eval_set``) encoded as rows to predict are (columns by
+        name, or by position for an array), its targets as training on ``y`` encodes them; its
+        errors say that they are about eval_set."""
+        Xv, yv = eval_part
+        with _about("eval_set"):
+            return TensorData(*self.preprocessor_.transform(self._match_columns(Xv)), self._encode_for(yv, y))
 
     def _check_validation(self, has_valid: bool) -> None:
         """Hook: refuse a fit that needs a validation part and has none (the classifier's "auto")."""
 
-    def _check_eval_labels(self, yv: np.ndarray, y: np.ndarray) -> None:
-        """Hook: refuse eval_set labels that continued training on ``y`` would not know."""
+    def _encode_for(self, y_new: np.ndarray, y: np.ndarray) -> torch.Tensor:
+        """``y_new`` encoded as it will be once training on ``y`` has adapted the target (a hook:
+        the classifier's classes may change), so continued training can encode, and refuse,
+        before anything changes."""
+        return self._encode_target(y_new)
 
     def _build_model(self, train: TensorData) -> None:
         """A freshly initialised net; call under the fit's seed so the init is reproducible."""
@@ -619,12 +623,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                 self._build_model(train)
             else:
                 self.model_ = self._make_model()
-            learner = self._cycle_learner(train, self._early_stopping(valid), seed=seed)
+            progress = f"net {i + 1}/{n_nets}" if n_nets > 1 else "fit"  # verbose: which net's bar
+            learner = self._cycle_learner(train, self._early_stopping(valid), seed=seed, progress=progress)
             learner.warn_on_stop = i == 0  # fit reports a later net's stop itself (it drops that net)
-            if n_nets > 1:  # verbose: one progress bar per net, each saying which
-                for cb in learner.callbacks:
-                    if isinstance(cb, ProgressBar):
-                        cb.desc = f"net {i + 1}/{n_nets}"
             learner.fit_one_cycle(train, self._epochs(), self.lr, valid=valid)
         return learner
 
@@ -715,14 +716,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         X, y = self._check_X_y_fit(self._check_X_predict(X), y)
         # Everything that can refuse the call runs before _adapt_target changes the model (a
         # classifier's new head, in place): a refused call must leave the fitted model as it was.
-        x_train = self.preprocessor_.transform(X)
-        if eval_set is not None:
-            Xv, yv = self._check_eval_set(eval_set)
-            x_valid = self._eval_x(Xv)
-            self._check_eval_labels(yv, y)
+        train = TensorData(*self.preprocessor_.transform(X), self._encode_for(y, y))
+        valid = None if eval_set is None else self._eval_tensors(self._check_eval_set(eval_set), y)
         self._adapt_target(y)
-        train = TensorData(*x_train, self._encode_target(y))
-        valid = None if eval_set is None else TensorData(*x_valid, self._eval_y(yv))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_ + len(self.history_))
             learner = self._cycle_learner(train, self._early_stopping(valid), continued=True)
@@ -782,9 +778,12 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _encode_X(self, X: Any) -> TensorData:
         X = self._check_X_predict(X)
         if len(X) == 1 and isinstance(X, pd.DataFrame):
-            # Lean one-row path: one object row and dict lookups, no per-column pandas work.
+            # Lean one-row path: one object row and dict lookups, no per-column pandas work. A dict
+            # keeps one of two same-named columns (the batch path's transform refuses them).
+            pre = self.preprocessor_
+            check_unique_columns(X.columns, pre.cat_names_ + pre.cont_names_)
             row = dict(zip(X.columns, X.to_numpy(dtype=object)[0]))
-            return TensorData(*self.preprocessor_.transform_row(row))
+            return TensorData(*pre.transform_row(row))
         return TensorData(*self.preprocessor_.transform(X))
 
     def _raw(self, X: Any) -> torch.Tensor:
@@ -903,13 +902,8 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
         # Continued training (fine_tune on new data) keeps the scaling stats the net learned in,
         # but the clip range must take in the targets it now trains on: it capped every
         # prediction at the first fit's maximum, however far the new data went.
-        y2 = self._float_target(y)
-        if y2.shape[1] != self.n_outputs_:
-            raise ValueError(f"y has {y2.shape[1]} target(s), but the model was fitted with {self.n_outputs_}")
+        y2 = self._float_target(y)  # its number of targets was checked when it was encoded
         self.y_min_, self.y_max_ = np.minimum(self.y_min_, y2.min(axis=0)), np.maximum(self.y_max_, y2.max(axis=0))
-
-    def _check_eval_labels(self, yv: np.ndarray, y: np.ndarray) -> None:
-        self._eval_y(yv)  # the number of targets and numeric values, before the range widens
 
     def _y_range_scaled(self):
         if self.y_range is None:
@@ -920,7 +914,7 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
         return (float((lo - self.y_mean_[0]) / self.y_std_[0]), float((hi - self.y_mean_[0]) / self.y_std_[0]))
 
     def _encode_target(self, y: np.ndarray) -> torch.Tensor:
-        y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        y2 = self._float_target(np.asarray(y))
         if y2.shape[1] != self.n_outputs_:  # it broadcast: a 2-column eval y scored a 1-target net
             raise ValueError(f"y has {y2.shape[1]} target(s), but the model was fitted with {self.n_outputs_}")
         return torch.from_numpy(((y2 - self.y_mean_) / self.y_std_).astype(np.float32))
@@ -1010,13 +1004,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         check_sampling(self.sampling, self.undersample_ratio)
         check_threshold(self.threshold, self.threshold_metric)
 
-    @staticmethod
-    def _check_1d(y: np.ndarray, what: str = "y") -> None:
-        if np.ndim(y) != 1:
-            raise ValueError(f"TabularClassifier needs a 1-D {what}, got shape {np.shape(y)}")
-
     def _fit_target(self, y: np.ndarray) -> None:
-        self._check_1d(y)
         from sklearn.utils.multiclass import type_of_target
 
         kind = type_of_target(y)
@@ -1082,11 +1070,11 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             self.threshold_ = None
             self.class_scale_ = tune_prior_correction(y, proba, priors, self.threshold_metric)
 
-    def _encode_target(self, y: np.ndarray) -> torch.Tensor:
-        self._check_1d(y)  # a 2-D eval y failed inside torch, after training had started
-        codes = np.searchsorted(self.classes_, y)
-        codes = np.clip(codes, 0, len(self.classes_) - 1)
-        unknown = self.classes_[codes] != y
+    def _encode_target(self, y: np.ndarray, classes: np.ndarray | None = None) -> torch.Tensor:
+        classes = self.classes_ if classes is None else classes
+        codes = np.searchsorted(classes, y)
+        codes = np.clip(codes, 0, len(classes) - 1)
+        unknown = classes[codes] != y
         if np.any(unknown):
             raise ValueError(f"y holds labels not seen at fit: {np.unique(np.asarray(y)[unknown])[:10]}")
         return torch.from_numpy(codes.astype(np.int64))
@@ -1095,15 +1083,11 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         """The classes continued training on ``y`` gives: the fitted ones while y holds no other
         label (new rows may lack a rare class, and the head stays: replacing it dropped the missing
         classes from classes_ for good), else y's own (a fresh head)."""
-        self._check_1d(y)  # before any state changes
         classes = np.unique(y)
         return self.classes_ if np.isin(classes, self.classes_).all() else classes
 
-    def _check_eval_labels(self, yv: np.ndarray, y: np.ndarray) -> None:
-        self._check_1d(yv, "eval_set y")
-        unknown = ~np.isin(yv, self._classes_after(y))
-        if unknown.any():
-            raise ValueError(f"eval_set: y holds labels not seen at fit: {np.unique(np.asarray(yv)[unknown])[:10]}")
+    def _encode_for(self, y_new: np.ndarray, y: np.ndarray) -> torch.Tensor:
+        return self._encode_target(y_new, self._classes_after(y))
 
     def _adapt_target(self, y: np.ndarray) -> None:
         classes = self._classes_after(y)

@@ -107,6 +107,22 @@ def categorical_by_dtype(dtype: Any) -> bool:
     )
 
 
+# A continuous column that never varied at fit taught the net nothing: whatever it holds at
+# predict must not move the output (it was fed through weights that only ever saw one input, at
+# the scaler's clip value). Kept in its scaling stats; files saved without these keys read as before.
+_PIN_KEYS = ("constant", "all_missing")
+
+
+def _pins(filled: np.ndarray, missing: np.ndarray) -> dict[str, bool]:
+    """The pins of one column's rows: its filled values never vary, its values are all missing."""
+    pins = {}
+    if filled.min() == filled.max():
+        pins["constant"] = True
+    if missing.all():
+        pins["all_missing"] = True
+    return pins
+
+
 def emb_size_rule(n_cat: int, max_params: int = 2**24) -> int:
     """fastai's rule, min(600, 1.6 n^0.56), capped so that one table holds at most max_params.
 
@@ -232,15 +248,7 @@ class TabularPreprocessor:
             filled = np.where(nan, fill, v)
             self.fills_.append(fill)
             self.has_indicator_.append(bool(nan.any()))
-            stats = self._fit_scaler(filled)
-            # A column that never varied at fit taught the net nothing: whatever it holds at
-            # predict must not move the output (it was fed through weights that only ever saw one
-            # input, at the scaler's clip value). Files saved without these keys read as before.
-            if filled.min() == filled.max():
-                stats["constant"] = True
-            if nan.all():
-                stats["all_missing"] = True
-            self.stats_.append(stats)
+            self.stats_.append({**self._fit_scaler(filled), **_pins(filled, nan)})
         self._build_lookups()
         return self
 
@@ -262,6 +270,7 @@ class TabularPreprocessor:
             (np.asarray(s["quantiles"]), np.asarray(s["references"])) if "quantiles" in s else None
             for s in self.stats_
         ]
+        self._index_pins()
 
     # >>> properties used by the model
     @property
@@ -313,21 +322,19 @@ class TabularPreprocessor:
         """
         X = self._select(as_frame(X))
         for j, c in enumerate(self.cont_names_):
-            s = self.stats_[j]
-            if not (s.get("constant") or s.get("all_missing")):
+            if not any(self._pinned[j]):
                 continue
             v = self._numeric(X[c], c)
             nan = np.isnan(v)
-            if not nan.all():
-                s.pop("all_missing", None)
-            filled = np.where(nan, self.fills_[j], v)
-            if filled.min() != filled.max():
-                s.pop("constant", None)
+            pins = _pins(np.where(nan, self.fills_[j], v), nan)
+            for key in _PIN_KEYS:
+                if key not in pins:
+                    self.stats_[j].pop(key, None)
+        self._index_pins()
 
-    def _pinned(self, j: int) -> tuple[bool, bool]:
-        """Whether continuous column j was constant at fit, and whether it was missing on every row."""
-        s = self.stats_[j]
-        return bool(s.get("constant", False)), bool(s.get("all_missing", False))
+    def _index_pins(self) -> None:
+        # Per continuous column (constant, all_missing), read once per value on the one-row path.
+        self._pinned = [tuple(bool(s.get(k, False)) for k in _PIN_KEYS) for s in self.stats_]
 
     def _scale(self, j: int, v: np.ndarray) -> np.ndarray:
         s = self.stats_[j]
@@ -352,7 +359,7 @@ class TabularPreprocessor:
         for j, c in enumerate(self.cont_names_):
             v = self._numeric(X[c], c)
             nan = np.isnan(v)
-            constant, all_missing = self._pinned(j)
+            constant, all_missing = self._pinned[j]
             cols.append(self._scale(j, np.where(nan | constant, self.fills_[j], v)))
             if self.has_indicator_[j]:
                 inds.append(np.ones(n) if all_missing else nan.astype(np.float64))
@@ -375,7 +382,7 @@ class TabularPreprocessor:
             if math.isinf(v):
                 raise ValueError(f"column {c!r} contains +/-inf; replace it with NaN or a finite value")
             nan = math.isnan(v)
-            constant, all_missing = self._pinned(j)
+            constant, all_missing = self._pinned[j]
             vals.append(float(self._scale(j, np.float64(self.fills_[j] if nan or constant else v))))
             if self.has_indicator_[j]:
                 inds.append(1.0 if all_missing else float(nan))
@@ -422,7 +429,7 @@ class TabularPreprocessor:
 
     def __getstate__(self) -> dict[str, Any]:
         # Lookups are derived; rebuild them on unpickle instead of pickling pandas indexes.
-        return {k: v for k, v in self.__dict__.items() if k not in ("_index", "_dicts", "_quant")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_index", "_dicts", "_quant", "_pinned")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
