@@ -269,7 +269,7 @@ def _predict(args: argparse.Namespace) -> int:
     est = _load(args.model)
     if not hasattr(est, "predict"):
         raise CLIError(f"{args.model} holds a {type(est).__name__}, which has no predict")
-    X = _read_csv(args.csv)
+    X = _keep_category_text(_read_csv(args.csv), args.csv, est)
     if hasattr(est, "predict_proba"):
         proba = est.predict_proba(X)
         # predict, not the argmax of proba: a saved classifier may carry a decision threshold
@@ -343,6 +343,32 @@ def _read_csv(path: str):
         raise CLIError(f"cannot read {path} as CSV: {_one_line(err)}") from None
     if len(df) == 0:
         raise CLIError(f"{path} has a header but no rows")
+    return df
+
+
+def _keep_category_text(df, path: str, est):
+    """Give back the text of categorical values that pandas parsed as numbers or booleans, where
+    that text is a category the model knows.
+
+    pandas guesses each file's types on its own: codes "001", "002" read as text beside "A10" in
+    the training CSV, but as the ints 1, 2 in a predict CSV that holds only digit codes, and every
+    row then fell to the unknown code, silently. Values whose text the model does not know keep
+    pandas' reading, so 7.0 still meets the 7 of a CSV that had no gap.
+    """
+    import pandas as pd
+
+    pre = getattr(est, "preprocessor_", None)
+    parsed = [
+        (j, c) for j, c in enumerate(getattr(pre, "cat_names_", []))
+        if c in df.columns and not (pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c]))
+    ]
+    if not parsed:
+        return df
+    text = pd.read_csv(path, dtype=str, usecols=[c for _, c in parsed])
+    for j, c in parsed:
+        known = text[c].isin(pre.vocabs_[j]).to_numpy()
+        if known.any():
+            df[c] = df[c].astype(object).where(~known, text[c].to_numpy(dtype=object))
     return df
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["as_frame", "category_keys", "category_codes", "factorize_keys", "numeric_values"]
+__all__ = ["as_frame", "category_keys", "category_codes", "factorize_keys", "lookup_code", "numeric_values"]
 
 
 def as_frame(X: Any) -> pd.DataFrame:
@@ -89,11 +89,28 @@ def category_keys(col: pd.Series) -> np.ndarray:
     return keys[codes]
 
 
+# A flag and its 0/1 spelling meet when the vocabulary knows only one of them: a column fitted on
+# True/False and predicted from a database's 0/1 (or the reverse) otherwise read as unseen on
+# every row. Where the vocabulary holds both spellings (a mixed column), each keeps its own code.
+_FLAG_ALIAS = {"True": "1", "False": "0", "1": "True", "0": "False"}
+
+
 def category_codes(col: pd.Series, vocab: pd.Index) -> np.ndarray:
     """int64 codes of a column in a vocabulary index: i + 1 for ``vocab[i]``, 0 for unknown/missing."""
     codes, keys = factorize_keys(col)
     lut = (vocab.get_indexer(keys) + 1).astype(np.int64)  # -1 (unknown, and the None key) -> 0
+    unknown = np.flatnonzero(lut == 0)
+    if len(unknown) and vocab.isin(list(_FLAG_ALIAS)).any():
+        alias = np.array([_FLAG_ALIAS.get(k) for k in keys[unknown]], dtype=object)
+        lut[unknown] = vocab.get_indexer(alias) + 1
     return lut[codes]
+
+
+def lookup_code(codes: dict[str, int], value: Any) -> int:
+    """The one-row counterpart of ``category_codes``: ``value``'s code in ``{key: code}``."""
+    key = _key(value)
+    code = codes.get(key)
+    return codes.get(_FLAG_ALIAS.get(key), 0) if code is None else code
 
 
 def check_unique_columns(columns: pd.Index, needed: Any = None) -> None:

@@ -16,11 +16,11 @@ import torch
 from scipy.special import ndtri
 
 from .columns import (
-    _key,
     as_frame,
     category_codes,
     category_keys,
     check_unique_columns,
+    lookup_code,
     numeric_values,
     scalar_number,
 )
@@ -371,7 +371,7 @@ class TabularPreprocessor:
         missing = [c for c in self.cat_names_ + self.cont_names_ if c not in row]
         if missing:
             raise ValueError(f"X is missing column(s) {missing} that were present at fit")
-        codes = [self._dicts[j].get(_key(row[c]), 0) for j, c in enumerate(self.cat_names_)]
+        codes = [lookup_code(self._dicts[j], row[c]) for j, c in enumerate(self.cat_names_)]
         vals, inds = [], []
         for j, c in enumerate(self.cont_names_):
             v = row[c]

@@ -203,6 +203,31 @@ def test_cat_codes_with_a_gap_meet_the_codes_of_a_gapless_csv(tmp_path, capsys):
     assert np.sqrt(np.mean((pred - df["y"].iloc[1:].to_numpy()) ** 2)) < 5  # the codes carry y
 
 
+def test_digit_codes_read_as_numbers_at_predict_keep_their_text(tmp_path, capsys):
+    # Codes "001", "002" beside "A10" read as text in the training CSV, but as the ints 1, 2 in a
+    # predict CSV holding only digit codes: every row fell to the unknown code, silently.
+    rng = np.random.default_rng(0)
+    n = 400
+    code = rng.choice(["001", "002", "A10"], n)
+    effect = {"001": 10.0, "002": -10.0, "A10": 0.0}
+    df = pd.DataFrame({"code": code, "x": rng.normal(size=n)})
+    df["y"] = df["code"].map(effect) + df["x"]
+    df.to_csv(tmp_path / "train.csv", index=False)
+    new = pd.DataFrame({"code": ["001", "002", "002"], "x": 0.0})
+    new.to_csv(tmp_path / "new.csv", index=False)
+    assert pd.read_csv(tmp_path / "new.csv")["code"].dtype.kind == "i"  # pandas' own reading
+    out = tmp_path / "m.tabdl"
+    argv = ["train", str(tmp_path / "train.csv"), "--target", "y", "--out", str(out)]
+    assert main([*argv, "--epochs", "10", "--n-bags", "1", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(out), str(tmp_path / "new.csv")]) == 0
+    pred = pd.read_csv(io.StringIO(capsys.readouterr().out))["prediction"].to_numpy()
+    import tabdl
+
+    np.testing.assert_allclose(pred, tabdl.load(out).predict(new), rtol=1e-5, atol=1e-5)
+    assert pred[0] > 5 and pred[1] < -5
+
+
 def test_train_n_bags_sets_the_nets_of_the_saved_model(csv_dir, tmp_path):
     import tabdl
 

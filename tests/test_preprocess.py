@@ -152,6 +152,25 @@ def test_int_vs_str_drift(at_predict):
     assert codes.item() == 1 == pre.transform_row({"k": at_predict})[0].item()
 
 
+@pytest.mark.parametrize(
+    ("at_fit", "at_predict"),
+    [([True, False, True], [1, 0, np.nan]), ([1, 0, 1], [True, False, None]), ([True, False, True], ["1", 0.0, None])],
+)
+def test_flag_and_its_0_1_spelling_meet(at_fit, at_predict):
+    # A flag fitted as bool and predicted from a database's 0/1 read as unseen on every row.
+    pre = fit(pd.DataFrame({"k": pd.Series(at_fit, dtype=object)}), cat_features=["k"])
+    X = pd.DataFrame({"k": pd.Series(at_predict, dtype=object)})
+    want = pre.transform(pd.DataFrame({"k": pd.Series(at_fit[:2] + [None], dtype=object)}))[0][:, 0].tolist()
+    assert pre.transform(X)[0][:, 0].tolist() == want and 0 not in want[:2]
+    assert [pre.transform_row({"k": v})[0].item() for v in at_predict] == want
+
+
+def test_a_column_holding_both_spellings_keeps_them_apart():
+    pre = fit(pd.DataFrame({"k": pd.Series([True, 1, 1, True, 0], dtype=object)}), cat_features=["k"])
+    codes = pre.transform(pd.DataFrame({"k": pd.Series([True, 1, 0, False], dtype=object)}))[0][:, 0].tolist()
+    assert codes[0] != codes[1] and codes[2] != 0 and codes[3] == codes[2]  # False: only "0" was seen
+
+
 def test_str_at_fit_matches_float_at_predict():
     pre = fit(pd.DataFrame({"k": ["7", "8", "8"]}))
     codes, _ = pre.transform(pd.DataFrame({"k": [7.0, 8.0, np.nan]}))
