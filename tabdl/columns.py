@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["as_frame", "category_keys", "category_codes", "factorize_keys", "lookup_code", "numeric_values"]
+__all__ = ["as_frame", "category_keys", "category_codes", "factorize_keys", "lookup_code", "mean_std", "numeric_values"]
 
 
 def as_frame(X: Any) -> pd.DataFrame:
@@ -185,6 +185,18 @@ def numeric_values(col: pd.Series, name: Any) -> np.ndarray:
     if np.isinf(v).any():
         raise ValueError(f"column {name!r} contains +/-inf; replace it with NaN or a finite value")
     return v
+
+
+def mean_std(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (axis 0) of finite float values, computed on the
+    values divided by each column's largest magnitude: the squares of 1e160 overflow to inf, and
+    those of 1e-200 underflow to 0, where the scaled values' squares do neither.
+    """
+    v = np.asarray(v, dtype=np.float64)
+    big = np.abs(v).max(axis=0) if len(v) else np.zeros(v.shape[1:])
+    big = np.where(big > 0, big, 1.0)
+    u = v / big
+    return u.mean(axis=0) * big, u.std(axis=0) * big
 
 
 def tabular_tags(tags: Any, random_state: Any) -> Any:

@@ -23,7 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .callbacks import EarlyStopping, ProgressBar, SmoothLoss
-from .columns import check_unique_columns, tabular_tags
+from .columns import check_unique_columns, mean_std, tabular_tags
 from .ensemble import MemberLoss, NetBag, ensemble_head, out_of_bag
 from .guards import outside_tabdl, unchanged_on_error
 from .io import SaveMixin
@@ -879,8 +879,7 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
     def _fit_target(self, y: np.ndarray) -> None:
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         y2 = self._float_target(y)
-        self.y_mean_ = y2.mean(axis=0)
-        std = y2.std(axis=0)
+        self.y_mean_, std = mean_std(y2)
         self.y_std_ = np.where(std > 0, std, 1.0)
         # Predictions are clipped to the target range seen at fit: an MLP extrapolates linearly
         # on inputs far outside the training data (diamonds' x=y=z=0 rows gave log-prices of

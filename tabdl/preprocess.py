@@ -21,6 +21,7 @@ from .columns import (
     category_keys,
     check_unique_columns,
     lookup_code,
+    mean_std,
     numeric_values,
     scalar_number,
 )
@@ -254,8 +255,8 @@ class TabularPreprocessor:
 
     def _fit_scaler(self, v: np.ndarray) -> dict[str, Any]:
         if self.scaler == "standard":
-            std = float(v.std())
-            return {"mean": float(v.mean()), "std": std if std > 0 else 1.0}
+            mean, std = mean_std(v)
+            return {"mean": float(mean), "std": float(std) if std > 0 else 1.0}
         if self.scaler == "quantile":
             n_q = int(min(_N_QUANTILES, v.size))
             refs = np.linspace(0, 1, n_q)

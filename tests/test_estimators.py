@@ -169,6 +169,18 @@ def test_multi_output_regression(data):
     assert pred[:, 1].mean() == pytest.approx(10, abs=1.5)  # the target's own scale is restored
 
 
+@pytest.mark.parametrize("scale", [1e-200, 1e200])
+def test_regressor_target_scale_neither_overflows_nor_underflows(data, scale):
+    # y.std() squares y: inf at 1e200 (and 0 at 1e-200, replaced by 1), and the net then saw a
+    # target of two values: predictions took two distinct values for every row.
+    X, _ = data
+    y = reg_target(X)
+    reg = fast(TabularRegressor, epochs=8).fit(X, y * scale)
+    assert reg.y_std_[0] == pytest.approx(np.std(y) * scale, rel=1e-9)
+    pred = reg.predict(X) / scale
+    assert len(np.unique(pred)) > len(X) // 2 and np.corrcoef(pred, y)[0, 1] > 0.9
+
+
 def test_regressor_predictions_stay_in_the_seen_range(fitted_reg, data):
     _, X_test = data
     far = X_test.assign(num=X_test["num"] * 1e3)

@@ -244,6 +244,17 @@ def test_scalers_store_stats_and_standard_is_zscore(scaler):
         np.testing.assert_allclose(values[:, 0].numpy(), X["v"].to_numpy(np.float32))
 
 
+@pytest.mark.parametrize("scale", [1e-200, 1e160, 1e306])
+def test_standard_scaler_stats_neither_overflow_nor_underflow(scale):
+    # v.std() squares the values: inf at 1e160, 0 at 1e-200, and the column was then ignored.
+    v = np.random.default_rng(0).normal(5, 3, size=200)
+    pre = fit(pd.DataFrame({"v": v * scale}), scaler="standard")
+    assert pre.stats_[0]["std"] == pytest.approx(v.std() * scale, rel=1e-9)
+    assert pre.stats_[0]["mean"] == pytest.approx(v.mean() * scale, rel=1e-9)
+    _, values = pre.transform(pd.DataFrame({"v": v * scale}))
+    np.testing.assert_allclose(values[:, 0].numpy(), (v - v.mean()) / v.std(), rtol=1e-4, atol=1e-5)
+
+
 # >>> the lean one-row path
 def test_transform_row_equals_transform():
     X = mixed_frame()
