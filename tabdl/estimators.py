@@ -529,7 +529,15 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             return TensorData(*self.preprocessor_.transform(self._match_columns(Xv)), self._encode_for(yv, y))
 
     def _check_validation(self, has_valid: bool) -> None:
-        """Hook: refuse a fit that needs a validation part and has none (the classifier's "auto")."""
+        """Refuse a fit that needs a validation part and has none (a hook: the classifier's
+        "auto"); say that ``patience`` has nothing to watch without one."""
+        if self.patience and not has_valid:
+            warnings.warn(
+                f"patience={self.patience} watches the validation loss, and this fit has no validation "
+                "part: every epoch runs. Set validation_fraction or pass eval_set",
+                UserWarning,
+                stacklevel=outside_tabdl(),
+            )
 
     def _encode_for(self, y_new: np.ndarray, y: np.ndarray) -> torch.Tensor:
         """``y_new`` encoded as it will be once training on ``y`` has adapted the target (a hook:
@@ -681,14 +689,18 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         hist = learner.recorder.history
         losses = np.asarray(learner.recorder.losses, dtype=float)
         offset = 0  # epochs of the earlier cycles: history_ numbers epochs across cycles
+        held = 0  # the epoch whose weights the model held when this cycle began
         if not reset and hasattr(self, "history_") and len(self.history_):
+            held = getattr(self, "best_epoch_", 0)
             offset = int(self.history_["epoch"].max())
             hist = pd.concat([self.history_, hist.assign(epoch=hist["epoch"] + offset)],
                              ignore_index=True) if len(hist) else self.history_
             losses = np.concatenate([self.loss_curve_, losses])
         self.history_ = hist
         self.loss_curve_ = losses
-        self.best_epoch_ = offset + int(learner.best_epoch)  # in history_'s numbering
+        # In history_'s numbering. A cycle that kept its starting weights (it diverged or met
+        # Ctrl-C in its first epoch) leaves the model at the epoch it began with.
+        self.best_epoch_ = offset + int(learner.best_epoch) if learner.best_epoch else held
 
     # >>> continuing training: freeze / unfreeze / fine_tune
     def freeze(self):
@@ -1026,6 +1038,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
                 "threshold='auto' is tuned on a validation part, never on training rows: set "
                 "validation_fraction (e.g. 0.1, and enough rows for it) or pass eval_set"
             )
+        super()._check_validation(has_valid)
 
     def _sampler(self, train: TensorData):
         return make_sampler(train.y, self.sampling, ratio=self.undersample_ratio, n_classes=len(self.classes_))

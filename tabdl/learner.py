@@ -127,6 +127,17 @@ def freeze_to(groups: Sequence[nn.Module], n: int) -> None:
             p.requires_grad_(i >= n)
 
 
+def train_mode(model: nn.Module) -> None:
+    """``model.train()``, except that BatchNorm layers whose parameters are frozen stay in eval
+    mode: "frozen layer groups stay fixed" holds for their running statistics too (in train mode
+    they drifted toward the new cycle's batches while the weights after them stayed put).
+    """
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine and not m.weight.requires_grad:
+            m.eval()
+
+
 class Learner:
     """Owns a model, its loss and the loop. Estimators are thin faces over this.
 
@@ -342,7 +353,7 @@ class Learner:
         try:
             for epoch in range(1, epochs + 1):
                 self.epoch = epoch
-                self.model.train()
+                train_mode(self.model)
                 if average is not None:
                     average.swap_out()  # train the live weights (the average was evaluated)
                 for cb in self.callbacks:
@@ -396,6 +407,8 @@ class Learner:
                 cb.after_fit(self)
         if self.restore_best and valid is not None and self.best_epoch > 0:
             self._restore(self.best_state)
+        else:  # the last epoch's weights are kept: best_epoch names the epoch the model holds
+            self.best_epoch = self.epoch
         return self
 
     def _diverged(self, value: float, lrs: np.ndarray) -> None:
@@ -434,7 +447,7 @@ class Learner:
         # heavy-tailed batch among the first few otherwise passes the 4x stop at once.
         smoother = SmoothLoss(start=self._loss_on(train))
         lrs, raw, smooth = [], [], []
-        self.model.train()
+        train_mode(self.model)
         try:
             for i, idx in zip(range(num_it), self._endless_batches(len(train))):
                 lr = start_lr * (end_lr / start_lr) ** (i / max(num_it - 1, 1))

@@ -370,6 +370,16 @@ def test_early_stopping_restores_best_epoch(data):
     assert len(hist) < len(reg.history_) < len(hist) + 15
 
 
+def test_patience_without_a_validation_part_says_it_has_nothing_to_watch(data):
+    X, _ = data
+    with pytest.warns(UserWarning, match=r"patience=2 .* no validation part: every epoch runs"):
+        reg = fast(TabularRegressor, epochs=4, patience=2, n_bags=1, validation_fraction=None).fit(X, reg_target(X))
+    assert len(reg.history_) == 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # with a validation part: no warning
+        fast(TabularRegressor, epochs=2, patience=2, n_bags=1).fit(X, reg_target(X))
+
+
 def test_best_epoch_of_a_continued_cycle_is_numbered_as_history_is(data):
     # best_epoch_ once counted from the cycle's own start while history_ numbers epochs across
     # cycles: after a continued cycle it pointed at a row of the first fit.

@@ -96,6 +96,24 @@ def test_freeze_trains_the_head_only():
     assert not torch.equal(after["embeds.tables.0.weight"], lrn.model.embeds.tables[0].weight)
 
 
+def test_frozen_groups_keep_their_batchnorm_statistics():
+    # Frozen weights stayed put while the BatchNorm running stats of the frozen body followed the
+    # new cycle's batches: the frozen layers' output moved on the same rows.
+    lrn = learner()
+    lrn.fit_one_cycle(problem(), 1, lr=1e-2)
+    lrn.freeze()
+    before = state(lrn.model)
+    shifted = problem(seed=1)
+    shifted.x_cont += 3.0
+    lrn.fit_one_cycle(shifted, 2, lr=1e-2)
+    after = state(lrn.model)
+    stats = [k for k in before if "running_mean" in k and not k.startswith("head")]
+    assert stats and all(torch.equal(before[k], after[k]) for k in stats)
+    lrn.unfreeze()
+    lrn.fit_one_cycle(shifted, 1, lr=1e-2)
+    assert not torch.equal(after[stats[0]], state(lrn.model)[stats[0]])  # unfrozen, they learn again
+
+
 def test_all_frozen_raises():
     lrn = learner()
     for p in lrn.model.parameters():

@@ -134,6 +134,21 @@ def test_a_continued_cycle_on_a_well_fit_model_is_not_called_divergent():
     assert clf.diverged_
 
 
+def test_best_epoch_names_the_epoch_whose_weights_are_held():
+    X, y = _frame()
+    # Without a validation part the last epoch is kept; best_epoch_ was the lowest training loss.
+    reg = TabularRegressor(epochs=4, layers=(16,), lr=0.1, validation_fraction=None, random_state=0).fit(X, y)
+    assert reg.history_["train_loss"].idxmin() != 3 and reg.best_epoch_ == 4
+    # With one, early stopping keeps its best epoch; a continued cycle that diverges at once keeps
+    # those weights, so best_epoch_ stays (it was set to the earlier cycles' epoch count).
+    reg = TabularRegressor(epochs=6, layers=(16,), patience=1, random_state=0).fit(X, y)
+    held, preds = reg.best_epoch_, reg.predict(X)
+    with pytest.warns(DivergenceWarning):
+        reg.fit_one_cycle(X, y, epochs=2, lr=1e6, eval_set=(X, y))
+    assert reg.diverged_ and reg.best_epoch_ == held
+    np.testing.assert_array_equal(reg.predict(X), preds)
+
+
 def test_lr_find_stops_at_divergence_and_restores_the_model():
     X, y = _frame()
     reg = TabularRegressor(**FAST).fit(X, y)
