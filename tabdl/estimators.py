@@ -43,6 +43,7 @@ from .modules import TabularMLP
 from .num_embeddings import compute_bins, num_embedding_config
 from .preprocess import TabularPreprocessor, as_frame
 from .sampling import (
+    UNDERSAMPLE_FLOOR,
     check_sampling,
     check_threshold,
     class_weights,
@@ -1041,7 +1042,18 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         super()._check_validation(has_valid)
 
     def _sampler(self, train: TensorData):
-        return make_sampler(train.y, self.sampling, ratio=self.undersample_ratio, n_classes=len(self.classes_))
+        sampler = make_sampler(train.y, self.sampling, ratio=self.undersample_ratio, n_classes=len(self.classes_))
+        if self.sampling == "undersample" and len(sampler) < min(UNDERSAMPLE_FLOOR, len(train)):
+            counts = np.bincount(train.y.numpy(), minlength=len(self.classes_))
+            small = int(np.argmin(np.where(counts > 0, counts, np.iinfo(np.int64).max)))
+            warnings.warn(
+                f"sampling='undersample' keeps {len(sampler)} of {len(train)} rows per epoch: every class is "
+                f"capped at undersample_ratio x the smallest class, {self.classes_[small]!r} with "
+                f"{counts[small]} row(s). Raise undersample_ratio, or use class_weight or 'oversample'",
+                UserWarning,
+                stacklevel=outside_tabdl(),
+            )
+        return sampler
 
     def _valid_loss(self, train: TensorData, sampler):
         # Sampling or class weights shift the prior the net learns; the best epoch is chosen by

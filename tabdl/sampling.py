@@ -108,6 +108,11 @@ class OversampleSampler:
         return _shuffle(parts, g)
 
 
+# Undersampled epochs under this many rows (a few batches) leave the net barely trained (a class
+# of one row capped every class at one row); the classifier warns below it.
+UNDERSAMPLE_FLOOR = 100
+
+
 class UndersampleSampler:
     """Each epoch, every class is capped at ``round(ratio * n_min)`` rows.
 

@@ -90,6 +90,19 @@ def test_undersample_caps_every_class_of_a_multiclass_target():
     assert counts.tolist() == [50, 25, 50]
 
 
+def test_undersampling_down_to_a_tiny_class_is_warned_about():
+    # A class of one row capped every class at one row: 4 rows per epoch, silently.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=400)})
+    y = np.where(X["x"] > 0.5, "hi", np.where(X["x"] < -0.5, "lo", "mid")).astype(object)
+    y[0] = "rare"
+    with pytest.warns(UserWarning, match=r"keeps 4 of \d+ rows per epoch.*'rare' with 1 row"):
+        TabularClassifier(sampling="undersample", validation_fraction=None, **FAST).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # without it, the smallest class has 100+ rows: no warning
+        TabularClassifier(sampling="undersample", validation_fraction=None, **FAST).fit(X.iloc[1:], y[1:])
+
+
 @pytest.mark.parametrize("ratio", [0.5, 0, "2", True])
 def test_undersample_ratio_rejects_bad_values(ratio):
     X, y = _imbalanced(60)
