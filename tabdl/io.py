@@ -388,7 +388,9 @@ def _encoder_to_state(enc: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]
     tensors = {
         f"tables.{j}": torch.from_numpy(np.ascontiguousarray(t)) for j, t in enumerate(enc.tables_)
     }
-    return {"params": params, "attrs": attrs, "n_tables": len(enc.tables_)}, tensors
+    # set_output(transform="pandas") is a setting, not a parameter: kept beside them.
+    output = dict(getattr(enc, "_sklearn_output_config", {}))
+    return {"params": params, "attrs": attrs, "n_tables": len(enc.tables_), "output": output}, tensors
 
 
 def _encoder_from_state(cls: type, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Any:
@@ -403,6 +405,8 @@ def _encoder_from_state(cls: type, state: dict[str, Any], tensors: dict[str, tor
     if len(tensors) != state["n_tables"] or len(enc.tables_) != len(enc.vocabs_):
         raise KeyError("tables do not match the vocabularies")
     enc._build_lookups()
+    if state.get("output"):
+        enc.set_output(**state["output"])
     return enc
 
 

@@ -134,6 +134,15 @@ def test_every_registered_kind_round_trips_bit_identically(name, tmp_path):
                 assert hasattr(new, k), k
 
 
+def test_encoder_keeps_its_pandas_output_setting(tmp_path):
+    # set_output survived pickle but not save/load: transform gave numpy after loading.
+    enc, X, _ = _entity_embedding_encoder()
+    enc.set_output(transform="pandas")
+    new = _roundtrip(enc, tmp_path)
+    pd.testing.assert_frame_equal(new.transform(X), enc.transform(X))
+    assert type(_roundtrip(_entity_embedding_encoder()[0], tmp_path).transform(X)) is np.ndarray
+
+
 def test_load_leaves_the_global_rng_alone(tmp_path):
     model, _, _ = _tabular_classifier()
     path = model.save(tmp_path / "m.tabdl")
