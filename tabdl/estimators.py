@@ -279,6 +279,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         # other columns are called.
         if fitted_names and (has_names or isinstance(X, pd.DataFrame) and set(self.feature_names_in_) <= set(X.columns)):
             return X  # selected by name: other order and extra columns are fine
+        # Other names (ints, tuples) go by position, as scikit-learn has them, except a frame
+        # holding exactly the fitted names in another order, which by position was misread.
+        if isinstance(X, pd.DataFrame) and X.columns.is_unique and set(X.columns) == set(self.preprocessor_.columns_):
+            return X
         X = as_frame(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(

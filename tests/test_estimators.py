@@ -268,6 +268,21 @@ def test_extra_and_reordered_columns(fitted_reg, data):
         np.testing.assert_allclose(fitted_reg.predict(shuffled.iloc[:1]), base[:1], rtol=1e-5)
 
 
+@pytest.mark.parametrize("tuples", [False, True])
+def test_non_string_names_in_another_order_are_selected_by_name(data, tuples):
+    # Int or tuple names go by position (scikit-learn's rule), and a reordered frame was misread.
+    X, X_test = data
+    names = [("g", c) for c in X.columns] if tuples else list(range(10, 10 + X.shape[1]))
+    rename = (lambda f: f.set_axis(pd.MultiIndex.from_tuples(names), axis=1)) if tuples else (lambda f: f.set_axis(names, axis=1))
+    reg = fast(TabularRegressor, n_bags=1).fit(rename(X), reg_target(X))
+    base = reg.predict(rename(X_test))
+    np.testing.assert_array_equal(reg.predict(rename(X_test).iloc[:, ::-1]), base)
+    np.testing.assert_allclose(reg.predict(rename(X_test).iloc[:1, ::-1]), base[:1], rtol=1e-5)  # one row
+    np.testing.assert_array_equal(reg.predict(X_test.to_numpy(dtype=object)), base)  # arrays: by position
+    with pytest.raises(ValueError, match="X has 6 features"):  # extra columns are not guessed at
+        reg.predict(pd.concat([rename(X_test), X_test[["num"]]], axis=1))
+
+
 def test_mixed_column_names_are_refused_at_fit_and_extra_ones_selected_by_name(fitted_reg, data):
     # Mixed str and int names went by position: a reordered frame was misread silently, a one-row
     # Series was refused, and the exported encoder could not transform the training frame.
