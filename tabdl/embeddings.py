@@ -294,7 +294,16 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         estimators, unlike it, select reordered and extra columns by name)."""
         X = as_frame(X)
         by_name = hasattr(self, "feature_names_in_") and all(isinstance(c, str) for c in X.columns)
-        return X if by_name else X.set_axis(self.columns_, axis=1)
+        if by_name:
+            return X
+        # validate_data checks string names only: int or tuple names in another order were read
+        # by position, silently. Refused as a reorder of string names is.
+        if list(X.columns) != list(self.columns_) and set(X.columns) == set(self.columns_):
+            raise ValueError(
+                f"X holds the fitted columns in another order: {list(X.columns)}, fitted as "
+                f"{list(self.columns_)}; select them in that order"
+            )
+        return X.set_axis(self.columns_, axis=1)
 
     def _encode(self, X: pd.DataFrame, tables: list[np.ndarray], lookups: list[pd.Index]) -> np.ndarray:
         n = len(X)

@@ -99,6 +99,17 @@ def test_unknown_and_missing_map_to_unknown_vector(fitted):
     assert np.isnan(out[2, -1])  # a missing continuous value passes through as NaN
 
 
+def test_int_names_in_another_order_are_refused():
+    # scikit-learn checks string names only: int names in another order were read by position
+    # (the categories then all unseen), silently.
+    X, y = make_frame()
+    X.columns = [0, 1, 2]
+    enc = EntityEmbeddingEncoder(cat_features=[1, 2], estimator_params=FAST, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=r"another order: \[2, 1, 0\], fitted as \[0, 1, 2\]"):
+        enc.transform(X[[2, 1, 0]])
+    np.testing.assert_array_equal(enc.transform(X.to_numpy(dtype=object)), enc.transform(X))  # arrays: by position
+
+
 def test_pandas_output_names_and_remainder(fitted):
     _, enc, X, _ = fitted
     enc = clone(enc)
