@@ -351,6 +351,9 @@ def _tabular_to_state(est: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]
         "params": _json_params(est),
         "attrs": _fitted_attrs(est),
         "preprocessor": est.preprocessor_.to_dict(),
+        # freeze() is state too: a model saved between freeze() and the next cycle came back
+        # unfrozen, and that cycle trained every layer.
+        "frozen": [name for name, p in est.model_.named_parameters() if not p.requires_grad],
     }
     return state, dict(est.model_.state_dict())
 
@@ -368,6 +371,9 @@ def _tabular_from_state(cls: type, state: dict[str, Any], tensors: dict[str, tor
     device = serving_device(est.device_)
     est.device_ = str(device)
     est.model_ = model.to(device).eval()
+    frozen = set(state.get("frozen", ()))
+    for name, p in est.model_.named_parameters():
+        p.requires_grad_(name not in frozen)
     return est
 
 

@@ -219,6 +219,18 @@ def test_loaded_model_keeps_training(tmp_path):
     assert new.predict_proba(X).shape == (len(X), 2)
 
 
+def test_a_frozen_model_comes_back_frozen(tmp_path):
+    # Saved between freeze() and the next cycle, it came back unfrozen and that cycle moved the body.
+    X = _frame()
+    y = np.arange(len(X)) % 2
+    clf = TabularClassifier(**FAST).fit(X, y).freeze()
+    new = _roundtrip(clf, tmp_path)
+    frozen = [n for n, p in clf.model_.named_parameters() if not p.requires_grad]
+    assert frozen and frozen == [n for n, p in new.model_.named_parameters() if not p.requires_grad]
+    assert not any(n.startswith("head") for n in frozen)
+    assert all(p.requires_grad for p in _roundtrip(new.unfreeze(), tmp_path).model_.parameters())
+
+
 def test_weights_load_without_pickle(tmp_path):
     X = _frame()
     path = (
