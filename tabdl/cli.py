@@ -179,6 +179,8 @@ def _train(args: argparse.Namespace) -> int:
         unknown = [c for c in names if c not in df.columns]
         if unknown:
             raise CLIError(f"{opt} names {unknown}, not in {args.csv} (columns: {_columns(df)})")
+        if args.target in names:  # it was dropped from the features anyway: the option said something else
+            raise CLIError(f"{opt} names the target {args.target!r}; list feature columns only")
     if not 0 < args.valid_fraction < 1:
         raise CLIError(f"--valid-fraction must be in (0, 1), got {args.valid_fraction}")
     if args.epochs is not None and args.epochs < 1:

@@ -256,6 +256,12 @@ def test_missing_target_column(csv_dir, capsys):
     assert "'nope'" in err and "price" in err  # names the column and lists the real ones
 
 
+@pytest.mark.parametrize("opt", ["--drop", "--cat"])
+def test_an_option_naming_the_target_is_refused(csv_dir, capsys, opt):
+    assert main(["train", str(csv_dir / "train.csv"), "--target", "price", opt, "price"]) == 1
+    assert f"{opt} names the target 'price'" in _error_line(capsys)
+
+
 def test_unreadable_files(tmp_path, capsys):
     assert main(["train", str(tmp_path / "missing.csv"), "--target", "y"]) == 1
     assert "no such file" in _error_line(capsys)
