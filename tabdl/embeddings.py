@@ -21,7 +21,7 @@ from sklearn.utils.extmath import svd_flip
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .columns import _key, as_frame, category_codes, numeric_values, tabular_tags
+from .columns import as_frame, category_codes, lookup_code, numeric_values, tabular_tags
 from .guards import outside_tabdl, unchanged_on_error
 from .io import SaveMixin
 
@@ -288,17 +288,19 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         self._lookups = [pd.Index(v, dtype=object) for v in self.vocabs_]
         self._out_tables = self._export(self.tables_)
 
-    def _frame(self, X: Any) -> pd.DataFrame:
+    def _frame(self, X: Any, named: bool | None = None) -> pd.DataFrame:
         """Columns by name when fitted with names, by position otherwise. ``validate_data`` has
         already refused other names, order or width, as scikit-learn transformers do (the
         estimators, unlike it, select reordered and extra columns by name)."""
+        if named is None:  # whether the caller's X had names: an array's column numbers are not
+            named = isinstance(X, pd.DataFrame)
         X = as_frame(X)
         by_name = hasattr(self, "feature_names_in_") and all(isinstance(c, str) for c in X.columns)
         if by_name:
             return X
         # validate_data checks string names only: int or tuple names in another order were read
         # by position, silently. Refused as a reorder of string names is.
-        if list(X.columns) != list(self.columns_) and set(X.columns) == set(self.columns_):
+        if named and list(X.columns) != list(self.columns_) and set(X.columns) == set(self.columns_):
             raise ValueError(
                 f"X holds the fitted columns in another order: {list(X.columns)}, fitted as "
                 f"{list(self.columns_)}; select them in that order"
@@ -328,9 +330,10 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """Embedding vectors of each categorical column, then the raw continuous columns."""
         check_is_fitted(self, "tables_")
+        named = isinstance(X, pd.DataFrame)
         X = as_frame(X)
         validate_data(self, X, reset=False, skip_check_array=True)
-        return self._encode(self._frame(X), self._out_tables, self._lookups)
+        return self._encode(self._frame(X, named), self._out_tables, self._lookups)
 
     def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit on all rows; return out-of-fold embeddings for X when ``cv`` is set."""
@@ -426,14 +429,13 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         does not make every pair look alike.
         """
         table, labels = self._table(col)
-        key = UNKNOWN if category == UNKNOWN else _key(category)
-        try:
-            row = labels.index(key)
-        except ValueError:
+        # transform's lookup (a flag meets its 0/1 spelling); row 0 is the unknown vector
+        row = 0 if category == UNKNOWN else lookup_code({key: i for i, key in enumerate(labels) if i}, category)
+        if row == 0 and category != UNKNOWN:
             raise ValueError(
                 f"category {category!r} is not in the vocabulary of {col!r} (unseen at fit, or rarer "
                 "than min_category_count and folded into the unknown vector)"
-            ) from None
+            )
         unit = table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
         sims = pd.Series(unit @ unit[row], index=pd.Index(labels, name=col), name="cosine")
         # Neither the query nor the shared unknown vector is a neighbour worth listing.

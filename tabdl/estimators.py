@@ -539,7 +539,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         if self.patience and not has_valid:
             warnings.warn(
                 f"patience={self.patience} watches the validation loss, and this fit has no validation "
-                "part: every epoch runs. Set validation_fraction or pass eval_set",
+                "part: every epoch runs. Set validation_fraction (with enough rows for it) or pass eval_set",
                 UserWarning,
                 stacklevel=outside_tabdl(),
             )
@@ -1047,7 +1047,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
 
     def _sampler(self, train: TensorData):
         sampler = make_sampler(train.y, self.sampling, ratio=self.undersample_ratio, n_classes=len(self.classes_))
-        if self.sampling == "undersample" and len(sampler) < min(UNDERSAMPLE_FLOOR, len(train)):
+        if self.sampling == "undersample" and len(sampler) < min(UNDERSAMPLE_FLOOR, len(train) // 2):
             counts = np.bincount(train.y.numpy(), minlength=len(self.classes_))
             small = int(np.argmin(np.where(counts > 0, counts, np.iinfo(np.int64).max)))
             warnings.warn(

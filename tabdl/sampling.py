@@ -109,7 +109,8 @@ class OversampleSampler:
 
 
 # Undersampled epochs under this many rows (a few batches) leave the net barely trained (a class
-# of one row capped every class at one row); the classifier warns below it.
+# of one row capped every class at one row); the classifier warns below it when the epoch also
+# drops more than half the rows (a small table that loses a few rows to balance is fine).
 UNDERSAMPLE_FLOOR = 100
 
 

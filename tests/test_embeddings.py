@@ -107,7 +107,10 @@ def test_int_names_in_another_order_are_refused():
     enc = EntityEmbeddingEncoder(cat_features=[1, 2], estimator_params=FAST, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match=r"another order: \[2, 1, 0\], fitted as \[0, 1, 2\]"):
         enc.transform(X[[2, 1, 0]])
-    np.testing.assert_array_equal(enc.transform(X.to_numpy(dtype=object)), enc.transform(X))  # arrays: by position
+    # Arrays go by position, also for an encoder fitted on int names out of order: an array's
+    # column numbers are not names.
+    enc = EntityEmbeddingEncoder(cat_features=[1, 2], estimator_params=FAST, random_state=0).fit(X[[2, 0, 1]], y)
+    np.testing.assert_array_equal(enc.transform(X[[2, 0, 1]].to_numpy(dtype=object)), enc.transform(X[[2, 0, 1]]))
 
 
 def test_pandas_output_names_and_remainder(fitted):
@@ -144,6 +147,8 @@ def test_embeddings_inspection(fitted):
         enc.most_similar("c", "nope")
     with pytest.raises(ValueError, match="not a categorical column"):
         enc.most_similar("a", 1.0)
+    pd.testing.assert_series_equal(enc.most_similar("d", 1), enc.most_similar("d", True))  # as transform looks up
+    assert enc.most_similar("d", UNKNOWN).index.tolist() and UNKNOWN not in enc.most_similar("d", UNKNOWN).index
 
 
 def test_plot_embedding_returns_axes(fitted):

@@ -101,6 +101,12 @@ def test_undersampling_down_to_a_tiny_class_is_warned_about():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # without it, the smallest class has 100+ rows: no warning
         TabularClassifier(sampling="undersample", validation_fraction=None, **FAST).fit(X.iloc[1:], y[1:])
+        # A small table that loses a few rows to balance (46/44 -> 44/44) is not warned about either.
+        y_small = np.repeat(["a", "b"], [46, 44])
+        TabularClassifier(sampling="undersample", validation_fraction=None, **FAST).fit(X.iloc[:90], y_small)
+    with pytest.warns(UserWarning, match="keeps 20 of 90 rows"):  # 80/10: a small table, a tiny epoch
+        TabularClassifier(sampling="undersample", validation_fraction=None, **FAST).fit(
+            X.iloc[:90], np.repeat(["a", "b"], [80, 10]))
 
 
 @pytest.mark.parametrize("ratio", [0.5, 0, "2", True])
