@@ -1146,7 +1146,9 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         )
 
     def _to_output(self, out: torch.Tensor) -> np.ndarray:
-        return torch.softmax(out.float(), dim=1).cpu().numpy()
+        # float64, as scikit-learn's classifiers give: float32 rows summed to 1 only within
+        # 2e-7, and sklearn's log_loss warns about that once the caller casts them to float64.
+        return torch.softmax(out.cpu().double(), dim=1).numpy()
 
     def _to_target(self, y: torch.Tensor) -> np.ndarray:
         return y.cpu().numpy()

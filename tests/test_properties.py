@@ -127,7 +127,7 @@ def _check_outputs(est, X):
         assert np.isfinite(pred).all()
     else:
         proba = est.predict_proba(X)
-        assert proba.shape == (n, len(est.classes_)) and proba.dtype == np.float32
+        assert proba.shape == (n, len(est.classes_)) and proba.dtype == np.float64
         np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-4)
         pred = est.predict(X)
         assert pred.shape == (n,) and pred.dtype == est.classes_.dtype
