@@ -56,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"run.py: not benchmark module names: {unknown}", file=sys.stderr)
         return 2
+    # Checked before anything runs: a typo ran nothing, still drew the plots, and exited 0.
+    missing = [n for n in names if importlib.util.find_spec(f"benchmarks.{n}") is None]
+    if missing:
+        print(f"run.py: no benchmark module {', '.join(missing)} (known: {', '.join(BENCHMARKS)})", file=sys.stderr)
+        return 2
 
     from tqdm.auto import tqdm
 
@@ -93,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"FAILED: {', '.join(o.name for o in failed)} (see above and {report})", file=sys.stderr
         )
-        return 1
-    return 0
+    return 1 if failed or missing else 0
 
 
 def _parse(argv):

@@ -136,6 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmark modules")
     b.add_argument("--out", default=None, help="results folder (default: benchmarks/results)")
     b.add_argument("--threads", type=int, default=None, help="cap torch/OpenMP/BLAS threads")
+    b.add_argument("--jobs", type=int, default=None, help="run modules in this many worker processes at once")
     b.set_defaults(func=_bench)
 
     d = sub.add_parser("datasets", help="list the dataset cards")
@@ -420,6 +421,8 @@ def _bench(args: argparse.Namespace) -> int:
         argv += ["--out", args.out]
     if args.threads:
         argv += ["--threads", str(args.threads)]
+    if args.jobs:
+        argv += ["--jobs", str(args.jobs)]
     return run.main(argv)
 
 
@@ -434,7 +437,7 @@ def _datasets(args: argparse.Namespace) -> int:
             f"{name:<{width}}  {card['task']:<10}  {card['metric']:<7}  {card.get('description', '')}"
         )
     print(
-        f"\ncards live in {datasets.data_dir()} (set TABDL_DATA_DIR to use another folder); "
+        f"\ncards live in {', '.join(map(str, datasets.card_dirs()))} (TABDL_DATA_DIR adds a folder); "
         "load one with tabdl.datasets.load(name) or load('path/to/card.json')",
         file=sys.stderr,
     )

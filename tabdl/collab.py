@@ -25,7 +25,7 @@ from .learner import Learner, TensorData
 from .modules import DotProductBias, TabularMLP
 from .neighbours import fit_item_neighbours
 from .optim import LazyAdamW
-from .preprocess import TabularPreprocessor, as_frame, category_keys
+from .preprocess import TabularPreprocessor, _resolve, as_frame, category_keys
 
 __all__ = ["MatrixFactorization", "FactorEncoder"]
 
@@ -180,6 +180,8 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         if self.bias_reg is not None:
             _check_positive("bias_reg", self.bias_reg, allow_zero=True)
         _check_y_range(self.y_range, allow=("auto", None))
+        if not isinstance(self.lazy_updates, (bool, np.bool_)):
+            raise ValueError(f"lazy_updates must be True or False, got {self.lazy_updates!r}")
         self._validate_fit_params()
         if self.kind == "nn":
             self._validate_mlp_params()
@@ -188,19 +190,22 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         X, y = super()._check_X_y_fit(X, y)
         if X.shape[1] < 2:
             raise ValueError(f"X needs a user column and an item column, got {X.shape[1]} column(s)")
+        # Compared as the columns they resolve to: item_col="userId" beside the default user
+        # column (position 0, which is userId) was caught later as a data error.
+        user, item = _resolve(self._id_columns(), list(X.columns), "user_col/item_col")
+        if user == item:
+            raise ValueError(f"user_col and item_col name the same column {user!r}")
         if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
             raise ValueError(f"MatrixFactorization needs one rating per row, got y of shape {y.shape}")
         return X, y.reshape(-1)
 
     # >>> hooks of the shared fit path
+    def _id_columns(self) -> list[Any]:
+        # Names, or positions 0 and 1 (an int that is not a column label is a position).
+        return [0 if self.user_col is None else self.user_col, 1 if self.item_col is None else self.item_col]
+
     def _make_preprocessor(self) -> TabularPreprocessor:
-        # Names, or positions 0 and 1 (the preprocessor resolves an int that is not a column label
-        # as a position).
-        user = 0 if self.user_col is None else self.user_col
-        item = 1 if self.item_col is None else self.item_col
-        if user == item:
-            raise ValueError(f"user_col and item_col name the same column {user!r}")
-        return TabularPreprocessor(cat_features=[user, item], cont_features=[], min_category_count=self.min_count)
+        return TabularPreprocessor(cat_features=self._id_columns(), cont_features=[], min_category_count=self.min_count)
 
     @staticmethod
     def _ratings(y: np.ndarray) -> np.ndarray:
@@ -450,6 +455,8 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         """
         check_is_fitted(self, "model_")
         _check_positive("k", k, integer=True)
+        if isinstance(user, (set, frozenset)):  # np.ndim reads a set as one object: one unknown user
+            user = sorted(user, key=repr)
         single = isinstance(user, (str, bytes)) or np.ndim(user) == 0
         users = [user] if single else list(user)
         ucodes = self._codes(users, 0)

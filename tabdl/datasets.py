@@ -56,14 +56,20 @@ class Dataset:
 
 
 def data_dir() -> Path:
-    """Folder of the built-in cards: ``$TABDL_DATA_DIR`` if set, else ``data/`` at the repo root."""
+    """Folder of the built-in cards: ``data/`` at the repo root."""
+    return Path(__file__).resolve().parent.parent / "data"
+
+
+def card_dirs() -> list[Path]:
+    """Folders searched for a card by name: ``$TABDL_DATA_DIR`` first when set (its cards add to
+    the built-in ones, and one of the same name shadows it), then :func:`data_dir`."""
     env = os.environ.get("TABDL_DATA_DIR")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+    return [Path(env), data_dir()] if env else [data_dir()]
 
 
 def list_datasets() -> list[str]:
-    """Sorted names of the cards in :func:`data_dir`."""
-    return sorted(p.stem for p in data_dir().glob("*.json"))
+    """Sorted names of the cards in :func:`card_dirs`."""
+    return sorted({p.stem for d in card_dirs() for p in d.glob("*.json")})
 
 
 def __getattr__(name: str):
@@ -142,8 +148,8 @@ def _card_path(name_or_path: str | os.PathLike) -> Path:
         if not path.is_file():
             raise FileNotFoundError(f"no dataset card at {path}")
         return path
-    path = data_dir() / f"{name_or_path}.json"
-    if not path.is_file():
+    path = next((p for d in card_dirs() if (p := d / f"{name_or_path}.json").is_file()), None)
+    if path is None:
         raise ValueError(
             f"unknown dataset {name_or_path!r}; available: {', '.join(list_datasets())} "
             "(or pass the path to a .json card)"

@@ -38,17 +38,24 @@ def test_failing_module_is_reported_and_fails_the_run(monkeypatch, tmp_path, cap
         "--only",
         "fake_ok",
         "fake_boom",
-        "fake_absent",
     ]
     assert run.main(argv) == 1
     report = (tmp_path / "README.md").read_text()
     assert "| fake_ok | ok |" in report
     assert "| fake_boom | failed: RuntimeError: exploded on purpose |" in report
-    assert "| fake_absent | missing |" in report
     assert "### fake table (quick=True)" in report and "| tabdl | 2e+05 |" in report
     assert "a note" in report
     captured = capsys.readouterr()
     assert "exploded on purpose" in captured.err and "FAILED: fake_boom" in captured.err
+
+
+def test_an_unknown_module_is_refused_before_anything_runs(monkeypatch, tmp_path, capsys):
+    # A typo (--only qualty) ran nothing, still drew the plots, and exited 0.
+    ran = []
+    _fake_module(monkeypatch, "fake_ok", lambda quick=False: ran.append(1) or _ok(quick))
+    assert run.main(["--out", str(tmp_path), "--only", "fake_ok", "qualty"]) == 2
+    assert not ran and not (tmp_path / "README.md").exists()
+    assert "no benchmark module qualty (known: quality" in capsys.readouterr().err
 
 
 def test_all_ok_exits_zero(monkeypatch, tmp_path):

@@ -336,6 +336,16 @@ def test_predict_errors(csv_dir, reg_model, tmp_path, capsys):
     assert "color" in _error_line(capsys)  # the missing feature column is named
 
 
+def test_bench_forwards_its_options_to_the_runner(monkeypatch):
+    # --jobs is in the README beside `tabdl bench` and was refused as an unknown argument.
+    from benchmarks import run
+
+    seen = []
+    monkeypatch.setattr(run, "main", lambda argv: seen.append(argv) or 0)
+    assert main(["bench", "--quick", "--only", "speed", "--threads", "1", "--jobs", "2"]) == 0
+    assert seen == [["--quick", "--only", "speed", "--threads", "1", "--jobs", "2"]]
+
+
 def test_bench_without_benchmarks_dir(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(cli, "benchmarks_dir", lambda: tmp_path / "benchmarks")
     assert main(["bench", "--quick"]) == 1

@@ -104,6 +104,9 @@ def test_recommend_for_several_users_returns_one_frame(fitted):
     for u in users[:3]:
         one = mf.recommend(u, k=3)
         np.testing.assert_array_equal(rec.loc[rec["user"] == u, "item"], one["item"])
+    # a set is several users too (np.ndim read it as one object: one unknown user)
+    by_set = mf.recommend(set(users[:2]), k=3)
+    assert sorted(by_set["user"].unique().tolist()) == sorted(users[:2])
 
 
 def test_embedding_encoder_points_to_the_factor_encoders(fitted):
@@ -237,6 +240,11 @@ def test_bad_parameters_name_themselves():
         MatrixFactorization(y_range=(5, 1)).fit(X, y)
     with pytest.raises(ValueError, match="user column and an item column"):
         MatrixFactorization().fit(X[["user"]], y)
+    with pytest.raises(ValueError, match="lazy_updates"):  # "no" behaved as True
+        MatrixFactorization(lazy_updates="no").fit(X, y)
+    # item_col naming the default user column (position 0) was caught later as a data error
+    with pytest.raises(ValueError, match="user_col and item_col name the same column 'user'"):
+        MatrixFactorization(item_col="user").fit(X, y)
 
 
 def test_encoders_map_ids_to_factors_and_survive_clone(fitted):
