@@ -4,8 +4,9 @@
     tabdl bench [--quick]                     # the same, from the installed command
 
 Each module ``benchmarks/<name>.py`` exposes ``run(quick=False) -> [{"title", "table", "notes"}]``.
-A module that is not there yet is listed as missing; a module that fails is reported (in the
-output and the report) and makes the exit status non-zero, so nothing is skipped in silence.
+A name with no module is refused before anything runs (exit status 2); a module that fails is
+reported (in the output and the report) and makes the exit status non-zero, so nothing is
+skipped in silence.
 ``--quick`` uses row subsets and writes to ``benchmarks/results/quick/`` so that the committed
 full results stay as they are.
 """

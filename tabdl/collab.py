@@ -9,7 +9,7 @@ estimator is a thin scikit-learn face that adds ``recommend`` and ``similar_item
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, KeysView, Mapping, Sequence, Set
 from typing import Any, Literal
 
 import numpy as np
@@ -190,22 +190,33 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         X, y = super()._check_X_y_fit(X, y)
         if X.shape[1] < 2:
             raise ValueError(f"X needs a user column and an item column, got {X.shape[1]} column(s)")
-        # Compared as the columns they resolve to: item_col="userId" beside the default user
-        # column (position 0, which is userId) was caught later as a data error.
-        user, item = _resolve(self._id_columns(), list(X.columns), "user_col/item_col")
-        if user == item:
-            raise ValueError(f"user_col and item_col name the same column {user!r}")
+        self._id_labels = self._resolve_id_columns(list(X.columns))
         if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
             raise ValueError(f"MatrixFactorization needs one rating per row, got y of shape {y.shape}")
         return X, y.reshape(-1)
 
     # >>> hooks of the shared fit path
-    def _id_columns(self) -> list[Any]:
-        # Names, or positions 0 and 1 (an int that is not a column label is a position).
-        return [0 if self.user_col is None else self.user_col, 1 if self.item_col is None else self.item_col]
+    def _resolve_id_columns(self, columns: list[Any]) -> list[Any]:
+        """The labels of the user and item columns: ``None`` is the first / second column by
+        position (as 0 and 1 they were matched as labels first: int-labelled columns [1, 0]
+        swapped users and items), a name is a label, an int that is not one a position."""
+        labels = []
+        for spec, pos, name in ((self.user_col, 0, "user_col"), (self.item_col, 1, "item_col")):
+            if spec is None:
+                labels.append(columns[pos])
+            elif isinstance(spec, (bool, np.bool_)):  # read as a column mask
+                raise ValueError(f"{name} must be a column name or position, got {spec!r}")
+            else:
+                labels.append(_resolve([spec], columns, name)[0])
+        # Compared as columns: item_col="userId" beside the default user column (which is
+        # userId) was caught later as a data error.
+        if labels[0] == labels[1]:
+            raise ValueError(f"user_col and item_col name the same column {labels[0]!r}")
+        return labels
 
     def _make_preprocessor(self) -> TabularPreprocessor:
-        return TabularPreprocessor(cat_features=self._id_columns(), cont_features=[], min_category_count=self.min_count)
+        # The labels _check_X_y_fit resolved on this fit's X.
+        return TabularPreprocessor(cat_features=self._id_labels, cont_features=[], min_category_count=self.min_count)
 
     @staticmethod
     def _ratings(y: np.ndarray) -> np.ndarray:
@@ -455,10 +466,16 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         """
         check_is_fitted(self, "model_")
         _check_positive("k", k, integer=True)
-        if isinstance(user, (set, frozenset)):  # np.ndim reads a set as one object: one unknown user
-            user = sorted(user, key=repr)
-        single = isinstance(user, (str, bytes)) or np.ndim(user) == 0
+        # Any iterable but a string is several users: np.ndim read a set, a dict's keys or a
+        # generator as one object, which recommended for one unknown user.
+        single = isinstance(user, (str, bytes)) or not isinstance(user, Iterable) or np.ndim(user) == 0 and not (
+            isinstance(user, (Set, Mapping, Iterator, KeysView)))
         users = [user] if single else list(user)
+        if isinstance(user, Set):
+            try:
+                users.sort()
+            except TypeError:  # mixed id types: the set's own order
+                pass
         ucodes = self._codes(users, 0)
         n_items = len(self.item_ids_)
         icodes = np.arange(1, n_items + 1)

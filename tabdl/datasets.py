@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-__all__ = ["Dataset", "card", "data_dir", "list_datasets", "load"]
+__all__ = ["Dataset", "card", "card_dirs", "data_dir", "list_datasets", "load"]
 
 _TASKS = ("regression", "binary", "collab")
 _METRICS = ("rmse", "roc_auc")

@@ -127,12 +127,6 @@ def freeze_to(groups: Sequence[nn.Module], n: int) -> None:
             p.requires_grad_(i >= n)
 
 
-# The most one batch's loss counts for in the divergence guard's smoothed loss, in multiples of
-# the guard's bar (diverge_factor x the reference loss): with the smoother's beta 0.98 a batch
-# then lifts the average by at most 0.2 x the bar, and only several in a row reach it.
-DIVERGE_SPIKE = 10.0
-
-
 def train_mode(model: nn.Module) -> None:
     """``model.train()``, except that BatchNorm layers whose parameters are frozen stay in eval
     mode: "frozen layer groups stay fixed" holds for their running statistics too (in train mode
@@ -349,14 +343,16 @@ class Learner:
         # loss on the training rows (_loss_on). Not x the first batch's loss: on a heavy-tailed target
         # (incomes, prices) a batch that holds an outlier scores 10-100x one that does not, and a
         # healthy fit was stopped in epoch 1 and reset to its initial weights.
-        # One batch alone is no divergence (NaN/inf aside): its part in the smoothed loss is capped
-        # at DIVERGE_SPIKE x the bar, so the rise must last several batches. A heavy-tailed
-        # target's extreme row (z = 36 among reddit_finance's incomes) gave one batch 500x the
-        # others late in a healthy fit, and the guard stopped it there.
+        # One batch alone is no divergence (NaN/inf aside): the guard also needs the last two
+        # batch losses above the bar. A heavy-tailed target's extreme row (z = 36 among
+        # reddit_finance's incomes) gave one batch 500x the others late in a healthy fit, which
+        # lifted the average over the bar on its own, and the guard stopped the fit there. A real
+        # blow-up keeps every batch high, and is caught one batch later than before.
         start = max(self._loss_on(train), 1e-3)
         reference = max(start, self.diverge_ref or 0.0)
         bar = self.diverge_factor * reference
         smoother = SmoothLoss(start=start)
+        value = previous = 0.0
         average = WeightAverage(self.model, steps_per_epoch) if self.average_weights else None
         step = 0
         for cb in self.callbacks:
@@ -381,9 +377,9 @@ class Learner:
                     opt.step()
                     if average is not None:
                         average.update()
-                    value = loss.item()
+                    previous, value = value, loss.item()
                     step += 1
-                    if not math.isfinite(value) or smoother.update(min(value, DIVERGE_SPIKE * bar)) > bar:
+                    if not math.isfinite(value) or (smoother.update(value) > bar and min(value, previous) > bar):
                         self._diverged(value, lrs)
                         return self
                     for cb in self.callbacks:
@@ -395,7 +391,9 @@ class Learner:
                     logs.update(self.validate(valid))
                 logs["lr"] = float(lrs[-1])
                 score = logs["valid_loss"] if valid is not None else logs["train_loss"]
-                if math.isfinite(score) and score < self.best_score:
+                # An epoch that ends on a batch above the bar may be blowing up: not kept as best
+                # (the guard, one batch later, would restore weights already diverging).
+                if math.isfinite(score) and score < self.best_score and value <= bar:
                     self.best_score, self.best_epoch, self.best_state = score, epoch, self._snapshot()
                 for cb in self.callbacks:
                     cb.after_epoch(self, logs)

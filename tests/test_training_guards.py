@@ -101,7 +101,8 @@ class _Spiky(torch.nn.Module):
 
 def test_one_spiking_batch_is_not_a_divergence_but_a_lasting_rise_is():
     # A heavy-tailed target's extreme row gave one batch 500x the others late in a healthy fit
-    # (reddit_finance's incomes), and the guard stopped the fit there.
+    # (reddit_finance's incomes), and the guard stopped the fit there. (Call 1 of the loss is the
+    # guard's reference loss on the training rows; batch i is call i + 1.)
     data = _tensors()
     learner = _learner()
     learner.loss_func = _Spiky(lambda i: i == 20)
@@ -115,6 +116,28 @@ def test_one_spiking_batch_is_not_a_divergence_but_a_lasting_rise_is():
     with pytest.warns(DivergenceWarning, match="exploded"):
         learner.fit_one_cycle(data, 4, 1e-2)
     assert learner.diverged and learner.best_epoch == 2  # 8 batches an epoch: it rose in epoch 3
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(epochs=1, lr=10.0, batch_size=64, validation_fraction=None, average_weights=False),  # a short fit
+        dict(epochs=2, lr=30.0, batch_size=100, validation_fraction=None),  # across an epoch end
+        dict(epochs=3, lr=1.0),  # defaults, with a validation part
+    ],
+)
+def test_a_finite_blow_up_is_caught_and_the_weights_before_it_restored(kw):
+    # A guard that let one batch count for little missed a short fit's blow-up (diverged_ False,
+    # a broken model), and kept an epoch that ended mid blow-up as the best one.
+    rng = np.random.default_rng(0)
+    n = 300
+    X = pd.DataFrame({"c": rng.choice(list("abc"), n), "v": rng.normal(size=n), "w": rng.normal(size=n)})
+    y = X["v"] * 2 + (X["c"] == "a") + rng.normal(scale=0.1, size=n)
+    with pytest.warns(DivergenceWarning, match="Restored the initial weights"):
+        model = TabularRegressor(n_bags=1, random_state=0, **kw).fit(X, y)
+    assert model.diverged_ and model.best_epoch_ == 0
+    torch.manual_seed(model.seed_)
+    assert _same_state(TabularMLP(**model.model_config_).state_dict(), model.model_.state_dict())
 
 
 def test_nan_loss_is_caught():
