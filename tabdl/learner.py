@@ -127,6 +127,11 @@ def freeze_to(groups: Sequence[nn.Module], n: int) -> None:
             p.requires_grad_(i >= n)
 
 
+# Rows (evenly spaced) on which each epoch's end judges the weights it leaves: the guard needs
+# the loss's scale, and a pass over 1024 rows costs about what a few training batches do.
+EPOCH_CHECK_ROWS = 1024
+
+
 def train_mode(model: nn.Module) -> None:
     """``model.train()``, except that BatchNorm layers whose parameters are frozen stay in eval
     mode: "frozen layer groups stay fixed" holds for their running statistics too (in train mode
@@ -348,11 +353,14 @@ class Learner:
         # reddit_finance's incomes) gave one batch 500x the others late in a healthy fit, which
         # lifted the average over the bar on its own, and the guard stopped the fit there. A real
         # blow-up keeps every batch high, and is caught one batch later than before.
+        # A batch's loss is that of the weights before its step, so the last steps of an epoch
+        # are judged at the epoch's end, on the weights the epoch leaves (a cycle of one or two
+        # steps was never judged, and an epoch that ended mid blow-up was kept as the best).
         start = max(self._loss_on(train), 1e-3)
         reference = max(start, self.diverge_ref or 0.0)
         bar = self.diverge_factor * reference
         smoother = SmoothLoss(start=start)
-        value = previous = 0.0
+        value = previous = peak = 0.0
         average = WeightAverage(self.model, steps_per_epoch) if self.average_weights else None
         step = 0
         for cb in self.callbacks:
@@ -367,6 +375,7 @@ class Learner:
                     cb.before_epoch(self)
                 for idx in self._batches(len(train)):
                     lrs, mom = schedule(min(step, total - 1), total)
+                    peak = max(peak, float(lrs.max()))  # the advice quotes the highest LR so far
                     for pg in opt.param_groups:
                         pg["lr"] = float(lrs[pg["layer"]])
                         pg["betas"] = (mom, pg["betas"][1])
@@ -380,20 +389,22 @@ class Learner:
                     previous, value = value, loss.item()
                     step += 1
                     if not math.isfinite(value) or (smoother.update(value) > bar and min(value, previous) > bar):
-                        self._diverged(value, lrs)
+                        self._diverged(value, peak)
                         return self
                     for cb in self.callbacks:
                         cb.after_batch(self, value)
                 logs = {"epoch": epoch, **self.recorder.epoch_logs()}
                 if average is not None:
                     average.swap_in()  # scored, snapshot and, after the last epoch, kept
+                held = self._loss_on(train, max_rows=EPOCH_CHECK_ROWS)
+                if not math.isfinite(held) or held > bar:
+                    self._diverged(held, peak)
+                    return self
                 if valid is not None:
                     logs.update(self.validate(valid))
                 logs["lr"] = float(lrs[-1])
                 score = logs["valid_loss"] if valid is not None else logs["train_loss"]
-                # An epoch that ends on a batch above the bar may be blowing up: not kept as best
-                # (the guard, one batch later, would restore weights already diverging).
-                if math.isfinite(score) and score < self.best_score and value <= bar:
+                if math.isfinite(score) and score < self.best_score:
                     self.best_score, self.best_epoch, self.best_state = score, epoch, self._snapshot()
                 for cb in self.callbacks:
                     cb.after_epoch(self, logs)
@@ -420,12 +431,12 @@ class Learner:
             self.best_epoch = self.epoch
         return self
 
-    def _diverged(self, value: float, lrs: np.ndarray) -> None:
+    def _diverged(self, value: float, lr: float) -> None:
         self.diverged = True
         self._restore(self.best_state)
         what = "became NaN/inf" if not math.isfinite(value) else f"exploded ({value:.3g})"
-        self.stop_reason = f"the loss {what} at epoch {self.epoch} with lr={lrs.max():.3g}"
-        self.stop_advice = f"Try lr <= {lrs.max() / 10:.2g} (10x below where it diverged), or the suggestion of lr_find(X, y)."
+        self.stop_reason = f"the loss {what} at epoch {self.epoch} with lr={lr:.3g}"
+        self.stop_advice = f"Try lr <= {lr / 10:.2g} (10x below where it diverged), or the suggestion of lr_find(X, y)."
         if self.warn_on_stop:
             kept = f"the weights of epoch {self.best_epoch}" if self.best_epoch else "the initial weights"
             warnings.warn(
