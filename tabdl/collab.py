@@ -9,7 +9,7 @@ estimator is a thin scikit-learn face that adds ``recommend`` and ``similar_item
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, KeysView, Mapping, Sequence, Set
+from collections.abc import Iterable, Sequence, Set
 from typing import Any, Literal
 
 import numpy as np
@@ -466,10 +466,9 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         """
         check_is_fitted(self, "model_")
         _check_positive("k", k, integer=True)
-        # Any iterable but a string is several users: np.ndim read a set, a dict's keys or a
-        # generator as one object, which recommended for one unknown user.
-        single = isinstance(user, (str, bytes)) or not isinstance(user, Iterable) or np.ndim(user) == 0 and not (
-            isinstance(user, (Set, Mapping, Iterator, KeysView)))
+        # Any iterable but a string or a 0-d array is several users: np.ndim read a set, a dict's
+        # keys or a generator as one object, which recommended for one unknown user.
+        single = isinstance(user, (str, bytes)) or not isinstance(user, Iterable) or getattr(user, "ndim", None) == 0
         users = [user] if single else list(user)
         if isinstance(user, Set):
             try:

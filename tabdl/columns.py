@@ -99,9 +99,9 @@ def category_codes(col: pd.Series, vocab: pd.Index) -> np.ndarray:
     """int64 codes of a column in a vocabulary index: i + 1 for ``vocab[i]``, 0 for unknown/missing."""
     codes, keys = factorize_keys(col)
     lut = (vocab.get_indexer(keys) + 1).astype(np.int64)  # -1 (unknown, and the None key) -> 0
-    unknown = np.flatnonzero(lut == 0)
-    if len(unknown) and vocab.isin(list(_FLAG_ALIAS)).any():
-        alias = np.array([_FLAG_ALIAS.get(k) for k in keys[unknown]], dtype=object)
+    unknown = np.flatnonzero(lut == 0)  # distinct keys, not rows: a short list
+    alias = np.array([_FLAG_ALIAS.get(k) for k in keys[unknown]], dtype=object)
+    if any(a is not None for a in alias):
         lut[unknown] = vocab.get_indexer(alias) + 1
     return lut[codes]
 

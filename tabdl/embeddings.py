@@ -21,7 +21,7 @@ from sklearn.utils.extmath import svd_flip
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .columns import as_frame, category_codes, lookup_code, numeric_values, tabular_tags
+from .columns import as_frame, category_codes, numeric_values, tabular_tags
 from .guards import outside_tabdl, unchanged_on_error
 from .io import SaveMixin
 
@@ -430,7 +430,8 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         """
         table, labels = self._table(col)
         # transform's lookup (a flag meets its 0/1 spelling); row 0 is the unknown vector
-        row = 0 if category == UNKNOWN else lookup_code({key: i for i, key in enumerate(labels) if i}, category)
+        lookup = self._lookups[self.cat_features_.index(col)]
+        row = 0 if category == UNKNOWN else int(category_codes(pd.Series([category], dtype=object), lookup)[0])
         if row == 0 and category != UNKNOWN:
             raise ValueError(
                 f"category {category!r} is not in the vocabulary of {col!r} (unseen at fit, or rarer "

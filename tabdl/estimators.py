@@ -1048,7 +1048,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     def _sampler(self, train: TensorData):
         sampler = make_sampler(train.y, self.sampling, ratio=self.undersample_ratio, n_classes=len(self.classes_))
         if self.sampling == "undersample" and len(sampler) < min(UNDERSAMPLE_FLOOR, len(train) // 2):
-            counts = np.bincount(train.y.numpy(), minlength=len(self.classes_))
+            counts = np.array([len(rows) for rows in sampler.groups])
             small = int(np.argmin(np.where(counts > 0, counts, np.iinfo(np.int64).max)))
             warnings.warn(
                 f"sampling='undersample' keeps {len(sampler)} of {len(train)} rows per epoch: every class is "

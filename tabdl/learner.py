@@ -134,6 +134,13 @@ def freeze_to(groups: Sequence[nn.Module], n: int) -> None:
 EPOCH_CHECK_ROWS = 4096
 
 
+def _peak_lr(schedule, steps: int, total: int) -> float:
+    """The highest LR of the first ``steps`` steps of ``schedule``: a divergence's advice quotes it
+    (the LR at detection, late in a one-cycle, was far below the one that blew the net up).
+    Computed when a divergence is reported, not in the batch loop."""
+    return max(float(schedule(min(s, total - 1), total)[0].max()) for s in range(max(steps, 1)))
+
+
 def train_mode(model: nn.Module) -> None:
     """``model.train()``, except that BatchNorm layers whose parameters are frozen stay in eval
     mode: "frozen layer groups stay fixed" holds for their running statistics too (in train mode
@@ -362,7 +369,7 @@ class Learner:
         reference = max(start, self.diverge_ref or 0.0)
         bar = self.diverge_factor * reference
         smoother = SmoothLoss(start=start)
-        value = previous = peak = 0.0
+        value = previous = 0.0
         average = WeightAverage(self.model, steps_per_epoch) if self.average_weights else None
         step = 0
         for cb in self.callbacks:
@@ -377,7 +384,6 @@ class Learner:
                     cb.before_epoch(self)
                 for idx in self._batches(len(train)):
                     lrs, mom = schedule(min(step, total - 1), total)
-                    peak = max(peak, float(lrs.max()))  # the advice quotes the highest LR so far
                     for pg in opt.param_groups:
                         pg["lr"] = float(lrs[pg["layer"]])
                         pg["betas"] = (mom, pg["betas"][1])
@@ -391,7 +397,7 @@ class Learner:
                     previous, value = value, loss.item()
                     step += 1
                     if not math.isfinite(value) or (smoother.update(value) > bar and min(value, previous) > bar):
-                        self._diverged(value, peak)
+                        self._diverged(value, _peak_lr(schedule, step, total))
                         return self
                     for cb in self.callbacks:
                         cb.after_batch(self, value)
@@ -400,7 +406,7 @@ class Learner:
                     average.swap_in()  # scored, snapshot and, after the last epoch, kept
                 held = self._loss_on(train, max_rows=EPOCH_CHECK_ROWS)
                 if not math.isfinite(held) or held > bar:
-                    self._diverged(held, peak)
+                    self._diverged(held, _peak_lr(schedule, step, total))
                     return self
                 if valid is not None:
                     logs.update(self.validate(valid))
