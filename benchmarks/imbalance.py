@@ -15,7 +15,8 @@ Every configuration uses TabularClassifier's defaults (20 epochs) plus the sampl
 weights shown. The validation part is carved here (10% of the training part, stratified,
 ``random_state=seed``) and passed as ``eval_set``, so the benchmark can score it again: with
 sampling or class weights the best epoch is chosen by the prior-corrected validation log loss;
-"oversample" draws balanced epochs of n rows and trains with label smoothing 0.05
+"oversample" draws balanced epochs of n rows from the second half of the epochs on (the first
+half plain: deferred re-sampling) and trains with label smoothing 0.05
 (``tabdl/sampling.py``). A threshold does not touch training, so one fit gives every row of a
 configuration:
 

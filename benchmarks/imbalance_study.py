@@ -6,14 +6,17 @@ Only the *training* part of each task is used: each split carves a holdout (25%,
 seed 100 + s) from it, and the fit's own validation part (10% of the rest, stratified, seed s)
 serves early stopping and the thresholds. The protocol's test part is never read.
 Holdout scores: balanced accuracy at the cut tuned for balanced accuracy, F1 at the cut tuned
-for F1 (both by ``tabdl.sampling.tune_threshold`` on the fit's validation part, bagged as it is
-by default, and ``*_unbagged`` with ``n_bootstrap=0``), the same at
+for F1 (both by ``tabdl.sampling.tune_threshold`` on the fit's validation part: the calibrated
+cut it takes by default; ``*_empirical``, the bagged cut of the validation labels that was the
+default before round 9; ``*_unbagged``, that cut without bagging), the same at
 argmax, AUC, PR AUC, and ``f1_best`` (the best F1 any cut reaches on the holdout: an upper
 bound that separates the net's ranking from the threshold estimate).
 
 Variants are TabularClassifier kwargs plus the study's knobs (``Study``): its label smoothing
-is always the variant's own (0 unless named), so "oversample" is oversampling *without* the
-smoothing that ``sampling="oversample"`` now trains with, and "over_ls05" is the shipped default.
+is always the variant's own (0 unless named), and it oversamples from the first epoch unless the
+variant defers (``drs*``), so "oversample" is oversampling from the start *without* the
+smoothing that ``sampling="oversample"`` trains with, "over_ls05" the default of rounds 1-8, and
+"drs50_ls05" the shipped default since round 9 (``tabdl.sampling.OVERSAMPLE_DEFER``).
 """
 
 from __future__ import annotations
@@ -88,14 +91,17 @@ class Study(TabularClassifier):
     best_by = "log_loss"  # or "brier"
     share_power = 1.0  # class shares of an oversampled epoch ~ n_c ** (1 - share_power)
     full_epoch = False  # every class drawn up to the majority count (epoch ~ k x majority)
+    defer = 0.0  # share of a fit's epochs drawn plain before oversampling (the estimator: 0.5)
 
     def _loss(self):
         loss = super()._loss()
         loss.label_smoothing = self.label_smoothing
         return loss
 
-    def _sampler(self, train):
-        s = super()._sampler(train)
+    def _sampler(self, train, *, continued=False):
+        s = super()._sampler(train, continued=continued)
+        if self.sampling == "oversample":
+            s.plain_epochs = 0 if continued else int(round(self.defer * self._epochs()))
         if self.sampling == "oversample" and self.share_power != 1.0:
             n = np.array([len(g) for g in s.groups], dtype=float)
             w = n ** (1 - self.share_power)
@@ -140,6 +146,8 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "plain_temp": ({}, {"best_by": "temp"}),
     "over_full": ({"sampling": "oversample"}, {"full_epoch": True}),
     "over_full_ls05": ({"sampling": "oversample"}, {"full_epoch": True, "label_smoothing": 0.05}),
+    "drs50_ls05": ({"sampling": "oversample"}, {"label_smoothing": 0.05, "defer": 0.5}),
+    "drs75_ls05": ({"sampling": "oversample"}, {"label_smoothing": 0.05, "defer": 0.75}),
 }
 
 
@@ -177,12 +185,14 @@ def run_split(X, y, cats, variant: str, s: int) -> dict:
     cuts = [tune_threshold(yv.to_numpy(), pv, m) for m in ("balanced_accuracy", "f1")]
     ph = clf.predict_proba(Xh)[:, 1]
     out = _scores(yh.to_numpy(), ph, *cuts)
-    for w in (0.0, 0.2, 0.3):  # the threshold's smoothing window (default 0.1)
-        out[f"f1_s{int(w * 100)}"] = METRICS["f1"].func(yh.to_numpy(), ph >= tune_threshold(yv.to_numpy(), pv, "f1", smooth=w))
-    # The cuts without bagging (tune_threshold's default takes the median over 64 resamples).
-    ba0, f10 = (tune_threshold(yv.to_numpy(), pv, m, n_bootstrap=0) for m in ("balanced_accuracy", "f1"))
-    out["ba_tuned_unbagged"] = METRICS["balanced_accuracy"].func(yh.to_numpy(), ph >= ba0)
-    out["f1_tuned_unbagged"] = METRICS["f1"].func(yh.to_numpy(), ph >= f10)
+    ba, f1 = METRICS["balanced_accuracy"].func, METRICS["f1"].func
+    for w in (0.0, 0.2, 0.3):  # the empirical cut's smoothing window (default 0.1)
+        out[f"f1_s{int(w * 100)}"] = f1(yh.to_numpy(), ph >= tune_threshold(yv.to_numpy(), pv, "f1", method="empirical", smooth=w))
+    # The empirical cuts, bagged (the median over 64 resamples) and not.
+    for suffix, kw in (("empirical", {}), ("unbagged", {"n_bootstrap": 0})):
+        ba_cut, f1_cut = (tune_threshold(yv.to_numpy(), pv, m, method="empirical", **kw) for m in ("balanced_accuracy", "f1"))
+        out[f"ba_tuned_{suffix}"] = ba(yh.to_numpy(), ph >= ba_cut)
+        out[f"f1_tuned_{suffix}"] = f1(yh.to_numpy(), ph >= f1_cut)
     return {"variant": variant, "split": s, **out, "best_epoch": clf.best_epoch_, "fit_s": fit_s}
 
 

@@ -43,6 +43,7 @@ from .modules import TabularMLP
 from .num_embeddings import compute_bins, num_embedding_config
 from .preprocess import TabularPreprocessor, as_frame
 from .sampling import (
+    OVERSAMPLE_DEFER,
     UNDERSAMPLE_FLOOR,
     check_sampling,
     check_threshold,
@@ -57,6 +58,12 @@ from .sampling import (
 )
 
 __all__ = ["TabularRegressor", "TabularClassifier"]
+
+
+def _label(value: Any) -> Any:
+    """A class label as Python prints it in a message: ``2``, not ``np.int64(2)``. String labels
+    of an object array are already Python strings (``.tolist()`` on them raised)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _seed(random_state: Any) -> int:
@@ -454,7 +461,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """The learner of one training cycle (fit, fit_one_cycle): the task's sampler, and the
         validation loss that goes with it. A ``continued`` cycle measures divergence against the
         first loss of the first fit (see Learner's diverge_ref), not its own near-0 first loss."""
-        sampler = self._sampler(train)
+        sampler = self._sampler(train, continued=continued)
         curve = getattr(self, "loss_curve_", ()) if continued else ()
         ref = float(curve[0]) if len(curve) else None
         return self._learner(len(train), callbacks, sampler, self._valid_loss(train, sampler), ref, seed, progress)
@@ -646,7 +653,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """``patience`` stops any cycle (fit, fit_one_cycle, fine_tune) that has a validation part."""
         return [EarlyStopping(self.patience)] if self.patience and valid is not None else []
 
-    def _sampler(self, train: TensorData):
+    def _sampler(self, train: TensorData, *, continued: bool = False):
+        """The per-epoch index sampler of a cycle (None: plain shuffles); ``continued`` for a cycle
+        after the first fit."""
         return None
 
     def _valid_loss(self, train: TensorData, sampler):
@@ -963,7 +972,9 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     Class imbalance (see ``tabdl.sampling``; Buda et al. 2018):
 
     - ``sampling="oversample"`` draws every class to an equal share of an epoch of n rows
-      (minority rows repeated, a fresh majority subset each epoch); ``"undersample"`` caps
+      (minority rows repeated, a fresh majority subset each epoch), from the second half of a
+      fit's epochs on: the first half trains on the data as it is (deferred re-sampling,
+      ``tabdl.sampling.OVERSAMPLE_DEFER``); ``"undersample"`` caps
       every class at ``undersample_ratio`` x the smallest class (``undersample_ratio`` =
       majority:minority after sampling, >= 1). Both draw row indices per epoch; no data is
       copied. Oversampling trains with label smoothing 0.05 (repeated rows are otherwise
@@ -976,7 +987,9 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
       probabilities. ``None``: argmax. A float (binary only): predict ``classes_[1]`` when its
       probability is >= the float. ``"auto"``: tuned after training on the validation part
       only (``validation_fraction`` or ``eval_set``, never training rows) to maximise
-      ``threshold_metric``. Binary: the cut on P(classes_[1]). Multiclass: prior correction,
+      ``threshold_metric``. Binary: the cut on P(classes_[1]) that maximises the metric's
+      expected value once the validation probabilities are Platt-calibrated
+      (``tabdl.sampling.tune_threshold``). Multiclass: prior correction,
       ``argmax(proba / prior**a)`` with ``prior`` the class shares the loss saw in training
       (after sampling and class weights) and ``a`` in [0, 1] tuned.
 
@@ -1028,7 +1041,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             raise ValueError(f"Unknown label type: TabularClassifier supports binary and multiclass y, got {kind!r}")
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
-            raise ValueError(f"TabularClassifier needs at least 2 classes in y, got 1 class ({self.classes_[0]!r})")
+            raise ValueError(f"TabularClassifier needs at least 2 classes in y, got 1 class ({_label(self.classes_[0])!r})")
         if self.threshold not in (None, "auto") and len(self.classes_) != 2:
             raise ValueError(f"a float threshold needs a binary target, got {len(self.classes_)} classes; use 'auto'")
         self.class_weight_ = class_weights(self.class_weight, y, self.classes_)
@@ -1045,14 +1058,16 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             )
         super()._check_validation(has_valid)
 
-    def _sampler(self, train: TensorData):
-        sampler = make_sampler(train.y, self.sampling, ratio=self.undersample_ratio, n_classes=len(self.classes_))
+    def _sampler(self, train: TensorData, *, continued: bool = False):
+        plain = 0 if continued else int(round(OVERSAMPLE_DEFER * self._epochs()))
+        sampler = make_sampler(train.y, self.sampling, ratio=self.undersample_ratio, n_classes=len(self.classes_),
+                               plain_epochs=plain)
         if self.sampling == "undersample" and len(sampler) < min(UNDERSAMPLE_FLOOR, len(train) // 2):
             counts = np.array([len(rows) for rows in sampler.groups])
             small = int(np.argmin(np.where(counts > 0, counts, np.iinfo(np.int64).max)))
             warnings.warn(
                 f"sampling='undersample' keeps {len(sampler)} of {len(train)} rows per epoch: every class is "
-                f"capped at undersample_ratio x the smallest class, {self.classes_[small]!r} with "
+                f"capped at undersample_ratio x the smallest class, {_label(self.classes_[small])!r} with "
                 f"{counts[small]} row(s). Raise undersample_ratio, or use class_weight or 'oversample'",
                 UserWarning,
                 stacklevel=outside_tabdl(),
@@ -1084,7 +1099,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
                 kept = None if fresh else getattr(self, "threshold_", None)
                 rule = "keeps its cut" if kept is not None else "takes the most probable class (threshold_ = None)"
                 warnings.warn(
-                    f"threshold='auto': the validation rows hold only class {self.classes_[y[0]].tolist()!r}, so no cut "
+                    f"threshold='auto': the validation rows hold only class {_label(self.classes_[y[0]])!r}, so no cut "
                     f"can be tuned and predict {rule}; pass an eval_set with both classes or a larger "
                     "validation_fraction",
                     UserWarning,

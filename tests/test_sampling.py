@@ -116,7 +116,7 @@ def test_undersample_ratio_rejects_bad_values(ratio):
         TabularClassifier(sampling="undersample", undersample_ratio=ratio, **FAST).fit(X, y)
 
 
-def test_sampler_reaches_the_learner_with_balanced_batches(monkeypatch):
+def test_sampler_reaches_the_learner_plain_first_then_balanced(monkeypatch):
     X, y = _imbalanced(300, pos=0.1)
     seen = []
     orig = Learner._batches
@@ -127,13 +127,37 @@ def test_sampler_reaches_the_learner_with_balanced_batches(monkeypatch):
         return batches
 
     monkeypatch.setattr(Learner, "_batches", spy)
-    clf = TabularClassifier(sampling="oversample", validation_fraction=None, **FAST).fit(X, y)
-    assert len(seen) == 2  # one per epoch
-    for idx in seen:
+    kw = {**FAST, "epochs": 4}
+    clf = TabularClassifier(sampling="oversample", validation_fraction=None, **kw).fit(X, y)
+    assert len(seen) == 4  # one per epoch
+    # Deferred oversampling (OVERSAMPLE_DEFER = 0.5): the first half of the epochs are plain
+    # shuffles (each row at most once, the data's own class shares), the second half balanced.
+    for epoch, idx in enumerate(seen):
         counts = np.bincount(y[idx.numpy()], minlength=2)
-        assert abs(counts[0] - counts[1]) <= 1  # the BatchNorm guard may drop a one-row tail
         assert len(idx) >= len(y) - 2  # as many steps as plain training
-    assert clf.history_.shape[0] == 2
+        if epoch < 2:
+            assert len(np.unique(idx.numpy())) == len(idx) and counts[1] <= 0.15 * len(idx)
+        else:
+            assert abs(counts[0] - counts[1]) <= 1  # the BatchNorm guard may drop a one-row tail
+    assert clf.history_.shape[0] == 4
+    # A continued cycle oversamples from its first epoch: the features were learned in the fit.
+    seen.clear()
+    clf.fit_one_cycle(X, y, epochs=1)
+    counts = np.bincount(y[seen[0].numpy()], minlength=2)
+    assert abs(counts[0] - counts[1]) <= 1
+
+
+def test_oversampler_defers_by_plain_epochs():
+    y = np.repeat([0, 1], [90, 10])
+    s = OversampleSampler(y, plain_epochs=2)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(2):
+        idx = s(g).numpy()
+        assert len(idx) == len(s) and len(np.unique(idx)) == len(idx)  # distinct rows: no repeats
+    assert np.bincount(y[s(g).numpy()]).tolist() == [50, 50]
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="plain_epochs"):
+            OversampleSampler(y, plain_epochs=bad)
 
 
 # >>> class weights
@@ -202,7 +226,7 @@ def test_oversampling_smooths_the_labels_so_repeated_rows_do_not_push_probabilit
 def test_tune_threshold_finds_the_separating_cut():
     p = np.array([0.05, 0.1, 0.2, 0.3, 0.35, 0.4, 0.8, 0.9])
     y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    t = tune_threshold(y, p, "f1")
+    t = tune_threshold(y, p, "f1", method="empirical")
     assert 0.3 < t <= 0.35
     assert (decide(np.c_[1 - p, p], t) == y).all()
     with pytest.raises(ValueError, match="threshold_metric"):
@@ -218,7 +242,7 @@ def test_smoothed_threshold_keeps_a_clean_gap_between_the_classes():
     rng = np.random.default_rng(0)
     p = np.r_[rng.uniform(0.6, 0.9, 10), rng.uniform(0.0, 0.5, 190)]
     y = np.r_[np.ones(10), np.zeros(190)].astype(np.int64)
-    t = tune_threshold(y, p, "f1")
+    t = tune_threshold(y, p, "f1", method="empirical")
     assert ((p >= t) == (y == 1)).all()
 
 
@@ -256,18 +280,65 @@ def test_bagged_threshold_is_closer_to_the_best_cut_than_the_raw_one():
     raw, bagged = [], []
     for _ in range(40):
         y, p = _scores_and_labels(400, rng)
-        raw.append(tune_threshold(y, p, "f1", n_bootstrap=0))
-        bagged.append(tune_threshold(y, p, "f1"))
+        raw.append(tune_threshold(y, p, "f1", method="empirical", n_bootstrap=0))
+        bagged.append(tune_threshold(y, p, "f1", method="empirical"))
     raw, bagged = np.array(raw), np.array(bagged)
     assert np.mean(np.abs(bagged - best)) < 0.9 * np.mean(np.abs(raw - best))
     pop_f1 = lambda cuts: np.mean([f1(y_pop, p_pop >= t) for t in cuts])  # noqa: E731
     assert pop_f1(bagged) > pop_f1(raw)
 
 
+def test_calibrated_threshold_beats_the_empirical_cut_on_new_rows():
+    # The default rule reads the labels through two Platt parameters only, so on small
+    # validation parts its cut scatters less than the best cut of the rows' own jagged metric
+    # curve, bagged or not; it also holds for scores that are shifted and over- or
+    # under-confident (an oversampled net's), which the Platt fit undoes.
+    rng = np.random.default_rng(0)
+    for shift, scale in [(0.0, 1.0), (2.0, 1.5), (-1.0, 0.5)]:
+        def draw(n, shift=shift, scale=scale):
+            y, p = _scores_and_labels(n, rng)
+            z = np.log(p / (1 - p))
+            return y, 1 / (1 + np.exp(-(scale * z + shift)))
+
+        y_pop, p_pop = draw(200_000)
+        for name in ("f1", "balanced_accuracy", "mcc"):
+            score = METRICS[name].func
+            calibrated, empirical = [], []
+            for _ in range(20):
+                y, p = draw(400)
+                calibrated.append(score(y_pop, p_pop >= tune_threshold(y, p, name)))
+                empirical.append(score(y_pop, p_pop >= tune_threshold(y, p, name, method="empirical")))
+            assert np.mean(calibrated) > np.mean(empirical), (shift, scale, name)
+
+
+def test_calibrated_threshold_reaches_the_bayes_cuts_of_calibrated_scores():
+    # For calibrated probabilities the balanced-accuracy cut is the class prior, and the F1 cut
+    # is half the best F1 (Lipton et al. 2014): both without looking for the jagged maximum.
+    rng = np.random.default_rng(3)
+    y = (rng.random(50_000) < 0.15).astype(np.int64)
+    x = rng.normal(0, 1, len(y)) + 2.0 * y - 1.0  # N(+-1, 1): the log likelihood ratio is 2x
+    p = 1 / (1 + np.exp(-(np.log(0.15 / 0.85) + 2 * x)))  # the true posterior
+    f1 = METRICS["f1"].func
+    assert tune_threshold(y, p, "balanced_accuracy") == pytest.approx(y.mean(), abs=0.02)
+    t = tune_threshold(y, p, "f1")
+    assert t == pytest.approx(f1(y, p >= t) / 2, abs=0.02)
+
+
+def test_calibrated_threshold_falls_back_to_the_empirical_cut():
+    y, p = _scores_and_labels(300, np.random.default_rng(4))
+    # Scores that rank the classes the wrong way round (a Platt slope below 0) and rows of one
+    # class (no slope at all) leave nothing to calibrate.
+    assert tune_threshold(y, 1 - p, "f1") == tune_threshold(y, 1 - p, "f1", method="empirical")
+    zeros = np.zeros(50, np.int64)
+    assert tune_threshold(zeros, p[:50], "f1") == tune_threshold(zeros, p[:50], "f1", method="empirical")
+    with pytest.raises(ValueError, match="method must be"):
+        tune_threshold(y, p, "f1", method="platt")
+
+
 def test_bagged_threshold_is_deterministic_and_checks_n_bootstrap():
     y, p = _scores_and_labels(300, np.random.default_rng(1))
-    assert tune_threshold(y, p, "f1") == tune_threshold(y, p, "f1")
-    assert tune_threshold(y, p, "f1", random_state=1) != tune_threshold(y, p, "f1", random_state=2)
+    assert tune_threshold(y, p, "f1", method="empirical") == tune_threshold(y, p, "f1", method="empirical")
+    assert tune_threshold(y, p, "f1", method="empirical", random_state=1) != tune_threshold(y, p, "f1", method="empirical", random_state=2)
     for bad in (-1, 2.5, True):
         with pytest.raises(ValueError, match="n_bootstrap"):
             tune_threshold(y, p, "f1", n_bootstrap=bad)
@@ -358,6 +429,11 @@ def test_auto_threshold_on_validation_rows_of_one_class_warns_and_keeps_argmax()
         clf = TabularClassifier(threshold="auto", **FAST).fit(X, y, eval_set=(Xv[neg], yv[neg]))
     assert clf.threshold_ is None
     np.testing.assert_array_equal(clf.predict(X), clf.predict_proba(X).argmax(axis=1))
+    # String labels in an object array: the message quoted the label with .tolist(), which a
+    # Python str lacks, and the fit crashed with an AttributeError instead of warning.
+    labels = np.array(["no", "yes"], dtype=object)
+    with pytest.warns(UserWarning, match="validation rows hold only class 'no'"):
+        TabularClassifier(threshold="auto", **FAST).fit(X, labels[y], eval_set=(Xv[neg], labels[yv[neg]]))
 
 
 def test_continued_training_on_one_class_keeps_the_tuned_cut_and_a_failed_one_changes_nothing():
