@@ -101,7 +101,7 @@ class Study(TabularClassifier):
     def _sampler(self, train, *, continued=False):
         s = super()._sampler(train, continued=continued)
         if self.sampling == "oversample":
-            s.plain_epochs = 0 if continued else int(round(self.defer * self._epochs()))
+            s.plain_epochs = 0 if continued else int(self.defer * self._epochs())
         if self.sampling == "oversample" and self.share_power != 1.0:
             n = np.array([len(g) for g in s.groups], dtype=float)
             w = n ** (1 - self.share_power)

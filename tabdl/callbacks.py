@@ -98,7 +98,8 @@ class EarlyStopping(Callback):
         self.patience = patience
 
     def after_epoch(self, learner: Learner, logs: dict[str, Any]) -> None:
-        if learner.epoch - learner.best_epoch >= self.patience:
+        # Patience counts from the end of the learner's warm-up (epochs that cannot be the best).
+        if learner.epoch - max(learner.best_epoch, learner.warmup_epochs) >= self.patience:
             learner.stop = True
 
 

@@ -972,9 +972,10 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     Class imbalance (see ``tabdl.sampling``; Buda et al. 2018):
 
     - ``sampling="oversample"`` draws every class to an equal share of an epoch of n rows
-      (minority rows repeated, a fresh majority subset each epoch), from the second half of a
-      fit's epochs on: the first half trains on the data as it is (deferred re-sampling,
-      ``tabdl.sampling.OVERSAMPLE_DEFER``); ``"undersample"`` caps
+      (minority rows repeated, a fresh majority subset each epoch), after a warm-up: the first
+      ``epochs // 2`` epochs of a fit train on the data as it is (deferred re-sampling,
+      ``tabdl.sampling.OVERSAMPLE_DEFER``) and are never the kept weights nor counted by
+      ``patience``; continued cycles oversample from their first epoch. ``"undersample"`` caps
       every class at ``undersample_ratio`` x the smallest class (``undersample_ratio`` =
       majority:minority after sampling, >= 1). Both draw row indices per epoch; no data is
       copied. Oversampling trains with label smoothing 0.05 (repeated rows are otherwise
@@ -1059,7 +1060,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         super()._check_validation(has_valid)
 
     def _sampler(self, train: TensorData, *, continued: bool = False):
-        plain = 0 if continued else int(round(OVERSAMPLE_DEFER * self._epochs()))
+        plain = 0 if continued else int(OVERSAMPLE_DEFER * self._epochs())
         sampler = make_sampler(train.y, self.sampling, ratio=self.undersample_ratio, n_classes=len(self.classes_),
                                plain_epochs=plain)
         if self.sampling == "undersample" and len(sampler) < min(UNDERSAMPLE_FLOOR, len(train) // 2):

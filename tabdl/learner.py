@@ -213,7 +213,7 @@ class Learner:
         self.opt_func = opt_func or torch.optim.AdamW
         # A generator of its own for batch order, so one seed fixes the whole run.
         self.generator = torch.Generator().manual_seed(int(seed))
-        self.epoch, self.n_epochs, self.stop = 0, 0, False
+        self.epoch, self.n_epochs, self.stop, self.warmup_epochs = 0, 0, False, 0
         self.diverged = self.interrupted = False
         # Why a cycle stopped early and what to try ("" when it did not), and whether the learner
         # warns about it. A caller that handles the stop itself (the estimators drop a later net of
@@ -353,6 +353,9 @@ class Learner:
         self.n_epochs, self.stop, self.diverged, self.interrupted = int(epochs), False, False, False
         self.stop_reason = self.stop_advice = ""
         self.best_state, self.best_epoch, self.best_score = self._snapshot(), 0, math.inf
+        # A sampler's warm-up epochs (deferred oversampling's plain ones: tabdl.sampling) train
+        # the net but are not candidates for the best weights, which must be the sampled ones.
+        self.warmup_epochs = min(int(getattr(self.sampler, "plain_epochs", 0)), epochs - 1)
         # Divergence = the smoothed batch loss rises above diverge_factor x the starting weights'
         # loss on the training rows (_loss_on). Not x the first batch's loss: on a heavy-tailed target
         # (incomes, prices) a batch that holds an outlier scores 10-100x one that does not, and a
@@ -412,7 +415,7 @@ class Learner:
                     logs.update(self.validate(valid))
                 logs["lr"] = float(lrs[-1])
                 score = logs["valid_loss"] if valid is not None else logs["train_loss"]
-                if math.isfinite(score) and score < self.best_score:
+                if epoch > self.warmup_epochs and math.isfinite(score) and score < self.best_score:
                     self.best_score, self.best_epoch, self.best_state = score, epoch, self._snapshot()
                 for cb in self.callbacks:
                     cb.after_epoch(self, logs)

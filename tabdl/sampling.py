@@ -68,7 +68,8 @@ def _shuffle(parts: list[torch.Tensor], g: torch.Generator) -> torch.Tensor:
 
 
 class OversampleSampler:
-    """Each epoch, as many rows as ``y`` has, in equal shares per class present.
+    """Each epoch (after ``plain_epochs`` plain ones), as many rows as ``y`` has, in equal shares
+    per class present.
 
     With ``n`` rows and ``k`` classes present every class is drawn ``m = n // k`` times (the
     epoch drops the ``n % k < k`` rows that would unbalance it). A class of ``n_c`` rows gets
@@ -87,7 +88,9 @@ class OversampleSampler:
     ``plain_epochs``: the first that many epochs (calls) draw an epoch of the same length as it
     comes, a plain shuffle of all rows, and oversampling starts after them: deferred re-sampling
     (Cao et al. 2019, "Learning Imbalanced Datasets with Label-Distribution-Aware Margin Loss").
-    See ``OVERSAMPLE_DEFER`` for why.
+    See ``OVERSAMPLE_DEFER`` for why. The calls are counted, so a sampler serves one training
+    cycle (the estimators make one per cycle). The Learner reads ``plain_epochs``: those epochs
+    are not candidates for the best weights, nor counted by early stopping's patience.
 
     ``class_counts`` holds the per-epoch count of each class (0 for classes absent from ``y``).
     """
@@ -171,15 +174,18 @@ OVERSAMPLE_LABEL_SMOOTHING = 0.05
 
 
 # The share of a first fit's epochs that ``sampling="oversample"`` draws plain before it
-# oversamples (OversampleSampler's plain_epochs; a continued cycle oversamples from its first
-# epoch, its net having learned its features in the first fit). Why: a net oversampled from the
+# oversamples: ``int(OVERSAMPLE_DEFER * epochs)`` of them, so 10 of 20, 1 of 3 and none of a
+# one-epoch fit (OversampleSampler's plain_epochs). A continued cycle oversamples from its first
+# epoch, its net having learned its features in the first fit. Why: a net oversampled from the
 # start learns its features from the repeated minority rows and ranks worse than plain training
 # (imbalance.md rounds 1-8); deferred, the features come from the data as it is and the last
 # epochs move the decision towards the minority. On churn's 10 and flights-5%'s 6 validation
 # splits it beat oversampling from the start on AUC, PR AUC, F1 and balanced accuracy alike
 # (churn PR AUC 0.868 -> 0.876, flights-5% 0.106 -> 0.128: imbalance.md, rounds 8 and 9). The
-# best epoch is still chosen by the prior-corrected validation loss over every epoch; it fell on
-# the first or second oversampled epoch in 15 of those 16 fits.
+# plain epochs are a warm-up, not candidates for the best weights: the validation loss that picks
+# them is corrected for the oversampled prior (PriorCorrectedLoss), which they were not trained
+# on, so the model kept is always an oversampled one. Label smoothing
+# (OVERSAMPLE_LABEL_SMOOTHING) applies to the whole fit, as in the study.
 OVERSAMPLE_DEFER = 0.5
 
 
@@ -362,23 +368,36 @@ def _counts_per_cut(cell_pos: np.ndarray, cell_neg: np.ndarray) -> tuple[np.ndar
     return tp, fp, cell_pos.sum(-1, keepdims=True) - tp, cell_neg.sum(-1, keepdims=True) - fp
 
 
-def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
     """Platt scaling: ``(a, b)`` of ``P(y=1) = sigmoid(a * z + b)`` for scores ``z`` (logits),
-    fitted by log loss.
+    fitted by log loss; None when the fit does not converge.
 
     The targets are Platt's (1999) smoothed ones, ``(n1 + 1) / (n1 + 2)`` and ``1 / (n0 + 2)``,
-    so that validation rows that one cut separates still give a finite slope.
+    so that validation rows that one cut separates still give a finite slope. The fit runs on
+    standardised scores: an under-confident net's scores can all sit within 1e-4 of each other,
+    where the optimiser stopped at the starting slope and the cut labelled every row positive.
     """
+    mu, sd = float(z.mean()), float(z.std())
+    u = (z - mu) / sd if sd > 0 else z - mu
     n1 = float(y.sum())
     t = np.where(y == 1, (n1 + 1) / (n1 + 2), 1 / (len(y) - n1 + 2))
 
     def loss(w):
-        s = w[0] * z + w[1]
+        s = w[0] * u + w[1]
         r = expit(s) - t
-        return np.mean(np.logaddexp(0.0, s) - t * s), np.array([np.mean(r * z), np.mean(r)])
+        return np.mean(np.logaddexp(0.0, s) - t * s), np.array([np.mean(r * u), np.mean(r)])
 
-    a, b = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B").x
-    return float(a), float(b)
+    fit = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    if not fit.success or not np.all(np.isfinite(fit.x)):
+        return None
+    a, b = fit.x
+    a = a / sd if sd > 0 else 0.0  # back to the scale of z: a * (z - mu) / sd + b
+    return float(a), float(b - a * mu)
+
+
+def _cells(p: np.ndarray, cuts: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each row's cell (how many cuts lie at or below its score) and the number of cells."""
+    return np.searchsorted(cuts, p, side="right"), len(cuts) + 1
 
 
 def tune_threshold(
@@ -404,13 +423,16 @@ def tune_threshold(
     only through the two Platt parameters, so the cut does not chase the few minority rows of a
     small validation part; for F1 this is the plug-in form of Lipton et al.'s (2014) rule that
     the F1-optimal cut of calibrated probabilities is half the best F1, and for balanced accuracy
-    of the Bayes cut at the class prior. Why: on churn's 10 and flights-5%'s 6 validation splits
+    of the Bayes cut at the class prior. ``p_pos`` must then be probabilities in [0, 1] (other
+    scores, such as margins: ``method="empirical"``). Why: on churn's 10 and flights-5%'s 6 validation splits
     it beat the bagged empirical cut below on holdout F1 and MCC for plain, oversampled and
-    deferred-oversampled nets alike (F1 +0.002 to +0.022), and on balanced accuracy by +0.003 on
-    average (benchmarks/results/imbalance.md, round 9). It falls back to the empirical cut when
-    the rows hold one class, or when the Platt slope is not positive (scores that do not rank).
+    deferred-oversampled nets alike (F1 +0.002 to +0.022), and on balanced accuracy by +0.0025 on
+    average, better in 3 of 6 (benchmarks/results/imbalance.md, round 9). It falls back to the
+    empirical cut when the rows hold one class, when the Platt fit does not converge, or when its slope is not
+    positive (higher scores are not more often positive on these rows).
 
-    ``method="empirical"``: the metric of the rows' own labels. Each metric curve over the
+    ``method="empirical"``: the metric of the rows' own labels. ``max_candidates``, ``smooth``,
+    ``n_bootstrap`` and ``random_state`` apply to this method only. Each metric curve over the
     candidates (at most ``max_candidates``, by quantiles) is read through a moving average
     ``smooth`` of the candidates wide (``_pick``; ``smooth=0`` takes the raw maximum), and the
     cut is bagged: the median of the cuts picked on ``n_bootstrap`` bootstrap resamples of the
@@ -441,24 +463,20 @@ def tune_threshold(
     if not np.isfinite(p).all():
         raise ValueError(f"p_pos holds {int((~np.isfinite(p)).sum())} NaN or infinite value(s): a threshold needs finite scores")
     sign = 1.0 if m.greater_is_better else -1.0
-    if method == "calibrated" and m.from_counts is not None and 0 < y.sum() < len(y):
-        z = np.log(np.clip(p, 1e-12, None)) - np.log(np.clip(1 - p, 1e-12, None))  # logits, p in [0, 1]
-        a, b = _platt(z, y == 1)
-        if a > 0:
-            q = expit(a * z + b)
-            cuts = _candidates(p, len(p))  # no resampling here: every distinct score is a candidate
-            cell = np.searchsorted(cuts, p, side="right")
-            k = len(cuts) + 1
-            # Expected counts; the clip drops the -1e-16 that float sums leave (MCC takes a sqrt).
-            counts = _counts_per_cut(np.bincount(cell, q, minlength=k), np.bincount(cell, 1 - q, minlength=k))
-            curve = sign * m.from_counts(*(np.maximum(c, 0.0) for c in counts))
-            return float(cuts[_middle_of_best(curve)])
+    if method == "calibrated" and m.from_counts is not None:
+        if p.min() < 0 or p.max() > 1:
+            raise ValueError(
+                "method='calibrated' needs p_pos as probabilities in [0, 1] (it calibrates their "
+                f"logits), got values in [{p.min():.4g}, {p.max():.4g}]; use method='empirical' for other scores"
+            )
+        cut = _calibrated_cut(y, p, m, sign)
+        if cut is not None:
+            return cut
     cuts = _candidates(p, max_candidates)
     if m.from_counts is None:
         scores = np.array([sign * m.func(y, (p >= t).astype(np.int64)) for t in cuts])
         return _pick(cuts, scores, smooth)
-    k = len(cuts) + 1  # cells: rows between consecutive cuts
-    cell = np.searchsorted(cuts, p, side="right")  # how many cuts lie at or below each row
+    cell, k = _cells(p, cuts)
     cells = np.concatenate([np.bincount(cell[y == 1], minlength=k), np.bincount(cell[y == 0], minlength=k)])
     draws = cells[None]  # the rows themselves, unless resamples holding both classes replace them
     if n_bootstrap and cells[:k].sum() and cells[k:].sum():
@@ -468,6 +486,23 @@ def tune_threshold(
         draws = resampled if len(resampled) else draws
     curves = sign * m.from_counts(*_counts_per_cut(draws[:, :k].astype(float), draws[:, k:].astype(float)))
     return float(np.median([_pick(cuts, c, smooth) for c in curves]))
+
+
+def _calibrated_cut(y: np.ndarray, p: np.ndarray, m: Metric, sign: float) -> float | None:
+    """``tune_threshold``'s calibrated cut, or None where it falls back (see there)."""
+    if not 0 < y.sum() < len(y):
+        return None
+    z = np.log(np.clip(p, 1e-12, None)) - np.log(np.clip(1 - p, 1e-12, None))  # logits
+    fit = _platt(z, y == 1)
+    if fit is None or fit[0] <= 0:
+        return None
+    q = expit(fit[0] * z + fit[1])
+    cuts = _candidates(p, len(p))  # no resampling here: every distinct score is a candidate
+    cell, k = _cells(p, cuts)
+    # Expected counts; the clip drops the -1e-16 that float sums leave (MCC takes a sqrt).
+    counts = _counts_per_cut(np.bincount(cell, q, minlength=k), np.bincount(cell, 1 - q, minlength=k))
+    curve = sign * m.from_counts(*(np.maximum(c, 0.0) for c in counts))
+    return float(cuts[_middle_of_best(curve)])
 
 
 def tune_prior_correction(

@@ -147,6 +147,29 @@ def test_sampler_reaches_the_learner_plain_first_then_balanced(monkeypatch):
     assert abs(counts[0] - counts[1]) <= 1
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_deferred_oversampling_keeps_an_oversampled_epoch_and_patience_waits_for_one(seed):
+    # Found in review: the plain warm-up epochs were scored by the validation loss corrected for
+    # the oversampled prior, and patience counted them, so a fit could stop (or keep its
+    # weights) before it had oversampled at all, and a multiclass prior correction then divided
+    # by the wrong prior. They are a warm-up now: never the kept weights, not counted by patience.
+    X, y = _imbalanced(600, pos=0.1, seed=seed)
+    clf = TabularClassifier(sampling="oversample", validation_fraction=0.2, patience=1,
+                            **{**FAST, "epochs": 8, "random_state": seed}).fit(X, y)
+    assert clf.best_epoch_ > 4  # epochs 1-4 are the plain warm-up
+    assert len(clf.history_) >= 6  # epoch 5 is the first candidate; patience 1 waits one more
+
+
+@pytest.mark.parametrize(("epochs", "plain"), [(1, 0), (2, 1), (3, 1), (5, 2), (20, 10)])
+def test_deferred_oversampling_plain_epochs_are_the_lower_half(epochs, plain):
+    X, y = _imbalanced(200, pos=0.2)
+    clf = TabularClassifier(sampling="oversample", **{**FAST, "epochs": epochs})
+    clf._setup(X, y, None, split=False)  # the fitted state _sampler reads (classes_, epochs)
+    train = clf._tensors(X, y)
+    assert clf._sampler(train).plain_epochs == plain
+    assert clf._sampler(train, continued=True).plain_epochs == 0
+
+
 def test_oversampler_defers_by_plain_epochs():
     y = np.repeat([0, 1], [90, 10])
     s = OversampleSampler(y, plain_epochs=2)
@@ -333,6 +356,29 @@ def test_calibrated_threshold_falls_back_to_the_empirical_cut():
     assert tune_threshold(zeros, p[:50], "f1") == tune_threshold(zeros, p[:50], "f1", method="empirical")
     with pytest.raises(ValueError, match="method must be"):
         tune_threshold(y, p, "f1", method="platt")
+
+
+@pytest.mark.parametrize(("centre", "width"), [(0.5, 1e-1), (0.5, 1e-5), (0.3, 1e-4), (0.9, 1e-4)])
+def test_calibrated_threshold_on_scores_in_a_narrow_band(centre, width):
+    # Found in review: an under-confident net's well-ranked scores within 1e-4 of each other
+    # stopped the Platt fit at its starting slope (every row predicted positive), or gave a
+    # negative slope. The fit now runs on standardised scores.
+    rng = np.random.default_rng(0)
+    y = (rng.random(1000) < 0.1).astype(np.int64)
+    s = rng.normal(size=1000) + 3 * y
+    p = centre + width * s / np.ptp(s)
+    f1 = METRICS["f1"].func
+    assert f1(y, p >= tune_threshold(y, p, "f1")) > f1(y, p >= tune_threshold(y, p, "f1", method="empirical")) - 0.03
+
+
+def test_calibrated_threshold_needs_probabilities():
+    y, p = _scores_and_labels(200, np.random.default_rng(5))
+    margins = np.log(p / (1 - p))
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\].*method='empirical'"):
+        tune_threshold(y, margins, "f1")
+    # The empirical cut reads ranks only: on margins it splits the rows where it splits them on p.
+    cut_m, cut_p = (tune_threshold(y, v, "f1", method="empirical") for v in (margins, p))
+    np.testing.assert_array_equal(margins >= cut_m, p >= cut_p)
 
 
 def test_bagged_threshold_is_deterministic_and_checks_n_bootstrap():
