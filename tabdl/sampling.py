@@ -418,18 +418,19 @@ def tune_threshold(
 
     ``method="calibrated"`` (the default, for metrics with ``from_counts``): Platt-scale the
     probabilities on these rows (``_platt``: two parameters fitted by log loss), and take the cut
-    that maximises the metric of the *expected* confusion counts, each row counting as
-    ``q`` positive and ``1 - q`` negative by its calibrated probability ``q``. The labels enter
-    only through the two Platt parameters, so the cut does not chase the few minority rows of a
-    small validation part; for F1 this is the plug-in form of Lipton et al.'s (2014) rule that
-    the F1-optimal cut of calibrated probabilities is half the best F1, and for balanced accuracy
-    of the Bayes cut at the class prior. ``p_pos`` must then be probabilities in [0, 1] (other
-    scores, such as margins: ``method="empirical"``). Why: on churn's 10 and flights-5%'s 6 validation splits
-    it beat the bagged empirical cut below on holdout F1 and MCC for plain, oversampled and
-    deferred-oversampled nets alike (F1 +0.002 to +0.022), and on balanced accuracy by +0.0025 on
-    average, better in 3 of 6 (benchmarks/results/imbalance.md, round 9). It falls back to the
-    empirical cut when the rows hold one class, when the Platt fit does not converge, or when its slope is not
-    positive (higher scores are not more often positive on these rows).
+    that maximises the metric of the *expected* confusion counts, each row counting as ``q``
+    positive and ``1 - q`` negative by its calibrated probability ``q``. The labels enter only
+    through the two Platt parameters, so the cut does not chase the few minority rows of a small
+    validation part. For F1 this is the plug-in form of Lipton et al.'s (2014) rule that the
+    F1-optimal cut of calibrated probabilities is half the best F1; for balanced accuracy, of
+    the Bayes cut at the class prior. ``p_pos`` must then be probabilities in [0, 1] (other
+    scores, such as margins: ``method="empirical"``). Why: on churn's 10 and flights-5%'s 6
+    validation splits it beat the bagged empirical cut below on holdout F1 and MCC for plain,
+    oversampled and deferred-oversampled nets alike (F1 +0.002 to +0.022), and on balanced
+    accuracy by +0.0025 on average, better in 3 of 6 (benchmarks/results/imbalance.md, round 9).
+    It falls back to the empirical cut when the rows hold one class, when the Platt fit does not
+    converge, or when its slope is not positive (higher scores are not more often positive on
+    these rows).
 
     ``method="empirical"``: the metric of the rows' own labels. ``max_candidates``, ``smooth``,
     ``n_bootstrap`` and ``random_state`` apply to this method only. Each metric curve over the
