@@ -974,8 +974,8 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     - ``sampling="oversample"`` draws every class to an equal share of an epoch of n rows
       (minority rows repeated, a fresh majority subset each epoch), after a warm-up: the first
       ``epochs // 2`` epochs of a fit train on the data as it is (deferred re-sampling,
-      ``tabdl.sampling.OVERSAMPLE_DEFER``) and are never the kept weights nor counted by
-      ``patience``; continued cycles oversample from their first epoch. ``"undersample"`` caps
+      ``tabdl.sampling.OVERSAMPLE_DEFER``), do not compete for the kept weights and are not
+      counted by ``patience``; continued cycles oversample from their first epoch. ``"undersample"`` caps
       every class at ``undersample_ratio`` x the smallest class (``undersample_ratio`` =
       majority:minority after sampling, >= 1). Both draw row indices per epoch; no data is
       copied. Oversampling trains with label smoothing 0.05 (repeated rows are otherwise

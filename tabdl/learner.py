@@ -353,9 +353,13 @@ class Learner:
         self.n_epochs, self.stop, self.diverged, self.interrupted = int(epochs), False, False, False
         self.stop_reason = self.stop_advice = ""
         self.best_state, self.best_epoch, self.best_score = self._snapshot(), 0, math.inf
-        # A sampler's warm-up epochs (deferred oversampling's plain ones: tabdl.sampling) train
-        # the net but are not candidates for the best weights, which must be the sampled ones.
-        self.warmup_epochs = min(int(getattr(self.sampler, "plain_epochs", 0)), epochs - 1)
+        # A sampler's warm-up epochs (deferred oversampling's plain ones still to come:
+        # tabdl.sampling) train the net but do not compete for the best weights, which must be
+        # the sampled ones. Each is still held as the fallback (best_score stays inf, so the first
+        # sampled epoch replaces it): a stop before any sampled epoch ends (Ctrl-C, divergence)
+        # keeps the last finished plain epoch, not the untrained net.
+        left = getattr(self.sampler, "plain_epochs", 0) - getattr(self.sampler, "epochs_drawn", 0)
+        self.warmup_epochs = min(max(int(left), 0), epochs - 1)
         # Divergence = the smoothed batch loss rises above diverge_factor x the starting weights'
         # loss on the training rows (_loss_on). Not x the first batch's loss: on a heavy-tailed target
         # (incomes, prices) a batch that holds an outlier scores 10-100x one that does not, and a
@@ -415,7 +419,9 @@ class Learner:
                     logs.update(self.validate(valid))
                 logs["lr"] = float(lrs[-1])
                 score = logs["valid_loss"] if valid is not None else logs["train_loss"]
-                if epoch > self.warmup_epochs and math.isfinite(score) and score < self.best_score:
+                if epoch <= self.warmup_epochs:
+                    self.best_epoch, self.best_state = epoch, self._snapshot()
+                elif math.isfinite(score) and score < self.best_score:
                     self.best_score, self.best_epoch, self.best_state = score, epoch, self._snapshot()
                 for cb in self.callbacks:
                     cb.after_epoch(self, logs)
@@ -425,8 +431,9 @@ class Learner:
             self.interrupted = True  # a caller that chains cycles (fine_tune) stops here too
             self.stop_reason = f"interrupted during epoch {self.epoch}"
             if self.warn_on_stop:
+                kept = f"the best weights so far (epoch {self.best_epoch})" if self.best_epoch else "the initial weights"
                 warnings.warn(
-                    f"fit {self.stop_reason}; keeping the best weights so far (epoch {self.best_epoch})",
+                    f"fit {self.stop_reason}; keeping {kept}",
                     UserWarning,
                     stacklevel=outside_tabdl(),
                 )

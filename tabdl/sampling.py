@@ -89,8 +89,9 @@ class OversampleSampler:
     comes, a plain shuffle of all rows, and oversampling starts after them: deferred re-sampling
     (Cao et al. 2019, "Learning Imbalanced Datasets with Label-Distribution-Aware Margin Loss").
     See ``OVERSAMPLE_DEFER`` for why. The calls are counted, so a sampler serves one training
-    cycle (the estimators make one per cycle). The Learner reads ``plain_epochs``: those epochs
-    are not candidates for the best weights, nor counted by early stopping's patience.
+    cycle (the estimators make one per cycle). The Learner reads the plain epochs left
+    (``plain_epochs - epochs_drawn``): those epochs are not candidates for the best weights, nor
+    counted by early stopping's patience.
 
     ``class_counts`` holds the per-epoch count of each class (0 for classes absent from ``y``).
     """
@@ -181,10 +182,11 @@ OVERSAMPLE_LABEL_SMOOTHING = 0.05
 # (imbalance.md rounds 1-8); deferred, the features come from the data as it is and the last
 # epochs move the decision towards the minority. On churn's 10 and flights-5%'s 6 validation
 # splits it beat oversampling from the start on AUC, PR AUC, F1 and balanced accuracy alike
-# (churn PR AUC 0.868 -> 0.876, flights-5% 0.106 -> 0.128: imbalance.md, rounds 8 and 9). The
-# plain epochs are a warm-up, not candidates for the best weights: the validation loss that picks
-# them is corrected for the oversampled prior (PriorCorrectedLoss), which they were not trained
-# on, so the model kept is always an oversampled one. Label smoothing
+# (churn PR AUC 0.868 -> 0.875, flights-5% 0.106 -> 0.128: imbalance.md, round 9). The plain
+# epochs are a warm-up, not candidates for the best weights: the validation loss that picks them
+# is corrected for the oversampled prior (PriorCorrectedLoss), which they were not trained on, so
+# the model kept is an oversampled one (the Learner holds the last plain epoch only as the
+# fallback of a stop before any oversampled epoch ends). Label smoothing
 # (OVERSAMPLE_LABEL_SMOOTHING) applies to the whole fit, as in the study.
 OVERSAMPLE_DEFER = 0.5
 

@@ -9,8 +9,9 @@ from sklearn.utils.class_weight import compute_class_weight
 
 import tabdl.estimators as est_mod
 from tabdl import TabularClassifier
-from tabdl.learner import Learner
+from tabdl.learner import Learner, TensorData
 from tabdl.metrics import METRICS, Metric, get_metric, warn_if_accuracy_misleading
+from tabdl.modules import TabularMLP
 from tabdl.sampling import (
     OversampleSampler,
     UndersampleSampler,
@@ -158,6 +159,37 @@ def test_deferred_oversampling_keeps_an_oversampled_epoch_and_patience_waits_for
                             **{**FAST, "epochs": 8, "random_state": seed}).fit(X, y)
     assert clf.best_epoch_ > 4  # epochs 1-4 are the plain warm-up
     assert len(clf.history_) >= 6  # epoch 5 is the first candidate; patience 1 waits one more
+
+
+def test_a_stop_before_the_first_oversampled_epoch_keeps_the_last_plain_one(monkeypatch):
+    # Found in review: the warm-up epochs were never held, so Ctrl-C (or a divergence) before
+    # the first oversampled epoch ended restored the untrained net and tuned a cut on it.
+    X, y = _imbalanced(600, pos=0.1)
+    orig = OversampleSampler.__call__
+
+    def interrupt_in_epoch_5(self, g):
+        if self.epochs_drawn == 4:  # the call that would draw epoch 5, the first oversampled one
+            raise KeyboardInterrupt
+        return orig(self, g)
+
+    monkeypatch.setattr(OversampleSampler, "__call__", interrupt_in_epoch_5)
+    with pytest.warns(UserWarning, match=r"interrupted during epoch 5; keeping the best weights so far \(epoch 4\)"):
+        clf = TabularClassifier(sampling="oversample", validation_fraction=0.2, **{**FAST, "epochs": 8}).fit(X, y)
+    assert clf.interrupted_ and clf.best_epoch_ == 4
+    assert METRICS["roc_auc"](y, clf.predict_proba(X)) > 0.8  # trained weights, not the initial ones
+
+
+def test_learner_warm_up_is_what_the_sampler_has_left():
+    # A sampler that already drew a plain epoch (an lr_find, an earlier cycle) has one fewer to go.
+    X, y = _imbalanced(200, pos=0.2)
+    data = TensorData(torch.zeros(len(y), 0, dtype=torch.long), torch.tensor(X[["a"]].to_numpy(), dtype=torch.float32),
+                      torch.as_tensor(y))
+    sampler = OversampleSampler(y, plain_epochs=3)
+    sampler(torch.Generator())
+    net = TabularMLP(cardinalities=[], emb_dims=[], n_cont=1, n_out=2, layers=(8,))
+    learner = Learner(net, torch.nn.CrossEntropyLoss(), batch_size=64, sampler=sampler)
+    learner.fit_one_cycle(data, 4, 1e-2, valid=data)
+    assert learner.warmup_epochs == 2 and learner.best_epoch > 2
 
 
 @pytest.mark.parametrize(("epochs", "plain"), [(1, 0), (2, 1), (3, 1), (5, 2), (20, 10)])
