@@ -975,11 +975,11 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
       (minority rows repeated, a fresh majority subset each epoch), after a warm-up: the first
       ``epochs // 2`` epochs of a fit train on the data as it is (deferred re-sampling,
       ``tabdl.sampling.OVERSAMPLE_DEFER``), do not compete for the kept weights and are not
-      counted by ``patience``; continued cycles oversample from their first epoch. ``"undersample"`` caps
-      every class at ``undersample_ratio`` x the smallest class (``undersample_ratio`` =
-      majority:minority after sampling, >= 1). Both draw row indices per epoch; no data is
-      copied. Oversampling trains with label smoothing 0.05 (repeated rows are otherwise
-      memorised; ``tabdl.sampling.OVERSAMPLE_LABEL_SMOOTHING``).
+      counted by ``patience``; continued cycles oversample from their first epoch.
+      ``"undersample"`` caps every class at ``undersample_ratio`` x the smallest class
+      (``undersample_ratio`` = majority:minority after sampling, >= 1). Both draw row indices
+      per epoch; no data is copied. Oversampling trains with label smoothing 0.05 (repeated
+      rows are otherwise memorised; ``tabdl.sampling.OVERSAMPLE_LABEL_SMOOTHING``).
     - ``class_weight="balanced"`` (scikit-learn's rule) or ``{label: weight}`` weights the loss.
     - With sampling or class weights, the best epoch is chosen by the validation log loss of
       the prior-corrected probabilities (``history_["valid_loss"]``; see
