@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .columns import category_codes
-from .estimators import _check_positive, _check_y_range, _TabularEstimator
+from .estimators import _check_positive, _check_y_range, _TabularEstimator, _warn_if_outside_y_range
 from .learner import Learner, TensorData
 from .modules import DotProductBias, TabularMLP
 from .neighbours import fit_item_neighbours
@@ -252,6 +252,8 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
             self.y_range_ = None if self.y_range is None else (float(self.y_range[0]), float(self.y_range[1]))
         if self.y_range_ is not None and not self.y_range_[0] < self.global_mean_ < self.y_range_[1]:
             raise ValueError(f"the mean rating {self.global_mean_:.4g} lies outside y_range {self.y_range_}")
+        if self.y_range_ is not None and not isinstance(self.y_range, str):
+            _warn_if_outside_y_range(self.y_range, y, "ratings")
 
     def _global_bias(self) -> float:
         """The head's starting offset: the global mean (in logit space when squashed)."""
@@ -345,6 +347,9 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         return self._to_output(self._learner_for_predict().predict_raw(data))
 
     def _after_training(self, learner: Learner, train: TensorData, scored, *, fresh: bool = False) -> None:
+        if not fresh and hasattr(self, "seen_items_"):
+            # A continued cycle's ratings are seen too (fit keeps the pairs of its own X).
+            self._store_seen(train.x_cat.cpu().numpy(), merge=True)
         if getattr(self.model_, "neighbours", None) is None or not self.n_neighbors:
             return  # (n_neighbors set to 0 after a fit: the tables stay empty)
         codes, ratings = train.x_cat.cpu(), self._to_target(train.y)
@@ -386,13 +391,19 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         self.user_ids_ = _ids_for(X[user], pre.vocabs_[0])
         self.item_ids_ = _ids_for(X[item], pre.vocabs_[1])
         # Every known (user, item) pair of X, for recommend(exclude_seen=True).
-        codes = pre.transform(X[[user, item]])[0].numpy()
+        self._store_seen(pre.transform(X[[user, item]])[0].numpy(), merge=False)
+        return self
+
+    def _store_seen(self, codes: np.ndarray, *, merge: bool) -> None:
+        """Keep the (user, item) code pairs of rated rows (unknown ids dropped) as the seen pairs,
+        or, with ``merge``, add them to those already kept (continued training)."""
         codes = codes[(codes > 0).all(axis=1)]
         shape = (len(self.user_ids_) + 1, len(self.item_ids_) + 1)
         seen = sparse.csr_matrix((np.ones(len(codes), dtype=bool), (codes[:, 0], codes[:, 1])), shape=shape)
+        if merge:
+            seen = (seen + self._seen()).astype(bool)
         # Kept as plain CSR arrays (item codes per user code) so that tabdl.io stores them as JSON.
         self.seen_indptr_, self.seen_items_ = seen.indptr.astype(np.int64), seen.indices.astype(np.int64)
-        return self
 
     def _seen(self) -> sparse.csr_matrix:
         data = np.ones(len(self.seen_items_), dtype=bool)
@@ -461,7 +472,8 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         """The top-``k`` items by predicted rating for one user, or for a list of users.
 
         Returns columns item, score (best first); a list of users adds a leading user column.
-        ``exclude_seen`` drops the items the user rated in the data given to ``fit``. An unknown
+        ``exclude_seen`` drops the items the user rated in the data given to ``fit`` and to later
+        training cycles (``fit_one_cycle``, ``fine_tune``). An unknown
         user gets the items with the best global mean plus item bias.
         """
         check_is_fitted(self, "model_")

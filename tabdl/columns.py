@@ -13,7 +13,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["as_frame", "category_keys", "category_codes", "factorize_keys", "lookup_code", "mean_std", "numeric_values"]
+__all__ = ["as_frame", "row_as_frame", "category_keys", "category_codes", "factorize_keys", "lookup_code", "mean_std", "numeric_values"]
+
+
+def row_as_frame(X: Any, names: Any) -> Any:
+    """A one-row Series that holds every fitted column name (``df.iloc[i]``, as fastai's
+    ``learn.predict`` takes a row) as a one-row frame; anything else as it is."""
+    if isinstance(X, pd.Series) and names is not None and set(names) <= set(X.index):
+        return X.to_frame().T
+    return X
 
 
 def as_frame(X: Any) -> pd.DataFrame:

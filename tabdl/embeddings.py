@@ -21,7 +21,7 @@ from sklearn.utils.extmath import svd_flip
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .columns import as_frame, category_codes, numeric_values, tabular_tags
+from .columns import as_frame, category_codes, numeric_values, row_as_frame, tabular_tags
 from .guards import outside_tabdl, unchanged_on_error
 from .io import SaveMixin
 
@@ -330,6 +330,7 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """Embedding vectors of each categorical column, then the raw continuous columns."""
         check_is_fitted(self, "tables_")
+        X = row_as_frame(X, getattr(self, "feature_names_in_", None))
         named = isinstance(X, pd.DataFrame)
         X = as_frame(X)
         validate_data(self, X, reset=False, skip_check_array=True)

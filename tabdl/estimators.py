@@ -23,7 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .callbacks import EarlyStopping, ProgressBar, SmoothLoss
-from .columns import check_unique_columns, mean_std, tabular_tags
+from .columns import check_unique_columns, mean_std, row_as_frame, tabular_tags
 from .ensemble import MemberLoss, NetBag, ensemble_head, out_of_bag
 from .guards import outside_tabdl, unchanged_on_error
 from .io import SaveMixin
@@ -120,6 +120,20 @@ def _check_y_range(value: Any, *, allow: tuple = (None,)) -> None:
     if not ok or not (_finite(pair[0]) and _finite(pair[1]) and pair[0] < pair[1]):
         also = ", ".join(repr(a) for a in allow)
         raise ValueError(f"y_range must be (low, high), finite, with low < high, or {also}; got {value!r}")
+
+
+def _warn_if_outside_y_range(y_range: Any, y: np.ndarray, what: str) -> None:
+    """A UserWarning when a user's ``y_range`` leaves out some of ``y``: no prediction can reach
+    those values (the sigmoid squashes every output into the range)."""
+    lo, hi = y_range
+    outside = float(np.mean((y < lo) | (y > hi)))
+    if outside > 0:
+        warnings.warn(
+            f"y_range={y_range!r} leaves out {outside:.1%} of the {what} (which span "
+            f"[{np.min(y):.4g}, {np.max(y):.4g}]): no prediction can reach them",
+            UserWarning,
+            stacklevel=outside_tabdl(),
+        )
 
 
 @contextlib.contextmanager
@@ -278,8 +292,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _match_columns(self, X: Any) -> pd.DataFrame:
         """Match X to the fitted columns: by name for frames, by position for arrays."""
         fitted_names = hasattr(self, "feature_names_in_")
-        if isinstance(X, pd.Series) and fitted_names and set(self.feature_names_in_) <= set(X.index):
-            X = X.to_frame().T  # one row as a Series (df.iloc[i]), as fastai's learn.predict takes it
+        X = row_as_frame(X, getattr(self, "feature_names_in_", None))
         has_names = isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns)
         cls = type(self).__name__
         # By name for string names, and for a frame that holds every fitted name whatever its
@@ -913,15 +926,7 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
         self.y_min_, self.y_max_ = y2.min(axis=0), y2.max(axis=0)
         _check_y_range(self.y_range)
         if self.y_range is not None and y2.shape[1] == 1:
-            lo, hi = self.y_range
-            outside = float(np.mean((y2 < lo) | (y2 > hi)))
-            if outside > 0:
-                warnings.warn(
-                    f"y_range={self.y_range!r} leaves out {outside:.1%} of the training targets (which span "
-                    f"[{self.y_min_[0]:.4g}, {self.y_max_[0]:.4g}]): no prediction can reach them",
-                    UserWarning,
-                    stacklevel=outside_tabdl(),
-                )
+            _warn_if_outside_y_range(self.y_range, y2[:, 0], "training targets")
 
     def _adapt_target(self, y: np.ndarray) -> None:
         # Continued training (fine_tune on new data) keeps the scaling stats the net learned in,

@@ -1,4 +1,5 @@
 import copy
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -338,3 +339,30 @@ def test_continued_training_refuses_ratings_outside_y_range(fitted):
         mf.fit_one_cycle(X, y * 2, epochs=1)  # a 1-10 scale on a 1-5 model
     mf.fit_one_cycle(X, y.clip(lo, hi), epochs=1)  # inside the range: trains on
     assert mf.predict(X).max() <= hi
+
+
+def test_an_explicit_y_range_that_leaves_out_ratings_warns_at_fit():
+    # Found in review: fit accepted 2-10 ratings under y_range=(0, 6) without a word, while
+    # fit_one_cycle refused them; no prediction can reach the ratings above 6.
+    X, y = _ratings()
+    with pytest.warns(UserWarning, match=r"y_range=\(0, 7\) leaves out .* of the ratings"):
+        MatrixFactorization(**{**FAST, "epochs": 1}, y_range=(0, 7)).fit(X, 2 * y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MatrixFactorization(**{**FAST, "epochs": 1}).fit(X, 2 * y)  # "auto" covers every rating
+
+
+def test_recommend_excludes_items_rated_in_a_continued_cycle(fitted, tmp_path):
+    # Found in review: the seen pairs were built in fit only, so recommend kept suggesting the
+    # items a user had just rated in fit_one_cycle.
+    mf, X, y = fitted
+    mf = clone(mf).fit(X, y)
+    user = X["user"].iloc[0]
+    new = [i for i in X["item"].unique() if i not in set(X.loc[X["user"] == user, "item"])][:3]
+    assert set(new) <= set(mf.recommend(user, k=1000)["item"])
+    mf.fit_one_cycle(pd.DataFrame({"user": user, "item": new}), pd.Series([3.0] * len(new)), epochs=1)
+    assert not set(new) & set(mf.recommend(user, k=1000)["item"])
+    from tabdl import load
+
+    back = load(mf.save(tmp_path / "mf.tabdl"))
+    assert not set(new) & set(back.recommend(user, k=1000)["item"])

@@ -354,3 +354,10 @@ def test_encoders_pickled_or_saved_before_principal_axes_keep_the_net_coordinate
     loaded = io._encoder_from_state(EntityEmbeddingEncoder, state, tensors)
     assert loaded.axes == "net"
     np.testing.assert_array_equal(loaded.transform(X), raw.transform(X))
+
+
+def test_transform_takes_one_row_as_a_series(fitted):
+    # Found in review: the estimators read df.iloc[i] as one row, the encoder reported a width
+    # error ("X has 1 features") instead.
+    _, enc, X, _ = fitted
+    np.testing.assert_array_equal(enc.transform(X.iloc[3]), enc.transform(X.iloc[[3]]))
