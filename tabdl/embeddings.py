@@ -104,7 +104,9 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         With ``axes="principal"``, a category's exported vector is
         ``(tables_[j][code] - centers_[j]) @ components_[j]``; None with ``axes="net"``.
     embeddings_ : dict {column: DataFrame category -> vector}, first row labelled ``UNKNOWN``: the
-        vectors ``transform`` writes, in the coordinates ``axes`` chose (``tables_`` holds the raw ones)
+        vectors ``transform`` writes, in the coordinates ``axes`` chose (``tables_`` holds the raw ones).
+        The index holds the category keys of ``vocabs_``, as strings (the int category 5 is ``"5"``,
+        as ``most_similar`` returns it too)
     n_features_in_, feature_names_in_
     """
 
