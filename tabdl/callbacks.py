@@ -98,8 +98,9 @@ class EarlyStopping(Callback):
         self.patience = patience
 
     def after_epoch(self, learner: Learner, logs: dict[str, Any]) -> None:
-        # Patience counts from the end of the learner's warm-up (epochs that cannot be the best).
-        if learner.epoch - max(learner.best_epoch, learner.warmup_epochs) >= self.patience:
+        # During a warm-up the learner holds each warm-up epoch as its best, so patience counts
+        # from the warm-up's end without a rule of its own.
+        if learner.epoch - learner.best_epoch >= self.patience:
             learner.stop = True
 
 

@@ -347,7 +347,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         return self._to_output(self._learner_for_predict().predict_raw(data))
 
     def _after_training(self, learner: Learner, train: TensorData, scored, *, fresh: bool = False) -> None:
-        if not fresh and hasattr(self, "seen_items_"):
+        if not fresh:
             # A continued cycle's ratings are seen too (fit keeps the pairs of its own X).
             self._store_seen(train.x_cat.cpu().numpy(), merge=True)
         if getattr(self.model_, "neighbours", None) is None or not self.n_neighbors:

@@ -418,12 +418,13 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
             for c, t, v in zip(self.cat_features_, self._out_tables, self.vocabs_)
         }
 
-    def _table(self, col: Any) -> tuple[np.ndarray, list[str]]:
+    def _table(self, col: Any) -> tuple[np.ndarray, list[str], pd.Index]:
+        """``col``'s exported table, its row labels and transform's lookup of its categories."""
         check_is_fitted(self, "tables_")
         if col not in self.cat_features_:
             raise ValueError(f"column {col!r} is not a categorical column of this encoder: {self.cat_features_}")
         j = self.cat_features_.index(col)
-        return self._out_tables[j], [UNKNOWN, *self.vocabs_[j]]
+        return self._out_tables[j], [UNKNOWN, *self.vocabs_[j]], self._lookups[j]
 
     def most_similar(self, col: Any, category: Any, k: int = 10) -> pd.Series:
         """The k categories of ``col`` whose vectors (``embeddings_``) are closest to ``category``'s by cosine.
@@ -431,9 +432,8 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         With ``axes="principal"`` the vectors are centred, so the offset all categories share
         does not make every pair look alike.
         """
-        table, labels = self._table(col)
+        table, labels, lookup = self._table(col)
         # transform's lookup (a flag meets its 0/1 spelling); row 0 is the unknown vector
-        lookup = self._lookups[self.cat_features_.index(col)]
         row = 0 if category == UNKNOWN else int(category_codes(pd.Series([category], dtype=object), lookup)[0])
         if row == 0 and category != UNKNOWN:
             raise ValueError(
@@ -449,7 +449,7 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         """Labelled 2-D PCA map of one column's vectors; returns the matplotlib Axes."""
         from .plotting import plot_embedding_map
 
-        table, labels = self._table(col)
+        table, labels, _ = self._table(col)
         return plot_embedding_map(table, labels, title=f"Entity embeddings of {col!r}", ax=ax, max_labels=max_labels)
 
     # >>> pickling

@@ -358,8 +358,7 @@ class Learner:
         # the sampled ones. Each is still held as the fallback (best_score stays inf, so the first
         # sampled epoch replaces it): a stop before any sampled epoch ends (Ctrl-C, divergence)
         # keeps the last finished plain epoch, not the untrained net.
-        left = getattr(self.sampler, "plain_epochs", 0) - getattr(self.sampler, "epochs_drawn", 0)
-        self.warmup_epochs = min(max(int(left), 0), epochs - 1)
+        self.warmup_epochs = min(int(getattr(self.sampler, "plain_epochs_left", 0)), epochs - 1)
         # Divergence = the smoothed batch loss rises above diverge_factor x the starting weights'
         # loss on the training rows (_loss_on). Not x the first batch's loss: on a heavy-tailed target
         # (incomes, prices) a batch that holds an outlier scores 10-100x one that does not, and a

@@ -89,9 +89,8 @@ class OversampleSampler:
     comes, a plain shuffle of all rows, and oversampling starts after them: deferred re-sampling
     (Cao et al. 2019, "Learning Imbalanced Datasets with Label-Distribution-Aware Margin Loss").
     See ``OVERSAMPLE_DEFER`` for why. The calls are counted, so a sampler serves one training
-    cycle (the estimators make one per cycle). The Learner reads the plain epochs left
-    (``plain_epochs - epochs_drawn``): those epochs are not candidates for the best weights, nor
-    counted by early stopping's patience.
+    cycle (the estimators make one per cycle). The Learner reads ``plain_epochs_left``: those
+    epochs are not candidates for the best weights, nor counted by early stopping's patience.
 
     ``class_counts`` holds the per-epoch count of each class (0 for classes absent from ``y``).
     """
@@ -99,8 +98,8 @@ class OversampleSampler:
     def __init__(self, y: Any, n_classes: int | None = None, plain_epochs: int = 0):
         self.groups, k = _groups(y, n_classes)
         present = np.array([len(g) > 0 for g in self.groups])
-        share = sum(len(g) for g in self.groups) // int(present.sum())
-        self.class_counts = np.where(present, share, 0).astype(np.int64)
+        self.n_rows = sum(len(g) for g in self.groups)  # the groups partition the rows 0..n-1
+        self.class_counts = np.where(present, self.n_rows // int(present.sum()), 0).astype(np.int64)
         self.n_classes = k
         if isinstance(plain_epochs, bool) or not isinstance(plain_epochs, numbers.Integral) or plain_epochs < 0:
             raise ValueError(f"plain_epochs must be an int >= 0, got {plain_epochs!r}")
@@ -110,11 +109,15 @@ class OversampleSampler:
     def __len__(self) -> int:
         return int(self.class_counts.sum())
 
+    @property
+    def plain_epochs_left(self) -> int:
+        """The plain epochs still to draw (the Learner's warm-up)."""
+        return max(self.plain_epochs - self.epochs_drawn, 0)
+
     def __call__(self, g: torch.Generator) -> torch.Tensor:
         self.epochs_drawn += 1
         if self.epochs_drawn <= self.plain_epochs:
-            # The groups partition the row indices 0..n-1: a plain shuffle of them, cut to length.
-            return torch.randperm(sum(len(rows) for rows in self.groups), generator=g)[: len(self)]
+            return torch.randperm(self.n_rows, generator=g)[: len(self)]  # a plain shuffle, cut to length
         parts = []
         for rows, m in zip(self.groups, self.class_counts.tolist()):
             n = len(rows)
