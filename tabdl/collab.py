@@ -238,7 +238,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
                 "fitted with; fit a new model for the new rating scale"
             )
 
-    def _fit_target(self, y: np.ndarray) -> None:
+    def _fit_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         y = self._ratings(y)
         self.n_outputs_ = 1
         self.global_mean_ = float(y.mean())
@@ -312,6 +312,14 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
     def _n_bags(self, n_rows: int) -> int:
         return 1  # one factorisation: the neighbour correction and recommend read a single net
 
+    def _sample_weight(self, sample_weight: Any, n_rows: int) -> None:
+        if sample_weight is not None:  # the estimators' fit takes it; a factorisation does not
+            raise ValueError(
+                "MatrixFactorization does not take sample_weight: its neighbour correction and the seen "
+                "items of recommend count every rating alike. Repeat or drop ratings instead"
+            )
+        return None
+
     def _learner(self, n_train: int, callbacks=(), sampler=None, valid_loss_func=None, diverge_ref=None,
                  seed: int | None = None, progress: str = "fit") -> Learner:
         learner = super()._learner(n_train, callbacks, sampler, valid_loss_func, diverge_ref, seed, progress)
@@ -381,9 +389,9 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         return y.cpu().numpy()[:, 0].astype(np.float64)
 
     # >>> fit
-    def _fit_nets(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None) -> MatrixFactorization:
+    def _fit_nets(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None, sample_weight: Any) -> MatrixFactorization:
         # Inside fit's unchanged_on_error: the ids and seen pairs below belong to the fit too.
-        super()._fit_nets(X, y, eval_set)
+        super()._fit_nets(X, y, eval_set, sample_weight)
         X = as_frame(X)
         pre = self.preprocessor_
         user, item = pre.cat_names_

@@ -195,17 +195,21 @@ def numeric_values(col: pd.Series, name: Any) -> np.ndarray:
     return v
 
 
-def mean_std(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and standard deviations (axis 0) of finite float values, computed on the
-    values divided by a power of two near each column's largest magnitude: the squares of 1e160
-    overflow to inf, and those of 1e-200 underflow to 0, where the scaled values' squares do neither.
+def mean_std(v: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (axis 0) of finite float values, weighted by the
+    rows' ``w`` when given, computed on the values divided by a power of two near each column's
+    largest magnitude: the squares of 1e160 overflow to inf, and those of 1e-200 underflow to 0,
+    where the scaled values' squares do neither.
     """
     v = np.asarray(v, dtype=np.float64)
     big = np.abs(v).max(axis=0) if len(v) else np.zeros(v.shape[1:])
     # A power of two divides exactly: on ordinary data the results equal numpy's to the last bit.
     big = np.exp2(np.ceil(np.log2(np.where(big > 0, big, 1.0))))
     u = v / big
-    return u.mean(axis=0) * big, u.std(axis=0) * big
+    if w is None:
+        return u.mean(axis=0) * big, u.std(axis=0) * big
+    mean = np.average(u, axis=0, weights=w)
+    return mean * big, np.sqrt(np.average((u - mean) ** 2, axis=0, weights=w)) * big
 
 
 def tabular_tags(tags: Any, random_state: Any) -> Any:

@@ -202,19 +202,20 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         # One net unless estimator_params asks for a bag: only the first net's tables are exported.
         return net.set_params(**{"n_bags": 1, **(self.estimator_params or {}), **overrides})
 
-    def fit(self, X: Any, y: Any):
-        """Train a net on (X, y) and keep its embedding tables and vocabularies."""
+    def fit(self, X: Any, y: Any, sample_weight: Any = None):
+        """Train a net on (X, y) and keep its embedding tables and vocabularies.
+        ``sample_weight`` weighs the rows' losses, as in the estimators' ``fit``."""
         with unchanged_on_error(self):  # a refused refit keeps the fitted encoder
-            return self._fit(X, y)
+            return self._fit(X, y, sample_weight)
 
-    def _fit(self, X: Any, y: Any) -> EntityEmbeddingEncoder:
+    def _fit(self, X: Any, y: Any, sample_weight: Any) -> EntityEmbeddingEncoder:
         self._validate_params()
         X = as_frame(X)
         validate_data(self, X, reset=True, skip_check_array=True)
         if X.shape[1] == 0:
             raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
         task = self._resolve_task(y)
-        net = self._make_net(task).fit(X, y)
+        net = self._make_net(task).fit(X, y, sample_weight=sample_weight)
         self._take_from(net)
         folded = [c for c, v in zip(self.cat_features_, self.vocabs_) if not v]
         if folded:
@@ -338,20 +339,22 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         validate_data(self, X, reset=False, skip_check_array=True)
         return self._encode(self._frame(X, named), self._out_tables, self._lookups)
 
-    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+    def fit_transform(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
         """Fit on all rows; return out-of-fold embeddings for X when ``cv`` is set."""
-        self.fit(X, y)
+        self.fit(X, y, sample_weight)
         frame = self._frame(X)
         if self.cv is None or not self.cat_features_:
             return self._encode(frame, self._out_tables, self._lookups)
-        return self._out_of_fold(frame, y)
+        return self._out_of_fold(frame, y, sample_weight)
 
-    def _out_of_fold(self, X: pd.DataFrame, y: Any) -> np.ndarray:
+    def _out_of_fold(self, X: pd.DataFrame, y: Any, sample_weight: Any) -> np.ndarray:
         from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 
         from .estimators import _seed
 
         y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y)
+        # Checked by fit already: a number or one per row.
+        weights = None if sample_weight is None else np.broadcast_to(np.asarray(sample_weight, dtype=float), (len(X),))
         classification = self.task_ == "classification"
         seed = _seed(self.random_state)
         if isinstance(self.cv, numbers.Integral):
@@ -364,7 +367,8 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         dims = {c: t.shape[1] for c, t in zip(self.cat_features_, self.tables_)}
         for train, test in splitter.split(X, y):
             # Same widths as the full net, so each fold's tables can be rotated onto it.
-            net = self._make_net(self.task_, emb_sizes=dims).fit(X.iloc[train], y[train])
+            w = None if weights is None else weights[train]
+            net = self._make_net(self.task_, emb_sizes=dims).fit(X.iloc[train], y[train], sample_weight=w)
             fold = EntityEmbeddingEncoder(remainder="drop", axes="net", dtype=self.dtype)
             fold._take_from(net)
             tables = [

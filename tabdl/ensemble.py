@@ -66,18 +66,20 @@ def reduce_members(out: torch.Tensor, how: str) -> torch.Tensor:
 
 
 class MemberLoss(nn.Module):
-    """The mean of the members' losses on ``(B, k, n_out)`` outputs; plain loss on ``(B, n_out)``."""
+    """The mean of the members' losses on ``(B, k, n_out)`` outputs; plain loss on ``(B, n_out)``.
+    With row weights (``tabdl.losses``), every member's rows carry them."""
 
     def __init__(self, base: nn.Module):
         super().__init__()
         self.base = base
 
-    def forward(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def forward(self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         if out.ndim == 3:
             k = out.shape[1]
-            # (B, k, n_out) -> (B*k, n_out); targets repeated per member in the same order.
-            return self.base(out.flatten(0, 1), y.repeat_interleave(k, dim=0))
-        return self.base(out, y)
+            # (B, k, n_out) -> (B*k, n_out); targets (and row weights) repeated per member in the same order.
+            out, y = out.flatten(0, 1), y.repeat_interleave(k, dim=0)
+            weight = None if weight is None else weight.repeat_interleave(k)
+        return self.base(out, y) if weight is None else self.base(out, y, weight)
 
 
 class NetBag(nn.Module):

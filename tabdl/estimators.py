@@ -20,7 +20,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from .callbacks import EarlyStopping, ProgressBar, SmoothLoss
 from .columns import check_unique_columns, mean_std, row_as_frame, tabular_tags
@@ -37,6 +37,7 @@ from .learner import (
     resolve_device,
     serving_device,
 )
+from .losses import CrossEntropyLoss, MSELoss
 from .lr_finder import LRFindResult
 from .metrics import Metric, get_metric, warn_if_accuracy_misleading
 from .modules import TabularMLP
@@ -143,6 +144,32 @@ def _about(what: str):
         yield
     except ValueError as e:
         raise ValueError(f"{what}: {e}") from None
+
+
+def _row_weights(sample_weight: Any, n_rows: int) -> torch.Tensor | None:
+    """``sample_weight`` checked as scikit-learn's estimators check it (a number, or one finite
+    value >= 0 per row, not all 0), as float32 row weights scaled to mean 1; None when every row
+    weighs the same, which leaves the loss, and so the fit, exactly the unweighted one."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, (str, bytes, numbers.Number, np.generic)):  # one weight for every row
+        if isinstance(sample_weight, (bool, np.bool_)) or not isinstance(sample_weight, numbers.Real):
+            raise ValueError(f"sample_weight must be a number or one number per row of X, got {sample_weight!r}")
+        sample_weight = np.full(n_rows, float(sample_weight))
+    try:
+        w = check_array(sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight")
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"sample_weight must hold one finite number per row of X: {e}") from None
+    if w.ndim != 1 or len(w) != n_rows:
+        raise ValueError(f"sample_weight must hold one number per row of X ({n_rows} rows), got shape {w.shape}")
+    if (w < 0).any():
+        i = int(np.argmax(w < 0))
+        raise ValueError(f"sample_weight must be >= 0, got {w[i]} at row {i}")
+    if not w.any():
+        raise ValueError("sample_weight is zero for every row: at least one row must weigh more than zero")
+    if (w == w[0]).all():
+        return None
+    return torch.from_numpy((w / w.mean()).astype(np.float32))
 
 
 def _check_int_or_auto(name: str, value: Any) -> None:
@@ -353,15 +380,23 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _to_target(self, y: torch.Tensor) -> np.ndarray:
         raise NotImplementedError
 
-    def _check_eval_set(self, eval_set: Any) -> tuple[pd.DataFrame, np.ndarray]:
+    def _check_eval_set(self, eval_set: Any) -> tuple[pd.DataFrame, np.ndarray, torch.Tensor | None]:
         """The same checks as the training data: a NaN target would make every valid_loss NaN
-        (so early stopping never sees an improvement) and a length mismatch would broadcast."""
+        (so early stopping never sees an improvement) and a length mismatch would broadcast.
+        A third item weighs the rows of the validation loss, as ``sample_weight`` weighs X's."""
         try:
-            Xv, yv = eval_set
+            Xv, yv, *weights = eval_set
         except (TypeError, ValueError):
-            raise ValueError("eval_set must be a pair (X_valid, y_valid)") from None
+            weights = [None, None]
+        if len(weights) > 1:
+            raise ValueError("eval_set must be a pair (X_valid, y_valid) or a triple (X_valid, y_valid, sample_weight_valid)")
         with _about("eval_set"):
-            return self._check_X_y_fit(Xv, yv)
+            Xv, yv = self._check_X_y_fit(Xv, yv)
+            return Xv, yv, self._sample_weight(weights[0] if weights else None, len(Xv))
+
+    def _sample_weight(self, sample_weight: Any, n_rows: int) -> torch.Tensor | None:
+        """The row weights of ``sample_weight`` (``_row_weights``; a hook: MatrixFactorization refuses them)."""
+        return _row_weights(sample_weight, n_rows)
 
     def _cuts(self, y: np.ndarray, n_nets: int, split: bool) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """Each net's (training rows, validation rows) as positions in y.
@@ -510,25 +545,27 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             return 40 if self._task == "regression" else 20
         return int(self.epochs)
 
-    def _tensors(self, X: pd.DataFrame, y: np.ndarray | torch.Tensor | None) -> TensorData:
-        """X encoded; y encoded too unless it already is (a tensor: _setup encodes it once)."""
+    def _tensors(self, X: pd.DataFrame, y: np.ndarray | torch.Tensor | None, w: torch.Tensor | None = None) -> TensorData:
+        """X encoded; y encoded too unless it already is (a tensor: _setup encodes it once);
+        ``w`` the row weights (``_sample_weight``)."""
         x_cat, x_cont = self.preprocessor_.transform(X)
         if y is not None and not isinstance(y, torch.Tensor):
             y = self._encode_target(y)
-        return TensorData(x_cat, x_cont, y)
+        return TensorData(x_cat, x_cont, y, w)
 
-    def _setup(self, X: Any, y: Any, eval_set, *, split: bool = True):
+    def _setup(self, X: Any, y: Any, eval_set, *, sample_weight: Any = None, split: bool = True):
         """Validate, learn the target and preprocessing, and encode: everything before the nets.
 
-        Returns every row of X encoded once, each net's cut of it (``_cuts``; one net unless
-        ``split``) and the encoded eval_set (or None).
+        Returns every row of X encoded once (with its row weights), each net's cut of it
+        (``_cuts``; one net unless ``split``) and the encoded eval_set (or None).
         """
         self._validate_params()
         X, y = self._check_X_y_fit(X, y)
+        w = self._sample_weight(sample_weight, len(X))
         self.seed_ = _seed(self.random_state)
         self.device_ = str(resolve_device(self.device))
         self._set_feature_names(X)
-        self._fit_target(y)
+        self._fit_target(y, None if w is None else w.numpy())
         eval_part = self._check_eval_set(eval_set) if eval_set is not None else None
         cuts = self._cuts(y, self._n_bags(len(X)) if split else 1, split and eval_part is None)
         if split:
@@ -543,15 +580,15 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         if len(cuts) > 1 and X_fit is not X:
             self.preprocessor_.release_pins(X)  # the other nets train on rows the first held out
         valid = None if eval_part is None else self._eval_tensors(eval_part, y)
-        return self._tensors(X, y_enc), cuts, valid
+        return self._tensors(X, y_enc, w), cuts, valid
 
     def _eval_tensors(self, eval_part: tuple[Any, np.ndarray], y: np.ndarray) -> TensorData:
         """The eval_set (checked by ``_check_eval_set``) encoded as rows to predict are (columns by
         name, or by position for an array), its targets as training on ``y`` encodes them; its
         errors say that they are about eval_set."""
-        Xv, yv = eval_part
+        Xv, yv, wv = eval_part
         with _about("eval_set"):
-            return TensorData(*self.preprocessor_.transform(self._match_columns(Xv)), self._encode_for(yv, y))
+            return TensorData(*self.preprocessor_.transform(self._match_columns(Xv)), self._encode_for(yv, y), wv)
 
     def _check_validation(self, has_valid: bool) -> None:
         """Refuse a fit that needs a validation part and has none (a hook: the classifier's
@@ -575,10 +612,18 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self.model_config_ = self._model_config(train)
         self.model_ = self._make_model()
 
-    def fit(self, X: Any, y: Any, *, eval_set: tuple[Any, Any] | None = None):
+    def fit(self, X: Any, y: Any, *, sample_weight: Any = None, eval_set: tuple[Any, ...] | None = None):
         """Fit with the one-cycle policy; ``eval_set=(X_valid, y_valid)`` replaces the split.
         ``X_valid`` is matched to X's columns as ``predict`` matches its X: by name when X had
         string column names and X_valid holds them, else by position.
+
+        ``sample_weight`` (one number >= 0 per row) weighs each row's loss, in training and in
+        the validation loss that picks the best epoch: a row of weight 2 counts as two rows, one
+        of weight 0 as none (``tabdl.losses``; with ``class_weight`` the two multiply). It weighs
+        the regressor's target scaling and clip range too. ``eval_set=(X_valid, y_valid,
+        w_valid)`` weighs the rows of an eval_set. Metrics in ``history_`` and the rule of
+        ``threshold="auto"`` are scored on the rows unweighted, and the preprocessing learns
+        from every row of X.
 
         With several nets (``n_bags``) each trains in turn on its own cut; the fit keeps their
         average, and the validation rows of the decision rule are each scored by the nets that
@@ -586,10 +631,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         of X, so the nets differ by seed only.
         """
         with unchanged_on_error(self):  # a refused or failed refit keeps the fitted model
-            return self._fit_nets(X, y, eval_set)
+            return self._fit_nets(X, y, eval_set, sample_weight)
 
-    def _fit_nets(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None) -> _TabularEstimator:
-        data, cuts, eval_part = self._setup(X, y, eval_set)
+    def _fit_nets(self, X: Any, y: Any, eval_set: tuple[Any, ...] | None, sample_weight: Any) -> _TabularEstimator:
+        data, cuts, eval_part = self._setup(X, y, eval_set, sample_weight=sample_weight)
         nets, held_out, first = [], [], None
         diverged = interrupted = False
         for i, (tr, va) in enumerate(cuts):
@@ -709,7 +754,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
 
-    def _fit_target(self, y: np.ndarray) -> None:
+    def _fit_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
+        """Learn the target's encoding from y (and the rows' weights ``w``, where they matter)."""
         raise NotImplementedError
 
     def _store_history(self, learner: Learner, *, reset: bool) -> None:
@@ -742,10 +788,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         return self
 
     def fit_one_cycle(self, X: Any, y: Any, *, epochs: int = 1, lr: float | slice | None = None,
-                      eval_set: tuple[Any, Any] | None = None):
+                      sample_weight: Any = None, eval_set: tuple[Any, ...] | None = None):
         """Train the fitted model further with one more cycle, keeping the preprocessing stats.
 
-        Frozen layer groups (see ``freeze``) stay fixed.
+        Frozen layer groups (see ``freeze``) stay fixed. ``sample_weight`` and ``eval_set`` as in ``fit``.
         """
         check_is_fitted(self, "model_")
         # Bad arguments are refused before anything changes (the classifier's head for new
@@ -755,7 +801,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         X, y = self._check_X_y_fit(self._check_X_predict(X), y)
         # Everything that can refuse the call runs before _adapt_target changes the model (a
         # classifier's new head, in place): a refused call must leave the fitted model as it was.
-        train = TensorData(*self.preprocessor_.transform(X), self._encode_for(y, y))
+        w = self._sample_weight(sample_weight, len(X))
+        train = TensorData(*self.preprocessor_.transform(X), self._encode_for(y, y), w)
         valid = None if eval_set is None else self._eval_tensors(self._check_eval_set(eval_set), y)
         self._adapt_target(y)
         with torch.random.fork_rng(devices=[]):
@@ -771,40 +818,42 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         return self
 
     def fine_tune(self, X: Any, y: Any, *, epochs: int = 3, freeze_epochs: int = 1,
-                  lr: float | slice = slice(1e-4, 1e-2), eval_set: tuple[Any, Any] | None = None):
+                  lr: float | slice = slice(1e-4, 1e-2), sample_weight: Any = None,
+                  eval_set: tuple[Any, ...] | None = None):
         """fastai's recipe for moving a fitted model to new data.
 
         Train the head alone for ``freeze_epochs`` at the top LR, then unfreeze and train all
         groups for ``epochs`` with discriminative LRs (``slice(lo, hi)`` spaces them from the
         embeddings to the head). Preprocessing stats stay those of the first fit; a classifier
-        whose classes change gets a new head.
+        whose classes change gets a new head. ``sample_weight`` and ``eval_set`` as in ``fit``.
         """
         top = lr.stop if isinstance(lr, slice) else lr
         if freeze_epochs:
             self.freeze()
             try:
-                self.fit_one_cycle(X, y, epochs=freeze_epochs, lr=top, eval_set=eval_set)
+                self.fit_one_cycle(X, y, epochs=freeze_epochs, lr=top, sample_weight=sample_weight, eval_set=eval_set)
             finally:
                 self.unfreeze()
             if self.interrupted_:
                 return self
-        return self.fit_one_cycle(X, y, epochs=epochs, lr=lr, eval_set=eval_set)
+        return self.fit_one_cycle(X, y, epochs=epochs, lr=lr, sample_weight=sample_weight, eval_set=eval_set)
 
     def _adapt_target(self, y: np.ndarray) -> None:
         """Hook for fine_tune on new data (the classifier swaps its head for new classes)."""
 
     # >>> LR finder
     def lr_find(self, X: Any, y: Any, *, start_lr: float = 1e-7, end_lr: float = 10.0,
-                num_it: int = 100) -> LRFindResult:
+                num_it: int = 100, sample_weight: Any = None) -> LRFindResult:
         """Run the LR finder. On a fitted estimator it probes the current model and restores it;
         on an unfitted one it probes a freshly initialised model and leaves the estimator unfitted.
+        ``sample_weight`` weighs the rows' losses, as in ``fit``.
         """
         if hasattr(self, "model_"):
             X, y = self._check_X_y_fit(self._check_X_predict(X), y)
-            probe, train = self, self._tensors(X, y)
+            probe, train = self, self._tensors(X, y, self._sample_weight(sample_weight, len(X)))
         else:
             probe = self.__class__(**self.get_params())
-            train, _, _ = probe._setup(X, y, None, split=False)
+            train, _, _ = probe._setup(X, y, None, sample_weight=sample_weight, split=False)
         # Dropout draws from torch's global RNG: seeded here and put back afterwards, so a sweep
         # is repeatable and leaves the caller's random stream as it was, fitted model or not.
         with torch.random.fork_rng(devices=[]):
@@ -915,15 +964,18 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
             raise ValueError("y contains +/-inf")
         return y.reshape(len(y), -1)
 
-    def _fit_target(self, y: np.ndarray) -> None:
+    def _fit_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         y2 = self._float_target(y)
-        self.y_mean_, std = mean_std(y2)
+        # Row weights count here too: targets of rows weighted 0 (junk, say) set neither the
+        # scale the net learns in nor the clip range.
+        self.y_mean_, std = mean_std(y2, w)
         self.y_std_ = np.where(std > 0, std, 1.0)
         # Predictions are clipped to the target range seen at fit: an MLP extrapolates linearly
         # on inputs far outside the training data (diamonds' x=y=z=0 rows gave log-prices of
         # 22 before this), where a tree would stay inside the observed range.
-        self.y_min_, self.y_max_ = y2.min(axis=0), y2.max(axis=0)
+        seen = y2 if w is None else y2[w > 0]
+        self.y_min_, self.y_max_ = seen.min(axis=0), seen.max(axis=0)
         _check_y_range(self.y_range)
         if self.y_range is not None and y2.shape[1] == 1:
             _warn_if_outside_y_range(self.y_range, y2[:, 0], "training targets")
@@ -953,7 +1005,7 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
         return self.n_outputs_
 
     def _loss(self) -> torch.nn.Module:
-        return torch.nn.MSELoss()
+        return MSELoss()
 
     def _unscale(self, out: np.ndarray) -> np.ndarray:
         return out.astype(np.float64) * self.y_std_ + self.y_mean_
@@ -1039,7 +1091,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         check_sampling(self.sampling, self.undersample_ratio)
         check_threshold(self.threshold, self.threshold_metric)
 
-    def _fit_target(self, y: np.ndarray) -> None:
+    def _fit_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         from sklearn.utils.multiclass import type_of_target
 
         kind = type_of_target(y)
@@ -1083,7 +1135,8 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     def _valid_loss(self, train: TensorData, sampler):
         # Sampling or class weights shift the prior the net learns; the best epoch is chosen by
         # the log loss of the prior-corrected probabilities (see PriorCorrectedLoss).
-        return prior_corrected_loss(train.y.numpy(), len(self.classes_), sampler, self.class_weight_)
+        return prior_corrected_loss(train.y.numpy(), len(self.classes_), sampler, self.class_weight_,
+                                    None if train.w is None else train.w.numpy())
 
     def _after_training(self, learner: Learner, train: TensorData,
                         scored: tuple[TensorData, torch.Tensor] | None, *, fresh: bool = False) -> None:
@@ -1115,7 +1168,8 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             else:
                 self.threshold_ = tune_threshold(y, proba[:, 1], self.threshold_metric)
         else:
-            priors = training_priors(train.y.numpy(), len(self.classes_), learner.sampler, self.class_weight_)
+            w = None if train.w is None else train.w.cpu().numpy()
+            priors = training_priors(train.y.cpu().numpy(), len(self.classes_), learner.sampler, self.class_weight_, w)
             self.threshold_ = None
             self.class_scale_ = tune_prior_correction(y, proba, priors, self.threshold_metric)
 
@@ -1161,7 +1215,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
 
     def _loss(self) -> torch.nn.Module:
         w = getattr(self, "class_weight_", None)
-        return torch.nn.CrossEntropyLoss(
+        return CrossEntropyLoss(
             weight=None if w is None else torch.tensor(w, dtype=torch.float32, device=self.device_),
             label_smoothing=label_smoothing(self.sampling),  # oversampled rows repeat: tabdl.sampling
         )

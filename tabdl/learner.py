@@ -59,24 +59,30 @@ def serving_device(device: str | torch.device) -> torch.device:
 
 @dataclass
 class TensorData:
-    """Encoded rows: categorical codes, continuous values and (optionally) targets."""
+    """Encoded rows: categorical codes, continuous values and (optionally) targets and row weights."""
 
     x_cat: torch.Tensor  # int64 (n, n_cat)
     x_cont: torch.Tensor  # float32 (n, n_cont)
     y: torch.Tensor | None = None  # float32 (n, t) for regression, int64 (n,) for classes
+    w: torch.Tensor | None = None  # float32 (n,) row weights for the loss; None: all rows alike
 
     def __len__(self) -> int:
         return self.x_cat.shape[0]
 
     def __getitem__(self, idx: torch.Tensor) -> TensorData:
-        return TensorData(self.x_cat[idx], self.x_cont[idx], None if self.y is None else self.y[idx])
+        return TensorData(*(None if t is None else t[idx] for t in (self.x_cat, self.x_cont, self.y, self.w)))
 
     def to(self, device: torch.device) -> TensorData:
         if self.x_cat.device == device:
             return self
-        return TensorData(
-            self.x_cat.to(device), self.x_cont.to(device), None if self.y is None else self.y.to(device)
-        )
+        return TensorData(*(None if t is None else t.to(device) for t in (self.x_cat, self.x_cont, self.y, self.w)))
+
+    def loss(self, loss_func: Callable, out: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
+        """``loss_func``'s loss of ``out`` (the model's outputs for rows ``idx``, or for every
+        row) against their targets, weighted by their row weights when there are any
+        (``tabdl.losses``: ``loss_func(out, y, w)``)."""
+        y, w = (self.y, self.w) if idx is None else (self.y[idx], None if self.w is None else self.w[idx])
+        return loss_func(out, y) if w is None else loss_func(out, y, w)
 
 
 class RandomSampler:
@@ -162,6 +168,9 @@ class Learner:
     ``valid_loss_func`` (default: ``loss_func``) scores the validation part, for when training
     optimises another loss than the one to monitor (a classifier trained on a resampled class
     prior monitors the prior-corrected log loss: ``tabdl.sampling.PriorCorrectedLoss``).
+
+    Data with row weights (``TensorData.w``) calls both as ``loss_func(out, y, w)``, which the
+    losses of ``tabdl.losses`` take; without them, as ``loss_func(out, y)``.
     """
 
     def __init__(
@@ -298,12 +307,12 @@ class Learner:
         step = -(-len(data) // max_rows)  # ceil: every row up to max_rows
         if step > 1:
             data = data[torch.arange(0, len(data), step, device=data.y.device)]
-        return float(self.loss_func(self.predict_raw(data), data.y))
+        return float(data.loss(self.loss_func, self.predict_raw(data)))
 
     def validate(self, valid: TensorData) -> dict[str, float]:
         out = self.predict_raw(valid)
         loss_func = self.valid_loss_func or self.loss_func
-        logs = {"valid_loss": float(loss_func(out, valid.y.to(self.device)))}
+        logs = {"valid_loss": float(valid.to(self.device).loss(loss_func, out))}
         if self.metrics:
             y_true, y_out = self.to_target(valid.y), self.to_output(out)
             for m in self.metrics:
@@ -394,7 +403,7 @@ class Learner:
                         pg["lr"] = float(lrs[pg["layer"]])
                         pg["betas"] = (mom, pg["betas"][1])
                     out = self.model(train.x_cat[idx], train.x_cont[idx])
-                    loss = self.loss_func(out, train.y[idx])
+                    loss = train.loss(self.loss_func, out, idx)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
@@ -490,7 +499,7 @@ class Learner:
                 lr = start_lr * (end_lr / start_lr) ** (i / max(num_it - 1, 1))
                 for pg in opt.param_groups:
                     pg["lr"] = lr
-                loss = self.loss_func(self.model(train.x_cat[idx], train.x_cont[idx]), train.y[idx])
+                loss = train.loss(self.loss_func, self.model(train.x_cat[idx], train.x_cont[idx]), idx)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

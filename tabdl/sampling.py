@@ -24,6 +24,7 @@ from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.utils.class_weight import compute_class_weight
 
+from .losses import cross_entropy
 from .metrics import METRICS, Metric, get_metric
 
 __all__ = [
@@ -270,16 +271,25 @@ def class_weights(spec: Any, y: Any, classes: np.ndarray) -> np.ndarray | None:
     return w
 
 
-def training_priors(y: Any, n_classes: int, sampler: Any = None, weights: np.ndarray | None = None) -> np.ndarray:
-    """The class shares the loss saw in training: sampled per-epoch counts times class weights.
+def training_priors(y: Any, n_classes: int, sampler: Any = None, weights: np.ndarray | None = None,
+                    sample_weight: Any = None) -> np.ndarray:
+    """The class shares the loss saw in training: sampled per-epoch counts times class weights,
+    and times each class's mean row weight when rows are weighted (``sample_weight``).
 
     This is the prior baked into the model's probabilities, which is what a prior correction
-    must divide out (after oversampling it is already uniform).
+    must divide out (after oversampling it is already uniform). With neither a sampler nor class
+    weights it is the data's own prior, the row weights' class shares when rows are weighted.
     """
-    counts = getattr(sampler, "class_counts", None)
-    if counts is None:
-        counts = np.bincount(np.asarray(y).reshape(-1), minlength=n_classes)
-    mass = np.asarray(counts, dtype=float) * (1.0 if weights is None else np.asarray(weights, dtype=float))
+    y = np.asarray(y).reshape(-1)
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    drawn = getattr(sampler, "class_counts", None)
+    mass = counts if drawn is None else np.asarray(drawn, dtype=float)
+    if sample_weight is not None:
+        # A sampler draws uniformly within a class, so its rows of a class carry the class's mean weight.
+        per_row = np.bincount(y, weights=np.asarray(sample_weight, dtype=float), minlength=n_classes)
+        mass = mass * np.divide(per_row, counts, out=np.zeros(n_classes), where=counts > 0)
+    if weights is not None:
+        mass = mass * np.asarray(weights, dtype=float)
     return mass / mass.sum()
 
 
@@ -298,16 +308,18 @@ class PriorCorrectedLoss(torch.nn.Module):
         super().__init__()
         self.register_buffer("log_ratio", torch.as_tensor(np.asarray(log_ratio), dtype=torch.float32))
 
-    def forward(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.cross_entropy(out.float() + self.log_ratio.to(out.device), y)
+    def forward(self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        return cross_entropy(out.float() + self.log_ratio.to(out.device), y, weight)
 
 
 def prior_corrected_loss(
-    y: Any, n_classes: int, sampler: Any = None, weights: np.ndarray | None = None
+    y: Any, n_classes: int, sampler: Any = None, weights: np.ndarray | None = None, sample_weight: Any = None
 ) -> PriorCorrectedLoss | None:
     """The validation loss for a net trained on a shifted prior, or None when there is no shift
-    (plain training keeps its own loss)."""
-    data, trained = training_priors(y, n_classes), training_priors(y, n_classes, sampler, weights)
+    (plain training keeps its own loss). Row weights (``sample_weight``) define the data's prior;
+    they shift nothing by themselves."""
+    data = training_priors(y, n_classes, sample_weight=sample_weight)
+    trained = training_priors(y, n_classes, sampler, weights, sample_weight)
     if np.allclose(trained, data, rtol=0, atol=1e-9):
         return None
     present = data > 0

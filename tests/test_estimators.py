@@ -38,7 +38,13 @@ def fast(cls, **kw):
 def _expected_failures(est):
     # check_class_weight_classifiers was an expected failure with 1 member and 2 epochs (the net
     # stayed near uniform on its 45 rows); with the default ensemble and 3 epochs it passes.
-    return {}
+    return {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "minibatch training: a row of weight 2 and the same row repeated give the same expected "
+            "loss, not the same batches, validation cut and bags, so the two fits differ by batch "
+            "noise. tests/test_sample_weight.py checks the losses exactly and the fits statistically"
+        ),
+    }
 
 
 @parametrize_with_checks(

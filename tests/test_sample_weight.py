@@ -1,0 +1,223 @@
+"""sample_weight: exact weighted losses, and fits that follow the weights."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from tabdl import EntityEmbeddingEncoder, MatrixFactorization, TabularClassifier, TabularRegressor
+from tabdl.ensemble import MemberLoss
+from tabdl.learner import Learner, TensorData
+from tabdl.losses import CrossEntropyLoss, MSELoss, weighted_mean
+from tabdl.modules import TabularMLP
+from tabdl.sampling import (
+    OversampleSampler,
+    PriorCorrectedLoss,
+    prior_corrected_loss,
+    training_priors,
+)
+
+FAST = dict(epochs=4, layers=(16,), random_state=0, n_bags=1)
+
+
+# >>> the losses: a row of weight w counts as w rows
+def _repeat(t, counts):
+    return t.repeat_interleave(torch.as_tensor(counts), dim=0)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [CrossEntropyLoss(), CrossEntropyLoss(weight=torch.tensor([0.3, 2.0, 1.0]), label_smoothing=0.1),
+     PriorCorrectedLoss(np.log([0.5, 2.0, 1.0]))],
+)
+def test_weighted_cross_entropy_equals_repeated_rows(loss):
+    g = torch.Generator().manual_seed(0)
+    out, y = torch.randn(6, 3, generator=g), torch.tensor([0, 1, 2, 1, 0, 2])
+    counts = [1, 3, 0, 2, 1, 4]
+    weighted = loss(out, y, torch.tensor(counts, dtype=torch.float32))
+    torch.testing.assert_close(weighted, loss(_repeat(out, counts), _repeat(y, counts)))
+
+
+def test_weighted_mse_equals_repeated_rows_and_ignores_scale():
+    g = torch.Generator().manual_seed(1)
+    out, y = torch.randn(5, 2, generator=g), torch.randn(5, 2, generator=g)
+    counts = [2, 0, 1, 5, 1]
+    w = torch.tensor(counts, dtype=torch.float32)
+    torch.testing.assert_close(MSELoss()(out, y, w), MSELoss()(_repeat(out, counts), _repeat(y, counts)))
+    torch.testing.assert_close(MSELoss()(out, y, 7 * w), MSELoss()(out, y, w))
+
+
+def test_unweighted_call_is_torch_exactly():
+    g = torch.Generator().manual_seed(2)
+    out, y = torch.randn(8, 3, generator=g), torch.randint(0, 3, (8,), generator=g)
+    cw = torch.tensor([1.0, 3.0, 0.5])
+    assert torch.equal(CrossEntropyLoss(weight=cw, label_smoothing=0.05)(out, y),
+                       torch.nn.CrossEntropyLoss(weight=cw, label_smoothing=0.05)(out, y))
+    t = torch.randn(8, 3, generator=g)
+    assert torch.equal(MSELoss()(out, t), torch.nn.MSELoss()(out, t))
+
+
+def test_member_loss_weighs_every_members_rows():
+    g = torch.Generator().manual_seed(3)
+    out, y = torch.randn(4, 2, 3, generator=g), torch.tensor([0, 2, 1, 1])  # (B, k, n_out)
+    w = torch.tensor([1.0, 0.0, 2.0, 1.0])
+    per_member = [CrossEntropyLoss()(out[:, j], y, w) for j in range(2)]
+    torch.testing.assert_close(MemberLoss(CrossEntropyLoss())(out, y, w), torch.stack(per_member).mean())
+
+
+def test_a_batch_of_zero_weights_gives_zero_not_nan():
+    per_row = torch.tensor([1.0, 2.0], requires_grad=True)
+    loss = weighted_mean(per_row, torch.zeros(2))
+    loss.backward()
+    assert loss.item() == 0.0 and torch.equal(per_row.grad, torch.zeros(2))
+
+
+def test_learner_validation_loss_is_weighted():
+    torch.manual_seed(0)
+    model = TabularMLP(cardinalities=[], emb_dims=[], n_cont=2, n_out=1, layers=[8])
+    learner = Learner(model, MSELoss())
+    x, y = torch.randn(10, 2), torch.randn(10, 1)
+    y[7:] += 100.0  # rows weighted 0 below
+    w = torch.tensor([1.0] * 7 + [0.0] * 3)
+    empty = torch.zeros(10, 0, dtype=torch.int64)
+    weighted = learner.validate(TensorData(empty, x, y, w))["valid_loss"]
+    clean = learner.validate(TensorData(empty[:7], x[:7], y[:7]))["valid_loss"]
+    assert weighted == pytest.approx(clean, rel=1e-5)
+
+
+# >>> priors: row weights define the data's prior and shift nothing by themselves
+def test_priors_follow_row_weights():
+    y = np.array([0, 0, 0, 1])
+    w = np.array([1.0, 1.0, 1.0, 9.0])
+    np.testing.assert_allclose(training_priors(y, 2, sample_weight=w), [0.25, 0.75])
+    assert prior_corrected_loss(y, 2, sample_weight=w) is None
+    # Oversampling draws both classes equally; each drawn row carries its class's mean weight.
+    sampler = OversampleSampler(y, 2)
+    np.testing.assert_allclose(training_priors(y, 2, sampler, sample_weight=w), [0.1, 0.9])
+    loss = prior_corrected_loss(y, 2, sampler, sample_weight=w)
+    np.testing.assert_allclose(loss.log_ratio.numpy(), np.log([0.25 / 0.1, 0.75 / 0.9]), rtol=1e-6)
+
+
+# >>> the estimators
+def _two_groups(n=400, seed=0):
+    """Two groups of rows that no feature tells apart, with targets 0 and 10."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"a": rng.normal(size=n), "c": rng.choice(["x", "y"], size=n)})
+    group = np.arange(n) % 2
+    return X, 10.0 * group, group
+
+
+def test_regressor_follows_the_weights():
+    X, y, group = _two_groups()
+    plain = TabularRegressor(**FAST).fit(X, y).predict(X).mean()
+    heavy = TabularRegressor(**FAST).fit(X, y, sample_weight=np.where(group == 1, 9.0, 1.0)).predict(X).mean()
+    assert abs(plain - 5.0) < 1.5  # the unweighted mean of the targets
+    assert abs(heavy - 9.0) < 1.5  # the weighted one: (0 * 1 + 10 * 9) / 10
+
+
+def test_classifier_follows_the_weights():
+    X, _, group = _two_groups()
+    heavy = TabularClassifier(**FAST).fit(X, group, sample_weight=np.where(group == 1, 4.0, 1.0))
+    assert abs(heavy.predict_proba(X)[:, 1].mean() - 0.8) < 0.1  # 4 / (4 + 1)
+    assert (heavy.predict(X) == 1).mean() > 0.9
+
+
+def test_rows_of_weight_zero_are_ignored():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=300)})
+    y = 2.0 * X["a"].to_numpy()
+    junk = np.arange(300) % 3 == 0
+    y_bad = np.where(junk, 1e3, y)  # a third of the targets are garbage, weighted 0
+    ignored = TabularRegressor(**FAST).fit(X, y_bad, sample_weight=(~junk).astype(float)).predict(X)
+    assert np.abs(ignored - y).mean() < 0.5
+    assert np.abs(TabularRegressor(**FAST).fit(X, y_bad).predict(X) - y).mean() > 50
+
+
+@pytest.mark.parametrize("cls", [TabularRegressor, TabularClassifier])
+def test_equal_weights_are_the_unweighted_fit(cls):
+    X, y, group = _two_groups(n=200)
+    target = y if cls is TabularRegressor else group
+    plain = cls(**FAST).fit(X, target)
+    for w in (3.0, np.full(len(X), 0.5), pd.Series(np.ones(len(X)), index=X.index + 100), list(np.ones(len(X)))):
+        same = cls(**FAST).fit(X, target, sample_weight=w)
+        np.testing.assert_array_equal(same.history_["valid_loss"], plain.history_["valid_loss"])
+        np.testing.assert_array_equal(same.predict(X), plain.predict(X))
+
+
+def test_eval_set_rows_are_weighted_too():
+    X, y, group = _two_groups(n=200)
+    Xv, yv, gv = _two_groups(n=100, seed=1)
+    fit = TabularRegressor(**FAST).fit(X, y, eval_set=(Xv, yv, np.where(gv == 1, 1.0, 0.0)))
+    # Scored on the group-1 rows only (targets 10): the mean squared error of the predictions there.
+    pred = fit.predict(Xv[gv == 1])
+    assert fit.history_["valid_loss"].iloc[fit.best_epoch_ - 1] == pytest.approx(
+        np.mean(((pred - 10.0) / fit.y_std_) ** 2), rel=1e-3
+    )
+
+
+@pytest.mark.parametrize(
+    "w, match",
+    [
+        (np.ones(5), "one number per row of X"),
+        (-np.ones(200), "must be >= 0, got -1.0 at row 0"),
+        (np.r_[np.nan, np.ones(199)], "contains NaN"),
+        (np.zeros(200), "zero for every row"),
+        ("heavy", "must be a number"),
+        (np.ones((200, 2)), "sample_weight"),
+        (True, "must be a number"),
+    ],
+)
+def test_bad_sample_weight_is_refused_by_name(w, match):
+    X, y, _ = _two_groups(n=200)
+    with pytest.raises(ValueError, match=match):
+        TabularRegressor(**FAST).fit(X, y, sample_weight=w)
+
+
+def test_bad_eval_set_weights_are_refused():
+    X, y, _ = _two_groups(n=200)
+    with pytest.raises(ValueError, match="eval_set: sample_weight must be >= 0"):
+        TabularRegressor(**FAST).fit(X, y, eval_set=(X, y, -np.ones(200)))
+    with pytest.raises(ValueError, match="a pair .* or a triple"):
+        TabularRegressor(**FAST).fit(X, y, eval_set=(X, y, None, None))
+
+
+def test_continued_training_and_lr_find_take_weights():
+    X, y, group = _two_groups()
+    w = np.where(group == 1, 9.0, 1.0)
+    reg = TabularRegressor(**FAST).fit(X, y)
+    before = reg.predict(X).mean()
+    reg.fit_one_cycle(X, y, epochs=3, sample_weight=w)
+    assert reg.predict(X).mean() > before + 2.0
+    reg.fine_tune(X, y, epochs=1, sample_weight=w)  # passes them to both of its cycles
+    assert reg.lr_find(X, y, sample_weight=w, num_it=10).lrs.size >= 3
+    assert TabularRegressor(**FAST).lr_find(X, y, sample_weight=w, num_it=10).lrs.size >= 3
+    with pytest.raises(ValueError, match="sample_weight must be >= 0"):
+        reg.fit_one_cycle(X, y, sample_weight=-w)
+
+
+def test_pipeline_routes_sample_weight():
+    X, y, group = _two_groups()
+    pipe = make_pipeline(FunctionTransformer(), TabularRegressor(**FAST))
+    pipe.fit(X, y, tabularregressor__sample_weight=np.where(group == 1, 9.0, 1.0))
+    assert abs(pipe.predict(X).mean() - 9.0) < 1.5
+
+
+def test_encoder_passes_weights_to_its_nets():
+    X, y, group = _two_groups()
+    net = {k: v for k, v in FAST.items() if k != "random_state"}
+    params = dict(cat_features=["c"], min_category_count=1, estimator_params=net, random_state=0)
+    w = np.where(group == 1, 9.0, 1.0)
+    plain = EntityEmbeddingEncoder(**params).fit(X, y)
+    weighted = EntityEmbeddingEncoder(**params).fit(X, y, sample_weight=w)
+    assert not np.allclose(plain.tables_[0], weighted.tables_[0])
+    oof = EntityEmbeddingEncoder(cv=2, **params).fit_transform(X, y, sample_weight=w)
+    assert oof.shape[0] == len(X) and np.isfinite(oof).all()
+
+
+def test_matrix_factorization_refuses_sample_weight():
+    X = pd.DataFrame({"user": [1, 2, 3, 1, 2, 3] * 5, "item": [1, 1, 2, 2, 3, 3] * 5})
+    y = np.linspace(1, 5, len(X))
+    with pytest.raises(ValueError, match="MatrixFactorization does not take sample_weight"):
+        MatrixFactorization(epochs=1, random_state=0).fit(X, y, sample_weight=np.ones(len(X)))
