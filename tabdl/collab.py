@@ -228,7 +228,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
             raise ValueError("y contains +/-inf")
         return y
 
-    def _adapt_target(self, y: np.ndarray) -> None:
+    def _adapt_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         # Continued training keeps the sigmoid's range: ratings beyond it could never be predicted
         # (a 1-5 model fine-tuned on 1-10 ratings would top out at 5.4 without a word).
         y = self._ratings(y)
@@ -312,8 +312,15 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
     def _n_bags(self, n_rows: int) -> int:
         return 1  # one factorisation: the neighbour correction and recommend read a single net
 
+    def fit(self, X: Any, y: Any, *, eval_set: tuple[Any, Any] | None = None) -> MatrixFactorization:
+        """Fit the factors with the one-cycle policy; ``eval_set=(X_valid, y_valid)`` replaces the
+        validation split. No ``sample_weight``: see ``_sample_weight``."""
+        return super().fit(X, y, eval_set=eval_set)
+
     def _sample_weight(self, sample_weight: Any, n_rows: int) -> None:
-        if sample_weight is not None:  # the estimators' fit takes it; a factorisation does not
+        # The estimators' continued training and eval_set triples take row weights; a
+        # factorisation does not (and its fit has no sample_weight, so meta-estimators see that).
+        if sample_weight is not None:
             raise ValueError(
                 "MatrixFactorization does not take sample_weight: its neighbour correction and the seen "
                 "items of recommend count every rating alike. Repeat or drop ratings instead"

@@ -350,11 +350,10 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
     def _out_of_fold(self, X: pd.DataFrame, y: Any, sample_weight: Any) -> np.ndarray:
         from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 
-        from .estimators import _seed
+        from .estimators import _row_weights, _seed
 
         y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y)
-        # Checked by fit already: a number or one per row.
-        weights = None if sample_weight is None else np.broadcast_to(np.asarray(sample_weight, dtype=float), (len(X),))
+        weights = _row_weights(sample_weight, len(X))
         classification = self.task_ == "classification"
         seed = _seed(self.random_state)
         if isinstance(self.cv, numbers.Integral):
@@ -365,10 +364,13 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
             splitter = check_cv(self.cv, y, classifier=classification)
         out = self._encode(X, self._out_tables, self._lookups)  # continuous part, and the shape
         dims = {c: t.shape[1] for c, t in zip(self.cat_features_, self.tables_)}
-        for train, test in splitter.split(X, y):
+        for k, (train, test) in enumerate(splitter.split(X, y)):
             # Same widths as the full net, so each fold's tables can be rotated onto it.
             w = None if weights is None else weights[train]
-            net = self._make_net(self.task_, emb_sizes=dims).fit(X.iloc[train], y[train], sample_weight=w)
+            try:
+                net = self._make_net(self.task_, emb_sizes=dims).fit(X.iloc[train], y[train], sample_weight=w)
+            except ValueError as e:  # a fold's rows can fail where all rows passed (all weighted 0)
+                raise ValueError(f"cv fold {k + 1}: {e}") from None
             fold = EntityEmbeddingEncoder(remainder="drop", axes="net", dtype=self.dtype)
             fold._take_from(net)
             tables = [

@@ -146,14 +146,15 @@ def _about(what: str):
         raise ValueError(f"{what}: {e}") from None
 
 
-def _row_weights(sample_weight: Any, n_rows: int) -> torch.Tensor | None:
+def _row_weights(sample_weight: Any, n_rows: int) -> np.ndarray | None:
     """``sample_weight`` checked as scikit-learn's estimators check it (a number, or one finite
-    value >= 0 per row, not all 0), as float32 row weights scaled to mean 1; None when every row
-    weighs the same, which leaves the loss, and so the fit, exactly the unweighted one."""
+    value >= 0 per row, not all 0), as float64 weights scaled to a largest weight of 1 (float32
+    holds them then, however large they were); None when every row weighs the same, which leaves
+    the loss, and so the fit, exactly the unweighted one."""
     if sample_weight is None:
         return None
     if isinstance(sample_weight, (str, bytes, numbers.Number, np.generic)):  # one weight for every row
-        if isinstance(sample_weight, (bool, np.bool_)) or not isinstance(sample_weight, numbers.Real):
+        if not isinstance(sample_weight, numbers.Real):
             raise ValueError(f"sample_weight must be a number or one number per row of X, got {sample_weight!r}")
         sample_weight = np.full(n_rows, float(sample_weight))
     try:
@@ -169,7 +170,12 @@ def _row_weights(sample_weight: Any, n_rows: int) -> torch.Tensor | None:
         raise ValueError("sample_weight is zero for every row: at least one row must weigh more than zero")
     if (w == w[0]).all():
         return None
-    return torch.from_numpy((w / w.mean()).astype(np.float32))
+    return w / w.max()
+
+
+def _weight_tensor(w: np.ndarray | None) -> torch.Tensor | None:
+    """Row weights (``_row_weights``) as the tensors carry them."""
+    return None if w is None else torch.from_numpy(w.astype(np.float32))
 
 
 def _check_int_or_auto(name: str, value: Any) -> None:
@@ -380,7 +386,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _to_target(self, y: torch.Tensor) -> np.ndarray:
         raise NotImplementedError
 
-    def _check_eval_set(self, eval_set: Any) -> tuple[pd.DataFrame, np.ndarray, torch.Tensor | None]:
+    def _check_eval_set(self, eval_set: Any) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
         """The same checks as the training data: a NaN target would make every valid_loss NaN
         (so early stopping never sees an improvement) and a length mismatch would broadcast.
         A third item weighs the rows of the validation loss, as ``sample_weight`` weighs X's."""
@@ -394,29 +400,49 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             Xv, yv = self._check_X_y_fit(Xv, yv)
             return Xv, yv, self._sample_weight(weights[0] if weights else None, len(Xv))
 
-    def _sample_weight(self, sample_weight: Any, n_rows: int) -> torch.Tensor | None:
+    def _sample_weight(self, sample_weight: Any, n_rows: int) -> np.ndarray | None:
         """The row weights of ``sample_weight`` (``_row_weights``; a hook: MatrixFactorization refuses them)."""
         return _row_weights(sample_weight, n_rows)
 
-    def _cuts(self, y: np.ndarray, n_nets: int, split: bool) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    def _cuts(self, y: np.ndarray, n_nets: int, split: bool,
+              w: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """Each net's (training rows, validation rows) as positions in y.
 
         Net i cuts its own ``validation_fraction`` with its own seed (``_net_seed``), so a bag
         learns from every row while each net still stops and averages on rows it never trained on. No cut
         (validation None) when ``split`` is off (eval_set, lr_find) or the fraction leaves none.
+        With row weights ``w``, the cut is stratified on weight > 0 too: a validation part whose
+        rows all weigh 0 scored every epoch 0, and the fit kept its first epoch.
         """
         rows = np.arange(len(y))
         n_valid = int(len(y) * (self.validation_fraction or 0.0)) if split else 0
         if n_valid < 1 or len(y) - n_valid < 2:
             return [(rows, None)] * n_nets
-        strat = y if self._task == "classification" else None
+        # Stratified on the class, and with row weights on (class, weight > 0), then weight > 0
+        # alone: the rule that leaves rows of weight > 0 on both sides, or else the first that
+        # applies. A stratum too small to split moves on to the next rule, down to a plain split.
+        strata = [y] if self._task == "classification" else []
+        if w is not None:
+            pos = (w > 0).astype(np.int64)
+            strata = ([np.unique(y, return_inverse=True)[1].reshape(-1) * 2 + pos] if strata else []) + [pos]
+        strata.append(None)
         cuts = []
         for i in range(n_nets):
             seed = self._net_seed(i)
-            try:
-                tr, va = train_test_split(rows, test_size=n_valid, random_state=seed, stratify=strat)
-            except ValueError:  # a class too small to stratify: fall back to a plain split
-                tr, va = train_test_split(rows, test_size=n_valid, random_state=seed)
+            for strat in strata:
+                try:
+                    tr, va = train_test_split(rows, test_size=n_valid, random_state=seed, stratify=strat)
+                except ValueError:  # a class too small to stratify
+                    continue
+                if w is None or (w[tr].any() and w[va].any()):
+                    break
+            if w is not None and not (w[tr].any() and w[va].any()):
+                part = "training" if not w[tr].any() else "validation"
+                raise ValueError(
+                    f"sample_weight: the {part} part net {i + 1} cut from X holds no row of weight > 0 "
+                    f"({int((w > 0).sum())} of {len(w)} rows weigh more than zero); pass an eval_set, or "
+                    "set validation_fraction=None"
+                )
             cuts.append((tr, va))
         return cuts
 
@@ -545,13 +571,13 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             return 40 if self._task == "regression" else 20
         return int(self.epochs)
 
-    def _tensors(self, X: pd.DataFrame, y: np.ndarray | torch.Tensor | None, w: torch.Tensor | None = None) -> TensorData:
+    def _tensors(self, X: pd.DataFrame, y: np.ndarray | torch.Tensor | None, w: np.ndarray | None = None) -> TensorData:
         """X encoded; y encoded too unless it already is (a tensor: _setup encodes it once);
         ``w`` the row weights (``_sample_weight``)."""
         x_cat, x_cont = self.preprocessor_.transform(X)
         if y is not None and not isinstance(y, torch.Tensor):
             y = self._encode_target(y)
-        return TensorData(x_cat, x_cont, y, w)
+        return TensorData(x_cat, x_cont, y, _weight_tensor(w))
 
     def _setup(self, X: Any, y: Any, eval_set, *, sample_weight: Any = None, split: bool = True):
         """Validate, learn the target and preprocessing, and encode: everything before the nets.
@@ -565,9 +591,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self.seed_ = _seed(self.random_state)
         self.device_ = str(resolve_device(self.device))
         self._set_feature_names(X)
-        self._fit_target(y, None if w is None else w.numpy())
+        self._fit_target(y, w)
         eval_part = self._check_eval_set(eval_set) if eval_set is not None else None
-        cuts = self._cuts(y, self._n_bags(len(X)) if split else 1, split and eval_part is None)
+        cuts = self._cuts(y, self._n_bags(len(X)) if split else 1, split and eval_part is None, w)
         if split:
             self._check_validation(eval_part is not None or cuts[0][1] is not None)
         # The encoded target (class codes, or scaled values) serves the rare-category test of
@@ -588,7 +614,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         errors say that they are about eval_set."""
         Xv, yv, wv = eval_part
         with _about("eval_set"):
-            return TensorData(*self.preprocessor_.transform(self._match_columns(Xv)), self._encode_for(yv, y), wv)
+            return TensorData(*self.preprocessor_.transform(self._match_columns(Xv)), self._encode_for(yv, y),
+                              _weight_tensor(wv))
 
     def _check_validation(self, has_valid: bool) -> None:
         """Refuse a fit that needs a validation part and has none (a hook: the classifier's
@@ -619,11 +646,12 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
 
         ``sample_weight`` (one number >= 0 per row) weighs each row's loss, in training and in
         the validation loss that picks the best epoch: a row of weight 2 counts as two rows, one
-        of weight 0 as none (``tabdl.losses``; with ``class_weight`` the two multiply). It weighs
-        the regressor's target scaling and clip range too. ``eval_set=(X_valid, y_valid,
-        w_valid)`` weighs the rows of an eval_set. Metrics in ``history_`` and the rule of
-        ``threshold="auto"`` are scored on the rows unweighted, and the preprocessing learns
-        from every row of X.
+        of weight 0 as none (``tabdl.losses``; with ``class_weight`` the two multiply, and
+        ``"balanced"`` sums the weights per class). It weighs the regressor's target scaling and
+        clip range too, and the validation cut keeps rows of weight > 0 on both sides.
+        ``eval_set=(X_valid, y_valid, w_valid)`` weighs the rows of an eval_set. Metrics in
+        ``history_`` score the rows unweighted; ``threshold="auto"`` leaves rows of weight 0 out
+        and counts the others alike; the preprocessing learns from every row of X.
 
         With several nets (``n_bags``) each trains in turn on its own cut; the fit keeps their
         average, and the validation rows of the decision rule are each scored by the nets that
@@ -802,9 +830,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         # Everything that can refuse the call runs before _adapt_target changes the model (a
         # classifier's new head, in place): a refused call must leave the fitted model as it was.
         w = self._sample_weight(sample_weight, len(X))
-        train = TensorData(*self.preprocessor_.transform(X), self._encode_for(y, y), w)
+        train = TensorData(*self.preprocessor_.transform(X), self._encode_for(y, y), _weight_tensor(w))
         valid = None if eval_set is None else self._eval_tensors(self._check_eval_set(eval_set), y)
-        self._adapt_target(y)
+        self._adapt_target(y, w)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_ + len(self.history_))
             learner = self._cycle_learner(train, self._early_stopping(valid), continued=True)
@@ -838,8 +866,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                 return self
         return self.fit_one_cycle(X, y, epochs=epochs, lr=lr, sample_weight=sample_weight, eval_set=eval_set)
 
-    def _adapt_target(self, y: np.ndarray) -> None:
-        """Hook for fine_tune on new data (the classifier swaps its head for new classes)."""
+    def _adapt_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
+        """Hook for fine_tune on new data (the classifier swaps its head for new classes); ``w``
+        the new rows' weights."""
 
     # >>> LR finder
     def lr_find(self, X: Any, y: Any, *, start_lr: float = 1e-7, end_lr: float = 10.0,
@@ -978,14 +1007,15 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
         self.y_min_, self.y_max_ = seen.min(axis=0), seen.max(axis=0)
         _check_y_range(self.y_range)
         if self.y_range is not None and y2.shape[1] == 1:
-            _warn_if_outside_y_range(self.y_range, y2[:, 0], "training targets")
+            _warn_if_outside_y_range(self.y_range, seen[:, 0], "training targets")
 
-    def _adapt_target(self, y: np.ndarray) -> None:
+    def _adapt_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         # Continued training (fine_tune on new data) keeps the scaling stats the net learned in,
         # but the clip range must take in the targets it now trains on: it capped every
         # prediction at the first fit's maximum, however far the new data went.
         y2 = self._float_target(y)  # its number of targets was checked when it was encoded
-        self.y_min_, self.y_max_ = np.minimum(self.y_min_, y2.min(axis=0)), np.maximum(self.y_max_, y2.max(axis=0))
+        seen = y2 if w is None else y2[w > 0]
+        self.y_min_, self.y_max_ = np.minimum(self.y_min_, seen.min(axis=0)), np.maximum(self.y_max_, seen.max(axis=0))
 
     def _y_range_scaled(self):
         if self.y_range is None:
@@ -1100,9 +1130,15 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
             raise ValueError(f"TabularClassifier needs at least 2 classes in y, got 1 class ({_label(self.classes_[0])!r})")
+        weighted = self.classes_ if w is None else np.unique(np.asarray(y)[w > 0])
+        if len(weighted) < 2:
+            raise ValueError(
+                f"TabularClassifier needs at least 2 classes with sample_weight > 0, got 1 class "
+                f"({_label(weighted[0])!r}); the other classes' rows all weigh 0"
+            )
         if self.threshold not in (None, "auto") and len(self.classes_) != 2:
             raise ValueError(f"a float threshold needs a binary target, got {len(self.classes_)} classes; use 'auto'")
-        self.class_weight_ = class_weights(self.class_weight, y, self.classes_)
+        self.class_weight_ = class_weights(self.class_weight, y, self.classes_, w)
         warn_if_accuracy_misleading(self.metrics, y)
 
     def _tunes_on_valid(self) -> bool:
@@ -1135,8 +1171,8 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     def _valid_loss(self, train: TensorData, sampler):
         # Sampling or class weights shift the prior the net learns; the best epoch is chosen by
         # the log loss of the prior-corrected probabilities (see PriorCorrectedLoss).
-        return prior_corrected_loss(train.y.numpy(), len(self.classes_), sampler, self.class_weight_,
-                                    None if train.w is None else train.w.numpy())
+        return prior_corrected_loss(train.y.cpu().numpy(), len(self.classes_), sampler, self.class_weight_,
+                                    None if train.w is None else train.w.cpu().numpy())
 
     def _after_training(self, learner: Learner, train: TensorData,
                         scored: tuple[TensorData, torch.Tensor] | None, *, fresh: bool = False) -> None:
@@ -1149,6 +1185,9 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         valid, raw = scored
         proba = self._to_output(raw)
         y = valid.y.cpu().numpy()
+        if valid.w is not None:  # rows of weight 0 count as none here too (the others count as one each)
+            keep = valid.w.cpu().numpy() > 0
+            proba, y = proba[keep], y[keep]
         if len(self.classes_) == 2:
             self.class_scale_ = None
             if len(np.unique(y)) < 2:
@@ -1192,12 +1231,12 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     def _encode_for(self, y_new: np.ndarray, y: np.ndarray) -> torch.Tensor:
         return self._encode_target(y_new, self._classes_after(y))
 
-    def _adapt_target(self, y: np.ndarray) -> None:
+    def _adapt_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         classes = self._classes_after(y)
         if classes is self.classes_:
             return
         # New classes: keep the body and embeddings, give the net a fresh head, weights and rule.
-        weights = class_weights(self.class_weight, y, classes)  # may raise: before any state changes
+        weights = class_weights(self.class_weight, y, classes, w)  # may raise: before any state changes
         self.classes_ = classes
         self.class_weight_ = weights
         self.threshold_ = self.class_scale_ = None

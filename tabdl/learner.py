@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -76,6 +76,12 @@ class TensorData:
         if self.x_cat.device == device:
             return self
         return TensorData(*(None if t is None else t.to(device) for t in (self.x_cat, self.x_cont, self.y, self.w)))
+
+    def unit_weights(self) -> TensorData:
+        """The same rows with their weights scaled to mean 1, as ``tabdl.losses`` reads them (rows
+        that all weigh 0 stay so)."""
+        mean = None if self.w is None else float(self.w.mean())
+        return self if not mean or mean == 1.0 else replace(self, w=self.w / mean)
 
     def loss(self, loss_func: Callable, out: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
         """``loss_func``'s loss of ``out`` (the model's outputs for rows ``idx``, or for every
@@ -312,7 +318,7 @@ class Learner:
     def validate(self, valid: TensorData) -> dict[str, float]:
         out = self.predict_raw(valid)
         loss_func = self.valid_loss_func or self.loss_func
-        logs = {"valid_loss": float(valid.to(self.device).loss(loss_func, out))}
+        logs = {"valid_loss": float(valid.to(self.device).unit_weights().loss(loss_func, out))}
         if self.metrics:
             y_true, y_out = self.to_target(valid.y), self.to_output(out)
             for m in self.metrics:
@@ -354,7 +360,7 @@ class Learner:
 
     def _fit(self, train: TensorData, valid: TensorData | None, epochs: int, schedule) -> Learner:
         check_epochs(epochs)
-        train = train.to(self.device)
+        train = train.to(self.device).unit_weights()
         valid = valid.to(self.device) if valid is not None and len(valid) else None
         opt = self._optimizer()
         steps_per_epoch = self._steps_per_epoch(len(train))
@@ -486,7 +492,7 @@ class Learner:
             raise ValueError(f"lr_find needs 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
         if isinstance(num_it, bool) or not isinstance(num_it, (int, np.integer)) or num_it < 3:
             raise ValueError(f"num_it must be an int >= 3 (the suggestions need 3 points), got {num_it!r}")
-        train = train.to(self.device)
+        train = train.to(self.device).unit_weights()
         state, gen_state, was_training = self._snapshot(), self.generator.get_state(), self.model.training
         opt = self._optimizer()
         # Started at the starting weights' loss on the training rows, as fit's divergence guard: one

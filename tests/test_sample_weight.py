@@ -28,25 +28,41 @@ def _repeat(t, counts):
 
 
 @pytest.mark.parametrize(
-    "loss",
-    [CrossEntropyLoss(), CrossEntropyLoss(weight=torch.tensor([0.3, 2.0, 1.0]), label_smoothing=0.1),
-     PriorCorrectedLoss(np.log([0.5, 2.0, 1.0]))],
+    "loss, class_weight",
+    [(CrossEntropyLoss(), None),
+     (CrossEntropyLoss(weight=torch.tensor([0.3, 2.0, 1.0]), label_smoothing=0.1), torch.tensor([0.3, 2.0, 1.0])),
+     (PriorCorrectedLoss(np.log([0.5, 2.0, 1.0])), None)],
 )
-def test_weighted_cross_entropy_equals_repeated_rows(loss):
+def test_weighted_cross_entropy_is_repeated_rows_up_to_the_normaliser(loss, class_weight):
     g = torch.Generator().manual_seed(0)
     out, y = torch.randn(6, 3, generator=g), torch.tensor([0, 1, 2, 1, 0, 2])
-    counts = [1, 3, 0, 2, 1, 4]
-    weighted = loss(out, y, torch.tensor(counts, dtype=torch.float32))
+    counts = torch.tensor([1, 3, 0, 2, 1, 4])
+    # Weighted, a batch keeps the unweighted normaliser (rows, or their class weights), so the
+    # loss is the repeated rows' times (weighted normaliser / unweighted one): one factor per
+    # batch, which weights of mean 1 over the data make 1 on average.
+    norm = torch.ones(6) if class_weight is None else class_weight[y]
+    weighted = loss(out, y, counts.float()) * norm.sum() / (counts * norm).sum()
     torch.testing.assert_close(weighted, loss(_repeat(out, counts), _repeat(y, counts)))
 
 
-def test_weighted_mse_equals_repeated_rows_and_ignores_scale():
+def test_weighted_mse_is_repeated_rows_for_weights_of_mean_1():
     g = torch.Generator().manual_seed(1)
     out, y = torch.randn(5, 2, generator=g), torch.randn(5, 2, generator=g)
-    counts = [2, 0, 1, 5, 1]
-    w = torch.tensor(counts, dtype=torch.float32)
-    torch.testing.assert_close(MSELoss()(out, y, w), MSELoss()(_repeat(out, counts), _repeat(y, counts)))
-    torch.testing.assert_close(MSELoss()(out, y, 7 * w), MSELoss()(out, y, w))
+    counts = torch.tensor([2, 0, 1, 5, 1])
+    data = TensorData(torch.zeros(5, 0, dtype=torch.int64), out, y, 7.0 * counts.float()).unit_weights()
+    torch.testing.assert_close(data.w.mean(), torch.tensor(1.0))
+    torch.testing.assert_close(data.loss(MSELoss(), out), MSELoss()(_repeat(out, counts), _repeat(y, counts)))
+
+
+def test_heavy_rows_count_fully_in_training():
+    """Ten rows of weight 100 among 2,000 of weight 1, on a feature that tells nothing: the fit
+    must land at the weighted mean 10 * 1000 / 3000 = 3.33, as the rows repeated do (3.36).
+    Dividing each batch by its own weight sum under-counted them (2.90 on this seed)."""
+    X = pd.DataFrame({"a": np.ones(2010)})
+    y = np.r_[np.zeros(2000), np.full(10, 10.0)]
+    w = np.r_[np.ones(2000), np.full(10, 100.0)]
+    reg = TabularRegressor(epochs=6, layers=(16,), n_bags=1, validation_fraction=None, batch_size=256, random_state=0)
+    assert abs(reg.fit(X, y, sample_weight=w).predict(X.iloc[:5]).mean() - 10 / 3) < 0.3
 
 
 def test_unweighted_call_is_torch_exactly():
@@ -166,13 +182,61 @@ def test_eval_set_rows_are_weighted_too():
         (np.zeros(200), "zero for every row"),
         ("heavy", "must be a number"),
         (np.ones((200, 2)), "sample_weight"),
-        (True, "must be a number"),
+        (np.r_[1.0, np.zeros(199)], "the validation part net 1 cut from X holds no row of weight > 0"),
     ],
 )
 def test_bad_sample_weight_is_refused_by_name(w, match):
     X, y, _ = _two_groups(n=200)
     with pytest.raises(ValueError, match=match):
         TabularRegressor(**FAST).fit(X, y, sample_weight=w)
+
+
+def test_the_validation_cut_holds_weighted_rows():
+    """Sparse weights: 10 of 400 rows weigh 1. A cut that ignored them could leave the validation
+    part all at weight 0 (its loss 0 every epoch, the first epoch kept); stratified, every net of a
+    bag validates on weighted rows."""
+    X, y, group = _two_groups(n=400)
+    w = np.zeros(400)
+    w[:10] = 1.0
+    for cls, target in ((TabularRegressor, y), (TabularClassifier, group)):
+        fit = cls(**{**FAST, "n_bags": 3}).fit(X, target, sample_weight=w)
+        cuts = fit._cuts(target, 3, True, w)
+        assert all(w[va].sum() > 0 and w[tr].sum() > 0 for tr, va in cuts)
+        assert fit.history_["valid_loss"].gt(0).all()
+
+
+def test_extreme_weights_are_scaled_before_float32():
+    X, y, group = _two_groups(n=200)
+    reg = TabularRegressor(**FAST).fit(X, y, sample_weight=np.where(group == 1, 1e308, 1e307))
+    assert np.isfinite(reg.predict(X)).all() and reg.y_mean_[0] == pytest.approx(100 / 11)
+
+
+def test_balanced_class_weights_count_row_weights():
+    X, _, group = _two_groups(n=200)
+    w = np.where(group == 1, 3.0, 1.0)
+    weighted = TabularClassifier(class_weight="balanced", **FAST).fit(X, group, sample_weight=w)
+    repeated = TabularClassifier(class_weight="balanced", **FAST).fit(X.loc[X.index.repeat(w.astype(int))],
+                                                                      np.repeat(group, w.astype(int)))
+    np.testing.assert_allclose(weighted.class_weight_, repeated.class_weight_)  # [2, 2/3]
+
+
+def test_threshold_rule_ignores_rows_of_weight_zero(monkeypatch):
+    import tabdl.estimators as est_mod
+
+    seen = []
+    real = est_mod.tune_prior_correction
+    monkeypatch.setattr(est_mod, "tune_prior_correction", lambda y, proba, *a, **k: seen.append(y) or real(y, proba, *a, **k))
+    X, _, group = _two_groups(n=300)
+    y = np.arange(300) % 3
+    w = np.where(y == 2, 0.0, 1.0)  # class 2 weighs nothing
+    TabularClassifier(threshold="auto", **FAST).fit(X, y, sample_weight=w)
+    assert len(seen) == 1 and len(seen[0]) > 0 and 2 not in seen[0]
+
+
+def test_one_weighted_class_is_refused():
+    X, _, group = _two_groups(n=200)
+    with pytest.raises(ValueError, match=r"2 classes with sample_weight > 0, got 1 class \(1\)"):
+        TabularClassifier(**FAST).fit(X, group, sample_weight=group.astype(float))
 
 
 def test_bad_eval_set_weights_are_refused():
@@ -214,10 +278,21 @@ def test_encoder_passes_weights_to_its_nets():
     assert not np.allclose(plain.tables_[0], weighted.tables_[0])
     oof = EntityEmbeddingEncoder(cv=2, **params).fit_transform(X, y, sample_weight=w)
     assert oof.shape[0] == len(X) and np.isfinite(oof).all()
+    few = np.zeros(len(X))
+    few[:2] = 1.0  # both in one fold: the other fold's net has no weighted row to learn from
+    params["estimator_params"] = {**net, "validation_fraction": None}
+    with pytest.raises(ValueError, match="cv fold 1: sample_weight is zero for every row"):
+        EntityEmbeddingEncoder(cv=[(np.arange(2, 400), np.arange(2)), (np.arange(200), np.arange(200, 400))],
+                               **params).fit_transform(X, y, sample_weight=few)
 
 
 def test_matrix_factorization_refuses_sample_weight():
+    from sklearn.utils.validation import has_fit_parameter
+
     X = pd.DataFrame({"user": [1, 2, 3, 1, 2, 3] * 5, "item": [1, 1, 2, 2, 3, 3] * 5})
     y = np.linspace(1, 5, len(X))
+    assert not has_fit_parameter(MatrixFactorization(), "sample_weight")  # meta-estimators see it
+    assert has_fit_parameter(TabularRegressor(), "sample_weight")
+    mf = MatrixFactorization(epochs=1, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="MatrixFactorization does not take sample_weight"):
-        MatrixFactorization(epochs=1, random_state=0).fit(X, y, sample_weight=np.ones(len(X)))
+        mf.fit_one_cycle(X, y, sample_weight=np.ones(len(X)))
