@@ -170,7 +170,28 @@ def _row_weights(sample_weight: Any, n_rows: int) -> np.ndarray | None:
         raise ValueError("sample_weight is zero for every row: at least one row must weigh more than zero")
     if (w == w[0]).all():
         return None
-    return w / w.max()
+    w = w / w.max()
+    # Weights float32 cannot hold (below 1e-45 of the largest) are 0 here too, so the checks
+    # on w > 0 (the validation cut's) see what the loss will.
+    return np.where(w.astype(np.float32) > 0, w, 0.0)
+
+
+def _weighted_on_both_sides(tr: np.ndarray, va: np.ndarray, w: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The cut (training rows, validation rows), with a row of weight > 0 swapped into a side that
+    has none: a part whose rows all weigh 0 scores 0 every epoch (validation: the first epoch was
+    kept), or trains on nothing. Refused when fewer than 2 rows weigh more than zero."""
+    rng = np.random.default_rng(seed)
+    for short, full in ((va, tr), (tr, va)):
+        if not w[short].any():
+            donors = np.flatnonzero(w[full] > 0)
+            if len(donors) < 2:
+                raise ValueError(
+                    f"sample_weight: {int((w > 0).sum())} of {len(w)} rows weigh more than zero, and the "
+                    "validation cut needs one on each side; pass an eval_set, or set validation_fraction=None"
+                )
+            j, k = rng.choice(donors), rng.integers(len(short))
+            short[k], full[j] = full[j], short[k]
+    return tr, va
 
 
 def _weight_tensor(w: np.ndarray | None) -> torch.Tensor | None:
@@ -411,20 +432,21 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         Net i cuts its own ``validation_fraction`` with its own seed (``_net_seed``), so a bag
         learns from every row while each net still stops and averages on rows it never trained on. No cut
         (validation None) when ``split`` is off (eval_set, lr_find) or the fraction leaves none.
-        With row weights ``w``, the cut is stratified on weight > 0 too: a validation part whose
-        rows all weigh 0 scored every epoch 0, and the fit kept its first epoch.
+        When some row weights ``w`` are 0, both parts keep rows of weight > 0 (stratified on it,
+        else one swapped in: ``_weighted_on_both_sides``).
         """
         rows = np.arange(len(y))
         n_valid = int(len(y) * (self.validation_fraction or 0.0)) if split else 0
         if n_valid < 1 or len(y) - n_valid < 2:
             return [(rows, None)] * n_nets
-        # Stratified on the class, and with row weights on (class, weight > 0), then weight > 0
-        # alone: the rule that leaves rows of weight > 0 on both sides, or else the first that
-        # applies. A stratum too small to split moves on to the next rule, down to a plain split.
+        # Stratified on the class; when some rows weigh 0, first on (class, weight > 0), then the
+        # class, then weight > 0 alone: the first rule that leaves rows of weight > 0 on both sides
+        # (a stratum too small to split moves on to the next rule, down to a plain split).
         strata = [y] if self._task == "classification" else []
-        if w is not None:
+        zeros = w is not None and not w.all()
+        if zeros:
             pos = (w > 0).astype(np.int64)
-            strata = ([np.unique(y, return_inverse=True)[1].reshape(-1) * 2 + pos] if strata else []) + [pos]
+            strata = ([np.unique(y, return_inverse=True)[1].reshape(-1) * 2 + pos, y] if strata else []) + [pos]
         strata.append(None)
         cuts = []
         for i in range(n_nets):
@@ -434,15 +456,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                     tr, va = train_test_split(rows, test_size=n_valid, random_state=seed, stratify=strat)
                 except ValueError:  # a class too small to stratify
                     continue
-                if w is None or (w[tr].any() and w[va].any()):
+                if not zeros or (w[tr].any() and w[va].any()):
                     break
-            if w is not None and not (w[tr].any() and w[va].any()):
-                part = "training" if not w[tr].any() else "validation"
-                raise ValueError(
-                    f"sample_weight: the {part} part net {i + 1} cut from X holds no row of weight > 0 "
-                    f"({int((w > 0).sum())} of {len(w)} rows weigh more than zero); pass an eval_set, or "
-                    "set validation_fraction=None"
-                )
+            if zeros:
+                tr, va = _weighted_on_both_sides(tr, va, w, seed)
             cuts.append((tr, va))
         return cuts
 
@@ -651,7 +668,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         clip range too, and the validation cut keeps rows of weight > 0 on both sides.
         ``eval_set=(X_valid, y_valid, w_valid)`` weighs the rows of an eval_set. Metrics in
         ``history_`` score the rows unweighted; ``threshold="auto"`` leaves rows of weight 0 out
-        and counts the others alike; the preprocessing learns from every row of X.
+        and counts the others alike; the preprocessing learns from every row of X. The
+        classifier's ``sampling`` does not combine with unequal weights.
 
         With several nets (``n_bags``) each trains in turn on its own cut; the fit keeps their
         average, and the validation rows of the decision rule are each scored by the nets that
@@ -1121,8 +1139,20 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         check_sampling(self.sampling, self.undersample_ratio)
         check_threshold(self.threshold, self.threshold_metric)
 
+    def _check_weighted_sampling(self, w: np.ndarray | None) -> None:
+        # A sampler balances row counts: the weights would multiply on top and leave the classes'
+        # weighted shares unequal, and an oversampled small heavy class made batch losses so
+        # large that the divergence guard fired (both found by review).
+        if w is not None and self.sampling is not None:
+            raise ValueError(
+                f"sampling={self.sampling!r} balances the classes' row counts and does not combine with "
+                "sample_weight; use class_weight='balanced' (it sums the weights per class), or drop sample_weight"
+            )
+
     def _fit_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         from sklearn.utils.multiclass import type_of_target
+
+        self._check_weighted_sampling(w)
 
         kind = type_of_target(y)
         if kind not in ("binary", "multiclass"):
@@ -1232,6 +1262,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         return self._encode_target(y_new, self._classes_after(y))
 
     def _adapt_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
+        self._check_weighted_sampling(w)
         classes = self._classes_after(y)
         if classes is self.classes_:
             return

@@ -539,14 +539,18 @@ def tune_prior_correction(
     ``a = 0`` is plain argmax, ``a = 1`` full prior correction (the Bayes decision for equal
     class priors, which maximises balanced accuracy when the probabilities are calibrated).
     Returns the per-class scale ``priors**-a`` (normalised to mean 1) that ``decide`` multiplies in.
+    A class of prior 0 (all its rows weighed 0 in training) gets scale 0: the net learned nothing
+    for it, and ``0**-a`` made it the most boosted class.
     """
     m = label_metric(metric)
     y = np.asarray(y).reshape(-1)
     proba = np.asarray(proba, dtype=float)
-    priors = np.clip(np.asarray(priors, dtype=float), 1e-12, None)
+    priors = np.asarray(priors, dtype=float)
+    trained = priors > 0
+    priors = np.clip(priors, 1e-12, None)
     powers = np.linspace(0, 1, 11) if powers is None else np.asarray(powers, dtype=float)
     sign = 1.0 if m.greater_is_better else -1.0
-    scales = [priors ** -a / np.mean(priors ** -a) for a in powers]
+    scales = [np.where(trained, priors ** -a, 0.0) / np.mean(np.where(trained, priors ** -a, 0.0)) for a in powers]
     scores = np.array([sign * m(y, proba * s) for s in scales])  # the metric takes argmax itself
     return scales[_middle_of_best(scores)]
 

@@ -182,7 +182,7 @@ def test_eval_set_rows_are_weighted_too():
         (np.zeros(200), "zero for every row"),
         ("heavy", "must be a number"),
         (np.ones((200, 2)), "sample_weight"),
-        (np.r_[1.0, np.zeros(199)], "the validation part net 1 cut from X holds no row of weight > 0"),
+        (np.r_[1.0, np.zeros(199)], "1 of 200 rows weigh more than zero, and the validation cut needs one on each side"),
     ],
 )
 def test_bad_sample_weight_is_refused_by_name(w, match):
@@ -203,6 +203,93 @@ def test_the_validation_cut_holds_weighted_rows():
         cuts = fit._cuts(target, 3, True, w)
         assert all(w[va].sum() > 0 and w[tr].sum() > 0 for tr, va in cuts)
         assert fit.history_["valid_loss"].gt(0).all()
+
+
+def test_a_few_zero_weights_keep_the_class_stratification():
+    y = np.r_[np.zeros(960, int), np.ones(40, int)]
+    X = pd.DataFrame({"a": np.zeros(1000)})
+    w = np.ones(1000)
+    w[[0, 999]] = 0.0  # one junk row per class: (class, weight > 0) strata of one row cannot split
+    clf = TabularClassifier(validation_fraction=0.05)
+    clf._setup(X, y, None)  # seed_ and the rest of the fitted state _cuts reads
+    for i in range(6):
+        clf.seed_ = i
+        assert y[clf._cuts(y, 1, True, w)[0][1]].sum() == 2  # the minority's share, as unweighted
+
+
+def test_a_tiny_cut_gets_a_weighted_row_swapped_in():
+    y = np.r_[np.zeros(8, int), np.ones(8, int)]
+    X = pd.DataFrame({"a": np.zeros(16)})
+    w = np.tile([1.0, 0.0], 8)
+    clf = TabularClassifier(validation_fraction=0.1)  # one validation row
+    clf._setup(X, y, None)
+    for i in range(12):
+        clf.seed_ = i
+        tr, va = clf._cuts(y, 1, True, w)[0]
+        assert w[va].any() and w[tr].any() and sorted(np.r_[tr, va]) == list(range(16))
+
+
+def test_positive_weights_leave_the_cut_as_it_was():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=200)
+    for est, target in ((TabularRegressor(), y), (TabularClassifier(), (y > 0).astype(int))):
+        est._setup(pd.DataFrame({"a": y}), target, None)
+        np.testing.assert_array_equal(est._cuts(target, 1, True)[0][1],
+                                      est._cuts(target, 1, True, rng.uniform(1, 2, 200))[0][1])
+
+
+def test_sampling_does_not_combine_with_weights():
+    X, _, group = _two_groups(n=200)
+    w = np.where(group == 1, 3.0, 1.0)
+    for sampling in ("oversample", "undersample"):
+        with pytest.raises(ValueError, match=f"sampling='{sampling}' .* does not combine with sample_weight"):
+            TabularClassifier(sampling=sampling, **FAST).fit(X, group, sample_weight=w)
+    clf = TabularClassifier(sampling="oversample", **FAST).fit(X, group)
+    with pytest.raises(ValueError, match="does not combine with sample_weight"):
+        clf.fit_one_cycle(X, group, sample_weight=w)
+    TabularClassifier(sampling="oversample", **FAST).fit(X, group, sample_weight=np.ones(200))  # equal: fine
+
+
+def test_heavy_rows_are_no_divergence_for_the_epoch_check():
+    """20,000 rows: the guard scores subsamples. Evenly spaced ones with their weights read rows of
+    weight 1e4 that the epoch-end sample held and the starting one did not as a blow-up."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=20000)})
+    y = 0.3 * X["a"].to_numpy() + rng.normal(size=20000)
+    w = np.ones(20000)
+    w[5:200:10] = 1e4  # in every 5th row, never in every 2nd
+    reg = TabularRegressor(epochs=2, layers=(16,), n_bags=1, lr=1e-3, validation_fraction=None, random_state=0)
+    assert not reg.fit(X, y, sample_weight=w).diverged_
+
+
+def test_weighted_rows_estimate_the_weighted_mean():
+    g = torch.Generator().manual_seed(0)
+    y = torch.randn(1000, 1, generator=g)
+    w = torch.ones(1000)
+    w[::100] = 1000.0
+    data = TensorData(torch.zeros(1000, 0, dtype=torch.int64), torch.zeros(1000, 0), y, w)
+    exact = data.unit_weights().loss(MSELoss(), torch.zeros(1000, 1))
+    drawn = data.weighted_rows(200)
+    assert drawn.w is None and len(drawn) == 200
+    torch.testing.assert_close(MSELoss()(torch.zeros(200, 1), drawn.y), exact, rtol=0.1, atol=0)
+
+
+def test_lr_find_draws_weighted_rows_without_spikes():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=2000)})
+    y = X["a"].to_numpy() + rng.normal(size=2000)
+    w = np.ones(2000)
+    w[np.random.default_rng(0).choice(2000, 3, replace=False)] = 1e4  # 94 % of the weight on three rows
+    res = TabularRegressor(layers=(16,), n_bags=1, random_state=0, batch_size=64).lr_find(X, y, sample_weight=w)
+    # Weighted batches spiked whenever they held a heavy row: suggestion 5e-7 (the rows repeated: 0.01).
+    assert len(res.lrs) > 50 and res.suggestion > 1e-3
+
+
+def test_weights_float32_cannot_hold_count_as_zero():
+    X, y, _ = _two_groups(n=300)
+    w = np.r_[np.ones(6), np.full(294, 1e-50)]
+    fit = TabularRegressor(**FAST).fit(X, y, sample_weight=w)
+    assert fit.history_["valid_loss"].gt(0).all()
 
 
 def test_extreme_weights_are_scaled_before_float32():
@@ -296,3 +383,14 @@ def test_matrix_factorization_refuses_sample_weight():
     mf = MatrixFactorization(epochs=1, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="MatrixFactorization does not take sample_weight"):
         mf.fit_one_cycle(X, y, sample_weight=np.ones(len(X)))
+
+
+def test_a_class_of_no_training_weight_is_never_boosted():
+    from tabdl.sampling import tune_prior_correction
+
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet([1, 1, 1], size=60)
+    y = proba.argmax(axis=1)
+    y[y == 2] = 0  # class 2 had no weight in training
+    scale = tune_prior_correction(y, proba, np.array([0.7, 0.3, 0.0]))
+    assert scale[2] == 0.0 and np.all(scale[:2] > 0)
