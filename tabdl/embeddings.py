@@ -340,7 +340,8 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         return self._encode(self._frame(X, named), self._out_tables, self._lookups)
 
     def fit_transform(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
-        """Fit on all rows; return out-of-fold embeddings for X when ``cv`` is set."""
+        """Fit on all rows; return out-of-fold embeddings for X when ``cv`` is set (each fold's net
+        trains on its rows' ``sample_weight``, as ``fit``'s net on all of them)."""
         self.fit(X, y, sample_weight)
         frame = self._frame(X)
         if self.cv is None or not self.cat_features_:

@@ -411,19 +411,20 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """The same checks as the training data: a NaN target would make every valid_loss NaN
         (so early stopping never sees an improvement) and a length mismatch would broadcast.
         A third item weighs the rows of the validation loss, as ``sample_weight`` weighs X's."""
-        try:
-            Xv, yv, *weights = eval_set
-        except (TypeError, ValueError):
-            weights = [None, None]
-        if len(weights) > 1:
+        if not isinstance(eval_set, (tuple, list)) or len(eval_set) not in (2, 3):
             raise ValueError("eval_set must be a pair (X_valid, y_valid) or a triple (X_valid, y_valid, sample_weight_valid)")
+        Xv, yv, wv = (*eval_set, None)[:3]
         with _about("eval_set"):
             Xv, yv = self._check_X_y_fit(Xv, yv)
-            return Xv, yv, self._sample_weight(weights[0] if weights else None, len(Xv))
+            return Xv, yv, self._sample_weight(wv, len(Xv))
 
     def _sample_weight(self, sample_weight: Any, n_rows: int) -> np.ndarray | None:
         """The row weights of ``sample_weight`` (``_row_weights``; a hook: MatrixFactorization refuses them)."""
         return _row_weights(sample_weight, n_rows)
+
+    def _train_weights(self, sample_weight: Any, n_rows: int) -> np.ndarray | None:
+        """The training rows' weights (``_sample_weight``; a hook: the classifier refuses them with sampling)."""
+        return self._sample_weight(sample_weight, n_rows)
 
     def _cuts(self, y: np.ndarray, n_nets: int, split: bool,
               w: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
@@ -604,7 +605,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """
         self._validate_params()
         X, y = self._check_X_y_fit(X, y)
-        w = self._sample_weight(sample_weight, len(X))
+        w = self._train_weights(sample_weight, len(X))
         self.seed_ = _seed(self.random_state)
         self.device_ = str(resolve_device(self.device))
         self._set_feature_names(X)
@@ -847,7 +848,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         X, y = self._check_X_y_fit(self._check_X_predict(X), y)
         # Everything that can refuse the call runs before _adapt_target changes the model (a
         # classifier's new head, in place): a refused call must leave the fitted model as it was.
-        w = self._sample_weight(sample_weight, len(X))
+        w = self._train_weights(sample_weight, len(X))
         train = TensorData(*self.preprocessor_.transform(X), self._encode_for(y, y), _weight_tensor(w))
         valid = None if eval_set is None else self._eval_tensors(self._check_eval_set(eval_set), y)
         self._adapt_target(y, w)
@@ -897,7 +898,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """
         if hasattr(self, "model_"):
             X, y = self._check_X_y_fit(self._check_X_predict(X), y)
-            probe, train = self, self._tensors(X, y, self._sample_weight(sample_weight, len(X)))
+            probe, train = self, self._tensors(X, y, self._train_weights(sample_weight, len(X)))
         else:
             probe = self.__class__(**self.get_params())
             train, _, _ = probe._setup(X, y, None, sample_weight=sample_weight, split=False)
@@ -1016,12 +1017,12 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
         y2 = self._float_target(y)
         # Row weights count here too: targets of rows weighted 0 (junk, say) set neither the
         # scale the net learns in nor the clip range.
-        self.y_mean_, std = mean_std(y2, w)
+        seen = y2 if w is None else y2[w > 0]
+        self.y_mean_, std = mean_std(seen, None if w is None else w[w > 0])
         self.y_std_ = np.where(std > 0, std, 1.0)
         # Predictions are clipped to the target range seen at fit: an MLP extrapolates linearly
         # on inputs far outside the training data (diamonds' x=y=z=0 rows gave log-prices of
         # 22 before this), where a tree would stay inside the observed range.
-        seen = y2 if w is None else y2[w > 0]
         self.y_min_, self.y_max_ = seen.min(axis=0), seen.max(axis=0)
         _check_y_range(self.y_range)
         if self.y_range is not None and y2.shape[1] == 1:
@@ -1139,7 +1140,8 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         check_sampling(self.sampling, self.undersample_ratio)
         check_threshold(self.threshold, self.threshold_metric)
 
-    def _check_weighted_sampling(self, w: np.ndarray | None) -> None:
+    def _train_weights(self, sample_weight: Any, n_rows: int) -> np.ndarray | None:
+        w = super()._train_weights(sample_weight, n_rows)
         # A sampler balances row counts: the weights would multiply on top and leave the classes'
         # weighted shares unequal, and an oversampled small heavy class made batch losses so
         # large that the divergence guard fired (both found by review).
@@ -1148,11 +1150,11 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
                 f"sampling={self.sampling!r} balances the classes' row counts and does not combine with "
                 "sample_weight; use class_weight='balanced' (it sums the weights per class), or drop sample_weight"
             )
+        return w
 
     def _fit_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         from sklearn.utils.multiclass import type_of_target
 
-        self._check_weighted_sampling(w)
 
         kind = type_of_target(y)
         if kind not in ("binary", "multiclass"):
@@ -1237,10 +1239,13 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             else:
                 self.threshold_ = tune_threshold(y, proba[:, 1], self.threshold_metric)
         else:
+            codes = train.y.cpu().numpy()
             w = None if train.w is None else train.w.cpu().numpy()
-            priors = training_priors(train.y.cpu().numpy(), len(self.classes_), learner.sampler, self.class_weight_, w)
+            priors = training_priors(codes, len(self.classes_), learner.sampler, self.class_weight_, w)
             self.threshold_ = None
-            self.class_scale_ = tune_prior_correction(y, proba, priors, self.threshold_metric)
+            # A class whose training rows all weighed 0 was never learned: the rule never predicts it.
+            unlearned = None if w is None else (np.bincount(codes, minlength=len(priors)) > 0) & (priors == 0)
+            self.class_scale_ = tune_prior_correction(y, proba, priors, self.threshold_metric, unlearned=unlearned)
 
     def _encode_target(self, y: np.ndarray, classes: np.ndarray | None = None) -> torch.Tensor:
         classes = self.classes_ if classes is None else classes
@@ -1262,7 +1267,6 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         return self._encode_target(y_new, self._classes_after(y))
 
     def _adapt_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
-        self._check_weighted_sampling(w)
         classes = self._classes_after(y)
         if classes is self.classes_:
             return

@@ -84,15 +84,17 @@ class TensorData:
         mean = None if self.w is None else float(self.w.mean())
         return self if not mean or mean == 1.0 else replace(self, w=self.w / mean)
 
-    def weighted_rows(self, m: int) -> TensorData:
-        """``m`` rows drawn in proportion to their weights (systematic: evenly spaced through the
-        cumulative weight), unweighted: their plain mean loss estimates the weighted mean loss
-        of all rows. Evenly spaced rows with their weights did not: a row of weight 1e5 in one
-        such sample and not in another read as a 5x blow-up to the divergence guard."""
+    def weighted_draw(self, m: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Indices of ``m`` rows drawn with replacement in proportion to their weights: at random
+        with ``generator``, else systematically (evenly spaced through the cumulative weight, the
+        steadier sample). The plain mean loss of the rows drawn estimates the weighted mean loss
+        of all rows, without the spikes that a few heavy rows give a weighted sample."""
         cum = torch.cumsum(self.w.double(), 0)
-        levels = (torch.arange(m, dtype=torch.float64, device=cum.device) + 0.5) * (cum[-1] / m)
-        idx = torch.searchsorted(cum, levels).clamp_max(len(self) - 1)
-        return replace(self[idx], w=None)
+        if generator is None:
+            u = (torch.arange(m, dtype=torch.float64) + 0.5) / m
+        else:
+            u = torch.rand(m, generator=generator, dtype=torch.float64)
+        return torch.searchsorted(cum, u.to(cum.device) * cum[-1]).clamp_max(len(self) - 1)
 
     def loss(self, loss_func: Callable, out: torch.Tensor, idx: torch.Tensor | None = None) -> torch.Tensor:
         """``loss_func``'s loss of ``out`` (the model's outputs for rows ``idx``, or for every
@@ -150,7 +152,7 @@ def freeze_to(groups: Sequence[nn.Module], n: int) -> None:
             p.requires_grad_(i >= n)
 
 
-# Rows (evenly spaced) on which each epoch's end judges the weights it leaves. A quarter of the
+# Rows (evenly spaced; weighted rows: drawn by weight) on which each epoch's end judges the weights it leaves. A quarter of the
 # reference loss's 16384 at most: a heavy-tailed target's extreme rows can then weigh at most
 # about 4x their share in it, well inside the guard's 10x. In benchmarks.speed (one epoch, bs 256)
 # Learner/bare-loop throughput was 0.97 with 1024 rows, 0.95 (median 0.97) with 4096, 0.91 with 16384.
@@ -318,11 +320,14 @@ class Learner:
 
     def _loss_on(self, data: TensorData, max_rows: int = 16384) -> float:
         """The training loss of the current weights on ``data`` (eval mode), over at most
-        ``max_rows`` evenly spaced rows: the divergence guard needs its scale, not its last digit,
-        and a forward pass over every row cost a third of a one-epoch cycle on flights.
+        ``max_rows`` evenly spaced rows (rows with weights: drawn by weight, ``weighted_draw``):
+        the divergence guard needs its scale, not its last digit, and a forward pass over every row
+        cost a third of a one-epoch cycle on flights.
         """
         if len(data) > max_rows and data.w is not None:
-            data = data.weighted_rows(max_rows)
+            # Not evenly spaced rows with their weights: a row of weight 1e5 in the epoch-end
+            # sample and not in the starting one read as a 5x blow-up.
+            data = replace(data[data.weighted_draw(max_rows)], w=None)
         step = -(-len(data) // max_rows)  # ceil: every row up to max_rows
         if step > 1:
             data = data[torch.arange(0, len(data), step, device=data.y.device)]
@@ -514,13 +519,11 @@ class Learner:
         lrs, raw, smooth = [], [], []
         batches = self._endless_batches(len(train))
         if train.w is not None:
-            # Rows drawn in proportion to their weights and scored unweighted: the same expected
-            # loss, without the spikes a few heavy rows give weighted batches (3 rows of weight
-            # 1e4 among 2,000 stopped the sweep early and moved the suggestions 1000x too low).
-            cum = torch.cumsum(train.w.double(), 0)
-            batches = (torch.searchsorted(cum, torch.rand(self.batch_size, generator=self.generator, dtype=torch.float64)
-                                          .to(cum.device) * cum[-1]).clamp_max(len(train) - 1) for _ in itertools.count())
-            train = replace(train, w=None)
+            # Rows drawn in proportion to their weights and scored unweighted: weighted batches
+            # spiked on a few heavy rows (3 of weight 1e4 among 2,000 stopped the sweep early and
+            # moved the suggestion 1000x too low).
+            weighted, train = train, replace(train, w=None)
+            batches = (weighted.weighted_draw(self.batch_size, self.generator) for _ in itertools.count())
         train_mode(self.model)
         try:
             for i, idx in zip(range(num_it), batches):

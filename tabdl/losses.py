@@ -4,10 +4,12 @@ Each is torch's own loss, and ``loss(out, y)`` is exactly torch's result, so a f
 weights is the same fit, bit for bit. ``loss(out, y, weight)``, with one weight per row,
 multiplies each row's loss by its weight and keeps torch's normaliser (the number of rows, or
 the sum of their class weights). The learner scales the weights to mean 1 over the rows it
-trains or scores on (``TensorData.unit_weights``), so that a batch's loss is an unbiased estimate
-of the weighted loss over the data, and a whole validation part's is its weighted mean. A row
-of weight 2 counts as two rows (scikit-learn's meaning of ``sample_weight``), one of weight 0 as
-none.
+trains or scores on (``TensorData.unit_weights``). Without class weights a batch's loss is then
+an unbiased estimate of the weighted loss over the data, and a whole validation part's is its
+weighted mean; with class weights it is that loss times a constant (the data's sum of weight x
+class weight over its sum of class weights), which scales the gradients alike and leaves AdamW's
+steps as they were. A row of weight 2 counts as two rows (scikit-learn's meaning of
+``sample_weight``), one of weight 0 as none.
 
 Why not divide each batch by its own weight sum: that under-counts heavy rows. A row of weight
 100 then moved at most one batch's worth per step: 10 rows of target 10 weighted 100 among

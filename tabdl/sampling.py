@@ -532,25 +532,26 @@ def _calibrated_cut(y: np.ndarray, p: np.ndarray, m: Metric, sign: float) -> flo
 
 
 def tune_prior_correction(
-    y: Any, proba: Any, priors: np.ndarray, metric: Any = "balanced_accuracy", *, powers: Any = None
+    y: Any, proba: Any, priors: np.ndarray, metric: Any = "balanced_accuracy", *, powers: Any = None,
+    unlearned: np.ndarray | None = None,
 ) -> np.ndarray:
     """Multiclass rule: predict ``argmax(proba / priors**a)``, ``a`` in [0, 1] tuned on ``metric``.
 
     ``a = 0`` is plain argmax, ``a = 1`` full prior correction (the Bayes decision for equal
     class priors, which maximises balanced accuracy when the probabilities are calibrated).
     Returns the per-class scale ``priors**-a`` (normalised to mean 1) that ``decide`` multiplies in.
-    A class of prior 0 (all its rows weighed 0 in training) gets scale 0: the net learned nothing
-    for it, and ``0**-a`` made it the most boosted class.
+    ``unlearned`` (a mask) marks classes whose training rows all weighed 0: scale 0, never
+    predicted (their prior 0, clipped, made them the most boosted class). A class merely absent
+    from a continued cycle's rows keeps its scale.
     """
     m = label_metric(metric)
     y = np.asarray(y).reshape(-1)
     proba = np.asarray(proba, dtype=float)
-    priors = np.asarray(priors, dtype=float)
-    trained = priors > 0
-    priors = np.clip(priors, 1e-12, None)
+    priors = np.clip(np.asarray(priors, dtype=float), 1e-12, None)
+    keep = 1.0 if unlearned is None else np.where(unlearned, 0.0, 1.0)
     powers = np.linspace(0, 1, 11) if powers is None else np.asarray(powers, dtype=float)
     sign = 1.0 if m.greater_is_better else -1.0
-    scales = [np.where(trained, priors ** -a, 0.0) / np.mean(np.where(trained, priors ** -a, 0.0)) for a in powers]
+    scales = [keep * priors ** -a / np.mean(keep * priors ** -a) for a in powers]
     scores = np.array([sign * m(y, proba * s) for s in scales])  # the metric takes argmax itself
     return scales[_middle_of_best(scores)]
 

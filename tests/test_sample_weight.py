@@ -38,8 +38,9 @@ def test_weighted_cross_entropy_is_repeated_rows_up_to_the_normaliser(loss, clas
     out, y = torch.randn(6, 3, generator=g), torch.tensor([0, 1, 2, 1, 0, 2])
     counts = torch.tensor([1, 3, 0, 2, 1, 4])
     # Weighted, a batch keeps the unweighted normaliser (rows, or their class weights), so the
-    # loss is the repeated rows' times (weighted normaliser / unweighted one): one factor per
-    # batch, which weights of mean 1 over the data make 1 on average.
+    # loss is the repeated rows' times (weighted normaliser / unweighted one): without class
+    # weights, weights of mean 1 over the data make that factor 1 on average; with them, a
+    # constant (tabdl.losses).
     norm = torch.ones(6) if class_weight is None else class_weight[y]
     weighted = loss(out, y, counts.float()) * norm.sum() / (counts * norm).sum()
     torch.testing.assert_close(weighted, loss(_repeat(out, counts), _repeat(y, counts)))
@@ -269,9 +270,10 @@ def test_weighted_rows_estimate_the_weighted_mean():
     w[::100] = 1000.0
     data = TensorData(torch.zeros(1000, 0, dtype=torch.int64), torch.zeros(1000, 0), y, w)
     exact = data.unit_weights().loss(MSELoss(), torch.zeros(1000, 1))
-    drawn = data.weighted_rows(200)
-    assert drawn.w is None and len(drawn) == 200
-    torch.testing.assert_close(MSELoss()(torch.zeros(200, 1), drawn.y), exact, rtol=0.1, atol=0)
+    for g in (None, torch.Generator().manual_seed(1)):  # systematic, then at random
+        idx = data.weighted_draw(2000, g)
+        assert len(idx) == 2000 and 0.88 < (idx % 100 == 0).float().mean() < 0.94  # the heavy rows hold 0.91
+        torch.testing.assert_close(MSELoss()(torch.zeros(2000, 1), y[idx]), exact, rtol=0.15, atol=0)
 
 
 def test_lr_find_draws_weighted_rows_without_spikes():
@@ -386,11 +388,56 @@ def test_matrix_factorization_refuses_sample_weight():
 
 
 def test_a_class_of_no_training_weight_is_never_boosted():
-    from tabdl.sampling import tune_prior_correction
+    X, _, _ = _two_groups(n=300)
+    y = np.arange(300) % 3
+    clf = TabularClassifier(threshold="auto", **FAST).fit(X, y, sample_weight=np.where(y == 2, 0.0, 1.0))
+    assert clf.class_scale_[2] == 0.0 and np.all(clf.class_scale_[:2] > 0)
 
-    rng = np.random.default_rng(0)
-    proba = rng.dirichlet([1, 1, 1], size=60)
-    y = proba.argmax(axis=1)
-    y[y == 2] = 0  # class 2 had no weight in training
-    scale = tune_prior_correction(y, proba, np.array([0.7, 0.3, 0.0]))
-    assert scale[2] == 0.0 and np.all(scale[:2] > 0)
+
+def test_a_class_missing_from_a_continued_cycle_keeps_its_scale():
+    """Only weight makes a class unlearned: new rows that lack a class (fit_one_cycle) leave its
+    prior 0 too, and it must stay predictable (it was, before weights existed)."""
+    X, _, _ = _two_groups(n=300)
+    y = np.arange(300) % 3
+    clf = TabularClassifier(threshold="auto", **FAST).fit(X, y)
+    two = y < 2
+    clf.fit_one_cycle(X[two], y[two], lr=1e-4, eval_set=(X, y))
+    assert clf.class_scale_[2] > 0
+
+
+def test_a_junk_target_of_weight_zero_leaves_the_scaling_alone():
+    X, y, _ = _two_groups(n=200)
+    y_junk = np.r_[1e200, y[1:]]
+    fit = TabularRegressor(**FAST).fit(X, y_junk, sample_weight=np.r_[0.0, np.ones(199)])
+    assert fit.y_std_[0] == pytest.approx(y[1:].std()) and fit.y_max_[0] == 10.0
+
+
+def test_lr_find_reads_the_weights():
+    X, y, _ = _two_groups(n=400)
+    clean = TabularRegressor(**FAST).lr_find(X, y, num_it=10)
+    junk = np.arange(400) % 4 == 0
+    y_junk = np.where(junk, 1e4, y)  # a quarter of the targets are junk, weighted 0
+    res = TabularRegressor(**FAST).lr_find(X, y_junk, sample_weight=(~junk).astype(float), num_it=10)
+    assert res.raw_losses[:3].max() < 10 * clean.raw_losses[:3].max()  # junk rows scored: ~1e7 x
+
+
+def test_fine_tune_passes_the_weights_to_both_cycles(monkeypatch):
+    X, y, group = _two_groups()
+    reg = TabularRegressor(**FAST).fit(X, y)
+    seen = []
+    real = TabularRegressor.fit_one_cycle
+    monkeypatch.setattr(TabularRegressor, "fit_one_cycle",
+                        lambda self, *a, **k: seen.append(k.get("sample_weight")) or real(self, *a, **k))
+    w = np.where(group == 1, 9.0, 1.0)
+    reg.fine_tune(X, y, epochs=1, freeze_epochs=1, sample_weight=w)
+    assert len(seen) == 2 and all(s is w for s in seen)
+
+
+def test_lr_find_refuses_weights_with_sampling_fitted_or_not():
+    X, _, group = _two_groups(n=200)
+    w = np.where(group == 1, 3.0, 1.0)
+    clf = TabularClassifier(sampling="oversample", **FAST)
+    with pytest.raises(ValueError, match="does not combine with sample_weight"):
+        clf.lr_find(X, group, sample_weight=w, num_it=5)
+    with pytest.raises(ValueError, match="does not combine with sample_weight"):
+        clf.fit(X, group).lr_find(X, group, sample_weight=w, num_it=5)
