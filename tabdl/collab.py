@@ -314,7 +314,8 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
 
     def fit(self, X: Any, y: Any, *, eval_set: tuple[Any, Any] | None = None) -> MatrixFactorization:
         """Fit the factors with the one-cycle policy; ``eval_set=(X_valid, y_valid)`` replaces the
-        validation split. No ``sample_weight``: see ``_sample_weight``."""
+        validation split. No ``sample_weight``: the neighbour correction and the seen items of
+        ``recommend`` count every rating alike."""
         return super().fit(X, y, eval_set=eval_set)
 
     def _sample_weight(self, sample_weight: Any, n_rows: int) -> None:

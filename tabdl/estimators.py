@@ -1155,7 +1155,6 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     def _fit_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         from sklearn.utils.multiclass import type_of_target
 
-
         kind = type_of_target(y)
         if kind not in ("binary", "multiclass"):
             raise ValueError(f"Unknown label type: TabularClassifier supports binary and multiclass y, got {kind!r}")
