@@ -667,10 +667,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         of weight 0 as none (``tabdl.losses``; with ``class_weight`` the two multiply, and
         ``"balanced"`` sums the weights per class). It weighs the regressor's target scaling and
         clip range too, and the validation cut keeps rows of weight > 0 on both sides.
-        ``eval_set=(X_valid, y_valid, w_valid)`` weighs the rows of an eval_set. Metrics in
-        ``history_`` score the rows unweighted; ``threshold="auto"`` leaves rows of weight 0 out
-        and counts the others alike; the preprocessing learns from every row of X. The
-        classifier's ``sampling`` does not combine with unequal weights.
+        ``eval_set=(X_valid, y_valid, w_valid)`` weighs the rows of an eval_set. The built-in
+        metrics in ``history_`` and the rule of ``threshold="auto"`` weigh the validation rows too;
+        the preprocessing learns from every row of X. The classifier's ``sampling`` does not
+        combine with unequal weights.
 
         With several nets (``n_bags``) each trains in turn on its own cut; the fit keeps their
         average, and the validation rows of the decision rule are each scored by the nets that
@@ -1215,10 +1215,11 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             return  # fit_one_cycle without eval_set keeps the rule tuned before
         valid, raw = scored
         proba = self._to_output(raw)
-        y = valid.y.cpu().numpy()
-        if valid.w is not None:  # rows of weight 0 count as none here too (the others count as one each)
-            keep = valid.w.cpu().numpy() > 0
-            proba, y = proba[keep], y[keep]
+        y, wv = valid.y.cpu().numpy(), None
+        if valid.w is not None:  # the rule weighs the validation rows too; rows of weight 0 are none
+            wv = valid.w.cpu().numpy().astype(np.float64)
+            keep = wv > 0
+            proba, y, wv = proba[keep], y[keep], wv[keep]
         if len(self.classes_) == 2:
             self.class_scale_ = None
             if len(np.unique(y)) < 2:
@@ -1236,7 +1237,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
                 )
                 self.threshold_ = kept
             else:
-                self.threshold_ = tune_threshold(y, proba[:, 1], self.threshold_metric)
+                self.threshold_ = tune_threshold(y, proba[:, 1], self.threshold_metric, sample_weight=wv)
         else:
             codes = train.y.cpu().numpy()
             w = None if train.w is None else train.w.cpu().numpy()
@@ -1244,7 +1245,8 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             self.threshold_ = None
             # A class whose training rows all weighed 0 was never learned: the rule never predicts it.
             unlearned = None if w is None else (np.bincount(codes, minlength=len(priors)) > 0) & (priors == 0)
-            self.class_scale_ = tune_prior_correction(y, proba, priors, self.threshold_metric, unlearned=unlearned)
+            self.class_scale_ = tune_prior_correction(y, proba, priors, self.threshold_metric, unlearned=unlearned,
+                                                      sample_weight=wv)
 
     def _encode_target(self, y: np.ndarray, classes: np.ndarray | None = None) -> torch.Tensor:
         classes = self.classes_ if classes is None else classes

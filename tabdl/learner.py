@@ -339,9 +339,10 @@ class Learner:
         logs = {"valid_loss": float(valid.to(self.device).unit_weights().loss(loss_func, out))}
         if self.metrics:
             y_true, y_out = self.to_target(valid.y), self.to_output(out)
+            w = None if valid.w is None else valid.w.cpu().numpy()
             for m in self.metrics:
                 try:
-                    logs[m.name] = m(y_true, y_out)
+                    logs[m.name] = m(y_true, y_out, sample_weight=w)
                 except Exception as e:  # a user's callable: say which one, and what it was given
                     raise ValueError(
                         f"metric {m.name!r} failed on the validation part, given y_true of shape "

@@ -3,6 +3,9 @@
 A metric is called as ``metric(y_true, output)``:
 - classification: ``y_true`` holds class codes 0..k-1, ``output`` the (n, k) probabilities;
 - regression: ``y_true`` and ``output`` hold values in the target's own units.
+
+``metric(y_true, output, sample_weight=w)`` weighs the rows (the estimators' ``sample_weight``):
+the built-in metrics pass it to scikit-learn; a metric from a plain callable ignores it.
 """
 
 from __future__ import annotations
@@ -45,23 +48,26 @@ class Metric:
     # a score whose form depends on it rather than on the labels a part happens to hold.
     takes_n_classes: bool = False
 
-    def __call__(self, y_true: np.ndarray, output: np.ndarray) -> float:
+    # ``func`` takes ``sample_weight`` (scikit-learn's keyword); False: row weights are ignored.
+    takes_weights: bool = False
+
+    def __call__(self, y_true: np.ndarray, output: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
         y_true = np.asarray(y_true)
         output = np.asarray(output)
+        extra = {"sample_weight": sample_weight} if sample_weight is not None and self.takes_weights else {}
         if self.kind == "label":
-            extra = {"n_classes": output.shape[1]} if self.takes_n_classes else {}
+            if self.takes_n_classes:
+                extra["n_classes"] = output.shape[1]
             return float(self.func(y_true, output.argmax(axis=1), **extra))
-        if self.kind == "proba":
-            return float(self.func(y_true, output))
-        return float(self.func(y_true, output))
+        return float(self.func(y_true, output, **extra))
 
 
-def _f1(y, pred, n_classes: int | None = None):
+def _f1(y, pred, n_classes: int | None = None, sample_weight=None):
     """F1 of class 1 for a binary model, macro F1 for more classes. ``n_classes`` None: read from
     the labels. A multiclass model's validation part that holds classes 0 and 1 only is still
     scored macro (reading the labels made it the binary F1 of class 1)."""
     k = n_classes if n_classes is not None else max(y.max(), pred.max()) + 1
-    return skm.f1_score(y, pred, average="binary" if k <= 2 else "macro")
+    return skm.f1_score(y, pred, average="binary" if k <= 2 else "macro", sample_weight=sample_weight)
 
 
 def _ratio(num, den):
@@ -90,7 +96,7 @@ def _mcc_counts(tp, fp, fn, tn):
     return _ratio(tp * tn - fp * fn, np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
 
 
-def _one_vs_rest_macro(score, y, proba):
+def _one_vs_rest_macro(score, y, proba, sample_weight=None):
     """Macro average of ``score`` one-vs-rest over the classes present in ``y``. A class absent
     from a validation part (a rare one) has no AUC: counted in, it made roc_auc NaN on every
     epoch and pulled pr_auc towards 0. With one class present nothing is ranked: NaN."""
@@ -98,42 +104,43 @@ def _one_vs_rest_macro(score, y, proba):
     if len(present) < 2:
         return math.nan
     onehot = label_binarize(y, classes=np.arange(proba.shape[1]))[:, present]
-    return score(onehot, proba[:, present], average="macro")
+    return score(onehot, proba[:, present], average="macro", sample_weight=sample_weight)
 
 
-def _roc_auc(y, proba):
+def _roc_auc(y, proba, sample_weight=None):
     if proba.shape[1] == 2:
-        return skm.roc_auc_score(y, proba[:, 1])
-    return _one_vs_rest_macro(skm.roc_auc_score, y, proba)
+        return skm.roc_auc_score(y, proba[:, 1], sample_weight=sample_weight)
+    return _one_vs_rest_macro(skm.roc_auc_score, y, proba, sample_weight)
 
 
-def _pr_auc(y, proba):
+def _pr_auc(y, proba, sample_weight=None):
     if proba.shape[1] == 2:
-        return skm.average_precision_score(y, proba[:, 1])
-    return _one_vs_rest_macro(skm.average_precision_score, y, proba)
+        return skm.average_precision_score(y, proba[:, 1], sample_weight=sample_weight)
+    return _one_vs_rest_macro(skm.average_precision_score, y, proba, sample_weight)
 
 
-def _log_loss(y, proba):
-    return skm.log_loss(y, proba, labels=np.arange(proba.shape[1]))
+def _log_loss(y, proba, sample_weight=None):
+    return skm.log_loss(y, proba, labels=np.arange(proba.shape[1]), sample_weight=sample_weight)
 
 
-def _rmse(y, pred):
-    return skm.root_mean_squared_error(y, pred)
+def _rmse(y, pred, sample_weight=None):
+    return skm.root_mean_squared_error(y, pred, sample_weight=sample_weight)
 
 
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
-        Metric("accuracy", skm.accuracy_score, "label", from_counts=_accuracy_counts),
-        Metric("balanced_accuracy", skm.balanced_accuracy_score, "label", from_counts=_balanced_accuracy_counts),
-        Metric("f1", _f1, "label", from_counts=_f1_counts, takes_n_classes=True),
-        Metric("mcc", skm.matthews_corrcoef, "label", from_counts=_mcc_counts),
-        Metric("roc_auc", _roc_auc, "proba"),
-        Metric("pr_auc", _pr_auc, "proba"),
-        Metric("log_loss", _log_loss, "proba", greater_is_better=False),
-        Metric("rmse", _rmse, "regression", greater_is_better=False),
-        Metric("mae", skm.mean_absolute_error, "regression", greater_is_better=False),
-        Metric("r2", skm.r2_score, "regression"),
+        Metric("accuracy", skm.accuracy_score, "label", from_counts=_accuracy_counts, takes_weights=True),
+        Metric("balanced_accuracy", skm.balanced_accuracy_score, "label", from_counts=_balanced_accuracy_counts,
+               takes_weights=True),
+        Metric("f1", _f1, "label", from_counts=_f1_counts, takes_n_classes=True, takes_weights=True),
+        Metric("mcc", skm.matthews_corrcoef, "label", from_counts=_mcc_counts, takes_weights=True),
+        Metric("roc_auc", _roc_auc, "proba", takes_weights=True),
+        Metric("pr_auc", _pr_auc, "proba", takes_weights=True),
+        Metric("log_loss", _log_loss, "proba", greater_is_better=False, takes_weights=True),
+        Metric("rmse", _rmse, "regression", greater_is_better=False, takes_weights=True),
+        Metric("mae", skm.mean_absolute_error, "regression", greater_is_better=False, takes_weights=True),
+        Metric("r2", skm.r2_score, "regression", takes_weights=True),
     ]
 }
 

@@ -393,7 +393,7 @@ def _counts_per_cut(cell_pos: np.ndarray, cell_neg: np.ndarray) -> tuple[np.ndar
     return tp, fp, cell_pos.sum(-1, keepdims=True) - tp, cell_neg.sum(-1, keepdims=True) - fp
 
 
-def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
+def _platt(z: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float] | None:
     """Platt scaling: ``(a, b)`` of ``P(y=1) = sigmoid(a * z + b)`` for scores ``z`` (logits),
     fitted by log loss; None when the fit does not converge.
 
@@ -401,16 +401,21 @@ def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
     so that validation rows that one cut separates still give a finite slope. The fit runs on
     standardised scores: an under-confident net's scores can all sit within 1e-4 of each other,
     where the optimiser stopped at the starting slope and the cut labelled every row positive.
+    Row weights ``w`` (of mean 1) weigh the log loss and the class counts of the targets.
     """
     mu, sd = float(z.mean()), float(z.std())
     u = (z - mu) / sd if sd > 0 else z - mu
-    n1 = float(y.sum())
-    t = np.where(y == 1, (n1 + 1) / (n1 + 2), 1 / (len(y) - n1 + 2))
+    n1 = float(y.sum()) if w is None else float(w[y == 1].sum())
+    n0 = len(y) - n1 if w is None else float(w[y != 1].sum())
+    t = np.where(y == 1, (n1 + 1) / (n1 + 2), 1 / (n0 + 2))
 
-    def loss(w):
-        s = w[0] * u + w[1]
+    def mean(v):
+        return np.mean(v) if w is None else np.average(v, weights=w)
+
+    def loss(ab):
+        s = ab[0] * u + ab[1]
         r = expit(s) - t
-        return np.mean(np.logaddexp(0.0, s) - t * s), np.array([np.mean(r * u), np.mean(r)])
+        return mean(np.logaddexp(0.0, s) - t * s), np.array([mean(r * u), mean(r)])
 
     fit = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
     if not fit.success or not np.all(np.isfinite(fit.x)):
@@ -435,8 +440,11 @@ def tune_threshold(
     smooth: float = 0.1,
     n_bootstrap: int = 64,
     random_state: int = 0,
+    sample_weight: Any = None,
 ) -> float:
-    """The cut on P(positive) that maximises ``metric`` on the given (validation) rows.
+    """The cut on P(positive) that maximises ``metric`` on the given (validation) rows, weighted by
+    ``sample_weight`` when given (the Platt fit, the counts and the resamples all weigh the rows;
+    a metric from a plain callable scores them unweighted).
 
     Rows with ``p >= threshold`` are predicted positive (code 1, i.e. ``classes_[1]``).
     Candidates are the midpoints between consecutive distinct probabilities.
@@ -488,6 +496,12 @@ def tune_threshold(
         raise ValueError(f"tune_threshold needs y as class codes 0/1 (1 = positive), got values {np.unique(y.astype(str))[:5]}")
     if not np.isfinite(p).all():
         raise ValueError(f"p_pos holds {int((~np.isfinite(p)).sum())} NaN or infinite value(s): a threshold needs finite scores")
+    w = None
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=float).reshape(-1)
+        if len(w) != len(y) or not np.isfinite(w).all() or (w < 0).any() or not w.sum() > 0:
+            raise ValueError("sample_weight must hold one finite weight >= 0 per row, not all 0")
+        w = w / w.mean()  # counts in rows: Platt's smoothed targets add one row to each class
     sign = 1.0 if m.greater_is_better else -1.0
     if method == "calibrated" and m.from_counts is not None:
         if p.min() < 0 or p.max() > 1:
@@ -495,45 +509,51 @@ def tune_threshold(
                 "method='calibrated' needs p_pos as probabilities in [0, 1] (it calibrates their "
                 f"logits), got values in [{p.min():.4g}, {p.max():.4g}]; use method='empirical' for other scores"
             )
-        cut = _calibrated_cut(y, p, m, sign)
+        cut = _calibrated_cut(y, p, m, sign, w)
         if cut is not None:
             return cut
     cuts = _candidates(p, max_candidates)
     if m.from_counts is None:
-        scores = np.array([sign * m.func(y, (p >= t).astype(np.int64)) for t in cuts])
+        extra = {"sample_weight": w} if w is not None and m.takes_weights else {}
+        scores = np.array([sign * m.func(y, (p >= t).astype(np.int64), **extra) for t in cuts])
         return _pick(cuts, scores, smooth)
     cell, k = _cells(p, cuts)
-    cells = np.concatenate([np.bincount(cell[y == 1], minlength=k), np.bincount(cell[y == 0], minlength=k)])
+    pos, neg = y == 1, y == 0
+    cells = np.concatenate([np.bincount(cell[pos], None if w is None else w[pos], minlength=k),
+                            np.bincount(cell[neg], None if w is None else w[neg], minlength=k)])
     draws = cells[None]  # the rows themselves, unless resamples holding both classes replace them
     if n_bootstrap and cells[:k].sum() and cells[k:].sum():
         rng = np.random.default_rng(random_state)
-        resampled = rng.multinomial(len(y), cells / len(y), size=n_bootstrap)
+        # Weighted rows: each resampled row drawn in proportion to its weight.
+        resampled = rng.multinomial(len(y), cells / (len(y) if w is None else cells.sum()), size=n_bootstrap)
         resampled = resampled[(resampled[:, :k].sum(1) > 0) & (resampled[:, k:].sum(1) > 0)]
         draws = resampled if len(resampled) else draws
     curves = sign * m.from_counts(*_counts_per_cut(draws[:, :k].astype(float), draws[:, k:].astype(float)))
     return float(np.median([_pick(cuts, c, smooth) for c in curves]))
 
 
-def _calibrated_cut(y: np.ndarray, p: np.ndarray, m: Metric, sign: float) -> float | None:
-    """``tune_threshold``'s calibrated cut, or None where it falls back (see there)."""
-    if not 0 < y.sum() < len(y):
+def _calibrated_cut(y: np.ndarray, p: np.ndarray, m: Metric, sign: float,
+                    w: np.ndarray | None = None) -> float | None:
+    """``tune_threshold``'s calibrated cut (rows weighted by ``w``), or None where it falls back (see there)."""
+    if not 0 < y.sum() < len(y) or (w is not None and not (w[y == 1].sum() > 0 and w[y != 1].sum() > 0)):
         return None
     z = np.log(np.clip(p, 1e-12, None)) - np.log(np.clip(1 - p, 1e-12, None))  # logits
-    fit = _platt(z, y == 1)
+    fit = _platt(z, y == 1, w)
     if fit is None or fit[0] <= 0:
         return None
     q = expit(fit[0] * z + fit[1])
     cuts = _candidates(p, len(p))  # no resampling here: every distinct score is a candidate
     cell, k = _cells(p, cuts)
     # Expected counts; the clip drops the -1e-16 that float sums leave (MCC takes a sqrt).
-    counts = _counts_per_cut(np.bincount(cell, q, minlength=k), np.bincount(cell, 1 - q, minlength=k))
+    pos, neg = (q, 1 - q) if w is None else (w * q, w * (1 - q))
+    counts = _counts_per_cut(np.bincount(cell, pos, minlength=k), np.bincount(cell, neg, minlength=k))
     curve = sign * m.from_counts(*(np.maximum(c, 0.0) for c in counts))
     return float(cuts[_middle_of_best(curve)])
 
 
 def tune_prior_correction(
     y: Any, proba: Any, priors: np.ndarray, metric: Any = "balanced_accuracy", *, powers: Any = None,
-    unlearned: np.ndarray | None = None,
+    unlearned: np.ndarray | None = None, sample_weight: Any = None,
 ) -> np.ndarray:
     """Multiclass rule: predict ``argmax(proba / priors**a)``, ``a`` in [0, 1] tuned on ``metric``.
 
@@ -542,7 +562,8 @@ def tune_prior_correction(
     Returns the per-class scale ``priors**-a`` (normalised to mean 1) that ``decide`` multiplies in.
     ``unlearned`` (a mask) marks classes whose training rows all weighed 0: scale 0, never
     predicted (their prior 0, clipped, made them the most boosted class). A class merely absent
-    from a continued cycle's rows keeps its scale.
+    from a continued cycle's rows keeps its scale. ``sample_weight`` weighs the rows the metric
+    scores.
     """
     m = label_metric(metric)
     y = np.asarray(y).reshape(-1)
@@ -552,7 +573,7 @@ def tune_prior_correction(
     powers = np.linspace(0, 1, 11) if powers is None else np.asarray(powers, dtype=float)
     sign = 1.0 if m.greater_is_better else -1.0
     scales = [keep * priors ** -a / np.mean(keep * priors ** -a) for a in powers]
-    scores = np.array([sign * m(y, proba * s) for s in scales])  # the metric takes argmax itself
+    scores = np.array([sign * m(y, proba * s, sample_weight=sample_weight) for s in scales])  # it takes argmax itself
     return scales[_middle_of_best(scores)]
 
 

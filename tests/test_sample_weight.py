@@ -309,17 +309,61 @@ def test_balanced_class_weights_count_row_weights():
     np.testing.assert_allclose(weighted.class_weight_, repeated.class_weight_)  # [2, 2/3]
 
 
-def test_threshold_rule_ignores_rows_of_weight_zero(monkeypatch):
+def test_threshold_rule_weighs_the_validation_rows(monkeypatch):
     import tabdl.estimators as est_mod
 
     seen = []
     real = est_mod.tune_prior_correction
-    monkeypatch.setattr(est_mod, "tune_prior_correction", lambda y, proba, *a, **k: seen.append(y) or real(y, proba, *a, **k))
+    monkeypatch.setattr(est_mod, "tune_prior_correction",
+                        lambda y, proba, *a, **k: seen.append((y, k["sample_weight"])) or real(y, proba, *a, **k))
     X, _, group = _two_groups(n=300)
     y = np.arange(300) % 3
-    w = np.where(y == 2, 0.0, 1.0)  # class 2 weighs nothing
+    w = np.where(y == 2, 0.0, np.where(y == 1, 3.0, 1.0))  # class 2 weighs nothing
     TabularClassifier(threshold="auto", **FAST).fit(X, y, sample_weight=w)
-    assert len(seen) == 1 and len(seen[0]) > 0 and 2 not in seen[0]
+    (labels, weights), = seen
+    assert len(labels) > 0 and 2 not in labels
+    np.testing.assert_allclose(weights / weights.min(), np.where(labels == 1, 3.0, 1.0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["empirical", "calibrated"])
+def test_a_weighted_cut_is_the_repeated_rows_cut(method):
+    from tabdl.sampling import tune_threshold
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(300) < 0.3).astype(int)
+    p = np.clip(0.3 * y + 0.7 * rng.random(300), 0, 1).round(2)  # ~100 distinct scores
+    counts = rng.integers(1, 4, 300)
+    kw = dict(method=method, n_bootstrap=0) if method == "empirical" else dict(method=method)
+    weighted = tune_threshold(y, p, "f1", sample_weight=counts, **kw)
+    repeated = tune_threshold(np.repeat(y, counts), np.repeat(p, counts), "f1", **kw)
+    assert weighted == pytest.approx(repeated, abs=0 if method == "empirical" else 0.02)
+    assert weighted != tune_threshold(y, p, "f1", sample_weight=np.where(y == 1, 5.0, 1.0), **kw)
+
+
+def test_history_metrics_weigh_the_validation_rows():
+    from sklearn.metrics import mean_squared_error
+
+    X, y, group = _two_groups(n=200)
+    Xv, yv, gv = _two_groups(n=100, seed=1)
+    yv_junk = np.where(gv == 0, 1e3, yv)  # weighted 0 below
+    fit = TabularRegressor(metrics=["rmse"], **FAST).fit(X, y, eval_set=(Xv, yv_junk, (gv == 1).astype(float)))
+    pred = fit.predict(Xv[gv == 1])
+    assert fit.history_["rmse"].iloc[fit.best_epoch_ - 1] == pytest.approx(
+        mean_squared_error(yv[gv == 1], pred) ** 0.5, rel=1e-4)
+
+
+def test_metrics_pass_weights_to_scikit_learn_and_callables_ignore_them():
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    from tabdl.metrics import METRICS, get_metric
+
+    rng = np.random.default_rng(0)
+    y, proba = rng.integers(0, 2, 50), rng.dirichlet([1, 1], size=50)
+    w = rng.uniform(0, 3, 50)
+    assert METRICS["f1"](y, proba, sample_weight=w) == pytest.approx(f1_score(y, proba.argmax(1), sample_weight=w))
+    assert METRICS["roc_auc"](y, proba, sample_weight=w) == pytest.approx(roc_auc_score(y, proba[:, 1], sample_weight=w))
+    mine = get_metric(lambda y_true, out: float(out[:, 1].mean()))
+    assert mine(y, proba, sample_weight=w) == pytest.approx(proba[:, 1].mean())
 
 
 def test_one_weighted_class_is_refused():

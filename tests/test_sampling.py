@@ -447,9 +447,9 @@ def tuning_calls(monkeypatch):
     calls = []
     orig = est_mod.tune_threshold
 
-    def spy(y_true, p, metric):
+    def spy(y_true, p, metric, **kw):
         calls.append((np.asarray(y_true).copy(), np.asarray(p).copy()))
-        return orig(y_true, p, metric)
+        return orig(y_true, p, metric, **kw)
 
     monkeypatch.setattr(est_mod, "tune_threshold", spy)
     return calls
