@@ -668,8 +668,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         ``"balanced"`` sums the weights per class). It weighs the regressor's target scaling and
         clip range too, and the validation cut keeps rows of weight > 0 on both sides.
         ``eval_set=(X_valid, y_valid, w_valid)`` weighs the rows of an eval_set. The built-in
-        metrics in ``history_`` and the rule of ``threshold="auto"`` weigh the validation rows too;
-        the preprocessing learns from every row of X. The classifier's ``sampling`` does not
+        metrics, in ``history_`` and as ``threshold_metric`` (the rule of ``threshold="auto"``),
+        weigh the validation rows too; the preprocessing learns from every row of X. The classifier's ``sampling`` does not
         combine with unequal weights.
 
         With several nets (``n_bags``) each trains in turn on its own cut; the fit keeps their

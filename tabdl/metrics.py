@@ -100,7 +100,8 @@ def _one_vs_rest_macro(score, y, proba, sample_weight=None):
     """Macro average of ``score`` one-vs-rest over the classes present in ``y``. A class absent
     from a validation part (a rare one) has no AUC: counted in, it made roc_auc NaN on every
     epoch and pulled pr_auc towards 0. With one class present nothing is ranked: NaN."""
-    present = np.unique(y)
+    # With row weights, a class whose rows all weigh 0 is absent too.
+    present = np.unique(y if sample_weight is None else np.asarray(y)[np.asarray(sample_weight) > 0])
     if len(present) < 2:
         return math.nan
     onehot = label_binarize(y, classes=np.arange(proba.shape[1]))[:, present]

@@ -443,8 +443,11 @@ def tune_threshold(
     sample_weight: Any = None,
 ) -> float:
     """The cut on P(positive) that maximises ``metric`` on the given (validation) rows, weighted by
-    ``sample_weight`` when given (the Platt fit, the counts and the resamples all weigh the rows;
-    a metric from a plain callable scores them unweighted).
+    ``sample_weight`` when given (the Platt fit, the counts and the resamples all weigh the rows,
+    and ``from_counts`` sees weighted counts; a metric without ``from_counts`` that does not take
+    weights, such as a plain callable, scores them unweighted). With weights the candidates
+    are still the unweighted quantiles once there are more than ``max_candidates`` scores, so a
+    weighted cut equals the cut of the rows repeated exactly only below that.
 
     Rows with ``p >= threshold`` are predicted positive (code 1, i.e. ``classes_[1]``).
     Candidates are the midpoints between consecutive distinct probabilities.
@@ -499,8 +502,10 @@ def tune_threshold(
     w = None
     if sample_weight is not None:
         w = np.asarray(sample_weight, dtype=float).reshape(-1)
-        if len(w) != len(y) or not np.isfinite(w).all() or (w < 0).any() or not w.sum() > 0:
+        if len(w) != len(y) or not np.isfinite(w).all() or (w < 0).any() or not w.any():
             raise ValueError("sample_weight must hold one finite weight >= 0 per row, not all 0")
+        y, p, w = y[w > 0], p[w > 0], w[w > 0]  # a row of weight 0 is no row: no cut, no count
+        w = w / w.max()
         w = w / w.mean()  # counts in rows: Platt's smoothed targets add one row to each class
     sign = 1.0 if m.greater_is_better else -1.0
     if method == "calibrated" and m.from_counts is not None:
@@ -535,7 +540,9 @@ def tune_threshold(
 def _calibrated_cut(y: np.ndarray, p: np.ndarray, m: Metric, sign: float,
                     w: np.ndarray | None = None) -> float | None:
     """``tune_threshold``'s calibrated cut (rows weighted by ``w``), or None where it falls back (see there)."""
-    if not 0 < y.sum() < len(y) or (w is not None and not (w[y == 1].sum() > 0 and w[y != 1].sum() > 0)):
+    # Weighted, each class must weigh a row at least (weights of mean 1): positives of weight
+    # 1e-8 flattened the Platt fit, and the cut fell below every score.
+    if not 0 < y.sum() < len(y) or (w is not None and not (w[y == 1].sum() >= 1 and w[y != 1].sum() >= 1)):
         return None
     z = np.log(np.clip(p, 1e-12, None)) - np.log(np.clip(1 - p, 1e-12, None))  # logits
     fit = _platt(z, y == 1, w)

@@ -340,6 +340,36 @@ def test_a_weighted_cut_is_the_repeated_rows_cut(method):
     assert weighted != tune_threshold(y, p, "f1", sample_weight=np.where(y == 1, 5.0, 1.0), **kw)
 
 
+def test_weighted_cuts_at_the_edges():
+    from tabdl.sampling import tune_threshold
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(200) < 0.3).astype(int)
+    p = np.clip(0.3 * y + 0.7 * rng.random(200), 0, 1)
+    plain = tune_threshold(y, p, "f1")
+    # Huge equal weights: the weights' mean overflowed (1e306 x 200), and the cut moved.
+    assert tune_threshold(y, p, "f1", sample_weight=np.full(200, 1e306)) == pytest.approx(plain)
+    # Rows of weight 0 are no rows: not candidates, not counted.
+    extra_y, extra_p = np.r_[y, np.ones(50, int)], np.r_[p, rng.random(50)]
+    assert tune_threshold(extra_y, extra_p, "f1", sample_weight=np.r_[np.ones(200), np.zeros(50)]) == pytest.approx(plain)
+    # Positives of weight 1e-8: the Platt fit went flat and the cut fell below every score;
+    # a class lighter than one row falls back to the empirical cut.
+    light = np.where(y == 1, 1e-8, 1.0)
+    cut = tune_threshold(y, p, "f1", sample_weight=light)
+    assert cut == tune_threshold(y, p, "f1", sample_weight=light, method="empirical") and cut > p.min()
+
+
+def test_multiclass_auc_leaves_out_a_class_of_no_weight():
+    from tabdl.metrics import METRICS
+
+    rng = np.random.default_rng(0)
+    y, proba = np.arange(60) % 3, rng.dirichlet([1, 1, 1], size=60)
+    w = np.where(y == 2, 0.0, 1.0)
+    two = y < 2
+    expected = METRICS["roc_auc"](y[two], proba[two][:, [0, 1, 2]])
+    assert METRICS["roc_auc"](y, proba, sample_weight=w) == pytest.approx(expected)
+
+
 def test_history_metrics_weigh_the_validation_rows():
     from sklearn.metrics import mean_squared_error
 
