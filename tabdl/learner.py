@@ -511,7 +511,7 @@ class Learner:
             raise ValueError(f"lr_find needs 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
         if isinstance(num_it, bool) or not isinstance(num_it, (int, np.integer)) or num_it < 3:
             raise ValueError(f"num_it must be an int >= 3 (the suggestions need 3 points), got {num_it!r}")
-        train = train.to(self.device).unit_weights()
+        train = train.to(self.device)  # no unit_weights: _loss_on scales them, and batches draw by weight
         state, gen_state, was_training = self._snapshot(), self.generator.get_state(), self.model.training
         opt = self._optimizer()
         # Started at the starting weights' loss on the training rows, as fit's divergence guard: one

@@ -50,8 +50,6 @@ class CrossEntropyLoss(nn.CrossEntropyLoss):
     """``torch.nn.CrossEntropyLoss`` (class ``weight``, ``label_smoothing``), plus row weights."""
 
     def forward(self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        if weight is None:
-            return super().forward(out, y)
         return cross_entropy(out, y, weight, class_weight=self.weight, label_smoothing=self.label_smoothing)
 
 

@@ -579,7 +579,8 @@ def tune_prior_correction(
     keep = 1.0 if unlearned is None else np.where(unlearned, 0.0, 1.0)
     powers = np.linspace(0, 1, 11) if powers is None else np.asarray(powers, dtype=float)
     sign = 1.0 if m.greater_is_better else -1.0
-    scales = [keep * priors ** -a / np.mean(keep * priors ** -a) for a in powers]
+    raw = [keep * priors ** -a for a in powers]
+    scales = [s / np.mean(s) for s in raw]
     scores = np.array([sign * m(y, proba * s, sample_weight=sample_weight) for s in scales])  # it takes argmax itself
     return scales[_middle_of_best(scores)]
 
