@@ -122,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", help="predict a CSV with a saved model; CSV on stdout")
     pr.add_argument("model", help="a file written by `tabdl train` or est.save()")
     pr.add_argument(
-        "csv", help="rows to predict, with the training columns (extra columns are ignored)"
+        "csv", help="rows to predict, with the training columns (extra columns are ignored); - reads stdin"
     )
     pr.add_argument("--out", default="-", help="output CSV (default: stdout)")
     pr.set_defaults(func=_predict)
@@ -168,7 +168,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from .estimators import TabularClassifier, TabularRegressor
     from .metrics import get_metric
-    from .preprocess import categorical_by_dtype
+    from .preprocess import categorical_column
 
     _check_out(args.out)  # before training, not after it: a bad path would lose the model
     df = _read_csv(args.csv)
@@ -200,13 +200,20 @@ def _train(args: argparse.Namespace) -> int:
     # --cat adds columns to those the dtype rule makes categorical (cat_features is the full
     # list). Not by casting them to strings: a column with a gap reads as float, and "7.0" would
     # not meet the 7 of a gapless CSV at predict; the preprocessor's keys make 7, 7.0 and "7" meet.
-    cat_features = [c for c in X.columns if c in cats or categorical_by_dtype(X[c].dtype)]
+    X = _read_dates(X, [c for c in X.columns if c not in cats])
+    cat_features = [c for c in X.columns if c in cats or categorical_column(X[c])]
     if X.shape[1] == 0:
         raise CLIError("no feature columns left besides the target")
     y = df[args.target]
     task = infer_task(y) if args.task == "auto" else args.task
+    stray = _stray_text(y)
     if task == "regression" and not _is_numeric(y):
-        raise CLIError(f"--task regression needs a numeric target; {args.target!r} is {y.dtype}")
+        raise CLIError(f"--task regression needs a numeric target; {args.target!r} is {y.dtype}"
+                       + (f", {_describe_stray(stray)}" if len(stray) else ""))
+    if args.task == "auto" and len(stray) and y.nunique() > _MAX_AUTO_CLASSES:
+        # A number column with a stray word reads as text: as classes it would be one per value.
+        raise CLIError(f"target {args.target!r} reads as text, {_describe_stray(stray)}; fix or drop "
+                       "those rows, or pass --task classification to make every value a class")
     v = y.to_numpy() if pd.api.types.is_float_dtype(y) else None
     if task == "classification" and v is not None and np.all((np.mod(v, 1) == 0) & (np.abs(v) < 2**53)):
         y = y.astype(np.int64)  # int codes with a gap read as float: labels 0 and 1, not 0.0 and 1.0
@@ -225,6 +232,12 @@ def _train(args: argparse.Namespace) -> int:
         if unseen.any():
             X_tr, y_tr = pd.concat([X_tr, X_va[unseen]]), pd.concat([y_tr, y_va[unseen]])
             X_va, y_va = X_va[~unseen], y_va[~unseen]
+        if len(X_va) == 0:
+            raise CLIError(
+                f"no validation rows left: each held-out row's class of {args.target!r} has no other row "
+                f"({y.nunique()} classes in {len(y)} rows). Pass --task regression if it is a quantity, "
+                "or give more rows per class"
+            )
 
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     params = dict(random_state=args.seed, verbose=int(progress), n_bags=n_bags, cat_features=cat_features)
@@ -255,6 +268,26 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stray_text(y):
+    """The values of a text target that are not numbers, when most values are (a stray "unknown"
+    in a column of numbers makes pandas read the whole column as text); else none."""
+    import pandas as pd
+
+    values = y.dropna()
+    if _is_numeric(y) or pd.api.types.is_bool_dtype(y) or not len(values):
+        return values[:0]
+    text = values[pd.to_numeric(values, errors="coerce").isna()]
+    return text if len(text) <= 0.1 * len(values) else values[:0]
+
+
+def _describe_stray(stray) -> str:
+    import numpy as np
+
+    first = stray.index[0]
+    line = f" (CSV line {first + 2})" if isinstance(first, (int, np.integer)) else ""
+    return f"because of {len(stray)} value(s) that are not numbers, such as {stray.iloc[0]!r}{line}"
+
+
 def _is_numeric(y) -> bool:
     import pandas as pd
 
@@ -271,8 +304,10 @@ def _predict(args: argparse.Namespace) -> int:
         _check_out(args.out)
     est = _load(args.model)
     if not hasattr(est, "predict"):
-        raise CLIError(f"{args.model} holds a {type(est).__name__}, which has no predict")
-    X = _keep_category_text(_read_csv(args.csv), args.csv, est)
+        raise CLIError(f"{args.model} holds {_a(type(est).__name__)}, which has no predict")
+    source = _stdin_text() if args.csv == "-" else args.csv
+    X = _keep_category_text(_read_csv(source, "stdin" if args.csv == "-" else args.csv), source, est)
+    X = _read_dates(X, getattr(getattr(est, "preprocessor_", None), "cont_names_", []))
     if hasattr(est, "predict_proba"):
         proba = est.predict_proba(X)
         # predict, not the argmax of proba: a saved classifier may carry a decision threshold
@@ -330,26 +365,60 @@ def _check_out(path: str) -> None:
         raise CLIError(f"--out {path!r}: the folder {folder!r} does not exist")
 
 
-def _read_csv(path: str):
+def _a(name: str) -> str:
+    return f"{'an' if name[:1] in 'AEIOU' else 'a'} {name}"
+
+
+def _stdin_text():
+    """stdin read once into memory: predict reads its CSV twice (see _keep_category_text)."""
+    import io
+
+    return io.StringIO(sys.stdin.read())
+
+
+def _read_csv(source, path: str | None = None):
+    """The CSV at ``source`` (a path, or a text buffer read from ``path``, which names it)."""
     import pandas as pd
 
-    p = Path(path)
-    if not p.exists():
-        raise CLIError(f"no such file: {path}")
-    if p.is_dir():
-        raise CLIError(f"{path} is a folder, expected a CSV file")
+    path = source if path is None else path
+    if isinstance(source, str):
+        p = Path(source)
+        if not p.exists():
+            raise CLIError(f"no such file: {path}")
+        if p.is_dir():
+            raise CLIError(f"{path} is a folder, expected a CSV file")
+    else:
+        source.seek(0)
     try:
-        df = pd.read_csv(p)
+        df = pd.read_csv(source)
     except pd.errors.EmptyDataError:
         raise CLIError(f"{path} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
         raise CLIError(f"cannot read {path} as CSV: {_one_line(err)}") from None
     if len(df) == 0:
         raise CLIError(f"{path} has a header but no rows")
+    if str(df.columns[0]) == "Unnamed: 0":  # a blank first header: the index DataFrame.to_csv writes
+        print(f"tabdl: ignoring the first column of {path}, which has no header (an index)", file=sys.stderr)
+        df = df.iloc[:, 1:]
+    if df.shape[1] == 1 and (sep := next((c for c in ";\t|" if c in str(df.columns[0])), None)):
+        raise CLIError(f"{path} reads as the one column {str(df.columns[0])[:60]!r}: tabdl reads "
+                       f"comma-separated files, and this one looks separated by {sep!r}")
     return df
 
 
-def _keep_category_text(df, path: str, est):
+def _read_dates(df, columns):
+    """Columns of ``columns`` whose values are all ISO 8601 date strings, read as datetimes: CSV
+    files hold dates as text, and as categories nearly every date is rare and folded away. The
+    model learns them as seconds since the epoch; predict reads the same columns the same way."""
+    from .columns import iso_dates
+
+    for c in columns:
+        if c in df.columns and (dates := iso_dates(df[c])) is not None:
+            df[c] = dates
+    return df
+
+
+def _keep_category_text(df, path, est):
     """Give back the text of categorical values that pandas parsed as numbers or booleans, where
     that text is a category the model knows.
 
@@ -367,6 +436,8 @@ def _keep_category_text(df, path: str, est):
     ]
     if not parsed:
         return df
+    if not isinstance(path, str):
+        path.seek(0)  # stdin, held in memory
     text = pd.read_csv(path, dtype=str, usecols=[c for _, c in parsed])
     for j, c in parsed:
         known = text[c].isin(pre.vocabs_[j]).to_numpy()

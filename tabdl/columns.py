@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["as_frame", "row_as_frame", "category_keys", "category_codes", "factorize_keys", "lookup_code", "mean_std", "numeric_values"]
+__all__ = ["as_frame", "row_as_frame", "category_keys", "category_codes", "factorize_keys", "holds_quantities",
+           "iso_dates", "lookup_code", "mean_std", "numeric_values"]
 
 
 def row_as_frame(X: Any, names: Any) -> Any:
@@ -145,7 +146,16 @@ def epoch_seconds(stamps: np.ndarray, missing: np.ndarray | bool = False) -> np.
     return np.where(missing, np.nan, counts / per_second)
 
 
-_TIME_KINDS = ("datetime", "datetime64", "timedelta", "timedelta64")  # pandas' infer_dtype names
+# pandas' infer_dtype names of object columns read as quantities, not labels: datetimes, dates
+# (what ``.dt.date`` gives), durations, and Decimals (what SQL drivers give). As categories, one
+# level per value, nearly all of them were rare and folded into the unknown vector: lost.
+_TIME_KINDS = ("datetime", "datetime64", "date", "timedelta", "timedelta64")
+_QUANTITY_KINDS = (*_TIME_KINDS, "decimal")
+
+
+def holds_quantities(col: pd.Series) -> bool:
+    """Whether an object column holds dates, times, durations or Decimals (read as numbers)."""
+    return pd.api.types.is_object_dtype(col.dtype) and pd.api.types.infer_dtype(col, skipna=True) in _QUANTITY_KINDS
 
 
 def scalar_number(v: Any) -> float:
@@ -153,7 +163,7 @@ def scalar_number(v: Any) -> float:
     seconds since the epoch, durations as seconds."""
     if v is None or v is pd.NA or v is pd.NaT:
         return math.nan
-    if isinstance(v, (datetime.datetime, np.datetime64)):
+    if isinstance(v, (datetime.date, np.datetime64)):  # a datetime.datetime is a date too
         ts = pd.Timestamp(v)
         if ts is pd.NaT:
             return math.nan
@@ -186,13 +196,26 @@ def numeric_values(col: pd.Series, name: Any) -> np.ndarray:
     try:
         v = col.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as e:
-        raise ValueError(
-            f"continuous column {name!r} holds non-numeric values ({e}); "
-            "list it in cat_features or convert it"
-        ) from None
+        advice = ("convert it with pd.to_datetime (dates are read as seconds)" if iso_dates(col) is not None
+                  else "list it in cat_features or convert it")
+        raise ValueError(f"continuous column {name!r} holds non-numeric values ({e}); {advice}") from None
     if np.isinf(v).any():
         raise ValueError(f"column {name!r} contains +/-inf; replace it with NaN or a finite value")
     return v
+
+
+def iso_dates(col: pd.Series) -> pd.Series | None:
+    """The column as UTC datetimes when every value is an ISO 8601 date string (what CSV files
+    hold: "2024-05-01", "2024-05-01T10:00:00+02:00"), else None."""
+    if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
+        return None
+    values = col.dropna().astype(str)
+    if not len(values) or not values.str.match(r"\s*\d{4}-\d{2}-\d{2}").all():
+        return None
+    try:
+        return pd.to_datetime(col, format="ISO8601", utc=True)
+    except (TypeError, ValueError):
+        return None
 
 
 def mean_std(v: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

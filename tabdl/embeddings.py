@@ -10,7 +10,6 @@ same reason: unpickling a fitted encoder must not pull torch in.
 from __future__ import annotations
 
 import numbers
-import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -22,7 +21,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .columns import as_frame, category_codes, numeric_values, row_as_frame, tabular_tags
-from .guards import outside_tabdl, unchanged_on_error
+from .guards import unchanged_on_error
 from .io import SaveMixin
 
 __all__ = ["EntityEmbeddingEncoder", "UNKNOWN"]
@@ -217,17 +216,6 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         task = self._resolve_task(y)
         net = self._make_net(task).fit(X, y, sample_weight=sample_weight)
         self._take_from(net)
-        folded = [c for c, v in zip(self.cat_features_, self.vocabs_) if not v]
-        if folded:
-            # Folding a whole column can be right (churn's ~60-row states are noise to the trees),
-            # but constant output columns must not pass unnoticed.
-            warnings.warn(
-                f"every category of {folded} was seen fewer than min_category_count="
-                f"{net.preprocessor_.min_category_count_} times and shares the unknown vector: their "
-                "output columns are constant; lower min_category_count to keep them",
-                UserWarning,
-                stacklevel=outside_tabdl(),
-            )
         return self
 
     @classmethod

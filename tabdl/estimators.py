@@ -95,6 +95,32 @@ _BAG_ROWS = 100_000
 _MAX_AUTO_BAGS = 5
 
 
+# Above this many embedded inputs to the MLP, the continuous columns of at most two values (flags,
+# NaN indicators, constants) skip the numerical embeddings: any function of two points is affine,
+# so they lose no capacity, and on flag-heavy tables they were most of the fit's cost (a
+# 6,142-row table of 1,338 flags among 1,502 columns: 277 s -> 32 s per net, log loss 0.2966 ->
+# 0.2972). Below it every column keeps its embedding, which trained a little better on
+# narrower tables of 5-49 flags (mean error +0.9 % raw; benchmarks/results/robustness.md).
+_RAW_FLAGS_ABOVE = 4096
+
+
+def _warn_if_folded_whole(pre: TabularPreprocessor, X: pd.DataFrame) -> None:
+    """Warn about categorical columns whose every category was folded into the unknown vector:
+    the net cannot tell their values apart, and their exported embeddings are constant.
+    Folding can be right (an ID column; churn's ~60-row states are noise to the trees), but a
+    lost column must not pass unnoticed: it may be dates or numbers stored as text."""
+    folded = [c for c, v in zip(pre.cat_names_, pre.vocabs_) if not v and X[c].notna().any()]
+    if folded:
+        warnings.warn(
+            f"every category of {folded} was seen fewer than min_category_count={pre.min_category_count_} "
+            "times and shares the unknown vector, so the net ignores these columns (their exported "
+            "embeddings are constant). Lower min_category_count to keep them; convert dates or numbers "
+            "stored as text",
+            UserWarning,
+            stacklevel=outside_tabdl(),
+        )
+
+
 def _check_positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool = False) -> None:
     kind = numbers.Integral if integer else numbers.Real
     ok = isinstance(value, kind) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
@@ -503,8 +529,14 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _model_config(self, train: TensorData) -> dict[str, Any]:
         pre = self.preprocessor_
         num = num_embedding_config(self.num_embeddings, n_rows=len(train))
+        x = train.x_cont
+        raw = []
+        if num and len(x) and x.shape[1] * num["d_embedding"] > _RAW_FLAGS_ABOVE:
+            # Columns of at most two values (flags, NaN indicators, constants) enter the MLP raw.
+            raw = ((x == x.amin(0)) | (x == x.amax(0))).all(0).nonzero().flatten().tolist()
         # Bin edges are learned from the training rows and kept as plain lists (JSON-able).
-        bins = compute_bins(train.x_cont.numpy(), num["n_bins"]) if num and num["kind"] == "piecewise" else None
+        embedded = np.setdiff1d(np.arange(x.shape[1]), raw)
+        bins = compute_bins(x.numpy()[:, embedded], num["n_bins"]) if num and num["kind"] == "piecewise" else None
         return {
             "cardinalities": pre.cardinalities_,
             "emb_dims": pre.emb_sizes(self.emb_sizes),
@@ -517,6 +549,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             "y_range": self._y_range_scaled(),
             "num_embeddings": num,
             "num_bins": bins,
+            **({"raw_cont": raw} if raw else {}),  # absent = every column embedded, as before
             "k": int(self.n_members),
             "reduce": "mean" if self._task == "regression" else "proba",
         }
@@ -621,6 +654,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         fit_rows = cuts[0][0]
         X_fit, y_fit = (X, y_enc) if cuts[0][1] is None else (X.iloc[fit_rows], y_enc[fit_rows])  # no copy uncut
         self.preprocessor_ = self._make_preprocessor().fit(X_fit, y_fit.numpy())
+        _warn_if_folded_whole(self.preprocessor_, X_fit)
         if len(cuts) > 1 and X_fit is not X:
             self.preprocessor_.release_pins(X)  # the other nets train on rows the first held out
         valid = None if eval_part is None else self._eval_tensors(eval_part, y)

@@ -58,8 +58,10 @@ FORMAT = "tabdl"
 #    "all_missing" in its stats); a version 1 reader would ignore them and predict otherwise. The
 #    first bags of nets (n_bags) were written as version 1 files too, and readers from before
 #    bags fail on them. Every version 1 file reads as it always did.
-FORMAT_VERSION = 2
-READS_VERSIONS = (1, 2)
+# 3: a net may pass its two-valued continuous columns raw ("raw_cont" in its config, index
+#    buffers in its weights), which a version 2 reader cannot build.
+FORMAT_VERSION = 3
+READS_VERSIONS = (1, 2, 3)
 _META, _WEIGHTS = "meta.json", "weights.pt"
 
 
@@ -195,6 +197,14 @@ def save(model: Any, path: str | os.PathLike) -> str:
     buf = io.BytesIO()
     torch.save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, buf)
     weights = buf.getvalue()
+    try:
+        encoded = encode(state, name)
+    except ValueError as e:
+        if "['params']" not in str(e):
+            raise
+        # A parameter only steers later fits: the fitted model predicts without it.
+        raise ValueError(f"{e}. The fitted model does not need it: set_params() it to a JSON value "
+                         "(an int or None for random_state, metric names for metrics) and save again") from None
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -202,7 +212,7 @@ def save(model: Any, path: str | os.PathLike) -> str:
         "torch_version": torch.__version__,
         "class": name,
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
-        "state": encode(state, name),
+        "state": encoded,
     }
     text = json.dumps(meta, allow_nan=False, separators=(",", ":"))
     path = os.fspath(path)
@@ -243,9 +253,7 @@ def load(path: str | os.PathLike) -> Any:
         NotImplementedError,
         ValueError,
     ) as e:
-        raise ValueError(
-            f"{path!r} is not a readable tabdl file (corrupted or truncated?): {e}"
-        ) from None
+        raise ValueError(f"{path!r} is not a readable tabdl file ({_what_file(path)}): {e}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path!r} is not a tabdl model file")
     version = meta.get("format_version")
@@ -267,6 +275,19 @@ def load(path: str | os.PathLike) -> Any:
         raise ValueError(
             f"{path!r}: the saved {meta['class']} state is inconsistent ({type(e).__name__}: {e})"
         ) from None
+
+
+def _what_file(path: str) -> str:
+    """A guess at what a file that is not a tabdl zip holds, for the error."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError:
+        return "corrupted or truncated?"
+    if head[:1] == b"\x80":  # pickle protocol 2+: joblib.dump or pickle.dump wrote it
+        return ("a pickle, from joblib.dump or pickle.dump: read it with joblib.load, which runs "
+                "code from the file, so only a file you trust")
+    return "corrupted or truncated?"
 
 
 def _tabdl_version() -> str:

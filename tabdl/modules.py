@@ -103,6 +103,7 @@ class TabularMLP(nn.Module):
         y_range: tuple[float, float] | None = None,
         num_embeddings: dict | None = None,
         num_bins: list[list[float]] | None = None,
+        raw_cont: Sequence[int] = (),
         k: int = 1,
         reduce: str = "mean",
     ):
@@ -110,8 +111,16 @@ class TabularMLP(nn.Module):
         self.embeds = EntityEmbeddings(cardinalities, emb_dims)
         self.emb_drop = Dropout(emb_dropout) if emb_dropout > 0 else nn.Identity()
         # Optional vectors per continuous value (tabdl.num_embeddings); None keeps raw values.
-        self.num_embeds = NumEmbeddings(n_cont, num_embeddings, num_bins) if num_embeddings and n_cont else None
-        n_in = self.embeds.out_dim + (self.num_embeds.out_dim if self.num_embeds is not None else n_cont)
+        # Columns in raw_cont (those with at most two values at fit: flags, NaN indicators) skip
+        # them: any function of two points is affine, so an embedding adds cost and no capacity.
+        raw = sorted({int(j) for j in raw_cont}) if num_embeddings else []
+        embedded = sorted(set(range(n_cont)) - set(raw))
+        self.num_embeds = NumEmbeddings(len(embedded), num_embeddings, num_bins) if num_embeddings and embedded else None
+        self.split_cont = self.num_embeds is not None and bool(raw)
+        if self.split_cont:  # saved with the weights, moved with the model
+            self.register_buffer("embedded_idx", torch.tensor(embedded, dtype=torch.int64))
+            self.register_buffer("raw_idx", torch.tensor(raw, dtype=torch.int64))
+        n_in = self.embeds.out_dim + (n_cont if self.num_embeds is None else self.num_embeds.out_dim + len(raw))
         # k > 1: a TabM-mini ensemble (tabdl.ensemble); members differ in input scaling and head.
         self.k, self.reduce = int(k), reduce
         self.members = MemberScaling(self.k, n_in) if self.k > 1 else None
@@ -127,7 +136,9 @@ class TabularMLP(nn.Module):
 
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
         x = self.emb_drop(self.embeds(x_cat)) if len(self.embeds.tables) else x_cont[:, :0]
-        if self.num_embeds is not None:
+        if self.split_cont:  # (B, n_cont) -> (B, n_embedded * d + n_raw)
+            x_cont = torch.cat([self.num_embeds(x_cont[:, self.embedded_idx]), x_cont[:, self.raw_idx]], dim=1)
+        elif self.num_embeds is not None:
             x_cont = self.num_embeds(x_cont)  # (B, n_cont) -> (B, n_cont * d)
         x = torch.cat([x, x_cont], dim=1)  # (B, D)
         if self.members is None:

@@ -20,6 +20,7 @@ from .columns import (
     category_codes,
     category_keys,
     check_unique_columns,
+    holds_quantities,
     lookup_code,
     mean_std,
     numeric_values,
@@ -97,12 +98,15 @@ _QUANTILE_EPS = 1e-7
 _N_QUANTILES = 1000
 
 
-def categorical_by_dtype(dtype: Any) -> bool:
-    """The dtype rule for columns that ``cat_features`` does not name: categorical or not."""
+def categorical_column(col: pd.Series) -> bool:
+    """The rule for columns that ``cat_features`` does not name: categorical or not. Object
+    columns of dates, times, durations or Decimals are quantities (``holds_quantities``)."""
+    dtype = col.dtype
+    if pd.api.types.is_object_dtype(dtype):
+        return not holds_quantities(col)
     return (
         isinstance(dtype, pd.CategoricalDtype)
         or pd.api.types.is_bool_dtype(dtype)
-        or pd.api.types.is_object_dtype(dtype)
         or pd.api.types.is_string_dtype(dtype)
         or isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype))  # labels, not quantities
     )
@@ -210,7 +214,7 @@ class TabularPreprocessor:
             both = sorted(set(cats) & set(conts), key=str)
             raise ValueError(f"columns {both} are in both cat_features and cont_features")
         if cats is None:
-            cats = [c for c in columns if (conts is None or c not in conts) and categorical_by_dtype(X[c].dtype)]
+            cats = [c for c in columns if (conts is None or c not in conts) and categorical_column(X[c])]
         if conts is None:
             conts = [c for c in columns if c not in cats]
         self.columns_ = columns
@@ -358,10 +362,14 @@ class TabularPreprocessor:
             codes[:, j] = category_codes(X[c], self._index[j])
         cols, inds = [], []
         for j, c in enumerate(self.cont_names_):
-            v = self._numeric(X[c], c)
-            nan = np.isnan(v)
             constant, all_missing = self._pinned[j]
-            cols.append(self._scale(j, np.where(nan | constant, self.fills_[j], v)))
+            if constant:  # its values are not read (text included), only whether they are missing
+                nan = X[c].isna().to_numpy()
+                cols.append(self._scale(j, np.full(n, self.fills_[j])))
+            else:
+                v = self._numeric(X[c], c)
+                nan = np.isnan(v)
+                cols.append(self._scale(j, np.where(nan, self.fills_[j], v)))
             if self.has_indicator_[j]:
                 inds.append(np.ones(n) if all_missing else nan.astype(np.float64))
         values = np.stack(cols + inds, axis=1) if cols else np.zeros((n, 0))
@@ -376,15 +384,19 @@ class TabularPreprocessor:
         vals, inds = [], []
         for j, c in enumerate(self.cont_names_):
             v = row[c]
-            try:
-                v = scalar_number(v)
-            except (TypeError, ValueError):
-                raise ValueError(f"continuous column {c!r} holds a non-numeric value {v!r}") from None
-            if math.isinf(v):
-                raise ValueError(f"column {c!r} contains +/-inf; replace it with NaN or a finite value")
-            nan = math.isnan(v)
             constant, all_missing = self._pinned[j]
-            vals.append(float(self._scale(j, np.float64(self.fills_[j] if nan or constant else v))))
+            if constant:  # as in transform: only whether the value is missing
+                nan = pd.api.types.is_scalar(v) and bool(pd.isna(v))
+                vals.append(float(self._scale(j, np.float64(self.fills_[j]))))
+            else:
+                try:
+                    v = scalar_number(v)
+                except (TypeError, ValueError):
+                    raise ValueError(f"continuous column {c!r} holds a non-numeric value {v!r}") from None
+                if math.isinf(v):
+                    raise ValueError(f"column {c!r} contains +/-inf; replace it with NaN or a finite value")
+                nan = math.isnan(v)
+                vals.append(float(self._scale(j, np.float64(self.fills_[j] if nan else v))))
             if self.has_indicator_[j]:
                 inds.append(1.0 if all_missing else float(nan))
         return (

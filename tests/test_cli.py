@@ -306,6 +306,53 @@ def test_bad_options(csv_dir, capsys):
     assert main([]) == 2
 
 
+def test_a_number_target_with_a_stray_word_is_named_not_made_into_classes(tmp_path, capsys):
+    # One "unknown" made pandas read the column as text: "auto" trained a class per value.
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=80)})
+    df["y"] = (df["x"] * 100 + 1000).round(1).astype(object)
+    df.loc[5, "y"] = "unknown"
+    df.to_csv(tmp_path / "t.csv", index=False)
+    for task in ("auto", "regression"):
+        assert main(["train", str(tmp_path / "t.csv"), "--target", "y", "--task", task, "--out",
+                     str(tmp_path / "m.tabdl"), *FAST]) == 1
+        err = _error_line(capsys)
+        assert "'unknown' (CSV line 7)" in err and "1 value(s)" in err
+    assert not (tmp_path / "m.tabdl").exists()
+
+
+def test_date_columns_of_a_csv_are_read_as_dates_in_train_and_predict(tmp_path, capsys):
+    # As text, each date was a category of one or two rows, all folded away: validation R2 0.13.
+    rng = np.random.default_rng(0)
+    days = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1000, size=400), unit="D")
+    df = pd.DataFrame({"when": days.strftime("%Y-%m-%d"), "code": rng.choice(["2020-x", "b"], size=400),
+                       "y": (days - days.min()).days / 100})
+    df.loc[3, "when"] = np.nan
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.drop(columns="y").iloc[:40].to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "m.tabdl"
+    with redirect_stdout(io.StringIO()) as printed:
+        assert main(["train", str(tmp_path / "t.csv"), "--target", "y", "--out", str(out), "--n-bags", "1",
+                     "--epochs", "10", "--no-progress"]) == 0
+    r2 = float(printed.getvalue().split("validation r2: ")[1].split()[0])
+    assert r2 > 0.9
+    import tabdl
+
+    assert tabdl.load(out).preprocessor_.cont_names_ == ["when"]  # "2020-x" is not a date: a category
+    assert main(["predict", str(out), str(tmp_path / "new.csv")]) == 0
+    pred = pd.read_csv(io.StringIO(capsys.readouterr().out))["prediction"].to_numpy()
+    truth = df["y"].iloc[:40].to_numpy()
+    keep = np.arange(40) != 3
+    assert np.corrcoef(pred[keep], truth[keep])[0, 1] > 0.95
+
+
+def test_classes_of_one_row_each_leave_no_validation_rows(tmp_path, capsys):
+    pd.DataFrame({"x": range(1, 11), "y": range(10, 101, 10)}).to_csv(tmp_path / "t.csv", index=False)
+    assert main(["train", str(tmp_path / "t.csv"), "--target", "y", "--out", str(tmp_path / "m.tabdl"), *FAST]) == 1
+    err = _error_line(capsys)
+    assert "no validation rows left" in err and "--task regression" in err
+
+
 def test_a_broken_stdout_without_a_descriptor_is_left_alone(monkeypatch):
     # The handler for `| head` moved devnull onto fd 1 unconditionally: with a stdout that has
     # no descriptor (StringIO, a notebook) it raised from inside the handler.
@@ -329,7 +376,7 @@ def test_predict_errors(csv_dir, reg_model, tmp_path, capsys):
     encoder = tmp_path / "encoder.tabdl"
     tabdl.load(reg_model).embedding_encoder().save(encoder)
     assert main(["predict", str(encoder), str(csv_dir / "new.csv")]) == 1
-    assert "EntityEmbeddingEncoder, which has no predict" in _error_line(capsys)
+    assert "holds an EntityEmbeddingEncoder, which has no predict" in _error_line(capsys)
 
     pd.read_csv(csv_dir / "new.csv").drop(columns="color").to_csv(tmp_path / "x.csv", index=False)
     assert main(["predict", str(reg_model), str(tmp_path / "x.csv")]) == 1
@@ -396,3 +443,31 @@ def test_subprocess_smoke(csv_dir, tmp_path):
     proc.stdout.close()
     assert proc.wait(timeout=300) == 0
     assert proc.stderr.read() == b""
+
+    # `python -m tabdl` and `-` for stdin: a CSV piped in predicts as the same file does.
+    from_file = subprocess.run([*cmd, "predict", str(model), str(csv_dir / "new.csv")], capture_output=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"}, text=True, timeout=300)
+    piped = subprocess.run([sys.executable, "-m", "tabdl", "predict", str(model), "-"],
+                           input=(csv_dir / "new.csv").read_text(), capture_output=True,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"}, text=True, timeout=300)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == from_file.stdout and len(piped.stdout.splitlines()) == 26
+
+
+def test_a_csv_with_another_separator_is_named(csv_dir, reg_model, tmp_path, capsys):
+    text = (csv_dir / "new.csv").read_text().replace(",", ";")
+    (tmp_path / "semi.csv").write_text(text)
+    assert main(["predict", str(reg_model), str(tmp_path / "semi.csv")]) == 1
+    assert "looks separated by ';'" in _error_line(capsys)
+
+
+def test_an_index_column_written_by_to_csv_is_not_a_feature(csv_dir, reg_model, capsys):
+    # DataFrame.to_csv() writes the index under a blank header: as a feature it leaked the row
+    # order, and a predict CSV without it failed on the missing column.
+    df = pd.read_csv(csv_dir / "train.csv")
+    df.to_csv(csv_dir / "indexed.csv")
+    assert main(["predict", str(reg_model), str(csv_dir / "indexed.csv")]) == 0
+    printed = capsys.readouterr()
+    assert "ignoring the first column" in printed.err and len(printed.out.splitlines()) == len(df) + 1
+    X = cli._read_csv(str(csv_dir / "indexed.csv"))
+    assert list(X.columns) == list(df.columns)

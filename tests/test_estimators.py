@@ -777,3 +777,23 @@ def test_epochs_auto_is_40_for_regressors_and_20_for_classifiers(data):
     for bad in ("big", 0, 64.0):
         with pytest.raises(ValueError, match="batch_size must be 'auto' or an int > 0"):
             TabularRegressor(batch_size=bad).fit(X, reg_target(X))
+
+
+def test_a_categorical_column_folded_whole_warns_once_named():
+    # An ID-like column (every value rare) is folded into the unknown vector: right for the
+    # net, but the user must hear that the column is ignored. A column that kept categories, or
+    # that held no values at all, says nothing.
+    rng = np.random.default_rng(0)
+    n = 400
+    X = pd.DataFrame({"id": [f"row{i}" for i in range(n)], "grp": rng.choice(list("abc"), size=n),
+                      "empty": pd.Series([None] * n, dtype=object), "x": rng.normal(size=n)})
+    y = X["x"].to_numpy() + (X["grp"] == "a").to_numpy()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        TabularRegressor(epochs=1, random_state=0, n_bags=2).fit(X, y)
+    folded = [w for w in caught if "shares the unknown vector" in str(w.message)]
+    assert len(folded) == 1 and "['id']" in str(folded[0].message)
+    assert folded[0].filename == __file__  # points at the caller, not inside tabdl
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TabularRegressor(epochs=1, random_state=0, n_bags=1).fit(X.drop(columns="id"), y)

@@ -98,3 +98,60 @@ def test_auto_embeds_only_with_enough_rows():
     X, y = _frame(1200)
     assert TabularRegressor(epochs=1, random_state=0, n_bags=1).fit(X, y).model_.num_embeds is not None
     assert TabularRegressor(epochs=1, random_state=0, n_bags=1).fit(X.iloc[:100], y[:100]).model_.num_embeds is None
+
+
+@pytest.mark.parametrize("kind", ["periodic", "piecewise"])
+def test_two_valued_columns_enter_raw_and_still_drive_the_output(kind, monkeypatch):
+    # On wide tables flags, NaN indicators and constants skip the numerical embedding (any
+    # function of two points is affine, so the embedding adds only cost); the flag must still
+    # reach the MLP. The width bar is lowered so that a small frame crosses it.
+    import tabdl.estimators
+
+    monkeypatch.setattr(tabdl.estimators, "_RAW_FLAGS_ABOVE", 0)
+    rng = np.random.default_rng(0)
+    n = 1200
+    X = pd.DataFrame({"a": rng.normal(size=n), "flag": rng.integers(0, 2, size=n), "const": 5.0,
+                      "b": rng.uniform(size=n)})
+    X.loc[::13, "b"] = np.nan
+    y = np.sin(2 * X["a"].to_numpy()) + 3.0 * X["flag"].to_numpy()
+    reg = TabularRegressor(num_embeddings=kind, epochs=8, random_state=0, n_bags=1).fit(X, y)
+    names = reg.preprocessor_.cont_out_names_
+    assert [names[j] for j in reg.model_config_["raw_cont"]] == ["flag", "const", "b_na"]
+    d = reg.model_config_["num_embeddings"]["d_embedding"]
+    assert reg.model_.num_embeds.out_dim == 2 * d  # a and b only
+    if kind == "piecewise":
+        assert len(reg.model_config_["num_bins"]) == 2
+    gap = reg.predict(X.assign(flag=1)) - reg.predict(X.assign(flag=0))
+    assert 2.5 < gap.mean() < 3.5
+    np.testing.assert_allclose(reg.predict(X.iloc[[7]]), reg.predict(X)[[7]], rtol=1e-5, atol=1e-6)
+
+
+def test_a_frame_of_flags_only_has_no_numerical_embedding(monkeypatch):
+    import tabdl.estimators
+
+    monkeypatch.setattr(tabdl.estimators, "_RAW_FLAGS_ABOVE", 0)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.integers(0, 2, size=(1200, 4)), columns=list("pqrs"))
+    y = X["p"].to_numpy() ^ X["q"].to_numpy()
+    clf = TabularClassifier(num_embeddings="periodic", epochs=10, random_state=0, n_bags=1).fit(X, y)
+    assert clf.model_.num_embeds is None and clf.model_config_["raw_cont"] == [0, 1, 2, 3]
+    assert (clf.predict(X) == y).mean() > 0.95  # XOR of two raw flags, learned by the MLP
+    # The module alone: every column raw means no embedding and n_cont raw inputs.
+    m = TabularMLP(cardinalities=[], emb_dims=[], n_cont=3, n_out=1, layers=(4,),
+                   num_embeddings=num_embedding_config("periodic"), raw_cont=[0, 1, 2])
+    assert m.num_embeds is None and m.body[0][0].in_features == 3
+
+
+def test_flags_keep_their_embedding_below_the_width_bar():
+    from tabdl.estimators import _RAW_FLAGS_ABOVE
+
+    d = num_embedding_config("periodic")["d_embedding"]
+    rng = np.random.default_rng(0)
+    for n_cols, raw in ((_RAW_FLAGS_ABOVE // d, False), (_RAW_FLAGS_ABOVE // d + 1, True)):
+        X = pd.DataFrame(rng.integers(0, 2, size=(1000, n_cols)).astype(float)).add_prefix("f")
+        X["x"] = rng.normal(size=1000)
+        X = X.iloc[:, 1:]  # n_cols columns: n_cols - 1 flags and x
+        reg = TabularRegressor(num_embeddings="periodic", epochs=1, random_state=0, n_bags=1, layers=(8,))
+        reg.fit(X, X["x"].to_numpy())
+        assert ("raw_cont" in reg.model_config_) == raw
+        assert reg.model_.num_embeds.out_dim == (d if raw else n_cols * d)

@@ -289,6 +289,15 @@ def test_columns_that_never_varied_at_fit_do_not_move_predict_inputs(scaler):
         assert_same(pre.transform_row(new.iloc[i].to_dict()), pre.transform(new.iloc[[i]]))
     back = TabularPreprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
     assert_same(back.transform(new), pre.transform(new))
+    # Their values are not read at all: text there (an empty "notes" column at fit, filled in
+    # the rows to score) is a present value, not an error.
+    text = new.astype({"c": object, "gap": object, "none": object})
+    text.loc[0, ["c", "gap", "none"]] = ["n/a", "late", "see notes"]
+    assert_same(pre.transform(text), pre.transform(new.assign(none=[1.0, 5.0, np.nan])))
+    for i in range(len(text)):
+        assert_same(pre.transform_row(text.iloc[i].to_dict()), pre.transform(text.iloc[[i]]))
+    with pytest.raises(ValueError, match="'x' holds non-numeric"):
+        pre.transform(text.astype({"x": object}).assign(x=["n/a", 0.2, 0.3]))
 
 
 # >>> persistence
@@ -373,8 +382,12 @@ def test_datetimes_held_as_objects_read_like_their_datetime_column():
     rows = pd.concat([X.iloc[i] for i in range(len(X))], axis=1).T
     assert all(pd.api.types.is_object_dtype(t) for t in rows.dtypes)
     assert_same(pre.transform(rows), pre.transform(X))
-    with pytest.raises(ValueError, match="'naive' holds non-numeric"):
+    with pytest.raises(ValueError, match="'naive' holds non-numeric.*list it in cat_features"):
         pre.transform(X.astype(object).assign(naive=["x", *X["naive"][1:]]))
+    # Dates as text (a CSV) get the advice that fits them.
+    text = X.dropna().assign(naive=lambda d: d["naive"].dt.strftime("%Y-%m-%d %H:%M"))
+    with pytest.raises(ValueError, match="'naive' holds non-numeric.*pd.to_datetime"):
+        pre.transform(text)
 
 
 def test_dates_outside_the_nanosecond_range_keep_their_seconds():
@@ -406,12 +419,39 @@ def test_numpy_datetimes_in_an_object_column_read_as_seconds_in_both_paths():
         np.testing.assert_array_equal(numeric_values(col, name), seconds, err_msg=name)
     X = pd.DataFrame(cols).assign(x=[1.0, 2.0, 3.0])
     assert all(pd.api.types.is_object_dtype(X[c]) for c in cols)
-    pre = fit(X, scaler="none", cont_features=list(X.columns))  # object dtype reads as categorical
+    pre = fit(X, scaler="none")  # object columns of datetimes are continuous by their values
+    assert pre.cat_names_ == [] and pre.cont_names_ == list(X.columns)
     _, values = pre.transform(X)
     np.testing.assert_allclose(values[:2, :3].numpy(), np.array([seconds[:2]] * 3).T, rtol=1e-7)
     for i in range(len(X)):
         row = dict(zip(X.columns, X.to_numpy(dtype=object)[i]))
         assert_same(pre.transform_row(row), (torch.zeros((1, 0), dtype=torch.int64), values[i : i + 1]))
+
+
+def test_object_columns_of_dates_and_decimals_are_quantities_in_both_paths():
+    # .dt.date gives datetime.date objects and SQL drivers give Decimals: as categories they had
+    # one level per value, all folded as rare, and the column was silently lost.
+    import datetime
+    from decimal import Decimal
+
+    days = pd.Series(pd.date_range("2020-01-01", periods=5, freq="7D"))
+    X = pd.DataFrame({
+        "day": days.dt.date.astype(object),
+        "amount": pd.Series([Decimal("1.50"), Decimal("2.25"), None, Decimal("-3"), Decimal("10")], dtype=object),
+        "label": ["a", "b", "a", None, "b"],
+        "mixed": pd.Series([datetime.date(2020, 1, 1), "soon", None, "x", "y"], dtype=object),
+    })
+    X.loc[2, "day"] = None
+    pre = fit(X, scaler="none")
+    assert pre.cat_names_ == ["label", "mixed"] and pre.cont_names_ == ["day", "amount"]
+    _, values = pre.transform(X)
+    stamps = (days - pd.Timestamp("1970-01-01")).dt.total_seconds().to_numpy()
+    np.testing.assert_allclose(values[[0, 1, 3, 4], 0].numpy(), stamps[[0, 1, 3, 4]], rtol=1e-7)
+    np.testing.assert_allclose(values[[0, 1, 3, 4], 1].numpy(), [1.5, 2.25, -3.0, 10.0])
+    assert values[2, 2] == 1 and values[2, 3] == 1  # missing date and amount: indicators
+    for i in range(len(X)):
+        row = dict(zip(X.columns, X.to_numpy(dtype=object)[i]))
+        assert_same(pre.transform_row(row), tuple(t[i : i + 1] for t in pre.transform(X)))
 
 
 def test_unhashable_and_mixed_object_values_get_keys():
