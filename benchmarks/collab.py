@@ -156,6 +156,7 @@ def _throughput(mf: MatrixFactorization, data, rounds: int) -> dict:
     x_cat, _ = mf.preprocessor_.transform(X_train)
     y = torch.tensor(y_train.to_numpy(), dtype=torch.float32).reshape(-1, 1)
     epochs, n = mf.epochs, len(X_train)  # the default fit, so its setup weighs as in real use
+    bs = mf._batch_size(n)  # "auto" resolved as the fit resolves it
     wall: dict[str, list[float]] = {"tabdl": [], "tabdl_nb": [], "bare_lazy": [], "bare_dense": []}
     cpu: dict[str, list[float]] = {k: [] for k in wall}
     for _ in range(rounds):
@@ -167,7 +168,7 @@ def _throughput(mf: MatrixFactorization, data, rounds: int) -> dict:
         for key, sparse in (("bare_lazy", True), ("bare_dense", False)):
             model = DotProductBias(**_dot_config(est, sparse))
             c0 = time.process_time()
-            secs = bare_loop(model, x_cat, y, epochs=epochs, batch_size=mf.batch_size, lr=mf.lr)
+            secs = bare_loop(model, x_cat, y, epochs=epochs, batch_size=bs, lr=mf.lr)
             cpu[key].append(n * epochs / (time.process_time() - c0))
             wall[key].append(n * epochs / secs)
     labels = {
@@ -184,7 +185,7 @@ def _throughput(mf: MatrixFactorization, data, rounds: int) -> dict:
         for k in wall
     ])
     notes = (f"{rounds} alternated rounds of a {epochs}-epoch fit each on {n:,} ratings, batch size "
-             f"{mf.batch_size}, torch threads {torch.get_num_threads()}, on a machine shared with other "
+             f"{bs}, torch threads {torch.get_num_threads()}, on a machine shared with other "
              "jobs (wall-clock rates are what this process got, CPU-second rates what it would get "
              "with a core to itself). fastai collab_learner trains at 31k ratings/s (issue 4); the "
              "goal is >= 600k ratings/s on 2 cores.")

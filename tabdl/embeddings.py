@@ -101,7 +101,9 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         net's embedding weights as they are, whatever ``axes``.
     centers_, components_ : lists of float32 arrays (dim,) and (dim, k), or None
         With ``axes="principal"``, a category's exported vector is
-        ``(tables_[j][code] - centers_[j]) @ components_[j]``; None with ``axes="net"``.
+        ``(tables_[j][code] - centers_[j]) @ components_[j]``; None with ``axes="net"``. The
+        components are orthonormal axes by decreasing variance, except that axes beyond the
+        table's rank (more dims than categories) are zero, so their output columns are exactly 0.
     embeddings_ : dict {column: DataFrame category -> vector}, first row labelled ``UNKNOWN``: the
         vectors ``transform`` writes, in the coordinates ``axes`` chose (``tables_`` holds the raw ones).
         The index holds the category keys of ``vocabs_``, as strings (the int category 5 is ``"5"``,
@@ -479,6 +481,11 @@ def _principal_axes(table: np.ndarray, n_components: int | float | None) -> tupl
     # An axis' sign is arbitrary: svd_flip makes its largest loading positive, so a refit is
     # reproducible.
     axes = svd_flip(None, vt, u_based_decision=False)[1].T  # (dim, dim), by decreasing variance
+    # Axes beyond the table's rank (a 2-category column in 3 dims) carry only rounding: they
+    # became columns of ~1e-9 values, one per category, which a tree may still split on. Zeroed,
+    # they are exactly constant.
+    rank = int(np.sum(s > s[:1].max(initial=0.0) * max(t.shape) * np.finfo(np.float32).eps))
+    axes[:, rank:] = 0.0
     if n_components is None:
         k = axes.shape[1]
     elif isinstance(n_components, numbers.Integral):

@@ -76,14 +76,14 @@ def _seed(random_state: Any) -> int:
     return int(check_random_state(random_state).randint(0, 2**31 - 1))
 
 
-def _auto_batch_size(n: int, cap: int = 1024) -> int:
-    """About 32 steps per epoch, as a power of 2 in [16, cap].
+def _auto_batch_size(n: int, steps: int = 32, cap: int = 1024) -> int:
+    """About ``steps`` steps per epoch, as a power of 2 in [16, cap].
 
     Small data gets small batches so a default fit still takes enough optimiser steps; large data
     gets large ones, which are faster per row and, with numerical embeddings, no less accurate
     (benchmarks/results/ablation.md: n/32 beat the former n/16 capped at 256 on diamonds).
     """
-    return int(min(cap, max(16, 2 ** int(np.log2(max(n, 1) / 32)))))
+    return int(min(cap, max(16, 2 ** int(np.log2(max(n, 1) / steps)))))
 
 
 # n_bags="auto": as many nets as keep n_bags x training rows within _BAG_ROWS, from 1 to
@@ -252,6 +252,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
 
     # Subclasses set these.
     _task: str
+    _auto_batch = (32, 1024)  # batch_size="auto": (steps per epoch, largest batch)
 
     def __init__(
         self,
@@ -559,7 +560,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
 
     def _learner(self, n_train: int, callbacks=(), sampler=None, valid_loss_func=None, diverge_ref=None,
                  seed: int | None = None, progress: str = "fit") -> Learner:
-        bs = _auto_batch_size(n_train) if self.batch_size == "auto" else int(self.batch_size)
+        bs = self._batch_size(n_train)
         cbs = list(callbacks)
         if self.verbose:
             cbs.append(ProgressBar(progress))
@@ -580,6 +581,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             diverge_ref=diverge_ref,
             average_weights=self._average_weights(),
         )
+
+    def _batch_size(self, n_train: int) -> int:
+        """``batch_size`` with "auto" resolved for ``n_train`` training rows."""
+        return _auto_batch_size(n_train, *self._auto_batch) if self.batch_size == "auto" else int(self.batch_size)
 
     def _cycle_learner(self, train: TensorData, callbacks=(), *, continued: bool = False,
                        seed: int | None = None, progress: str = "fit") -> Learner:

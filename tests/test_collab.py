@@ -366,3 +366,15 @@ def test_recommend_excludes_items_rated_in_a_continued_cycle(fitted, tmp_path):
 
     back = load(mf.save(tmp_path / "mf.tabdl"))
     assert not set(new) & set(back.recommend(user, k=1000)["item"])
+
+
+def test_auto_batch_size_gives_small_rating_sets_enough_steps():
+    # A fixed 4096 left 17k ratings 4 steps an epoch (validation RMSE 0.976 against 0.948 at
+    # 1024); movielens' 90k training ratings keep the 4096 chosen on them.
+    mf = MatrixFactorization()
+    assert mf.batch_size == "auto"
+    assert [mf._batch_size(n) for n in (90_003, 17_000, 4_250, 100)] == [4096, 1024, 256, 16]
+    assert MatrixFactorization(batch_size=300)._batch_size(90_003) == 300
+    from tabdl import TabularRegressor
+
+    assert TabularRegressor()._batch_size(90_003) == 1024  # the tabular rule is its own (n/32, <= 1024)

@@ -361,3 +361,23 @@ def test_transform_takes_one_row_as_a_series(fitted):
     # error ("X has 1 features") instead.
     _, enc, X, _ = fitted
     np.testing.assert_array_equal(enc.transform(X.iloc[3]), enc.transform(X.iloc[[3]]))
+
+
+def test_axes_beyond_a_tables_rank_export_exact_zeros():
+    # A 2-category column gets a 3-row table in 3 dims: centred, it spans 2 axes at most, and
+    # the third carried only rounding (~1e-9 per category), a column a tree may still split on.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"flag": rng.choice(["no", "yes"], size=400), "a": rng.normal(size=400)})
+    y = X["a"].to_numpy() + (X["flag"] == "yes")
+    enc = EntityEmbeddingEncoder(cat_features=["flag"], min_category_count=3, estimator_params=FAST,
+                                 random_state=0).fit(X, y)
+    w, p = enc.tables_[0], enc.components_[0]
+    assert w.shape == (3, 3)
+    rank = np.linalg.matrix_rank(w - w.mean(axis=0), tol=1e-5)
+    assert rank == 2 and (p[:, rank:] == 0).all()
+    np.testing.assert_allclose(p[:, :rank].T @ p[:, :rank], np.eye(rank), atol=1e-5)
+    out = enc.transform(X)
+    assert (out[:, rank:3] == 0).all() and np.ptp(out[:, :rank], axis=0).min() > 0
+    v = enc.embeddings_["flag"].to_numpy()
+    dist = lambda a: np.linalg.norm(a[:, None] - a[None], axis=-1)  # noqa: E731
+    np.testing.assert_allclose(dist(v), dist(w), atol=1e-5)  # nothing lost
