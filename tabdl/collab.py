@@ -45,9 +45,19 @@ def _ids_for(col: pd.Series, vocab: Sequence[str]) -> np.ndarray:
     uniq = pd.Series(pd.unique(col.dropna()))
     first = dict(zip(category_keys(uniq), uniq.to_numpy(object)))
     ids = np.array([first[k] for k in vocab], dtype=object)
-    if len(ids) and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in ids):
-        return ids.astype(np.int64)
+    # Whole-number ids read as floats (an id column with a gap, a CSV with an empty cell) come
+    # back as ints, as the same ids without the gap do: 1198, not 1198.0.
+    if len(ids) and all(_whole_number(v) for v in ids):
+        return np.array([int(v) for v in ids], dtype=np.int64)
     return ids
+
+
+def _whole_number(v: Any) -> bool:
+    if isinstance(v, (bool, np.bool_)):
+        return False
+    if isinstance(v, (int, np.integer)):
+        return -(2**63) <= v < 2**63
+    return isinstance(v, (float, np.floating)) and float(v).is_integer() and abs(v) < 2**53
 
 
 class _PenalisedMSE(torch.nn.Module):

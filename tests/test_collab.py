@@ -378,3 +378,21 @@ def test_auto_batch_size_gives_small_rating_sets_enough_steps():
     from tabdl import TabularRegressor
 
     assert TabularRegressor()._batch_size(90_003) == 1024  # the tabular rule is its own (n/32, <= 1024)
+
+
+def test_whole_number_ids_read_as_floats_come_back_as_ints(fitted):
+    # An id column with a gap reads as float: ids came back as 1198.0 (object), unlike the
+    # same ids without the gap.
+    mf, X, y = fitted
+    Xf = X.astype(float)
+    Xf.loc[0, "item"] = np.nan
+    mf_f = MatrixFactorization(**FAST).fit(Xf, y)
+    assert mf_f.item_ids_.dtype == np.int64 and mf_f.user_ids_.dtype == np.int64
+    assert mf_f.item_ids_.tolist() == mf.item_ids_.tolist()
+    recs = mf_f.recommend(int(X["user"].iloc[1]), k=3)
+    assert recs["item"].dtype == np.int64 and set(recs["item"]) <= set(mf.item_ids_.tolist())
+    np.testing.assert_allclose(mf_f.predict(X.iloc[1:]), mf_f.predict(Xf.iloc[1:]))  # 7 and 7.0 meet
+    # Ids with a fraction stay as they are.
+    Xh = X.assign(item=X["item"] + 0.5)
+    ids = MatrixFactorization(**FAST).fit(Xh, y).item_ids_
+    assert ids.dtype == object and set(ids) == set(Xh["item"])
