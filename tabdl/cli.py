@@ -95,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
         "--drop", default="", metavar="COLS", help="comma-separated columns to leave out (ids)"
     )
     t.add_argument(
+        "--weight",
+        default=None,
+        metavar="COL",
+        help="column of row weights (sample_weight; not a feature); validation metrics are weighted too",
+    )
+    t.add_argument(
         "--epochs", type=int, default=None, help="training epochs (default: the estimator's)"
     )
     t.add_argument(
@@ -176,7 +182,8 @@ def _train(args: argparse.Namespace) -> int:
         raise CLIError(f"target column {args.target!r} not in {args.csv} (columns: {_columns(df)})")
     drop = _names(args.drop)
     cats = _names(args.cat)
-    for opt, names in (("--drop", drop), ("--cat", cats)):
+    weight = _names(args.weight or "")
+    for opt, names in (("--drop", drop), ("--cat", cats), ("--weight", weight)):
         unknown = [c for c in names if c not in df.columns]
         if unknown:
             raise CLIError(f"{opt} names {unknown}, not in {args.csv} (columns: {_columns(df)})")
@@ -196,7 +203,16 @@ def _train(args: argparse.Namespace) -> int:
     if missing.any():
         print(f"tabdl: dropping {int(missing.sum())} rows with no {args.target!r}", file=sys.stderr)
         df = df[~missing]
-    X = df.drop(columns=[args.target, *drop])
+    w = None
+    if weight:
+        if weight[0] in cats:
+            raise CLIError(f"--weight names {weight[0]!r}, which --cat lists as a feature")
+        w = pd.to_numeric(df[weight[0]], errors="coerce")
+        bad = w.isna() | ~np.isfinite(w) | (w < 0)
+        if bad.any():
+            raise CLIError(f"--weight column {weight[0]!r} needs finite numbers >= 0; {int(bad.sum())} row(s) "
+                           f"are not, such as {df[weight[0]][bad].iloc[0]!r} (CSV line {bad.to_numpy().argmax() + 2})")
+    X = df.drop(columns=[args.target, *drop, *weight])
     # --cat adds columns to those the dtype rule makes categorical (cat_features is the full
     # list). Not by casting them to strings: a column with a gap reads as float, and "7.0" would
     # not meet the 7 of a gapless CSV at predict; the preprocessor's keys make 7, 7.0 and "7" meet.
@@ -223,6 +239,7 @@ def _train(args: argparse.Namespace) -> int:
         X_tr, X_va, y_tr, y_va = train_test_split(
             X, y, test_size=args.valid_fraction, random_state=args.seed, stratify=stratify
         )
+        w_tr, w_va = (None, None) if w is None else (w.loc[y_tr.index].to_numpy(), w.loc[y_va.index].to_numpy())
     except ValueError as err:
         raise CLIError(f"cannot hold out {args.valid_fraction} of {len(X)} rows: {err}") from None
     if task == "classification":
@@ -232,6 +249,8 @@ def _train(args: argparse.Namespace) -> int:
         if unseen.any():
             X_tr, y_tr = pd.concat([X_tr, X_va[unseen]]), pd.concat([y_tr, y_va[unseen]])
             X_va, y_va = X_va[~unseen], y_va[~unseen]
+            if w is not None:
+                w_tr, w_va = np.concatenate([w_tr, w_va[unseen]]), w_va[~unseen]
         if len(X_va) == 0:
             raise CLIError(
                 f"no validation rows left: each held-out row's class of {args.target!r} has no other row "
@@ -246,21 +265,23 @@ def _train(args: argparse.Namespace) -> int:
     # The held-out part is the estimator's validation set too: early stopping and best-weight
     # restoring look at the same rows the reported metrics come from.
     est = (TabularRegressor if task == "regression" else TabularClassifier)(**params)
-    est.fit(X_tr, y_tr.to_numpy(), eval_set=(X_va, y_va.to_numpy()))
+    eval_set = (X_va, y_va.to_numpy()) if w is None else (X_va, y_va.to_numpy(), w_va)
+    est.fit(X_tr, y_tr.to_numpy(), sample_weight=w_tr, eval_set=eval_set)
 
     print(
         f"task: {task}; target {args.target!r}; {len(X_tr)} training rows, {len(X_va)} validation rows"
+        + (f"; rows weighted by {weight[0]!r}" if weight else "")
     )
     if task == "regression":
         pred = est.predict(X_va)
-        scores = {m: get_metric(m)(y_va.to_numpy(dtype=float), pred) for m in ("rmse", "mae", "r2")}
+        scores = {m: get_metric(m)(y_va.to_numpy(dtype=float), pred, sample_weight=w_va) for m in ("rmse", "mae", "r2")}
     else:
         proba = est.predict_proba(X_va)
         codes = np.searchsorted(est.classes_, y_va.to_numpy())  # every class trained on (above)
         names = ["accuracy", "balanced_accuracy", "log_loss"]
         if len(np.unique(codes)) > 1:
             names.append("roc_auc")
-        scores = {m: get_metric(m)(codes, proba) for m in names}
+        scores = {m: get_metric(m)(codes, proba, sample_weight=w_va) for m in names}
     for name, value in scores.items():
         print(f"validation {name}: {value:.4f}")
     est.save(args.out)

@@ -471,3 +471,33 @@ def test_an_index_column_written_by_to_csv_is_not_a_feature(csv_dir, reg_model, 
     assert "ignoring the first column" in printed.err and len(printed.out.splitlines()) == len(df) + 1
     X = cli._read_csv(str(csv_dir / "indexed.csv"))
     assert list(X.columns) == list(df.columns)
+
+
+def test_weight_column_weighs_rows_and_is_not_a_feature(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame({"x": rng.normal(size=n)})
+    junk = np.arange(n) % 3 == 0  # a third of the rows: a target off by 50, at weight 0
+    df["y"] = df["x"] + np.where(junk, 50.0, 0.0)
+    df["w"] = np.where(junk, 0.0, 1.0)
+    df.to_csv(tmp_path / "t.csv", index=False)
+    out = tmp_path / "m.tabdl"
+    with redirect_stdout(io.StringIO()) as printed:
+        assert main(["train", str(tmp_path / "t.csv"), "--target", "y", "--weight", "w", "--out", str(out),
+                     "--n-bags", "1", "--epochs", "10", "--no-progress"]) == 0
+    assert "rows weighted by 'w'" in printed.getvalue()
+    rmse = float(printed.getvalue().split("validation rmse: ")[1].split()[0])
+    assert rmse < 2.0  # scored on the weighted rows; the junk rows' 50 would dominate otherwise
+    import tabdl
+
+    model = tabdl.load(out)
+    assert model.preprocessor_.columns_ == ["x"]
+    assert abs(np.median(model.predict(df[["x"]]) - df["x"])) < 2.0  # not pulled towards the junk
+    df["w"] = df["w"].astype(object)
+    df.loc[4, "w"] = "heavy"
+    df.to_csv(tmp_path / "bad.csv", index=False)
+    assert main(["train", str(tmp_path / "bad.csv"), "--target", "y", "--weight", "w", *FAST]) == 1
+    err = _error_line(capsys)
+    assert "--weight column 'w'" in err and "'heavy'" in err and "CSV line 6" in err
+    assert main(["train", str(tmp_path / "t.csv"), "--target", "y", "--weight", "nope", *FAST]) == 1
+    assert "--weight names ['nope']" in _error_line(capsys)
