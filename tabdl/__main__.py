@@ -1,5 +1,6 @@
 """``python -m tabdl``: the same command line as the ``tabdl`` script."""
 
-from .cli import main
+if __name__ == "__main__":
+    from .cli import main
 
-raise SystemExit(main())
+    raise SystemExit(main())

@@ -177,7 +177,7 @@ def _train(args: argparse.Namespace) -> int:
     from .preprocess import categorical_column
 
     _check_out(args.out)  # before training, not after it: a bad path would lose the model
-    df = _read_csv(args.csv)
+    df = _drop_index_column(_read_csv(args.csv), args.csv)
     if args.target not in df.columns:
         raise CLIError(f"target column {args.target!r} not in {args.csv} (columns: {_columns(df)})")
     drop = _names(args.drop)
@@ -211,7 +211,7 @@ def _train(args: argparse.Namespace) -> int:
         bad = w.isna() | ~np.isfinite(w) | (w < 0)
         if bad.any():
             raise CLIError(f"--weight column {weight[0]!r} needs finite numbers >= 0; {int(bad.sum())} row(s) "
-                           f"are not, such as {df[weight[0]][bad].iloc[0]!r} (CSV line {bad.to_numpy().argmax() + 2})")
+                           f"are not, such as {df[weight[0]][bad].iloc[0]!r} (data row {bad.to_numpy().argmax() + 1})")
     X = df.drop(columns=[args.target, *drop, *weight])
     # --cat adds columns to those the dtype rule makes categorical (cat_features is the full
     # list). Not by casting them to strings: a column with a gap reads as float, and "7.0" would
@@ -305,7 +305,7 @@ def _describe_stray(stray) -> str:
     import numpy as np
 
     first = stray.index[0]
-    line = f" (CSV line {first + 2})" if isinstance(first, (int, np.integer)) else ""
+    line = f" (data row {first + 1})" if isinstance(first, (int, np.integer)) else ""
     return f"because of {len(stray)} value(s) that are not numbers, such as {stray.iloc[0]!r}{line}"
 
 
@@ -327,8 +327,8 @@ def _predict(args: argparse.Namespace) -> int:
     if not hasattr(est, "predict"):
         raise CLIError(f"{args.model} holds {_a(type(est).__name__)}, which has no predict")
     source = _stdin_text() if args.csv == "-" else args.csv
-    X = _keep_category_text(_read_csv(source, "stdin" if args.csv == "-" else args.csv), source, est)
-    X = _read_dates(X, getattr(getattr(est, "preprocessor_", None), "cont_names_", []))
+    df = _read_csv(source, "stdin" if args.csv == "-" else args.csv)
+    X = _keep_category_text(_drop_index_column(df, args.csv, keep=getattr(est, "feature_names_in_", ())), source, est)
     if hasattr(est, "predict_proba"):
         proba = est.predict_proba(X)
         # predict, not the argmax of proba: a saved classifier may carry a decision threshold
@@ -415,22 +415,52 @@ def _read_csv(source, path: str | None = None):
     except pd.errors.EmptyDataError:
         raise CLIError(f"{path} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
-        raise CLIError(f"cannot read {path} as CSV: {_one_line(err)}") from None
+        hint = ""
+        if isinstance(err, pd.errors.ParserError):
+            header = _first_line(source)
+            if "," not in header and (sep := next((c for c in ";\t|" if c in header), None)):
+                hint = f" (tabdl reads comma-separated files; this header looks separated by {sep!r})"
+        raise CLIError(f"cannot read {path} as CSV: {_one_line(err)}{hint}") from None
     if len(df) == 0:
         raise CLIError(f"{path} has a header but no rows")
-    if str(df.columns[0]) == "Unnamed: 0":  # a blank first header: the index DataFrame.to_csv writes
-        print(f"tabdl: ignoring the first column of {path}, which has no header (an index)", file=sys.stderr)
-        df = df.iloc[:, 1:]
-    if df.shape[1] == 1 and (sep := next((c for c in ";\t|" if c in str(df.columns[0])), None)):
+    if df.shape[1] == 1 and (sep := _other_separator(str(df.columns[0]), df.iloc[0, 0])):
         raise CLIError(f"{path} reads as the one column {str(df.columns[0])[:60]!r}: tabdl reads "
                        f"comma-separated files, and this one looks separated by {sep!r}")
+    return df
+
+
+def _first_line(source) -> str:
+    if isinstance(source, str):
+        with open(source, encoding="utf-8", errors="replace") as f:
+            return f.readline()
+    source.seek(0)
+    return source.readline()
+
+
+def _other_separator(header: str, first) -> str | None:
+    """The separator a one-column CSV seems to use instead of commas: one that splits its header
+    and its first row into the same number (> 1) of fields."""
+    for sep in ";\t|":
+        n = header.count(sep)
+        if n and isinstance(first, str) and first.count(sep) == n:
+            return sep
+    return None
+
+
+def _drop_index_column(df, path: str, keep=()):
+    """Without a blank-header first column (the index DataFrame.to_csv writes): as a feature it
+    leaks the row order. Kept when ``keep`` (a model's columns) names it."""
+    first = str(df.columns[0])
+    if first == "Unnamed: 0" and first not in [str(c) for c in keep]:
+        print(f"tabdl: ignoring the first column of {path}, which has no header (an index)", file=sys.stderr)
+        return df.iloc[:, 1:]
     return df
 
 
 def _read_dates(df, columns):
     """Columns of ``columns`` whose values are all ISO 8601 date strings, read as datetimes: CSV
     files hold dates as text, and as categories nearly every date is rare and folded away. The
-    model learns them as seconds since the epoch; predict reads the same columns the same way."""
+    model learns them as seconds since the epoch and reads such text as dates at predict."""
     from .columns import iso_dates
 
     for c in columns:

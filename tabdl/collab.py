@@ -130,6 +130,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
     """
 
     _task = "regression"
+    _fold_param = "min_count"
     _auto_batch = (16, 4096)  # batch_size="auto": ~16 steps per epoch, at most 4096 (see the docstring)
 
     def __init__(

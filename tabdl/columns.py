@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["as_frame", "row_as_frame", "category_keys", "category_codes", "factorize_keys", "holds_quantities",
-           "iso_dates", "lookup_code", "mean_std", "numeric_values"]
+__all__ = ["as_frame", "row_as_frame", "category_keys", "category_codes", "factorize_keys", "holds_datetimes",
+           "holds_quantities", "iso_dates", "lookup_code", "mean_std", "numeric_values"]
 
 
 def row_as_frame(X: Any, names: Any) -> Any:
@@ -149,13 +149,22 @@ def epoch_seconds(stamps: np.ndarray, missing: np.ndarray | bool = False) -> np.
 # pandas' infer_dtype names of object columns read as quantities, not labels: datetimes, dates
 # (what ``.dt.date`` gives), durations, and Decimals (what SQL drivers give). As categories, one
 # level per value, nearly all of them were rare and folded into the unknown vector: lost.
-_TIME_KINDS = ("datetime", "datetime64", "date", "timedelta", "timedelta64")
+# The time kinds are read value by value (scalar_number), Decimals by the plain float cast.
+_DATE_KINDS = ("datetime", "datetime64", "date")
+_TIME_KINDS = (*_DATE_KINDS, "timedelta", "timedelta64")
 _QUANTITY_KINDS = (*_TIME_KINDS, "decimal")
 
 
 def holds_quantities(col: pd.Series) -> bool:
     """Whether an object column holds dates, times, durations or Decimals (read as numbers)."""
-    return pd.api.types.is_object_dtype(col.dtype) and pd.api.types.infer_dtype(col, skipna=True) in _QUANTITY_KINDS
+    return pd.api.types.infer_dtype(col, skipna=True) in _QUANTITY_KINDS
+
+
+def holds_datetimes(col: pd.Series) -> bool:
+    """Whether a column holds datetimes or dates: a datetime64 dtype, or such objects."""
+    return pd.api.types.is_datetime64_any_dtype(col.dtype) or (
+        pd.api.types.is_object_dtype(col.dtype) and pd.api.types.infer_dtype(col, skipna=True) in _DATE_KINDS
+    )
 
 
 def scalar_number(v: Any) -> float:
@@ -176,8 +185,10 @@ def scalar_number(v: Any) -> float:
     return float(v)
 
 
-def numeric_values(col: pd.Series, name: Any) -> np.ndarray:
-    """float64 values of a continuous column (NaN for missing); datetimes become epoch seconds."""
+def numeric_values(col: pd.Series, name: Any, date_advice: bool = False) -> np.ndarray:
+    """float64 values of a continuous column (NaN for missing); datetimes become epoch seconds.
+    ``date_advice``: text that reads as ISO dates is met with "convert it with pd.to_datetime"
+    (at fit; at predict a column of numbers must not be told to take dates)."""
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
         # Seconds since the epoch; NaT becomes NaN and is filled like any missing value.
         if getattr(col.dtype, "tz", None) is not None:
@@ -196,12 +207,15 @@ def numeric_values(col: pd.Series, name: Any) -> np.ndarray:
     try:
         v = col.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as e:
-        advice = ("convert it with pd.to_datetime (dates are read as seconds)" if iso_dates(col) is not None
-                  else "list it in cat_features or convert it")
+        advice = ("convert it with pd.to_datetime (dates are read as seconds)"
+                  if date_advice and iso_dates(col) is not None else "list it in cat_features or convert it")
         raise ValueError(f"continuous column {name!r} holds non-numeric values ({e}); {advice}") from None
     if np.isinf(v).any():
         raise ValueError(f"column {name!r} contains +/-inf; replace it with NaN or a finite value")
     return v
+
+
+ISO_DATE = r"\s*\d{4}-\d{2}-\d{2}"  # how an ISO 8601 date string starts
 
 
 def iso_dates(col: pd.Series) -> pd.Series | None:
@@ -210,7 +224,7 @@ def iso_dates(col: pd.Series) -> pd.Series | None:
     if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
         return None
     values = col.dropna().astype(str)
-    if not len(values) or not values.str.match(r"\s*\d{4}-\d{2}-\d{2}").all():
+    if not len(values) or not values.str.match(ISO_DATE).all():
         return None
     try:
         return pd.to_datetime(col, format="ISO8601", utc=True)

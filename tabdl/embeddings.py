@@ -10,6 +10,7 @@ same reason: unpickling a fitted encoder must not pull torch in.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -359,7 +360,10 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
             # Same widths as the full net, so each fold's tables can be rotated onto it.
             w = None if weights is None else weights[train]
             try:
-                net = self._make_net(self.task_, emb_sizes=dims).fit(X.iloc[train], y[train], sample_weight=w)
+                with warnings.catch_warnings():
+                    # The full fit already said which columns are folded whole; not once per fold.
+                    warnings.filterwarnings("ignore", message="every category of", category=UserWarning)
+                    net = self._make_net(self.task_, emb_sizes=dims).fit(X.iloc[train], y[train], sample_weight=w)
             except ValueError as e:  # a fold's rows can fail where all rows passed (all weighted 0)
                 raise ValueError(f"cv fold {k + 1}: {e}") from None
             fold = EntityEmbeddingEncoder(remainder="drop", axes="net", dtype=self.dtype)

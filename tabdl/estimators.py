@@ -40,7 +40,7 @@ from .learner import (
 from .losses import CrossEntropyLoss, MSELoss
 from .lr_finder import LRFindResult
 from .metrics import Metric, get_metric, warn_if_accuracy_misleading
-from .modules import TabularMLP
+from .modules import TabularMLP, embedded_columns
 from .num_embeddings import compute_bins, num_embedding_config
 from .preprocess import TabularPreprocessor, as_frame
 from .sampling import (
@@ -96,26 +96,27 @@ _MAX_AUTO_BAGS = 5
 
 
 # Above this many embedded inputs to the MLP, the continuous columns of at most two values (flags,
-# NaN indicators, constants) skip the numerical embeddings: any function of two points is affine,
-# so they lose no capacity, and on flag-heavy tables they were most of the fit's cost (a
-# 6,142-row table of 1,338 flags among 1,502 columns: 277 s -> 32 s per net, log loss 0.2966 ->
-# 0.2972). Below it every column keeps its embedding, which trained a little better on
-# narrower tables of 5-49 flags (mean error +0.9 % raw; benchmarks/results/robustness.md).
+# NaN indicators, constants) skip the numerical embeddings and enter as 0 / 1 (TabularMLP's
+# raw_cont). On a 6,142-row table of 1,338 flags among 1,502 columns one net's fit fell from
+# 269 s to 31 s and held-out log loss from 0.2928 to 0.2717 (3 seeds, each better). On five
+# tables of 5-49 flags the same change moved the error by -0.9 % to +2.0 % (mean +0.4 %), so
+# narrower tables keep every embedding (benchmarks/results/robustness.md, "Flags on wide tables").
 _RAW_FLAGS_ABOVE = 4096
 
 
-def _warn_if_folded_whole(pre: TabularPreprocessor, X: pd.DataFrame) -> None:
+def _warn_if_folded_whole(pre: TabularPreprocessor, X: pd.DataFrame, param: str = "min_category_count") -> None:
     """Warn about categorical columns whose every category was folded into the unknown vector:
     the net cannot tell their values apart, and their exported embeddings are constant.
     Folding can be right (an ID column; churn's ~60-row states are noise to the trees), but a
     lost column must not pass unnoticed: it may be dates or numbers stored as text."""
     folded = [c for c, v in zip(pre.cat_names_, pre.vocabs_) if not v and X[c].notna().any()]
     if folded:
+        ids = param != "min_category_count"  # MatrixFactorization's users and items
         warnings.warn(
-            f"every category of {folded} was seen fewer than min_category_count={pre.min_category_count_} "
-            "times and shares the unknown vector, so the net ignores these columns (their exported "
-            "embeddings are constant). Lower min_category_count to keep them; convert dates or numbers "
-            "stored as text",
+            f"every category of {folded} was seen fewer than {param}={pre.min_category_count_} times and "
+            "shares the unknown vector, so the net ignores these columns"
+            + ("" if ids else " (their exported embeddings are constant)")
+            + f". Lower {param} to keep them" + ("" if ids else "; convert dates or numbers stored as text"),
             UserWarning,
             stacklevel=outside_tabdl(),
         )
@@ -253,6 +254,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     # Subclasses set these.
     _task: str
     _auto_batch = (32, 1024)  # batch_size="auto": (steps per epoch, largest batch)
+    _fold_param = "min_category_count"  # the parameter behind the preprocessor's rare-category fold
 
     def __init__(
         self,
@@ -531,13 +533,16 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         pre = self.preprocessor_
         num = num_embedding_config(self.num_embeddings, n_rows=len(train))
         x = train.x_cont
-        raw = []
+        raw: list[list[float]] = []  # [column, low, high] of each column that skips the embeddings
         if num and len(x) and x.shape[1] * num["d_embedding"] > _RAW_FLAGS_ABOVE:
             # Columns of at most two values (flags, NaN indicators, constants) enter the MLP raw.
-            raw = ((x == x.amin(0)) | (x == x.amax(0))).all(0).nonzero().flatten().tolist()
-        # Bin edges are learned from the training rows and kept as plain lists (JSON-able).
-        embedded = np.setdiff1d(np.arange(x.shape[1]), raw)
-        bins = compute_bins(x.numpy()[:, embedded], num["n_bins"]) if num and num["kind"] == "piecewise" else None
+            low, high = x.amin(0), x.amax(0)
+            two = ((x == low) | (x == high)).all(0).nonzero().flatten().tolist()
+            raw = [[j, float(low[j]), float(high[j])] for j in two]
+        bins = None
+        if num and num["kind"] == "piecewise":  # edges learned from the training rows, JSON-able
+            xe = x.numpy() if not raw else x.numpy()[:, embedded_columns(x.shape[1], [r[0] for r in raw])]
+            bins = compute_bins(xe, num["n_bins"])
         return {
             "cardinalities": pre.cardinalities_,
             "emb_dims": pre.emb_sizes(self.emb_sizes),
@@ -659,7 +664,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         fit_rows = cuts[0][0]
         X_fit, y_fit = (X, y_enc) if cuts[0][1] is None else (X.iloc[fit_rows], y_enc[fit_rows])  # no copy uncut
         self.preprocessor_ = self._make_preprocessor().fit(X_fit, y_fit.numpy())
-        _warn_if_folded_whole(self.preprocessor_, X_fit)
+        _warn_if_folded_whole(self.preprocessor_, X_fit, self._fold_param)
         if len(cuts) > 1 and X_fit is not X:
             self.preprocessor_.release_pins(X)  # the other nets train on rows the first held out
         valid = None if eval_part is None else self._eval_tensors(eval_part, y)

@@ -59,7 +59,8 @@ FORMAT = "tabdl"
 #    first bags of nets (n_bags) were written as version 1 files too, and readers from before
 #    bags fail on them. Every version 1 file reads as it always did.
 # 3: a net may pass its two-valued continuous columns raw ("raw_cont" in its config, index
-#    buffers in its weights), which a version 2 reader cannot build.
+#    buffers in its weights), which a version 2 reader cannot build; only such files are written
+#    as version 3 (the others stay readable by version 2 readers).
 FORMAT_VERSION = 3
 READS_VERSIONS = (1, 2, 3)
 _META, _WEIGHTS = "meta.json", "weights.pt"
@@ -207,7 +208,8 @@ def save(model: Any, path: str | os.PathLike) -> str:
                          "(an int or None for random_state, metric names for metrics) and save again") from None
     meta = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        # Version 3 only where a version 2 reader would fail: a net with raw columns.
+        "format_version": FORMAT_VERSION if "raw_cont" in (getattr(model, "model_config_", None) or {}) else 2,
         "tabdl_version": _tabdl_version(),
         "torch_version": torch.__version__,
         "class": name,

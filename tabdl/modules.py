@@ -86,8 +86,15 @@ def _block(n_in: int, n_out: int, dropout: float, batchnorm: bool) -> nn.Sequent
     return nn.Sequential(*layers)
 
 
+def embedded_columns(n_cont: int, raw: Sequence[int]) -> list[int]:
+    """The continuous columns that get numerical embeddings: all but the ``raw`` ones, in order."""
+    return sorted(set(range(n_cont)) - {int(j) for j in raw})
+
+
 class TabularMLP(nn.Module):
     """Entity embeddings (+ dropout) concatenated with continuous values, then an MLP and a head."""
+
+    split_cont = False  # no raw columns (and what a model pickled before raw_cont existed reads)
 
     def __init__(
         self,
@@ -103,7 +110,7 @@ class TabularMLP(nn.Module):
         y_range: tuple[float, float] | None = None,
         num_embeddings: dict | None = None,
         num_bins: list[list[float]] | None = None,
-        raw_cont: Sequence[int] = (),
+        raw_cont: Sequence[Sequence[float]] = (),
         k: int = 1,
         reduce: str = "mean",
     ):
@@ -111,16 +118,21 @@ class TabularMLP(nn.Module):
         self.embeds = EntityEmbeddings(cardinalities, emb_dims)
         self.emb_drop = Dropout(emb_dropout) if emb_dropout > 0 else nn.Identity()
         # Optional vectors per continuous value (tabdl.num_embeddings); None keeps raw values.
-        # Columns in raw_cont (those with at most two values at fit: flags, NaN indicators) skip
-        # them: any function of two points is affine, so an embedding adds cost and no capacity.
-        raw = sorted({int(j) for j in raw_cont}) if num_embeddings else []
-        embedded = sorted(set(range(n_cont)) - set(raw))
+        # raw_cont lists [column, low, high] of the columns that skip them (at most two values at
+        # fit: flags, NaN indicators, constants): any function of two points is affine, so they
+        # lose no capacity. They enter as 0 / 1, not at the scaler's values: a rare flag's
+        # rank-gauss value (up to about 5) made fits worse (robustness.md, "Flags on wide tables").
+        raw = sorted((int(j), float(lo), float(hi)) for j, lo, hi in raw_cont) if num_embeddings else []
+        embedded = embedded_columns(n_cont, [j for j, _, _ in raw])
         self.num_embeds = NumEmbeddings(len(embedded), num_embeddings, num_bins) if num_embeddings and embedded else None
-        self.split_cont = self.num_embeds is not None and bool(raw)
+        self.split_cont = bool(raw)
         if self.split_cont:  # saved with the weights, moved with the model
             self.register_buffer("embedded_idx", torch.tensor(embedded, dtype=torch.int64))
-            self.register_buffer("raw_idx", torch.tensor(raw, dtype=torch.int64))
-        n_in = self.embeds.out_dim + (n_cont if self.num_embeds is None else self.num_embeds.out_dim + len(raw))
+            self.register_buffer("raw_idx", torch.tensor([j for j, _, _ in raw], dtype=torch.int64))
+            self.register_buffer("raw_low", torch.tensor([lo for _, lo, _ in raw], dtype=torch.float32))
+            self.register_buffer("raw_scale", torch.tensor([1 / (hi - lo) if hi > lo else 1.0 for _, lo, hi in raw],
+                                                           dtype=torch.float32))
+        n_in = self.embeds.out_dim + (len(embedded) if self.num_embeds is None else self.num_embeds.out_dim) + len(raw)
         # k > 1: a TabM-mini ensemble (tabdl.ensemble); members differ in input scaling and head.
         self.k, self.reduce = int(k), reduce
         self.members = MemberScaling(self.k, n_in) if self.k > 1 else None
@@ -137,7 +149,9 @@ class TabularMLP(nn.Module):
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
         x = self.emb_drop(self.embeds(x_cat)) if len(self.embeds.tables) else x_cont[:, :0]
         if self.split_cont:  # (B, n_cont) -> (B, n_embedded * d + n_raw)
-            x_cont = torch.cat([self.num_embeds(x_cont[:, self.embedded_idx]), x_cont[:, self.raw_idx]], dim=1)
+            flags = (x_cont[:, self.raw_idx] - self.raw_low) * self.raw_scale  # 0 / 1
+            x_cont = flags if self.num_embeds is None else torch.cat(
+                [self.num_embeds(x_cont[:, self.embedded_idx]), flags], dim=1)
         elif self.num_embeds is not None:
             x_cont = self.num_embeds(x_cont)  # (B, n_cont) -> (B, n_cont * d)
         x = torch.cat([x, x_cont], dim=1)  # (B, D)

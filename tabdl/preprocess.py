@@ -16,11 +16,14 @@ import torch
 from scipy.special import ndtri
 
 from .columns import (
+    ISO_DATE,
     as_frame,
     category_codes,
     category_keys,
     check_unique_columns,
+    holds_datetimes,
     holds_quantities,
+    iso_dates,
     lookup_code,
     mean_std,
     numeric_values,
@@ -246,14 +249,16 @@ class TabularPreprocessor:
         self.has_indicator_: list[bool] = []
         self.stats_: list[dict[str, Any]] = []
         for c in conts:
-            v = self._numeric(X[c], c)
+            v = numeric_values(X[c], c, date_advice=True)
             nan = np.isnan(v)
             ok = v[~nan]
             fill = float(np.median(ok)) if ok.size else 0.0
             filled = np.where(nan, fill, v)
             self.fills_.append(fill)
             self.has_indicator_.append(bool(nan.any()))
-            self.stats_.append({**self._fit_scaler(filled), **_pins(filled, nan)})
+            # "datetime": predict reads ISO 8601 text in this column as dates (a CSV holds them so).
+            dates = {"datetime": True} if holds_datetimes(X[c]) else {}
+            self.stats_.append({**self._fit_scaler(filled), **_pins(filled, nan), **dates})
         self._build_lookups()
         return self
 
@@ -338,8 +343,27 @@ class TabularPreprocessor:
         self._index_pins()
 
     def _index_pins(self) -> None:
-        # Per continuous column (constant, all_missing), read once per value on the one-row path.
+        # Per continuous column (constant, all_missing) and whether it held datetimes, read once
+        # per value on the one-row path.
         self._pinned = [tuple(bool(s.get(k, False)) for k in _PIN_KEYS) for s in self.stats_]
+        self._dates = [bool(s.get("datetime", False)) for s in self.stats_]
+
+    @staticmethod
+    def _text_dates(col: pd.Series, name: Any) -> pd.Series:
+        """A column that held datetimes at fit, as datetimes when it comes as ISO 8601 text."""
+        if holds_quantities(col) or col.isna().all() or not (
+            pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)
+        ):
+            return col
+        dates = iso_dates(col)
+        if dates is None:
+            text = col.dropna().astype(str)
+            bad = text[~text.str.match(ISO_DATE)]
+            raise ValueError(
+                f"column {name!r} held datetimes at fit, and here holds text that is not an ISO 8601 "
+                f"date, such as {(bad if len(bad) else text).iloc[0]!r}; convert it with pd.to_datetime"
+            )
+        return dates
 
     def _scale(self, j: int, v: np.ndarray) -> np.ndarray:
         s = self.stats_[j]
@@ -367,7 +391,7 @@ class TabularPreprocessor:
                 nan = X[c].isna().to_numpy()
                 cols.append(self._scale(j, np.full(n, self.fills_[j])))
             else:
-                v = self._numeric(X[c], c)
+                v = self._numeric(self._text_dates(X[c], c) if self._dates[j] else X[c], c)
                 nan = np.isnan(v)
                 cols.append(self._scale(j, np.where(nan, self.fills_[j], v)))
             if self.has_indicator_[j]:
@@ -389,6 +413,8 @@ class TabularPreprocessor:
                 nan = pd.api.types.is_scalar(v) and bool(pd.isna(v))
                 vals.append(float(self._scale(j, np.float64(self.fills_[j]))))
             else:
+                if self._dates[j] and isinstance(v, str):
+                    v = self._text_dates(pd.Series([v], dtype=object), c).iloc[0]
                 try:
                     v = scalar_number(v)
                 except (TypeError, ValueError):

@@ -317,7 +317,7 @@ def test_a_number_target_with_a_stray_word_is_named_not_made_into_classes(tmp_pa
         assert main(["train", str(tmp_path / "t.csv"), "--target", "y", "--task", task, "--out",
                      str(tmp_path / "m.tabdl"), *FAST]) == 1
         err = _error_line(capsys)
-        assert "'unknown' (CSV line 7)" in err and "1 value(s)" in err
+        assert "'unknown' (data row 6)" in err  # pandas' row 5, counted from 1 and "1 value(s)" in err
     assert not (tmp_path / "m.tabdl").exists()
 
 
@@ -470,7 +470,9 @@ def test_an_index_column_written_by_to_csv_is_not_a_feature(csv_dir, reg_model, 
     printed = capsys.readouterr()
     assert "ignoring the first column" in printed.err and len(printed.out.splitlines()) == len(df) + 1
     X = cli._read_csv(str(csv_dir / "indexed.csv"))
-    assert list(X.columns) == list(df.columns)
+    assert list(cli._drop_index_column(X, "f")) == list(df.columns)
+    # A model fitted with that column (before tabdl dropped it) still gets it at predict.
+    assert list(cli._drop_index_column(X, "f", keep=["Unnamed: 0", "a"])) == list(X.columns)
 
 
 def test_weight_column_weighs_rows_and_is_not_a_feature(tmp_path, capsys):
@@ -498,6 +500,13 @@ def test_weight_column_weighs_rows_and_is_not_a_feature(tmp_path, capsys):
     df.to_csv(tmp_path / "bad.csv", index=False)
     assert main(["train", str(tmp_path / "bad.csv"), "--target", "y", "--weight", "w", *FAST]) == 1
     err = _error_line(capsys)
-    assert "--weight column 'w'" in err and "'heavy'" in err and "CSV line 6" in err
+    assert "--weight column 'w'" in err and "'heavy'" in err and "data row 5" in err
     assert main(["train", str(tmp_path / "t.csv"), "--target", "y", "--weight", "nope", *FAST]) == 1
     assert "--weight names ['nope']" in _error_line(capsys)
+
+
+def test_a_one_column_csv_whose_header_holds_a_semicolon_is_read(tmp_path):
+    (tmp_path / "one.csv").write_text("rate;%\n1\n2\n")
+    assert list(cli._read_csv(str(tmp_path / "one.csv")).columns) == ["rate;%"]
+    # Importing tabdl.__main__ (a tool scanning modules) does not run the command line.
+    assert subprocess.run([sys.executable, "-c", "import tabdl.__main__"], timeout=120).returncode == 0

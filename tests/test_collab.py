@@ -396,3 +396,10 @@ def test_whole_number_ids_read_as_floats_come_back_as_ints(fitted):
     Xh = X.assign(item=X["item"] + 0.5)
     ids = MatrixFactorization(**FAST).fit(Xh, y).item_ids_
     assert ids.dtype == object and set(ids) == set(Xh["item"])
+
+
+def test_ids_folded_whole_warn_with_the_mf_parameter(fitted):
+    _, X, y = fitted
+    with pytest.warns(UserWarning, match="min_count=1000") as caught:
+        MatrixFactorization(**{**FAST, "epochs": 1}, min_count=1000).fit(X, y)
+    assert not any("min_category_count" in str(w.message) or "dates" in str(w.message) for w in caught)

@@ -381,3 +381,15 @@ def test_axes_beyond_a_tables_rank_export_exact_zeros():
     v = enc.embeddings_["flag"].to_numpy()
     dist = lambda a: np.linalg.norm(a[:, None] - a[None], axis=-1)  # noqa: E731
     np.testing.assert_allclose(dist(v), dist(w), atol=1e-5)  # nothing lost
+
+
+def test_cv_fold_nets_do_not_repeat_the_folded_column_warning():
+    import warnings
+
+    X, y = make_frame()
+    X = X.assign(id=[f"r{i}" for i in range(len(X))])
+    enc = EntityEmbeddingEncoder(cat_features=["c", "d", "id"], estimator_params=FAST, cv=3, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        enc.fit_transform(X, y)
+    assert sum("every category of" in str(w.message) and "'id'" in str(w.message) for w in caught) == 1

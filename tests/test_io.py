@@ -240,7 +240,8 @@ def test_weights_load_without_pickle(tmp_path):
         assert sorted(zf.namelist()) == ["meta.json", "weights.pt"]
         meta = json.loads(zf.read("meta.json"))
         state = torch.load(io.BytesIO(zf.read("weights.pt")), weights_only=True)
-    assert meta["format_version"] == FORMAT_VERSION and meta["class"] == "TabularRegressor"
+    # Version 2 still: nothing in this model needs a version 3 reader (raw columns).
+    assert meta["format_version"] == 2 < FORMAT_VERSION and meta["class"] == "TabularRegressor"
     assert meta["torch_version"] == torch.__version__
     assert all(isinstance(v, torch.Tensor) for v in state.values())
 
@@ -451,3 +452,21 @@ def test_a_parameter_that_is_not_json_says_how_to_save_anyway(tmp_path):
     assert not (tmp_path / "m.tabdl").exists()
     clf.set_params(random_state=0, metrics=None).save(tmp_path / "m.tabdl")
     np.testing.assert_array_equal(tabdl.load(tmp_path / "m.tabdl").predict_proba(X), clf.predict_proba(X))
+
+
+def test_a_net_with_raw_columns_writes_version_3_and_round_trips(tmp_path, monkeypatch):
+    import tabdl.estimators
+
+    monkeypatch.setattr(tabdl.estimators, "_RAW_FLAGS_ABOVE", 0)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=1200), "flag": rng.integers(0, 2, size=1200)})
+    y = X["x"].to_numpy() + X["flag"].to_numpy()
+    reg = TabularRegressor(epochs=2, n_bags=2, random_state=0).fit(X, y)
+    assert "raw_cont" in reg.model_config_
+    path = reg.save(tmp_path / "m.tabdl")
+    with zipfile.ZipFile(path) as zf:
+        assert json.loads(zf.read("meta.json"))["format_version"] == FORMAT_VERSION == 3
+    back = tabdl.load(path)
+    np.testing.assert_array_equal(back.predict(X), reg.predict(X))
+    np.testing.assert_allclose(back.predict(X.iloc[[3]]), reg.predict(X)[[3]], rtol=1e-5)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X), reg.predict(X))

@@ -116,7 +116,13 @@ def test_two_valued_columns_enter_raw_and_still_drive_the_output(kind, monkeypat
     y = np.sin(2 * X["a"].to_numpy()) + 3.0 * X["flag"].to_numpy()
     reg = TabularRegressor(num_embeddings=kind, epochs=8, random_state=0, n_bags=1).fit(X, y)
     names = reg.preprocessor_.cont_out_names_
-    assert [names[j] for j in reg.model_config_["raw_cont"]] == ["flag", "const", "b_na"]
+    raw = reg.model_config_["raw_cont"]  # [column, low, high]: they enter as 0 / 1
+    assert [names[j] for j, _, _ in raw] == ["flag", "const", "b_na"]
+    assert raw[2][1:] == [0.0, 1.0] and raw[1][1] == raw[1][2]  # NaN indicator; constant
+    x = reg.preprocessor_.transform(X.iloc[:50])[1]
+    j, low, high = raw[0]
+    flags = (x[:, j] - low) / (high - low)
+    assert set(flags.tolist()) == {0.0, 1.0} and flags.tolist() == X["flag"].iloc[:50].astype(float).tolist()
     d = reg.model_config_["num_embeddings"]["d_embedding"]
     assert reg.model_.num_embeds.out_dim == 2 * d  # a and b only
     if kind == "piecewise":
@@ -134,12 +140,19 @@ def test_a_frame_of_flags_only_has_no_numerical_embedding(monkeypatch):
     X = pd.DataFrame(rng.integers(0, 2, size=(1200, 4)), columns=list("pqrs"))
     y = X["p"].to_numpy() ^ X["q"].to_numpy()
     clf = TabularClassifier(num_embeddings="periodic", epochs=10, random_state=0, n_bags=1).fit(X, y)
-    assert clf.model_.num_embeds is None and clf.model_config_["raw_cont"] == [0, 1, 2, 3]
+    assert clf.model_.num_embeds is None and [r[0] for r in clf.model_config_["raw_cont"]] == [0, 1, 2, 3]
     assert (clf.predict(X) == y).mean() > 0.95  # XOR of two raw flags, learned by the MLP
     # The module alone: every column raw means no embedding and n_cont raw inputs.
     m = TabularMLP(cardinalities=[], emb_dims=[], n_cont=3, n_out=1, layers=(4,),
-                   num_embeddings=num_embedding_config("periodic"), raw_cont=[0, 1, 2])
+                   num_embeddings=num_embedding_config("periodic"), raw_cont=[[0, 0, 1], [1, 0, 1], [2, 0, 1]])
     assert m.num_embeds is None and m.body[0][0].in_features == 3
+    # They enter as 0 / 1 whatever values the scaler gave them.
+    m = TabularMLP(cardinalities=[], emb_dims=[], n_cont=2, n_out=1, layers=(4,),
+                   num_embeddings=num_embedding_config("periodic"), raw_cont=[[1, -0.5, 2.0]])
+    seen = []
+    m.body[0].register_forward_hook(lambda mod, inp, out: seen.append(inp[0]))
+    m.eval()(torch.zeros(3, 0, dtype=torch.int64), torch.tensor([[0.3, -0.5], [1.0, 2.0], [-2.0, -0.5]]))
+    assert seen[0].shape == (3, m.num_embeds.out_dim + 1) and seen[0][:, -1].tolist() == [0.0, 1.0, 0.0]
 
 
 def test_flags_keep_their_embedding_below_the_width_bar():
@@ -155,3 +168,14 @@ def test_flags_keep_their_embedding_below_the_width_bar():
         reg.fit(X, X["x"].to_numpy())
         assert ("raw_cont" in reg.model_config_) == raw
         assert reg.model_.num_embeds.out_dim == (d if raw else n_cols * d)
+
+
+def test_a_net_pickled_before_raw_columns_still_predicts():
+    # forward reads split_cont, which __init__ sets: a net unpickled from before it existed has
+    # no such attribute and must fall back to the class default (no raw columns).
+    m = TabularMLP(cardinalities=[3], emb_dims=[2], n_cont=2, n_out=1, layers=(4,),
+                   num_embeddings=num_embedding_config("periodic"))
+    x_cat, x_cont = torch.tensor([[1], [2]]), torch.randn(2, 2)
+    expected = m.eval()(x_cat, x_cont)
+    del m.__dict__["split_cont"]
+    torch.testing.assert_close(m(x_cat, x_cont), expected)

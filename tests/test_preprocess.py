@@ -382,12 +382,20 @@ def test_datetimes_held_as_objects_read_like_their_datetime_column():
     rows = pd.concat([X.iloc[i] for i in range(len(X))], axis=1).T
     assert all(pd.api.types.is_object_dtype(t) for t in rows.dtypes)
     assert_same(pre.transform(rows), pre.transform(X))
-    with pytest.raises(ValueError, match="'naive' holds non-numeric.*list it in cat_features"):
+    with pytest.raises(ValueError, match="'naive' held datetimes at fit.*'x'.*pd.to_datetime"):
         pre.transform(X.astype(object).assign(naive=["x", *X["naive"][1:]]))
-    # Dates as text (a CSV) get the advice that fits them.
-    text = X.dropna().assign(naive=lambda d: d["naive"].dt.strftime("%Y-%m-%d %H:%M"))
-    with pytest.raises(ValueError, match="'naive' holds non-numeric.*pd.to_datetime"):
-        pre.transform(text)
+    # A column that held datetimes reads ISO 8601 text (a CSV, JSON) as those dates, in both paths.
+    text = X.assign(naive=X["naive"].dt.strftime("%Y-%m-%dT%H:%M:%S").astype(object),
+                    when=X["when"].map(lambda t: t.isoformat() if pd.notna(t) else None).astype(object))
+    assert_same(pre.transform(text), pre.transform(X))
+    for i in range(len(X)):
+        assert_same(pre.transform_row(text.iloc[i].to_dict()), pre.transform(X.iloc[[i]]))
+    # A column of numbers at fit is not told to take dates, nor reads them.
+    nums = fit(pd.DataFrame({"n": np.arange(6.0)}))
+    with pytest.raises(ValueError, match="'n' holds non-numeric.*list it in cat_features"):
+        nums.transform(pd.DataFrame({"n": ["2020-01-01"] * 6}))
+    with pytest.raises(ValueError, match="'n' holds non-numeric.*pd.to_datetime"):  # at fit, it is
+        fit(pd.DataFrame({"n": ["2020-01-01"] * 6}), cont_features=["n"])
 
 
 def test_dates_outside_the_nanosecond_range_keep_their_seconds():
