@@ -204,6 +204,8 @@ def _train(args: argparse.Namespace) -> int:
         print(f"tabdl: dropping {int(missing.sum())} rows with no {args.target!r}", file=sys.stderr)
         df = df[~missing]
     w = None
+    if len(weight) > 1:
+        raise CLIError(f"--weight takes one column, got {weight}")
     if weight:
         if weight[0] in cats:
             raise CLIError(f"--weight names {weight[0]!r}, which --cat lists as a feature")
@@ -211,7 +213,7 @@ def _train(args: argparse.Namespace) -> int:
         bad = w.isna() | ~np.isfinite(w) | (w < 0)
         if bad.any():
             raise CLIError(f"--weight column {weight[0]!r} needs finite numbers >= 0; {int(bad.sum())} row(s) "
-                           f"are not, such as {df[weight[0]][bad].iloc[0]!r} (data row {bad.to_numpy().argmax() + 1})")
+                           f"are not, such as {df[weight[0]][bad].iloc[0]!r} (data row {bad[bad].index[0] + 1})")
     X = df.drop(columns=[args.target, *drop, *weight])
     # --cat adds columns to those the dtype rule makes categorical (cat_features is the full
     # list). Not by casting them to strings: a column with a gap reads as float, and "7.0" would
