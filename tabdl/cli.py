@@ -417,34 +417,29 @@ def _read_csv(source, path: str | None = None):
     except pd.errors.EmptyDataError:
         raise CLIError(f"{path} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
-        hint = ""
-        if isinstance(err, pd.errors.ParserError):
-            header = _first_line(source)
-            if "," not in header and (sep := next((c for c in ";\t|" if c in header), None)):
-                hint = f" (tabdl reads comma-separated files; this header looks separated by {sep!r})"
+        sep = _other_separator(source) if isinstance(err, pd.errors.ParserError) else None
+        hint = f" (tabdl reads comma-separated files; this one looks separated by {sep!r})" if sep else ""
         raise CLIError(f"cannot read {path} as CSV: {_one_line(err)}{hint}") from None
     if len(df) == 0:
         raise CLIError(f"{path} has a header but no rows")
-    if df.shape[1] == 1 and (sep := _other_separator(str(df.columns[0]), df.iloc[0, 0])):
+    if df.shape[1] == 1 and (sep := _other_separator(source)):
         raise CLIError(f"{path} reads as the one column {str(df.columns[0])[:60]!r}: tabdl reads "
                        f"comma-separated files, and this one looks separated by {sep!r}")
     return df
 
 
-def _first_line(source) -> str:
+def _other_separator(source) -> str | None:
+    """The separator a CSV seems to use instead of commas: one that its comma-free header line
+    holds, as many times as its first data line (so a header such as "rate;%" is not one)."""
     if isinstance(source, str):
         with open(source, encoding="utf-8", errors="replace") as f:
-            return f.readline()
-    source.seek(0)
-    return source.readline()
-
-
-def _other_separator(header: str, first) -> str | None:
-    """The separator a one-column CSV seems to use instead of commas: one that splits its header
-    and its first row into the same number (> 1) of fields."""
+            header, first = f.readline(), f.readline()
+    else:
+        source.seek(0)
+        header, first = source.readline(), source.readline()
     for sep in ";\t|":
         n = header.count(sep)
-        if n and isinstance(first, str) and first.count(sep) == n:
+        if n and "," not in header and first.count(sep) == n:
             return sep
     return None
 

@@ -312,9 +312,6 @@ class TabularPreprocessor:
         return sizes
 
     # >>> transform
-    # The torch-free column helpers are shared with the EntityEmbeddingEncoder.
-    _numeric = staticmethod(numeric_values)
-
     def _select(self, X: pd.DataFrame) -> pd.DataFrame:
         needed = self.cat_names_ + self.cont_names_
         missing = [c for c in needed if c not in X.columns]
@@ -334,7 +331,7 @@ class TabularPreprocessor:
         for j, c in enumerate(self.cont_names_):
             if not any(self._pinned[j]):
                 continue
-            v = self._numeric(X[c], c)
+            v = numeric_values(X[c], c)
             nan = np.isnan(v)
             pins = _pins(np.where(nan, self.fills_[j], v), nan)
             for key in _PIN_KEYS:
@@ -351,9 +348,10 @@ class TabularPreprocessor:
     @staticmethod
     def _text_dates(col: pd.Series, name: Any) -> pd.Series:
         """A column that held datetimes at fit, as datetimes when it comes as ISO 8601 text."""
-        if holds_quantities(col) or col.isna().all() or not (
-            pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)
-        ):
+        # The dtype first: a datetime64 column (the usual case on predict) costs no value scan.
+        if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
+            return col
+        if holds_quantities(col) or col.isna().all():
             return col
         dates = iso_dates(col)
         if dates is None:
@@ -391,7 +389,7 @@ class TabularPreprocessor:
                 nan = X[c].isna().to_numpy()
                 cols.append(self._scale(j, np.full(n, self.fills_[j])))
             else:
-                v = self._numeric(self._text_dates(X[c], c) if self._dates[j] else X[c], c)
+                v = numeric_values(self._text_dates(X[c], c) if self._dates[j] else X[c], c)
                 nan = np.isnan(v)
                 cols.append(self._scale(j, np.where(nan, self.fills_[j], v)))
             if self.has_indicator_[j]:
