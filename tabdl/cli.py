@@ -177,18 +177,23 @@ def _train(args: argparse.Namespace) -> int:
     from .preprocess import categorical_column
 
     _check_out(args.out)  # before training, not after it: a bad path would lose the model
-    df = _drop_index_column(_read_csv(args.csv), args.csv)
-    if args.target not in df.columns:
-        raise CLIError(f"target column {args.target!r} not in {args.csv} (columns: {_columns(df)})")
     drop = _names(args.drop)
     cats = _names(args.cat)
     weight = _names(args.weight or "")
+    raw = _read_csv(args.csv)
+    # A headerless first column that --cat or --weight names is the user's; one that --drop
+    # names goes anyway.
+    df = _drop_index_column(raw, args.csv, keep=cats + weight)
+    if args.target not in df.columns:
+        raise CLIError(f"target column {args.target!r} not in {args.csv} (columns: {_columns(df)})")
     for opt, names in (("--drop", drop), ("--cat", cats), ("--weight", weight)):
-        unknown = [c for c in names if c not in df.columns]
+        unknown = [c for c in names if c not in raw.columns]
         if unknown:
             raise CLIError(f"{opt} names {unknown}, not in {args.csv} (columns: {_columns(df)})")
         if args.target in names:  # it was dropped from the features anyway: the option said something else
-            raise CLIError(f"{opt} names the target {args.target!r}; list feature columns only")
+            what = "the weight must be another column" if opt == "--weight" else "list feature columns only"
+            raise CLIError(f"{opt} names the target {args.target!r}; {what}")
+    drop = [c for c in drop if c in df.columns]
     if not 0 < args.valid_fraction < 1:
         raise CLIError(f"--valid-fraction must be in (0, 1), got {args.valid_fraction}")
     if args.epochs is not None and args.epochs < 1:
@@ -260,6 +265,11 @@ def _train(args: argparse.Namespace) -> int:
                 "or give more rows per class"
             )
 
+    for part, part_w in (("training", w_tr), ("validation", w_va)):
+        if part_w is not None and not part_w.any():  # the estimator would name its sample_weight or eval_set
+            raise CLIError(f"--weight column {weight[0]!r} is 0 on every {part} row ({len(part_w)} rows); "
+                           "give more rows a weight above 0, or change --valid-fraction or --seed")
+
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     params = dict(random_state=args.seed, verbose=int(progress), n_bags=n_bags, cat_features=cat_features)
     if args.epochs is not None:
@@ -329,8 +339,9 @@ def _predict(args: argparse.Namespace) -> int:
     if not hasattr(est, "predict"):
         raise CLIError(f"{args.model} holds {_a(type(est).__name__)}, which has no predict")
     source = _stdin_text() if args.csv == "-" else args.csv
-    df = _read_csv(source, "stdin" if args.csv == "-" else args.csv)
-    X = _keep_category_text(_drop_index_column(df, args.csv, keep=getattr(est, "feature_names_in_", ())), source, est)
+    name = "stdin" if args.csv == "-" else args.csv
+    df = _read_csv(source, name)
+    X = _keep_category_text(_drop_index_column(df, name, keep=getattr(est, "feature_names_in_", ())), source, est)
     if hasattr(est, "predict_proba"):
         proba = est.predict_proba(X)
         # predict, not the argmax of proba: a saved classifier may carry a decision threshold

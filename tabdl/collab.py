@@ -548,7 +548,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         out = pd.concat(frames, ignore_index=True) if frames else empty
         if single:
             return out.drop(columns="user")
-        if all(isinstance(u, (int, np.integer)) and not isinstance(u, bool) for u in users):
+        if all(isinstance(u, (int, np.integer)) and _whole_number(u) for u in users):  # uint64 beyond int64 stay objects
             out["user"] = out["user"].astype(np.int64)
         return out
 

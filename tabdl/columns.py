@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["as_frame", "row_as_frame", "category_keys", "category_codes", "factorize_keys", "holds_datetimes",
-           "holds_quantities", "iso_dates", "lookup_code", "mean_std", "numeric_values"]
+           "date_values", "holds_quantities", "iso_dates", "lookup_code", "mean_std", "numeric_values"]
 
 
 def row_as_frame(X: Any, names: Any) -> Any:
@@ -230,6 +230,42 @@ def iso_dates(col: pd.Series) -> pd.Series | None:
         return pd.to_datetime(col, format="ISO8601", utc=True)
     except (TypeError, ValueError):
         return None
+
+
+def date_values(col: pd.Series, name: Any) -> np.ndarray:
+    """``numeric_values`` of a column that held datetimes at fit, where ISO 8601 text among its
+    values reads as UTC dates (a CSV holds dates as text). Text is parsed where it stands and
+    every other value is read as ``scalar_number`` reads it, so a batch gives what its rows give
+    one at a time, whatever the column's dtype (object, str, category)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):  # categories of date text: their values
+        col = col.astype(object)
+    if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
+        return numeric_values(col, name)
+    values = col.to_numpy(dtype=object)
+    text = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values))
+    if not text.any():
+        return numeric_values(col, name)
+    words = pd.Series(values[text], dtype=object)
+    parsed = None
+    if words.str.match(ISO_DATE).all():
+        parsed = pd.to_datetime(words, format="ISO8601", utc=True, errors="coerce")
+    if parsed is None or parsed.isna().any():
+        bad = words[~words.str.match(ISO_DATE)] if parsed is None else words[parsed.isna().to_numpy()]
+        raise ValueError(
+            f"column {name!r} held datetimes at fit, and here holds text that is not an ISO 8601 date, "
+            f"such as {bad.iloc[0]!r}; write dates as 2024-05-01 (a time may follow) or convert the "
+            "column with pd.to_datetime"
+        )
+    out = np.empty(len(values), dtype=np.float64)
+    out[text] = numeric_values(parsed, name)
+    if not text.all():
+        try:
+            out[~text] = [scalar_number(v) for v in values[~text]]
+        except (TypeError, ValueError):
+            raise ValueError(f"continuous column {name!r} holds non-numeric values besides its dates") from None
+        if np.isinf(out).any():
+            raise ValueError(f"column {name!r} contains +/-inf; replace it with NaN or a finite value")
+    return out
 
 
 def mean_std(v: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

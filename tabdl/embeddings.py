@@ -21,7 +21,14 @@ from sklearn.utils.extmath import svd_flip
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .columns import as_frame, category_codes, numeric_values, row_as_frame, tabular_tags
+from .columns import (
+    as_frame,
+    category_codes,
+    date_values,
+    numeric_values,
+    row_as_frame,
+    tabular_tags,
+)
 from .guards import unchanged_on_error
 from .io import SaveMixin
 
@@ -97,6 +104,8 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
     ----------
     task_ : "regression" or "classification"
     cat_features_, cont_features_ : column labels of each role
+    date_features_ : the continuous columns that held datetimes at fit (``remainder="passthrough"``
+        writes them as seconds since the epoch, and reads ISO 8601 text in them as dates)
     vocabs_ : list of list of str, the sorted category keys of each categorical column
     tables_ : list of float32 arrays (len(vocab) + 1, dim); row 0 is the unknown vector. The
         net's embedding weights as they are, whatever ``axes``.
@@ -256,6 +265,7 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         self.columns_ = list(pre.columns_)
         self.cat_features_ = list(pre.cat_names_)
         self.cont_features_ = list(pre.cont_names_)
+        self.date_features_ = [c for c, s in zip(pre.cont_names_, pre.stats_) if s.get("datetime")]
         self.vocabs_ = [list(v) for v in pre.vocabs_]
         self.tables_ = [
             t.weight.detach().cpu().numpy().astype(np.float32, copy=True) for t in net.model_.embeds.tables
@@ -317,8 +327,9 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
                 np.take(table, codes[j][lo:hi], axis=0, out=out[lo:hi, bounds[j] : bounds[j + 1]], mode="clip")
         start = bounds[-1]
         if self.remainder == "passthrough":
+            dates = getattr(self, "date_features_", ())  # absent from encoders saved before it
             for k, c in enumerate(self.cont_features_):
-                out[:, start + k] = numeric_values(X[c], c)
+                out[:, start + k] = date_values(X[c], c) if c in dates else numeric_values(X[c], c)
         return out
 
     def transform(self, X: Any) -> np.ndarray:

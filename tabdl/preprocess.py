@@ -16,14 +16,13 @@ import torch
 from scipy.special import ndtri
 
 from .columns import (
-    ISO_DATE,
     as_frame,
     category_codes,
     category_keys,
     check_unique_columns,
+    date_values,
     holds_datetimes,
     holds_quantities,
-    iso_dates,
     lookup_code,
     mean_std,
     numeric_values,
@@ -345,24 +344,6 @@ class TabularPreprocessor:
         self._pinned = [tuple(bool(s.get(k, False)) for k in _PIN_KEYS) for s in self.stats_]
         self._dates = [bool(s.get("datetime", False)) for s in self.stats_]
 
-    @staticmethod
-    def _text_dates(col: pd.Series, name: Any) -> pd.Series:
-        """A column that held datetimes at fit, as datetimes when it comes as ISO 8601 text."""
-        # The dtype first: a datetime64 column (the usual case on predict) costs no value scan.
-        if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
-            return col
-        if holds_quantities(col) or col.isna().all():
-            return col
-        dates = iso_dates(col)
-        if dates is None:
-            text = col.dropna().astype(str)
-            bad = text[~text.str.match(ISO_DATE)]
-            raise ValueError(
-                f"column {name!r} held datetimes at fit, and here holds text that is not an ISO 8601 "
-                f"date, such as {(bad if len(bad) else text).iloc[0]!r}; convert it with pd.to_datetime"
-            )
-        return dates
-
     def _scale(self, j: int, v: np.ndarray) -> np.ndarray:
         s = self.stats_[j]
         if self.scaler == "standard":
@@ -389,7 +370,7 @@ class TabularPreprocessor:
                 nan = X[c].isna().to_numpy()
                 cols.append(self._scale(j, np.full(n, self.fills_[j])))
             else:
-                v = numeric_values(self._text_dates(X[c], c) if self._dates[j] else X[c], c)
+                v = date_values(X[c], c) if self._dates[j] else numeric_values(X[c], c)
                 nan = np.isnan(v)
                 cols.append(self._scale(j, np.where(nan, self.fills_[j], v)))
             if self.has_indicator_[j]:
@@ -411,8 +392,8 @@ class TabularPreprocessor:
                 nan = pd.api.types.is_scalar(v) and bool(pd.isna(v))
                 vals.append(float(self._scale(j, np.float64(self.fills_[j]))))
             else:
-                if self._dates[j] and isinstance(v, str):
-                    v = self._text_dates(pd.Series([v], dtype=object), c).iloc[0]
+                if self._dates[j] and isinstance(v, str):  # ISO 8601 text, read as the batch reads it
+                    v = date_values(pd.Series([v], dtype=object), c)[0]
                 try:
                     v = scalar_number(v)
                 except (TypeError, ValueError):

@@ -256,10 +256,13 @@ def test_missing_target_column(csv_dir, capsys):
     assert "'nope'" in err and "price" in err  # names the column and lists the real ones
 
 
-@pytest.mark.parametrize("opt", ["--drop", "--cat"])
+@pytest.mark.parametrize("opt", ["--drop", "--cat", "--weight"])
 def test_an_option_naming_the_target_is_refused(csv_dir, capsys, opt):
     assert main(["train", str(csv_dir / "train.csv"), "--target", "price", opt, "price"]) == 1
-    assert f"{opt} names the target 'price'" in _error_line(capsys)
+    err = _error_line(capsys)
+    assert f"{opt} names the target 'price'" in err
+    # A weight is not a feature: not told to list feature columns.
+    assert ("feature columns" in err) == (opt != "--weight")
 
 
 def test_unreadable_files(tmp_path, capsys):
@@ -461,7 +464,7 @@ def test_a_csv_with_another_separator_is_named(csv_dir, reg_model, tmp_path, cap
     assert "looks separated by ';'" in _error_line(capsys)
 
 
-def test_an_index_column_written_by_to_csv_is_not_a_feature(csv_dir, reg_model, capsys):
+def test_an_index_column_written_by_to_csv_is_not_a_feature(csv_dir, reg_model, capsys, monkeypatch):
     # DataFrame.to_csv() writes the index under a blank header: as a feature it leaked the row
     # order, and a predict CSV without it failed on the missing column.
     df = pd.read_csv(csv_dir / "train.csv")
@@ -473,6 +476,19 @@ def test_an_index_column_written_by_to_csv_is_not_a_feature(csv_dir, reg_model, 
     assert list(cli._drop_index_column(X, "f")) == list(df.columns)
     # A model fitted with that column (before tabdl dropped it) still gets it at predict.
     assert list(cli._drop_index_column(X, "f", keep=["Unnamed: 0", "a"])) == list(X.columns)
+    # Naming it in --drop, as users did before tabdl dropped it, is not an unknown column.
+    model = csv_dir / "indexed.tabdl"
+    import tabdl
+
+    assert main(["train", str(csv_dir / "indexed.csv"), "--target", "price", "--drop", "Unnamed: 0,label",
+                 "--out", str(model), *FAST]) == 0
+    assert tabdl.load(model).preprocessor_.columns_ == [c for c in df.columns if c not in ("price", "label")]
+    capsys.readouterr()
+    # Piped in, the note names stdin, not "-".
+    with monkeypatch.context() as m:
+        m.setattr(sys, "stdin", io.StringIO((csv_dir / "indexed.csv").read_text()))
+        assert main(["predict", str(reg_model), "-"]) == 0
+    assert "first column of stdin" in capsys.readouterr().err
 
 
 def test_weight_column_weighs_rows_and_is_not_a_feature(tmp_path, capsys):
@@ -503,6 +519,12 @@ def test_weight_column_weighs_rows_and_is_not_a_feature(tmp_path, capsys):
     assert "--weight column 'w'" in err and "'heavy'" in err and "data row 5" in err
     assert main(["train", str(tmp_path / "t.csv"), "--target", "y", "--weight", "nope", *FAST]) == 1
     assert "--weight names ['nope']" in _error_line(capsys)
+    # Weights of 0 on every held-out row leave nothing to score: said in the CLI's words.
+    df["w"] = np.r_[1.0, np.zeros(n - 1)]  # one weighted row: one side of the split has none
+    df.to_csv(tmp_path / "zeros.csv", index=False)
+    assert main(["train", str(tmp_path / "zeros.csv"), "--target", "y", "--weight", "w", *FAST]) == 1
+    err = _error_line(capsys)
+    assert "--weight column 'w' is 0 on every" in err and "eval_set" not in err and "sample_weight" not in err
 
 
 def test_a_one_column_csv_whose_header_holds_a_semicolon_is_read(tmp_path):

@@ -403,3 +403,14 @@ def test_ids_folded_whole_warn_with_the_mf_parameter(fitted):
     with pytest.warns(UserWarning, match="min_count=1000") as caught:
         MatrixFactorization(**{**FAST, "epochs": 1}, min_count=1000).fit(X, y)
     assert not any("min_category_count" in str(w.message) or "dates" in str(w.message) for w in caught)
+
+
+def test_recommend_keeps_uint64_ids_beyond_int64():
+    # A list of users cast to int64 when all were ints: 2**63 + 5 overflowed ("Python int too large").
+    rng = np.random.default_rng(0)
+    big = np.uint64(2**63 + 5)
+    X = pd.DataFrame({"user": np.array([big, 1] * 40, dtype=np.uint64), "item": np.tile([1, 2, 3, 4], 20)})
+    mf = MatrixFactorization(**FAST).fit(X, rng.uniform(1, 5, len(X)))
+    rec = mf.recommend([big, np.uint64(1)], k=2)
+    assert rec["user"].tolist() == [big, big, 1, 1]
+    assert mf.recommend([1, 2], k=1)["user"].dtype == np.int64  # ints that fit stay int64

@@ -393,3 +393,25 @@ def test_cv_fold_nets_do_not_repeat_the_folded_column_warning():
         warnings.simplefilter("always")
         enc.fit_transform(X, y)
     assert sum("every category of" in str(w.message) and "'id'" in str(w.message) for w in caught) == 1
+
+
+def test_passthrough_reads_date_text_in_a_column_that_held_datetimes(tmp_path):
+    # The net reads ISO 8601 text (a CSV's dates) in a date column; the encoder's passthrough
+    # refused it ("holds non-numeric values"), so a pipeline fitted on datetimes broke on a CSV.
+    from tabdl import io
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"when": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, 200), "D"),
+                      "c": rng.choice(["x", "y", "z"], 200), "a": rng.normal(size=200)})
+    y = X["a"].to_numpy() + (X["c"] == "y")
+    enc = EntityEmbeddingEncoder(cat_features=["c"], estimator_params=FAST, random_state=0).fit(X, y)
+    assert enc.date_features_ == ["when"]
+    text = X.assign(when=X["when"].dt.strftime("%Y-%m-%d"))
+    np.testing.assert_array_equal(enc.transform(text), enc.transform(X))
+    enc.save(tmp_path / "enc.tabdl")
+    np.testing.assert_array_equal(io.load(tmp_path / "enc.tabdl").transform(text), enc.transform(X))
+    with pytest.raises(ValueError, match="'when' held datetimes.*'soon'"):
+        enc.transform(text.assign(when=["soon", *text["when"][1:]]))
+    # A column of numbers is not read as dates.
+    with pytest.raises(ValueError, match="'a' holds non-numeric"):
+        enc.transform(text.assign(a="2020-01-01"))

@@ -398,6 +398,31 @@ def test_datetimes_held_as_objects_read_like_their_datetime_column():
         fit(pd.DataFrame({"n": ["2020-01-01"] * 6}), cont_features=["n"])
 
 
+def test_date_text_reads_the_same_as_a_batch_and_row_by_row_whatever_the_dtype():
+    # Category-dtype date text, and object columns mixing epoch seconds with ISO text, were
+    # refused as a batch while each of their rows predicted (the one-row path reads value by value).
+    X = time_frame("UTC")
+    pre = fit(X)
+    iso = X["naive"].dt.strftime("%Y-%m-%d %H:%M")
+    expected = pre.transform(X)
+    seconds = X["naive"].iloc[0].timestamp()
+    variants = {
+        "category": iso.astype("category"),
+        "str": iso.astype("str"),
+        "numbers and text": pd.Series([seconds, *iso.iloc[1:]], dtype=object),
+    }
+    for col in variants.values():
+        Xv = X.assign(naive=col)
+        assert_same(pre.transform(Xv), expected)
+        for i in range(len(X)):
+            assert_same(pre.transform_row(Xv.iloc[i].to_dict()), pre.transform(X.iloc[[i]]))
+    # The error names the value that is not a date, in both paths, not the first one.
+    bad = X.assign(naive=iso.where(iso.index != 2, "2024-02-30"))
+    for call in (lambda: pre.transform(bad), lambda: pre.transform_row(bad.iloc[2].to_dict())):
+        with pytest.raises(ValueError, match="'naive' held datetimes.*'2024-02-30'"):
+            call()
+
+
 def test_dates_outside_the_nanosecond_range_keep_their_seconds():
     # pandas 3 holds 9999-12-31 ("no end date") and year-1500 dates as datetime64[us]; a cast to
     # datetime64[ns] wrapped them around (9999 read as 1816) and the one-row path overflowed.
