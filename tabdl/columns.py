@@ -60,6 +60,10 @@ def _key(v: Any) -> str | None:
             return None
         if math.isfinite(v) and float(v).is_integer():
             return str(int(v))
+        if isinstance(v, np.floating) and v.dtype.itemsize < 8:
+            # float32 0.1 is 0.10000000149011612 as a float64: keyed by its own shortest digits,
+            # it meets the 0.1 of float64 data (a CSV, a JSON request) at predict.
+            return repr(float(str(v)))
         return repr(float(v))
     if isinstance(v, (int, np.integer)):
         return str(int(v))
@@ -88,6 +92,8 @@ def factorize_keys(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         if per_value:
             per_row = np.array([_key(v) for v in col.to_numpy(object)], dtype=object)
             codes, uniques = pd.factorize(per_row, use_na_sentinel=True)
+    if getattr(uniques, "dtype", None) is not None and uniques.dtype.kind == "f":
+        uniques = np.asarray(uniques)  # an Index yields Python floats: a float32's own digits are lost
     keys = np.array([_key(u) for u in uniques] + [None], dtype=object)
     return codes, keys
 

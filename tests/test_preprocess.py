@@ -186,6 +186,21 @@ def test_category_keys_meet_across_dtypes():
     assert as_float[1] is None and as_str[1] is None and as_cat[1] is None
 
 
+def test_float32_categories_meet_their_float64_spelling_in_both_paths():
+    # A float32 column (parquet, reduce_mem_usage) keyed 0.1 as 0.10000000149011612: the 0.1 of
+    # a CSV or JSON request at predict was unseen, silently the unknown vector.
+    values = [0.1, 0.25, 1.7, 3.0]
+    col = pd.Series(values, dtype="float32")
+    expected = ["0.1", "0.25", "1.7", "3"]
+    assert list(category_keys(col)) == expected
+    assert list(category_keys(col.astype("category"))) == expected
+    pre = fit(pd.DataFrame({"r": pd.Series(values * 5, dtype="float32")}), cat_features=["r"], min_category_count=1)
+    codes64, _ = pre.transform(pd.DataFrame({"r": values}))
+    assert codes64.flatten().tolist() == pre.transform(pd.DataFrame({"r": pd.Series(values, dtype="float32")}))[0].flatten().tolist()
+    assert 0 not in codes64.flatten().tolist()
+    assert pre.transform_row({"r": 0.1})[0].item() == pre.transform_row({"r": np.float32(0.1)})[0].item() != 0
+
+
 # >>> missing and infinite continuous values
 def test_nan_at_fit_gives_median_fill_and_indicator():
     X = pd.DataFrame({"v": [1.0, np.nan, 3.0, 10.0, np.nan]})
