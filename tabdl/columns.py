@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -104,20 +105,41 @@ def category_keys(col: pd.Series) -> np.ndarray:
     return keys[codes]
 
 
-# A flag and its 0/1 spelling meet when the vocabulary knows only one of them: a column fitted on
-# True/False and predicted from a database's 0/1 (or the reverse) otherwise read as unseen on
-# every row. Where the vocabulary holds both spellings (a mixed column), each keeps its own code.
+# Other spellings of a key, tried when the vocabulary lacks the key itself. A flag and its 0/1
+# spelling: a column fitted on True/False and predicted from a database's 0/1 (or the reverse)
+# otherwise read as unseen on every row. A date with and without its midnight time, in UTC:
+# Timestamps key as "2024-01-08 00:00:00", while ISO text (a CSV, JSON) and .dt.date objects key
+# as "2024-01-08". Where the vocabulary holds both spellings, each keeps its own code.
 _FLAG_ALIAS = {"True": "1", "False": "0", "1": "True", "0": "False"}
+_DATE_KEY = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
+
+
+def _aliases(key: str | None) -> tuple[str, ...]:
+    if key is None:
+        return ()
+    if key in _FLAG_ALIAS:
+        return (_FLAG_ALIAS[key],)
+    if not _DATE_KEY.fullmatch(key):
+        return ()
+    try:
+        ts = pd.Timestamp(key)
+    except ValueError:  # 2024-02-30
+        return ()
+    if ts.tz is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    spellings = (str(ts), ts.strftime("%Y-%m-%d")) if ts == ts.normalize() else (str(ts),)
+    return tuple(k for k in spellings if k != key)
 
 
 def category_codes(col: pd.Series, vocab: pd.Index) -> np.ndarray:
     """int64 codes of a column in a vocabulary index: i + 1 for ``vocab[i]``, 0 for unknown/missing."""
     codes, keys = factorize_keys(col)
     lut = (vocab.get_indexer(keys) + 1).astype(np.int64)  # -1 (unknown, and the None key) -> 0
-    unknown = np.flatnonzero(lut == 0)  # distinct keys, not rows: a short list
-    alias = np.array([_FLAG_ALIAS.get(k) for k in keys[unknown]], dtype=object)
-    if any(a is not None for a in alias):
-        lut[unknown] = vocab.get_indexer(alias) + 1
+    for i in np.flatnonzero(lut[:-1] == 0):  # distinct unknown keys, not rows (the last is None)
+        for alias in _aliases(keys[i]):
+            if (code := vocab.get_indexer([alias])[0] + 1) > 0:
+                lut[i] = code
+                break
     return lut[codes]
 
 
@@ -125,7 +147,9 @@ def lookup_code(codes: dict[str, int], value: Any) -> int:
     """The one-row counterpart of ``category_codes``: ``value``'s code in ``{key: code}``."""
     key = _key(value)
     code = codes.get(key)
-    return codes.get(_FLAG_ALIAS.get(key), 0) if code is None else code
+    if code is None:
+        code = next((codes[a] for a in _aliases(key) if a in codes), 0)
+    return code
 
 
 def check_unique_columns(columns: pd.Index, needed: Any = None) -> None:
@@ -153,16 +177,18 @@ def epoch_seconds(stamps: np.ndarray, missing: np.ndarray | bool = False) -> np.
 
 
 # pandas' infer_dtype names of object columns read as quantities, not labels: datetimes, dates
-# (what ``.dt.date`` gives), durations, and Decimals (what SQL drivers give). As categories, one
-# level per value, nearly all of them were rare and folded into the unknown vector: lost.
-# The time kinds are read value by value (scalar_number), Decimals by the plain float cast.
+# (what ``.dt.date`` gives), durations, Decimals (what SQL drivers give), and plain numbers held
+# as objects (what df.T.T, apply(axis=1) or astype(object) leave; an object array is inferred so
+# already). As categories, one level per value, nearly all of them were rare and folded into the
+# unknown vector: lost. The time kinds are read value by value (scalar_number), the others by
+# the plain float cast.
 _DATE_KINDS = ("datetime", "datetime64", "date")
 _TIME_KINDS = (*_DATE_KINDS, "timedelta", "timedelta64")
-_QUANTITY_KINDS = (*_TIME_KINDS, "decimal")
+_QUANTITY_KINDS = (*_TIME_KINDS, "decimal", "floating", "integer", "mixed-integer-float")
 
 
 def holds_quantities(col: pd.Series) -> bool:
-    """Whether an object column holds dates, times, durations or Decimals (read as numbers)."""
+    """Whether an object column holds dates, times, durations, Decimals or numbers (read as numbers)."""
     return pd.api.types.infer_dtype(col, skipna=True) in _QUANTITY_KINDS
 
 

@@ -171,6 +171,32 @@ def test_a_column_holding_both_spellings_keeps_them_apart():
     assert codes[0] != codes[1] and codes[2] != 0 and codes[3] == codes[2]  # False: only "0" was seen
 
 
+def test_date_categories_meet_their_text_date_and_utc_spellings():
+    # Timestamps key as "2024-01-08 00:00:00": the same dates as ISO text (a CSV, JSON), as
+    # .dt.date objects or tz-aware in UTC were unseen, silently the unknown vector.
+    weeks = pd.Series(pd.date_range("2024-01-01", periods=3, freq="W-MON"))
+    noon = pd.Series(pd.to_datetime(["2024-01-01 12:30:00"] * 3))
+    pre = fit(pd.DataFrame({"w": pd.concat([weeks] * 3, ignore_index=True), "t": pd.concat([noon] * 3, ignore_index=True)}),
+              cat_features=["w", "t"], min_category_count=1)
+    want = pre.transform(pd.DataFrame({"w": weeks, "t": noon}))[0]
+    assert 0 not in want.flatten().tolist()
+    spellings = {
+        "ISO text": (weeks.dt.strftime("%Y-%m-%d"), noon.dt.strftime("%Y-%m-%dT%H:%M:%S")),
+        "dates": (weeks.dt.date, noon.astype(str)),
+        "UTC": (weeks.dt.tz_localize("UTC"), noon.dt.tz_localize("UTC")),
+        "UTC text": (weeks.dt.strftime("%Y-%m-%dT00:00:00Z"), noon.dt.strftime("%Y-%m-%d %H:%M:%S+00:00")),
+    }
+    for w, t in spellings.values():
+        X = pd.DataFrame({"w": w.astype(object), "t": t.astype(object)})
+        assert torch.equal(pre.transform(X)[0], want)
+        for i in range(3):
+            assert torch.equal(pre.transform_row(X.iloc[i].to_dict())[0], want[i : i + 1])
+    # Another instant is another category: Paris midnight is 23:00 UTC the day before.
+    paris = pd.DataFrame({"w": weeks.dt.tz_localize("Europe/Paris").astype(object), "t": noon.astype(object)})
+    assert pre.transform(paris)[0][:, 0].tolist() == [0, 0, 0]
+    assert pre.transform(pd.DataFrame({"w": ["2024-02-30"] * 3, "t": noon}))[0][:, 0].tolist() == [0, 0, 0]
+
+
 def test_str_at_fit_matches_float_at_predict():
     pre = fit(pd.DataFrame({"k": ["7", "8", "8"]}))
     codes, _ = pre.transform(pd.DataFrame({"k": [7.0, 8.0, np.nan]}))
@@ -500,6 +526,19 @@ def test_object_columns_of_dates_and_decimals_are_quantities_in_both_paths():
     for i in range(len(X)):
         row = dict(zip(X.columns, X.to_numpy(dtype=object)[i]))
         assert_same(pre.transform_row(row), tuple(t[i : i + 1] for t in pre.transform(X)))
+
+
+def test_object_columns_of_plain_numbers_are_continuous_as_their_array_is():
+    # df.T.T, apply(axis=1) and astype(object) leave numbers in object columns: they were made
+    # categorical (one level per value, all folded) while the same values as an array were numbers.
+    X = pd.DataFrame({"f": [0.5, 1.5, np.nan, 2.5], "i": [1, 2, 3, 4], "mix": [1, 2.5, 3, None], "c": list("abab")})
+    as_objects = X.T.T
+    assert all(pd.api.types.is_object_dtype(t) for t in as_objects.dtypes)
+    pre = fit(as_objects)
+    assert pre.cat_names_ == ["c"] and pre.cont_names_ == ["f", "i", "mix"]
+    assert_same(pre.transform(as_objects), fit(X).transform(X))
+    # Numbers beside text are still labels.
+    assert fit(pd.DataFrame({"k": pd.Series([1, "x", 2, 3], dtype=object)})).cat_names_ == ["k"]
 
 
 def test_unhashable_and_mixed_object_values_get_keys():
