@@ -67,6 +67,27 @@ def _label(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _label_kind(value: Any) -> str:
+    """"text" or "number": class labels of both kinds in one y cannot be ordered (numpy's sort
+    raised a bare TypeError), and an int class never equals its text."""
+    return "text" if isinstance(value, (str, bytes)) else "number"
+
+
+def _check_label_kinds(y: np.ndarray, what: str = "y") -> None:
+    """A ValueError when ``y`` mixes text and number labels (an object column from Excel, JSON
+    or a database: 1, 2, "unknown")."""
+    if np.asarray(y).dtype != object:
+        return
+    firsts: dict[str, Any] = {}
+    for v in pd.unique(np.asarray(y).ravel()):
+        firsts.setdefault(_label_kind(v), v)
+    if len(firsts) > 1:
+        raise ValueError(
+            f"{what} mixes text and number labels, such as {_label(firsts['text'])!r} and "
+            f"{_label(firsts['number'])!r}; convert it to one type (y.astype(str), or map the text to numbers)"
+        )
+
+
 def _seed(random_state: Any) -> int:
     """An int seed from sklearn's random_state conventions (None draws a fresh one)."""
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
@@ -1199,6 +1220,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     def _fit_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         from sklearn.utils.multiclass import type_of_target
 
+        _check_label_kinds(y)
         kind = type_of_target(y)
         if kind not in ("binary", "multiclass"):
             raise ValueError(f"Unknown label type: TabularClassifier supports binary and multiclass y, got {kind!r}")
@@ -1294,11 +1316,18 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
 
     def _encode_target(self, y: np.ndarray, classes: np.ndarray | None = None) -> torch.Tensor:
         classes = self.classes_ if classes is None else classes
-        codes = np.searchsorted(classes, y)
-        codes = np.clip(codes, 0, len(classes) - 1)
-        unknown = classes[codes] != y
+        # By hash, not by order: labels of another type (ints against the classes' text, from a
+        # CSV) cannot be compared with them, and np.searchsorted raised a bare TypeError.
+        y = np.asarray(y).ravel()
+        codes = pd.Index(classes).get_indexer(y)
+        unknown = codes < 0
         if np.any(unknown):
-            raise ValueError(f"y holds labels not seen at fit: {np.unique(np.asarray(y)[unknown])[:10]}")
+            bad = pd.unique(y[unknown])
+            kind = _label_kind(classes[0])
+            hint = ""
+            if {_label_kind(v) for v in bad} - {kind}:
+                hint = f"; the classes are {'text' if kind == 'text' else 'numbers'}, such as {_label(classes[0])!r}: convert y to that type"
+            raise ValueError(f"y holds labels not seen at fit: {[_label(v) for v in bad[:10]]}{hint}")
         return torch.from_numpy(codes.astype(np.int64))
 
     def _classes_after(self, y: np.ndarray) -> np.ndarray:

@@ -628,6 +628,23 @@ def test_refused_continued_training_leaves_the_fitted_model_as_it_was(fitted_clf
     assert clf.classes_.tolist() == ["maybe", "no", "yes"]
 
 
+def test_labels_of_mixed_or_other_types_are_named_not_a_numpy_type_error(data):
+    # An object y of ints and text (Excel, JSON) and eval_set labels of another type than the
+    # training ones (read from a CSV) raised numpy's "'<' not supported between int and str".
+    X, X_test = data
+    mixed = np.array([1 if v == "yes" else "b" for v in clf_target(X)], dtype=object)
+    for y in (mixed, pd.Series(mixed), mixed[::-1].copy()):
+        with pytest.raises(ValueError, match="y mixes text and number labels.*'b'.*1"):
+            fast(TabularClassifier).fit(X, y)
+    as_ints = (clf_target(X) == "yes").astype(int)
+    as_text = np.where(clf_target(X_test) == "yes", "1", "0")
+    for y, yv, kind in ((as_ints, pd.Series(as_text), "numbers, such as 0"),
+                        (as_ints, as_text.astype(object), "numbers, such as 0"),
+                        (clf_target(X), (clf_target(X_test) == "yes").astype(int), "text, such as 'no'")):
+        with pytest.raises(ValueError, match=f"eval_set: y holds labels not seen at fit.*the classes are {kind}"):
+            fast(TabularClassifier).fit(X, y, eval_set=(X_test, yv))
+
+
 def test_a_refused_refit_leaves_the_fitted_model_as_it_was(fitted_reg, fitted_clf, data):
     # _setup replaced the target stats, classes and feature names before the checks that can
     # still refuse a refit: the old net was then read through the new stats (predictions x1000).
