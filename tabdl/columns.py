@@ -20,9 +20,18 @@ __all__ = ["as_frame", "row_as_frame", "category_keys", "category_codes", "facto
 
 def row_as_frame(X: Any, names: Any) -> Any:
     """A one-row Series that holds every fitted column name (``df.iloc[i]``, as fastai's
-    ``learn.predict`` takes a row) as a one-row frame; anything else as it is."""
-    if isinstance(X, pd.Series) and names is not None and set(names) <= set(X.index):
-        return X.to_frame().T
+    ``learn.predict`` takes a row) as a one-row frame; anything else as it is. With int or tuple
+    names (``read_csv(header=None)``, a MultiIndex) the index must hold exactly those names: a
+    Series indexed 0..n-1 is otherwise as likely a column of values."""
+    if not isinstance(X, pd.Series) or names is None:
+        return X
+    names = list(names)
+    strings = all(isinstance(c, str) for c in names)
+    try:
+        if set(names) <= set(X.index) if strings else len(X) == len(names) and set(X.index) == set(names):
+            return X.to_frame().T
+    except TypeError:  # unhashable labels
+        pass
     return X
 
 

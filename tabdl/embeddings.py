@@ -335,7 +335,7 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """Embedding vectors of each categorical column, then the raw continuous columns."""
         check_is_fitted(self, "tables_")
-        X = row_as_frame(X, getattr(self, "feature_names_in_", None))
+        X = row_as_frame(X, self.columns_)
         named = isinstance(X, pd.DataFrame)
         X = as_frame(X)
         validate_data(self, X, reset=False, skip_check_array=True)

@@ -396,7 +396,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _match_columns(self, X: Any) -> pd.DataFrame:
         """Match X to the fitted columns: by name for frames, by position for arrays."""
         fitted_names = hasattr(self, "feature_names_in_")
-        X = row_as_frame(X, getattr(self, "feature_names_in_", None))
+        X = row_as_frame(X, self.preprocessor_.columns_)
         has_names = isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns)
         cls = type(self).__name__
         # By name for string names, and for a frame that holds every fitted name whatever its

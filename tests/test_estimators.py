@@ -355,6 +355,21 @@ def test_one_row_predict_equals_batch_predict(fitted_reg, fitted_clf, data):
         )
 
 
+def test_a_series_row_is_one_row_whatever_the_column_names(data):
+    # df.iloc[i] of a frame with int names (read_csv(header=None)) or tuple names (a MultiIndex
+    # after groupby().agg()) was a width error: only scikit-learn's string names were looked at.
+    X, X_test = data
+    y = reg_target(X)
+    for names in (list(range(X.shape[1])), [("f", c) for c in X.columns], list(X.columns)):
+        Xn, Xt = X.set_axis(names, axis=1), X_test.set_axis(names, axis=1)
+        reg = fast(TabularRegressor).fit(Xn, y)
+        np.testing.assert_array_equal(reg.predict(Xt.iloc[3]), reg.predict(Xt.iloc[[3]]))
+        assert reg.predict(Xt.iloc[3]).shape == (1,)
+    # A model of one int-named column reads a Series of many values as that column, not one row.
+    one = fast(TabularRegressor).fit(X[["num"]].set_axis([0], axis=1), y)
+    assert one.predict(pd.Series([0.1, 0.2, 0.3])).shape == (3,)
+
+
 def test_numpy_input_works_by_position(data):
     X, _ = data
     A = X[["num", "num2"]].to_numpy()
