@@ -392,11 +392,12 @@ def _quiet_stdout() -> None:
 
 def _check_out(path: str) -> None:
     """Refuse an --out that cannot be written, before any work is done for it."""
-    if os.path.isdir(path):
-        raise CLIError(f"--out {path!r} is a folder; give a file name")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CLIError(f"--out {path!r}: the folder {folder!r} does not exist")
+    from .io import check_save_path
+
+    try:
+        check_save_path(path)
+    except OSError as err:
+        raise CLIError(f"--out: {err}") from None
 
 
 def _a(name: str) -> str:

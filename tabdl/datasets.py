@@ -211,6 +211,12 @@ def _make_target(col: pd.Series, spec: dict, task: str, name: str) -> pd.Series:
     else:
         y = col.astype(np.float64)
         if spec.get("transform") == "log":
+            if (y <= 0).any():  # log gives -inf or NaN, which the fit would call a missing target
+                bad = y[y <= 0]
+                raise ValueError(
+                    f"dataset {name!r}: the log transform needs a target above 0, and {spec['column']!r} holds "
+                    f"{len(bad)} value(s) <= 0, such as {bad.iloc[0]:g}; drop those rows or leave out the transform"
+                )
             y = np.log(y)
         elif spec.get("transform") is not None:
             raise ValueError(f"dataset {name!r}: unknown target transform {spec['transform']!r}")

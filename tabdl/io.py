@@ -184,6 +184,17 @@ def _kind_of(name: str) -> tuple[_Kind, type]:
 
 
 # >>> save / load
+def check_save_path(path: str | os.PathLike) -> None:
+    """An OSError naming ``path`` when no file can be written there (a folder, or a file in a
+    folder that does not exist); the OS error would name save's temporary file instead."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save to {path!r}: it is a folder; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save to {path!r}: the folder {folder!r} does not exist")
+
+
 def save(model: Any, path: str | os.PathLike) -> str:
     """Write a fitted model to ``path`` (one zip file) and return the path."""
     import torch
@@ -218,6 +229,7 @@ def save(model: Any, path: str | os.PathLike) -> str:
     }
     text = json.dumps(meta, allow_nan=False, separators=(",", ":"))
     path = os.fspath(path)
+    check_save_path(path)
     tmp = f"{path}.tmp{os.getpid()}"
     # Written to a temporary file and renamed, so an interrupted save leaves any old file intact.
     try:

@@ -115,3 +115,11 @@ def test_data_dir_env_var(tmp_path, monkeypatch):
     # a card of a built-in name takes precedence
     (tmp_path / "churn.json").write_text((tmp_path / "toy.json").read_text())
     assert datasets.card("churn") == datasets.card("toy")
+
+
+def test_a_log_transform_of_a_target_at_or_below_zero_is_named(tmp_path):
+    # log(0) = -inf and log(-1) = NaN: the fit then called the target missing.
+    path = _write_card(tmp_path, target={"column": "size", "transform": "log"}, continuous=[],
+                       task="regression", metric="rmse")
+    with pytest.raises(ValueError, match="log transform needs a target above 0.*'size' holds 1 value.*such as 0"):
+        datasets.load(path)

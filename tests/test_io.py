@@ -470,3 +470,14 @@ def test_a_net_with_raw_columns_writes_version_3_and_round_trips(tmp_path, monke
     np.testing.assert_array_equal(back.predict(X), reg.predict(X))
     np.testing.assert_allclose(back.predict(X.iloc[[3]]), reg.predict(X)[[3]], rtol=1e-5)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X), reg.predict(X))
+
+
+def test_save_to_a_folder_or_a_missing_folder_names_the_users_path(tmp_path):
+    # The OS error named save's temporary file (m.tabdl.tmp<pid>), a file the user never asked for.
+    model = TabularRegressor(epochs=1, n_bags=1, random_state=0).fit(pd.DataFrame({"a": np.arange(20.0)}), np.arange(20.0))
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        model.save(tmp_path)
+    with pytest.raises(FileNotFoundError, match="nowhere.*does not exist") as err:
+        model.save(tmp_path / "nowhere" / "m.tabdl")
+    assert ".tmp" not in str(err.value)
+    assert list(tmp_path.iterdir()) == []
