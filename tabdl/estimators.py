@@ -983,6 +983,13 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             # keeps one of two same-named columns (the batch path's transform refuses them).
             pre = self.preprocessor_
             check_unique_columns(X.columns, pre.cat_names_ + pre.cont_names_)
+            zoned = [i for i, t in enumerate(X.dtypes) if isinstance(t, pd.DatetimeTZDtype) and str(t.tz) != "UTC"]
+            if zoned:
+                # In UTC, as the preprocessor reads them anyway: pandas 2.x crashed the process
+                # boxing non-UTC values of a coarser unit than ns from before 1677 as objects.
+                X = X.copy(deep=False)
+                for i in zoned:
+                    X.isetitem(i, X.iloc[:, i].dt.tz_convert("UTC"))
             row = dict(zip(X.columns, X.to_numpy(dtype=object)[0]))
             return TensorData(*pre.transform_row(row))
         return TensorData(*self.preprocessor_.transform(X))
