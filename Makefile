@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test test-oldest lint bench clean
 
 # The venv is rebuilt when pyproject.toml changes. torch is pinned and installed first, on its
 # own: a looser range lets pip pull a multi-GB CUDA build.
@@ -22,6 +22,22 @@ test: $(STAMP)
 	$(PY) -m ruff check tabdl benchmarks tests
 	$(PY) -m pytest
 
+# The oldest pandas and scikit-learn that pyproject admits, in a venv of their own: CI runs the
+# suite on them too, so a pandas-3-only or scikit-learn-1.9-only call cannot land unseen.
+OLDEST_VENV ?= .venv-oldest
+OLDEST_PY := $(OLDEST_VENV)/bin/python
+OLDEST_STAMP := $(OLDEST_VENV)/.installed
+
+$(OLDEST_STAMP): pyproject.toml
+	test -x $(OLDEST_PY) || python3 -m venv $(OLDEST_VENV)
+	$(OLDEST_PY) -m pip install -q --upgrade pip
+	$(OLDEST_PY) -m pip install -q torch==2.13.0
+	$(OLDEST_PY) -m pip install -q -e ".[dev]" "pandas==2.2.*" "scikit-learn==1.6.*"
+	touch $(OLDEST_STAMP)
+
+test-oldest: $(OLDEST_STAMP)
+	$(OLDEST_PY) -m pytest
+
 lint: $(STAMP)
 	$(PY) -m ruff check tabdl benchmarks tests
 	$(PY) -m ruff format --check tabdl benchmarks tests
@@ -30,4 +46,4 @@ bench: $(STAMP)
 	$(PY) -m tabdl.cli bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(OLDEST_VENV) .pytest_cache build *.egg-info
