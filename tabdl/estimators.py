@@ -73,7 +73,7 @@ def _label_kind(value: Any) -> str:
     return "text" if isinstance(value, (str, bytes)) else "number"
 
 
-def _check_label_kinds(y: np.ndarray, what: str = "y") -> None:
+def _check_label_kinds(y: np.ndarray) -> None:
     """A ValueError when ``y`` mixes text and number labels (an object column from Excel, JSON
     or a database: 1, 2, "unknown")."""
     if np.asarray(y).dtype != object:
@@ -83,7 +83,7 @@ def _check_label_kinds(y: np.ndarray, what: str = "y") -> None:
         firsts.setdefault(_label_kind(v), v)
     if len(firsts) > 1:
         raise ValueError(
-            f"{what} mixes text and number labels, such as {_label(firsts['text'])!r} and "
+            f"y mixes text and number labels, such as {_label(firsts['text'])!r} and "
             f"{_label(firsts['number'])!r}; convert it to one type (y.astype(str), or map the text to numbers)"
         )
 
