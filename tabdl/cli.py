@@ -189,7 +189,7 @@ def _train(args: argparse.Namespace) -> int:
     for opt, names in (("--drop", drop), ("--cat", cats), ("--weight", weight)):
         unknown = [c for c in names if c not in raw.columns]
         if unknown:
-            raise CLIError(f"{opt} names {unknown}, not in {args.csv} (columns: {_columns(df)})")
+            raise CLIError(f"{opt} names {unknown}, not in {args.csv} (columns: {_columns(raw)})")
         if args.target in names:  # it was dropped from the features anyway: the option said something else
             what = "the weight must be another column" if opt == "--weight" else "list feature columns only"
             raise CLIError(f"{opt} names the target {args.target!r}; {what}")

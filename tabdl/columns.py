@@ -114,41 +114,67 @@ def category_keys(col: pd.Series) -> np.ndarray:
     return keys[codes]
 
 
-# Other spellings of a key, tried when the vocabulary lacks the key itself. A flag and its 0/1
-# spelling: a column fitted on True/False and predicted from a database's 0/1 (or the reverse)
-# otherwise read as unseen on every row. A date with and without its midnight time, in UTC:
-# Timestamps key as "2024-01-08 00:00:00", while ISO text (a CSV, JSON) and .dt.date objects key
-# as "2024-01-08". Where the vocabulary holds both spellings, each keeps its own code.
+# Other spellings of a key, tried when the vocabulary lacks the key itself; where the vocabulary
+# holds both spellings, each keeps its own code.
+# - A flag and its 0/1 spelling: a column fitted on True/False and predicted from a database's
+#   0/1 (or the reverse) otherwise read as unseen on every row.
+# - A float32 value's own digits ("0.1") and its float64 widening ("0.10000000149011612"): pandas
+#   widens float32 when it boxes a row as objects (the one-row path), and files saved before
+#   float32 values kept their own digits hold the widened keys.
+# - A date with and without its midnight time, in UTC: Timestamps key as "2024-01-08 00:00:00",
+#   while ISO text (a CSV, JSON) and .dt.date objects key as "2024-01-08".
 _FLAG_ALIAS = {"True": "1", "False": "0", "1": "True", "0": "False"}
+_FLOAT_KEY = re.compile(r"-?\d+(?:\.\d+(?:e[+-]?\d+)?|e[+-]?\d+)")  # repr of a float that is no int
 _DATE_KEY = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 
 
 def _aliases(key: str | None) -> tuple[str, ...]:
+    """The other spellings of ``key`` that a vocabulary may hold instead (see above)."""
     if key is None:
         return ()
     if key in _FLAG_ALIAS:
         return (_FLAG_ALIAS[key],)
+    if _FLOAT_KEY.fullmatch(key):
+        f = np.float32(float(key))
+        if not np.isfinite(f):
+            return ()
+        widened, own = repr(float(f)), repr(float(str(f)))
+        return (own,) if key == widened != own else (widened,) if key == own != widened else ()
     if not _DATE_KEY.fullmatch(key):
         return ()
     try:
         ts = pd.Timestamp(key)
-    except ValueError:  # 2024-02-30
+        if ts.tz is not None:
+            ts = ts.tz_convert("UTC").tz_localize(None)
+        spellings = (str(ts), ts.date().isoformat()) if ts == ts.normalize() else (str(ts),)
+    except (ValueError, OverflowError, NotImplementedError):  # 2024-02-30, year 0
         return ()
-    if ts.tz is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    spellings = (str(ts), ts.strftime("%Y-%m-%d")) if ts == ts.normalize() else (str(ts),)
     return tuple(k for k in spellings if k != key)
+
+
+def _alias_codes(keys: np.ndarray, vocab: pd.Index) -> np.ndarray:
+    """Codes (i + 1) in ``vocab`` of the first other spelling of each key that it holds, else 0."""
+    out = np.zeros(len(keys), dtype=np.int64)
+    # Most unknown keys have no other spelling (new ids, new words): filtered at C speed first,
+    # and the vocabulary is searched once per rank of spelling, not once per key.
+    s = pd.Series(keys, dtype=object)
+    maybe = s.isin(list(_FLAG_ALIAS)) | s.str.fullmatch(_FLOAT_KEY.pattern) | s.str.fullmatch(_DATE_KEY.pattern)
+    rows = np.flatnonzero(maybe.to_numpy(dtype=bool))
+    spelled = [_aliases(k) for k in keys[rows]]
+    for rank in range(max(map(len, spelled), default=0)):
+        at = np.array([r for r, sp in zip(rows, spelled) if len(sp) > rank], dtype=np.int64)
+        found = vocab.get_indexer([sp[rank] for sp in spelled if len(sp) > rank]) + 1
+        out[at] = np.where(out[at] == 0, found, out[at])
+    return out
 
 
 def category_codes(col: pd.Series, vocab: pd.Index) -> np.ndarray:
     """int64 codes of a column in a vocabulary index: i + 1 for ``vocab[i]``, 0 for unknown/missing."""
     codes, keys = factorize_keys(col)
     lut = (vocab.get_indexer(keys) + 1).astype(np.int64)  # -1 (unknown, and the None key) -> 0
-    for i in np.flatnonzero(lut[:-1] == 0):  # distinct unknown keys, not rows (the last is None)
-        for alias in _aliases(keys[i]):
-            if (code := vocab.get_indexer([alias])[0] + 1) > 0:
-                lut[i] = code
-                break
+    unknown = np.flatnonzero(lut[:-1] == 0)  # distinct keys, not rows (the last key is None)
+    if len(unknown):
+        lut[unknown] = _alias_codes(keys[unknown], vocab)
     return lut[codes]
 
 
@@ -186,18 +212,19 @@ def epoch_seconds(stamps: np.ndarray, missing: np.ndarray | bool = False) -> np.
 
 
 # pandas' infer_dtype names of object columns read as quantities, not labels: datetimes, dates
-# (what ``.dt.date`` gives), durations, Decimals (what SQL drivers give), and plain numbers held
-# as objects (what df.T.T, apply(axis=1) or astype(object) leave; an object array is inferred so
+# (what ``.dt.date`` gives), durations, Decimals (what SQL drivers give), and floats held as
+# objects (what df.T.T, apply(axis=1) or astype(object) leave; an object array is inferred so
 # already). As categories, one level per value, nearly all of them were rare and folded into the
-# unknown vector: lost. The time kinds are read value by value (scalar_number), the others by
-# the plain float cast.
+# unknown vector: lost. Object columns of ints stay categories: astype(object) is how codes such
+# as zip codes are marked categorical. The time kinds are read value by value (scalar_number),
+# the others by the plain float cast.
 _DATE_KINDS = ("datetime", "datetime64", "date")
 _TIME_KINDS = (*_DATE_KINDS, "timedelta", "timedelta64")
-_QUANTITY_KINDS = (*_TIME_KINDS, "decimal", "floating", "integer", "mixed-integer-float")
+_QUANTITY_KINDS = (*_TIME_KINDS, "decimal", "floating", "mixed-integer-float")
 
 
 def holds_quantities(col: pd.Series) -> bool:
-    """Whether an object column holds dates, times, durations, Decimals or numbers (read as numbers)."""
+    """Whether an object column holds dates, times, durations, Decimals or floats (read as numbers)."""
     return pd.api.types.infer_dtype(col, skipna=True) in _QUANTITY_KINDS
 
 
@@ -259,18 +286,23 @@ def numeric_values(col: pd.Series, name: Any, date_advice: bool = False) -> np.n
 ISO_DATE = r"\s*\d{4}-\d{2}-\d{2}"  # how an ISO 8601 date string starts
 
 
+def _iso_parse(words: pd.Series) -> pd.Series:
+    """UTC datetimes of a column's strings; NaT where a value is no ISO 8601 date (2024-02-30,
+    a word, a number, a missing value)."""
+    iso = words.str.match(ISO_DATE, na=False)
+    return pd.to_datetime(words.where(iso), format="ISO8601", utc=True, errors="coerce")
+
+
 def iso_dates(col: pd.Series) -> pd.Series | None:
     """The column as UTC datetimes when every value is an ISO 8601 date string (what CSV files
     hold: "2024-05-01", "2024-05-01T10:00:00+02:00"), else None."""
     if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
         return None
-    values = col.dropna().astype(str)
-    if not len(values) or not values.str.match(ISO_DATE).all():
+    present = col.notna().to_numpy()
+    if not present.any():
         return None
-    try:
-        return pd.to_datetime(col, format="ISO8601", utc=True)
-    except (TypeError, ValueError):
-        return None
+    dates = _iso_parse(col)
+    return None if dates[present].isna().any() else dates
 
 
 def date_values(col: pd.Series, name: Any) -> np.ndarray:
@@ -287,11 +319,9 @@ def date_values(col: pd.Series, name: Any) -> np.ndarray:
     if not text.any():
         return numeric_values(col, name)
     words = pd.Series(values[text], dtype=object)
-    parsed = None
-    if words.str.match(ISO_DATE).all():
-        parsed = pd.to_datetime(words, format="ISO8601", utc=True, errors="coerce")
-    if parsed is None or parsed.isna().any():
-        bad = words[~words.str.match(ISO_DATE)] if parsed is None else words[parsed.isna().to_numpy()]
+    parsed = _iso_parse(words)
+    if parsed.isna().any():
+        bad = words[parsed.isna().to_numpy()]
         raise ValueError(
             f"column {name!r} held datetimes at fit, and here holds text that is not an ISO 8601 date, "
             f"such as {bad.iloc[0]!r}; write dates as 2024-05-01 (a time may follow) or convert the "

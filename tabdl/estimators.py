@@ -68,9 +68,9 @@ def _label(value: Any) -> Any:
 
 
 def _label_kind(value: Any) -> str:
-    """"text" or "number": class labels of both kinds in one y cannot be ordered (numpy's sort
-    raised a bare TypeError), and an int class never equals its text."""
-    return "text" if isinstance(value, (str, bytes)) else "number"
+    """"text", "bytes" or "number": class labels of two kinds in one y cannot be ordered (numpy's
+    sort raised a bare TypeError), and an int class never equals its text."""
+    return "text" if isinstance(value, str) else "bytes" if isinstance(value, bytes) else "number"
 
 
 def _check_label_kinds(y: np.ndarray) -> None:
@@ -82,9 +82,10 @@ def _check_label_kinds(y: np.ndarray) -> None:
     for v in pd.unique(np.asarray(y).ravel()):
         firsts.setdefault(_label_kind(v), v)
     if len(firsts) > 1:
+        (k1, v1), (k2, v2) = list(firsts.items())[:2]
         raise ValueError(
-            f"y mixes text and number labels, such as {_label(firsts['text'])!r} and "
-            f"{_label(firsts['number'])!r}; convert it to one type (y.astype(str), or map the text to numbers)"
+            f"y mixes {k1} and {k2} labels, such as {_label(v1)!r} and {_label(v2)!r}; convert it to "
+            "one type (y.astype(str), or map the text to numbers)"
         )
 
 
@@ -433,6 +434,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             y = column_or_1d(y, warn=True)  # sklearn's DataConversionWarning for a column y
         if y.ndim != 1 and self._task == "classification":  # for fit, continued training and eval_set
             raise ValueError(f"{type(self).__name__} needs a 1-D y, got shape {y.shape}")
+        if self._task == "classification":
+            _check_label_kinds(y)
         if y.shape[0] != X.shape[0]:
             raise ValueError(f"X and y have inconsistent numbers of samples: {X.shape[0]} != {y.shape[0]}")
         if X.shape[0] < 2:
@@ -1227,7 +1230,6 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     def _fit_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         from sklearn.utils.multiclass import type_of_target
 
-        _check_label_kinds(y)
         kind = type_of_target(y)
         if kind not in ("binary", "multiclass"):
             raise ValueError(f"Unknown label type: TabularClassifier supports binary and multiclass y, got {kind!r}")
@@ -1328,6 +1330,9 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         y = np.asarray(y).ravel()
         codes = pd.Index(classes).get_indexer(y)
         unknown = codes < 0
+        if np.any(unknown):  # as Python compares them: 1 == True, 2.0 == 2 (pandas keeps bools apart)
+            codes[unknown] = pd.Index(classes, dtype=object).get_indexer(y[unknown].astype(object))
+            unknown = codes < 0
         if np.any(unknown):
             bad = pd.unique(y[unknown])
             kind = _label_kind(classes[0])

@@ -102,7 +102,7 @@ _N_QUANTILES = 1000
 
 def categorical_column(col: pd.Series) -> bool:
     """The rule for columns that ``cat_features`` does not name: categorical or not. Object
-    columns of dates, times, durations, Decimals or numbers are quantities (``holds_quantities``)."""
+    columns of dates, times, durations, Decimals or floats are quantities (``holds_quantities``)."""
     dtype = col.dtype
     if pd.api.types.is_object_dtype(dtype):
         return not holds_quantities(col)

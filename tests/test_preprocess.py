@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tabdl.columns import numeric_values
+from tabdl.columns import category_codes, numeric_values
 from tabdl.preprocess import (
     TabularPreprocessor,
     auto_min_category_count,
@@ -225,6 +225,13 @@ def test_float32_categories_meet_their_float64_spelling_in_both_paths():
     assert codes64.flatten().tolist() == pre.transform(pd.DataFrame({"r": pd.Series(values, dtype="float32")}))[0].flatten().tolist()
     assert 0 not in codes64.flatten().tolist()
     assert pre.transform_row({"r": 0.1})[0].item() == pre.transform_row({"r": np.float32(0.1)})[0].item() != 0
+    # pandas widens float32 when it boxes a row as objects (the estimators' one-row path), and a
+    # vocabulary saved before float32 kept its digits holds the widened keys: both still meet.
+    widened = float(np.float32(0.1))
+    assert pre.transform_row({"r": widened})[0].item() == codes64[0, 0].item()
+    assert category_codes(pd.Series([widened, 0.1]), pd.Index(["0.25", "0.1"], dtype=object)).tolist() == [2, 2]
+    old_vocab = pd.Index([repr(float(np.float32(v))) for v in values if v != 3.0] + ["3"], dtype=object)
+    assert category_codes(pd.Series(values, dtype="float32"), old_vocab).tolist() == [1, 2, 3, 4]
 
 
 # >>> missing and infinite continuous values
@@ -537,15 +544,17 @@ def test_object_columns_of_dates_and_decimals_are_quantities_in_both_paths():
         assert_same(pre.transform_row(row), tuple(t[i : i + 1] for t in pre.transform(X)))
 
 
-def test_object_columns_of_plain_numbers_are_continuous_as_their_array_is():
-    # df.T.T, apply(axis=1) and astype(object) leave numbers in object columns: they were made
+def test_object_columns_of_floats_are_continuous_as_their_array_is():
+    # df.T.T, apply(axis=1) and astype(object) leave floats in object columns: they were made
     # categorical (one level per value, all folded) while the same values as an array were numbers.
-    X = pd.DataFrame({"f": [0.5, 1.5, np.nan, 2.5], "i": [1, 2, 3, 4], "mix": [1, 2.5, 3, None], "c": list("abab")})
+    X = pd.DataFrame({"f": [0.5, 1.5, np.nan, 2.5], "mix": [1, 2.5, 3, None], "c": list("abab")})
     as_objects = X.T.T
     assert all(pd.api.types.is_object_dtype(t) for t in as_objects.dtypes)
     pre = fit(as_objects)
-    assert pre.cat_names_ == ["c"] and pre.cont_names_ == ["f", "i", "mix"]
+    assert pre.cat_names_ == ["c"] and pre.cont_names_ == ["f", "mix"]
     assert_same(pre.transform(as_objects), fit(X).transform(X))
+    # Ints as objects stay categories: astype(object) is how codes (zip codes) are marked so.
+    assert fit(pd.DataFrame({"zip": pd.Series([10001, 10002, 10001, 10003], dtype=object)})).cat_names_ == ["zip"]
     # Numbers beside text are still labels.
     assert fit(pd.DataFrame({"k": pd.Series([1, "x", 2, 3], dtype=object)})).cat_names_ == ["k"]
 
