@@ -158,7 +158,10 @@ def _alias_codes(keys: np.ndarray, vocab: pd.Index) -> np.ndarray:
     # Most unknown keys have no other spelling (new ids, new words): filtered at C speed first,
     # and the vocabulary is searched once per rank of spelling, not once per key.
     s = pd.Series(keys, dtype=object)
-    maybe = s.isin(list(_FLAG_ALIAS)) | s.str.fullmatch(_FLOAT_KEY.pattern) | s.str.fullmatch(_DATE_KEY.pattern)
+    maybe = s.isin(list(_FLAG_ALIAS)) | s.str.fullmatch(_FLOAT_KEY.pattern)
+    dates = s.str.fullmatch(_DATE_KEY.pattern)
+    if dates.any() and pd.Series(vocab, dtype=object).str.fullmatch(_DATE_KEY.pattern, na=False).any():
+        maybe |= dates  # dates are parsed one by one: only when the vocabulary holds dates at all
     rows = np.flatnonzero(maybe.to_numpy(dtype=bool))
     spelled = [_aliases(k) for k in keys[rows]]
     for rank in range(max(map(len, spelled), default=0)):
