@@ -370,8 +370,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             raise ValueError(f"validation_fraction must be None or in [0, 1), got {vf!r}")
         if self.patience is not None:
             _check_positive("patience", self.patience, integer=True)
-        if not isinstance(self.lr, slice):
-            _check_positive("lr", self.lr)
+        group_lrs(self.lr, 2)  # a slice's bounds too, before training
         self._metric_objects()
 
     def _metric_objects(self) -> list[Metric]:
@@ -942,6 +941,12 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         embeddings to the head). Preprocessing stats stay those of the first fit; a classifier
         whose classes change gets a new head. ``sample_weight`` and ``eval_set`` as in ``fit``.
         """
+        # Refused before the frozen phase trains: a refused call must leave the model as it was.
+        check_is_fitted(self, "model_")
+        check_epochs(epochs)
+        if freeze_epochs != 0:
+            check_epochs(freeze_epochs)
+        group_lrs(lr, len(self.model_.layer_groups()))
         top = lr.stop if isinstance(lr, slice) else lr
         if freeze_epochs:
             self.freeze()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -134,14 +135,24 @@ def group_lrs(lr: float | slice, n_groups: int) -> np.ndarray:
         if lr.step is not None:
             raise ValueError("lr=slice(lo, hi) takes no step")
         lo, hi = lr.start, lr.stop
-        if hi is None or (lo is not None and lo <= 0) or hi <= 0:
-            raise ValueError(f"lr slice bounds must be positive, got {lr}")
+        if not _finite_positive(hi) or (lo is not None and not _finite_positive(lo)):
+            raise ValueError(f"lr slice bounds must be finite positive numbers, got {lr}")
         if lo is None:
             return np.array([hi / 10] * (n_groups - 1) + [hi], dtype=float)
         return np.geomspace(lo, hi, n_groups) if n_groups > 1 else np.array([hi], dtype=float)
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)) or not lr > 0:
-        raise ValueError(f"lr must be a positive float or a slice, got {lr!r}")
+    if not _finite_positive(lr):
+        raise ValueError(f"lr must be a finite positive float or a slice, got {lr!r}")
     return np.full(n_groups, float(lr))
+
+
+def _finite_positive(v: object) -> bool:
+    # inf and NaN "diverged" at the first batch, and the advice read "Try lr <= nan".
+    if not isinstance(v, numbers.Real) or isinstance(v, (bool, np.bool_)):
+        return False
+    try:
+        return math.isfinite(v) and v > 0
+    except OverflowError:  # an int beyond any float
+        return False
 
 
 def freeze_to(groups: Sequence[nn.Module], n: int) -> None:
@@ -507,8 +518,8 @@ class Learner:
         stop_factor: float = 4.0,
     ) -> LRFindResult:
         """Grow the LR exponentially over a mini-run; the model is restored afterwards."""
-        if not 0 < start_lr < end_lr:
-            raise ValueError(f"lr_find needs 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
+        if not (_finite_positive(start_lr) and _finite_positive(end_lr) and start_lr < end_lr):
+            raise ValueError(f"lr_find needs finite 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
         if isinstance(num_it, bool) or not isinstance(num_it, (int, np.integer)) or num_it < 3:
             raise ValueError(f"num_it must be an int >= 3 (the suggestions need 3 points), got {num_it!r}")
         train = train.to(self.device)  # no unit_weights: _loss_on scales them, and batches draw by weight

@@ -472,6 +472,20 @@ def test_fine_tune_changes_the_model_and_grows_history(data):
     assert all(p.requires_grad for p in reg.model_.parameters())  # unfrozen afterwards
 
 
+@pytest.mark.parametrize("kw", [dict(epochs=0), dict(epochs=2.5), dict(freeze_epochs=-1),
+                                dict(lr=slice(0, 1e-2)), dict(lr=slice(1e-4, 1e-2, 2)), dict(lr=float("inf"))])
+def test_a_refused_fine_tune_leaves_the_model_as_it_was(fitted_reg, data, kw):
+    # The frozen phase trained before the unfrozen one checked epochs and lr: the call raised
+    # with the model already changed.
+    X, X_test = data
+    reg = copy.deepcopy(fitted_reg)
+    before, rows = reg.predict(X_test), len(reg.history_)
+    with pytest.raises(ValueError, match="epochs|lr"):
+        reg.fine_tune(X, reg_target(X), **kw)
+    np.testing.assert_array_equal(reg.predict(X_test), before)
+    assert len(reg.history_) == rows
+
+
 def test_fine_tune_with_new_classes_swaps_the_head(fitted_clf, data):
     X, _ = data
     clf = clone(fitted_clf).fit(X, clf_target(X))
@@ -569,6 +583,8 @@ def test_verbose_zero_prints_nothing(data, capfd):
         ("num_embeddings", {"kind": "piecewise", "n_bins": 0}),
         ("layers", iter([16, 8])),  # an iterator was used up by the check: a net without layers
         ("lr", 10**400),  # an OverflowError from float()
+        ("lr", slice(float("nan"), 1e-2)),  # slices of inf or NaN "diverged" at the first batch
+        ("lr", slice(1e-3, float("inf"))),
         ("y_range", 5),  # a TypeError from unpacking
         ("y_range", (0.0, float("inf"))),  # fitted, then "diverged"
         ("verbose", "yes"),
