@@ -72,6 +72,10 @@ class Recorder(Callback):
         self._epoch_sum += loss
         self._epoch_n += 1
 
+    # The columns every epoch's row holds besides the metrics (the learner adds epoch, lr and
+    # valid_loss): a metric of one of these names would overwrite it.
+    LOG_COLUMNS = ("epoch", "train_loss", "train_loss_smooth", "time", "valid_loss", "lr")
+
     def epoch_logs(self) -> dict[str, Any]:
         return {
             "train_loss": self._epoch_sum / max(self._epoch_n, 1),

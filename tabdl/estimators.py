@@ -22,7 +22,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
-from .callbacks import EarlyStopping, ProgressBar, SmoothLoss
+from .callbacks import EarlyStopping, ProgressBar, Recorder, SmoothLoss
 from .columns import check_unique_columns, mean_std, row_as_frame, tabular_tags
 from .ensemble import MemberLoss, NetBag, ensemble_head, out_of_bag
 from .guards import outside_tabdl, unchanged_on_error
@@ -386,6 +386,15 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             if isinstance(m, str) and (metric.kind == "regression") != (self._task == "regression"):
                 task = "regression" if metric.kind == "regression" else "classification"
                 raise ValueError(f"metrics: {m!r} is a {task} metric; {type(self).__name__} cannot report it")
+            # One history_ column per metric: a second "<lambda>" overwrote the first, and a
+            # callable named valid_loss replaced the loss that picks the best epoch.
+            if metric.name in Recorder.LOG_COLUMNS or metric.name in {o.name for o in out}:
+                clash = ("names a column history_ already holds" if metric.name in Recorder.LOG_COLUMNS
+                         else "names two metrics")
+                raise ValueError(
+                    f"metrics: {metric.name!r} {clash}; give each callable its own __name__ "
+                    "(def my_score(y_true, output): ...)"
+                )
             out.append(metric)
         return out
 
@@ -433,14 +442,14 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             y = column_or_1d(y, warn=True)  # sklearn's DataConversionWarning for a column y
         if y.ndim != 1 and self._task == "classification":  # for fit, continued training and eval_set
             raise ValueError(f"{type(self).__name__} needs a 1-D y, got shape {y.shape}")
-        if self._task == "classification":
-            _check_label_kinds(y)
         if y.shape[0] != X.shape[0]:
             raise ValueError(f"X and y have inconsistent numbers of samples: {X.shape[0]} != {y.shape[0]}")
         if X.shape[0] < 2:
             raise ValueError("n_samples=1: training needs at least 2 rows")
         if pd.isna(pd.DataFrame(y.reshape(len(y), -1))).to_numpy().any():
             raise ValueError("y contains NaN; drop those rows or impute the target before fit")
+        if self._task == "classification":
+            _check_label_kinds(y)
         return X, y
 
     # >>> the fit path

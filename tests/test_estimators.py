@@ -685,6 +685,25 @@ def test_labels_of_mixed_or_other_types_are_named_not_a_numpy_type_error(data):
             fast(TabularClassifier).fit(X, y, eval_set=(X_test, yv))
 
 
+def test_metric_names_that_would_share_a_history_column_are_refused(data):
+    # Two lambdas kept one "<lambda>" column, and a callable named valid_loss replaced the loss
+    # that picks the best epoch and the restored weights.
+    from functools import partial
+
+    from sklearn.metrics import fbeta_score
+
+    X, _ = data
+
+    def valid_loss(y_true, y_pred):
+        return 0.0
+
+    for metrics, says in (([lambda t, p: 0.0, lambda t, p: 1.0], "'<lambda>' names two metrics"),
+                          ([partial(fbeta_score, beta=2), partial(fbeta_score, beta=1)], "names two metrics"),
+                          ([valid_loss], "'valid_loss' names a column history_ already holds")):
+        with pytest.raises(ValueError, match=says):
+            fast(TabularRegressor, metrics=metrics).fit(X, reg_target(X))
+
+
 def test_a_refused_refit_leaves_the_fitted_model_as_it_was(fitted_reg, fitted_clf, data):
     # _setup replaced the target stats, classes and feature names before the checks that can
     # still refuse a refit: the old net was then read through the new stats (predictions x1000).
