@@ -1300,8 +1300,20 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             self.threshold_ = None if self.threshold is None else float(self.threshold)
             self.class_scale_ = None
             return
-        if scored is None:
-            return  # fit_one_cycle without eval_set keeps the rule tuned before
+        if scored is None:  # a continued cycle without eval_set: fit refuses "auto" without validation rows
+            if getattr(self, "threshold_", None) is not None:
+                rule = f"keeps the cut tuned before it (threshold_={self.threshold_:.3g}), which the new weights may not suit"
+            elif getattr(self, "class_scale_", None) is not None:
+                rule = "keeps the class scaling tuned before it, which the new weights may not suit"
+            else:
+                rule = "takes the most probable class (threshold_ = None)"
+            warnings.warn(
+                f"threshold='auto' is tuned on validation rows, and this cycle had none: predict {rule}; "
+                "pass eval_set to fit_one_cycle / fine_tune to tune it again",
+                UserWarning,
+                stacklevel=outside_tabdl(),
+            )
+            return
         valid, raw = scored
         proba = self._to_output(raw)
         y, wv = valid.y.cpu().numpy(), None

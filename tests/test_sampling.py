@@ -539,6 +539,24 @@ def test_continued_training_on_one_class_keeps_the_tuned_cut_and_a_failed_one_ch
     assert weighted.classes_.tolist() == [0, 1] and weighted.model_config_["n_out"] == 2
 
 
+def test_a_continued_cycle_without_eval_set_says_the_tuned_rule_was_not_tuned_again():
+    # The cut tuned for the old weights was kept silently (F1 0.576 where a re-tuned cut gave
+    # 0.622 in review), and new classes fell back to argmax with threshold="auto" still set.
+    X, y = _imbalanced(300, pos=0.15)
+    Xv, yv = _imbalanced(120, pos=0.15, seed=1)
+    clf = TabularClassifier(threshold="auto", **FAST).fit(X, y, eval_set=(Xv, yv))
+    cut = clf.threshold_
+    with pytest.warns(UserWarning, match=r"this cycle had none: predict keeps the cut.*pass eval_set") as rec:
+        clf.fit_one_cycle(X, y, epochs=1)
+    assert clf.threshold_ == cut and {r.filename for r in rec if "cycle had none" in str(r.message)} == {__file__}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*cycle had none")
+        clf.fit_one_cycle(X, y, epochs=1, eval_set=(Xv, yv))  # tuned again: nothing to say
+    y3 = np.where(np.arange(len(y)) % 10 == 0, 2, y)
+    with pytest.warns(UserWarning, match=r"cycle had none: predict takes the most probable class"):
+        clf.fit_one_cycle(X, y3, epochs=1)
+
+
 def test_warnings_name_the_callers_line_at_any_call_depth():
     # A fixed stacklevel pointed into estimators.py from fine_tune, one level deeper than fit.
     X, y = _imbalanced(300, pos=0.15)
