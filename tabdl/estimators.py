@@ -883,15 +883,19 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
 
     def _store_history(self, learner: Learner, *, reset: bool) -> None:
         hist = learner.recorder.history
+        if not len(hist.columns):  # no epoch ended (a divergence in the first): the columns all the same
+            hist = pd.DataFrame(columns=[*Recorder.LOG_COLUMNS, *(m.name for m in self._metric_objects())], dtype=float)
         losses = np.asarray(learner.recorder.losses, dtype=float)
         offset = 0  # epochs of the earlier cycles: history_ numbers epochs across cycles
         held = 0  # the epoch whose weights the model held when this cycle began
+        if not reset and hasattr(self, "history_"):
+            # Batches of an earlier cycle count whether or not it ended an epoch.
+            losses = np.concatenate([self.loss_curve_, losses])
         if not reset and hasattr(self, "history_") and len(self.history_):
             held = getattr(self, "best_epoch_", 0)
             offset = int(self.history_["epoch"].max())
             hist = pd.concat([self.history_, hist.assign(epoch=hist["epoch"] + offset)],
                              ignore_index=True) if len(hist) else self.history_
-            losses = np.concatenate([self.loss_curve_, losses])
         self.history_ = hist
         self.loss_curve_ = losses
         # In history_'s numbering. A cycle that kept its starting weights (it diverged or met

@@ -456,3 +456,19 @@ def test_entity_embedding_encoder_is_deterministic():
     a = EntityEmbeddingEncoder(**params).fit(X, y)
     b = EntityEmbeddingEncoder(**params).fit(X, y)
     assert np.array_equal(a.transform(X), b.transform(X), equal_nan=True)  # NaN: passthrough column
+
+
+def test_a_divergence_in_the_first_epoch_leaves_a_history_with_its_columns():
+    # history_ was a frame without columns (history_["valid_loss"] a KeyError), and the next
+    # cycle dropped the batches loss_curve_ held.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"v": rng.normal(size=300), "w": rng.normal(size=300)})
+    y = X["v"] * 2 + rng.normal(scale=0.1, size=300)
+    with pytest.warns(DivergenceWarning):
+        model = TabularRegressor(n_bags=1, random_state=0, epochs=2, lr=1e4, batch_size=300,
+                                 validation_fraction=None, metrics=["mae"]).fit(X, y)
+    assert len(model.history_) == 0 and {"train_loss", "valid_loss", "lr", "mae"} <= set(model.history_.columns)
+    before = len(model.loss_curve_)
+    assert before >= 1
+    model.fit_one_cycle(X, y, epochs=1, lr=1e-3)
+    assert len(model.loss_curve_) == before + 1 and len(model.history_) == 1
