@@ -74,11 +74,14 @@ class Recorder(Callback):
 
     # The columns every epoch's row holds besides the metrics (the learner adds epoch, lr and
     # valid_loss): a metric of one of these names would overwrite it.
-    LOG_COLUMNS = ("epoch", "train_loss", "train_loss_smooth", "time", "valid_loss", "lr")
+    LOG_COLUMNS = ("epoch", "train_loss", "train_loss_smooth", "step", "time", "valid_loss", "lr")
 
     def epoch_logs(self) -> dict[str, Any]:
         return {
             "train_loss": self._epoch_sum / max(self._epoch_n, 1),
+            # Batches run by the epoch's end (a point on the batch-loss curve): epochs of other
+            # cycles hold other numbers of batches, and a diverged epoch's batches are on the curve.
+            "step": len(self.losses),
             "train_loss_smooth": self.smooth_losses[-1] if self.smooth_losses else math.nan,
             "time": time.perf_counter() - self._start,
         }
@@ -120,7 +123,7 @@ class ProgressBar(Callback):
         self.bar = tqdm(total=learner.n_epochs, desc=self.desc, unit="epoch", leave=False)
 
     def after_epoch(self, learner: Learner, logs: dict[str, Any]) -> None:
-        shown = {k: f"{v:.4g}" for k, v in logs.items() if k not in ("epoch", "time", "lr")}
+        shown = {k: f"{v:.4g}" for k, v in logs.items() if k not in ("epoch", "step", "time", "lr")}
         self.bar.set_postfix(shown, refresh=False)
         self.bar.update(1)
 

@@ -890,12 +890,13 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         held = 0  # the epoch whose weights the model held when this cycle began
         if not reset and hasattr(self, "history_"):
             # Batches of an earlier cycle count whether or not it ended an epoch.
+            hist = hist.assign(step=hist["step"] + len(self.loss_curve_))
             losses = np.concatenate([self.loss_curve_, losses])
         if not reset and hasattr(self, "history_") and len(self.history_):
             held = getattr(self, "best_epoch_", 0)
             offset = int(self.history_["epoch"].max())
-            hist = pd.concat([self.history_, hist.assign(epoch=hist["epoch"] + offset)],
-                             ignore_index=True) if len(hist) else self.history_
+            hist = hist.assign(epoch=hist["epoch"] + offset)
+            hist = pd.concat([self.history_, hist], ignore_index=True) if len(hist) else self.history_
         self.history_ = hist
         self.loss_curve_ = losses
         # In history_'s numbering. A cycle that kept its starting weights (it diverged or met

@@ -40,8 +40,11 @@ def plot_losses(recorder_losses, smooth_losses, history, ax=None):
     ax.plot(steps, recorder_losses, alpha=0.3, label="train (raw)")
     ax.plot(steps, smooth_losses, label="train (EWMA)")
     if history is not None and "valid_loss" in history and len(history):
-        per_epoch = len(recorder_losses) / max(len(history), 1)
-        ax.plot((history["epoch"].to_numpy()) * per_epoch, history["valid_loss"], "o-", label="valid")
+        if "step" in history:  # the batch at each epoch's end
+            at = history["step"].to_numpy()
+        else:  # histories saved before "step": epochs of equal length assumed
+            at = history["epoch"].to_numpy() * len(recorder_losses) / len(history)
+        ax.plot(at, history["valid_loss"], "o-", label="valid")
     ax.set_xlabel("batch")
     ax.set_ylabel("loss")
     ax.set_title("Training and validation loss")

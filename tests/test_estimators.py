@@ -831,6 +831,24 @@ def test_plot_losses_without_validation_and_after_fine_tune(data):
     plt.close("all")
 
 
+def test_validation_points_sit_at_each_epochs_last_batch_across_cycles(data):
+    # plot_losses put epoch k at k x (batches / epochs): after a cycle on a table of another size
+    # (another number of batches per epoch) the points landed on the wrong batches.
+    import matplotlib.pyplot as plt
+
+    X, X_test = data
+    reg = fast(TabularRegressor, epochs=2, batch_size=32).fit(X, reg_target(X))
+    first = len(reg.loss_curve_)
+    big = pd.concat([X] * 3, ignore_index=True)
+    reg.fit_one_cycle(big, reg_target(big), epochs=2, eval_set=(X_test, reg_target(X_test)))
+    steps = reg.history_["step"].tolist()
+    per_epoch = -(-len(big) // 32)
+    assert steps[-2:] == [first + per_epoch, first + 2 * per_epoch] and steps[-1] == len(reg.loss_curve_)
+    ax = reg.plot_losses()
+    assert ax.lines[-1].get_xdata().tolist() == steps
+    plt.close("all")
+
+
 def test_average_weights_gives_another_model_and_is_validated(data):
     X, Xt = data
     for cls, target in ((TabularClassifier, clf_target), (TabularRegressor, reg_target)):
