@@ -60,6 +60,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def _int_in(low: int, high: int | None = None):
+    """An argparse type: an int in [low, high], refused by argparse naming the option (0 threads
+    was dropped silently, -1 failed deep in torch, and a negative seed blamed the hold-out)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an int, got {text!r}") from None
+        if value < low or high is not None and value > high:
+            span = f">= {low}" if high is None else f"in [{low}, {high}]"
+            raise argparse.ArgumentTypeError(f"must be an int {span}, got {value}")
+        return value
+
+    return parse
+
+
 def _one_line(err: BaseException) -> str:
     msg = " ".join(str(err).split()) or type(err).__name__
     # Errors we raise, and the ValueErrors of the estimators, already read as sentences; anything
@@ -116,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         default=0.2,
         help="share of rows held out to report validation metrics (default: %(default)s)",
     )
-    t.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    t.add_argument("--seed", type=_int_in(0, 2**32 - 1), default=0, help="random seed (default: %(default)s)")
     t.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -141,8 +158,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmark modules")
     b.add_argument("--out", default=None, help="results folder (default: benchmarks/results)")
-    b.add_argument("--threads", type=int, default=None, help="cap torch/OpenMP/BLAS threads")
-    b.add_argument("--jobs", type=int, default=None, help="run modules in this many worker processes at once")
+    b.add_argument("--threads", type=_int_in(1), default=None, help="cap torch/OpenMP/BLAS threads")
+    b.add_argument("--jobs", type=_int_in(1), default=None, help="run modules in this many worker processes at once")
     b.set_defaults(func=_bench)
 
     d = sub.add_parser("datasets", help="list the dataset cards")
@@ -550,9 +567,9 @@ def _bench(args: argparse.Namespace) -> int:
         argv += ["--only", *args.only]
     if args.out:
         argv += ["--out", args.out]
-    if args.threads:
+    if args.threads is not None:
         argv += ["--threads", str(args.threads)]
-    if args.jobs:
+    if args.jobs is not None:
         argv += ["--jobs", str(args.jobs)]
     return run.main(argv)
 

@@ -307,6 +307,13 @@ def test_bad_options(csv_dir, capsys):
     assert main(["train", train, "--target", "price", "--task", "banana"]) == 2
     assert "invalid choice" in capsys.readouterr().err
     assert main([]) == 2
+    # Ints out of range are named by argparse: 0 threads was dropped silently, -1 failed deep in
+    # torch after making the results folder, and a negative seed blamed the hold-out.
+    for argv, says in ((["bench", "--threads", "0"], "--threads: must be an int >= 1, got 0"),
+                       (["bench", "--jobs", "-2"], "--jobs: must be an int >= 1, got -2"),
+                       (["train", train, "--target", "price", "--seed", "-1"], "--seed: must be an int in [0,")):
+        assert main(argv) == 2
+        assert says in capsys.readouterr().err
 
 
 def test_a_number_target_with_a_stray_word_is_named_not_made_into_classes(tmp_path, capsys):
