@@ -475,7 +475,7 @@ class Learner:
             self.interrupted = True  # a caller that chains cycles (fine_tune) stops here too
             self.stop_reason = f"interrupted during epoch {self.epoch}"
             if self.warn_on_stop:
-                kept = f"the best weights so far (epoch {self.best_epoch})" if self.best_epoch else "the initial weights"
+                kept = f"the best weights so far (epoch {self.best_epoch})" if self.best_epoch else "the weights this cycle started from"
                 warnings.warn(
                     f"fit {self.stop_reason}; keeping {kept}",
                     UserWarning,
@@ -500,7 +500,7 @@ class Learner:
         self.stop_reason = f"the loss {what} at epoch {self.epoch} with lr={lr:.3g}"
         self.stop_advice = f"Try lr <= {lr / 10:.2g} (10x below where it diverged), or the suggestion of lr_find(X, y)."
         if self.warn_on_stop:
-            kept = f"the weights of epoch {self.best_epoch}" if self.best_epoch else "the initial weights"
+            kept = f"the weights of epoch {self.best_epoch}" if self.best_epoch else "the weights this cycle started from"
             warnings.warn(
                 f"training diverged: {self.stop_reason}. Restored {kept}. {self.stop_advice}",
                 DivergenceWarning,

@@ -135,7 +135,7 @@ def test_a_finite_blow_up_is_caught_and_the_weights_before_it_restored(kw):
     n = 300
     X = pd.DataFrame({"c": rng.choice(list("abc"), n), "v": rng.normal(size=n), "w": rng.normal(size=n)})
     y = X["v"] * 2 + (X["c"] == "a") + rng.normal(scale=0.1, size=n)
-    with pytest.warns(DivergenceWarning, match="Restored the initial weights"):
+    with pytest.warns(DivergenceWarning, match="Restored the weights this cycle started from"):
         model = TabularRegressor(n_bags=1, random_state=0, **kw).fit(X, y)
     assert model.diverged_ and model.best_epoch_ == 0
     torch.manual_seed(model.seed_)
