@@ -1386,6 +1386,9 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     def _adapt_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         classes = self._classes_after(y)
         if classes is self.classes_:
+            # The cycle weighs its own rows by the current class_weight, as its sampler draws them
+            # by the current sampling (a set_params(class_weight=...) after fit was ignored).
+            self.class_weight_ = class_weights(self.class_weight, y, classes, w)
             return
         # New classes: keep the body and embeddings, give the net a fresh head, weights and rule.
         weights = class_weights(self.class_weight, y, classes, w)  # may raise: before any state changes

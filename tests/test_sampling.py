@@ -557,6 +557,19 @@ def test_a_continued_cycle_without_eval_set_says_the_tuned_rule_was_not_tuned_ag
         clf.fit_one_cycle(X, y3, epochs=1)
 
 
+def test_continued_training_weighs_classes_by_the_current_class_weight():
+    # set_params(class_weight=...) after fit was ignored by the next cycle (class_weight_ was
+    # computed in fit only), while set_params(sampling=...) was honoured.
+    X, y = _imbalanced(300, pos=0.15)
+    clf = TabularClassifier(**FAST).fit(X, y)
+    assert clf.class_weight_ is None
+    clf.set_params(class_weight="balanced").fit_one_cycle(X, y, epochs=1)
+    counts = np.bincount(y)
+    np.testing.assert_allclose(clf.class_weight_, len(y) / (2 * counts))
+    clf.set_params(class_weight=None).fit_one_cycle(X, y, epochs=1)
+    assert clf.class_weight_ is None
+
+
 def test_warnings_name_the_callers_line_at_any_call_depth():
     # A fixed stacklevel pointed into estimators.py from fine_tune, one level deeper than fit.
     X, y = _imbalanced(300, pos=0.15)
