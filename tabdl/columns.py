@@ -281,6 +281,11 @@ def numeric_values(col: pd.Series, name: Any, date_advice: bool = False) -> np.n
         advice = ("convert it with pd.to_datetime (dates are read as seconds)"
                   if date_advice and iso_dates(col) is not None else "list it in cat_features or convert it")
         raise ValueError(f"continuous column {name!r} holds non-numeric values ({e}); {advice}") from None
+    return refuse_inf(v, name)
+
+
+def refuse_inf(v: np.ndarray, name: Any) -> np.ndarray:
+    """``v`` of the column ``name``, or a ValueError naming the column when it holds +/-inf."""
     if np.isinf(v).any():
         raise ValueError(f"column {name!r} contains +/-inf; replace it with NaN or a finite value")
     return v
@@ -337,9 +342,7 @@ def date_values(col: pd.Series, name: Any) -> np.ndarray:
             out[~text] = [scalar_number(v) for v in values[~text]]
         except (TypeError, ValueError):
             raise ValueError(f"continuous column {name!r} holds non-numeric values besides its dates") from None
-        if np.isinf(out).any():
-            raise ValueError(f"column {name!r} contains +/-inf; replace it with NaN or a finite value")
-    return out
+    return refuse_inf(out, name)
 
 
 def mean_std(v: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -145,14 +145,17 @@ def group_lrs(lr: float | slice, n_groups: int) -> np.ndarray:
     return np.full(n_groups, float(lr))
 
 
+def finite(value: numbers.Real) -> bool:
+    """math.isfinite, False for an int too large for a float (isfinite raises OverflowError)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _finite_positive(v: object) -> bool:
     # inf and NaN "diverged" at the first batch, and the advice read "Try lr <= nan".
-    if not isinstance(v, numbers.Real) or isinstance(v, (bool, np.bool_)):
-        return False
-    try:
-        return math.isfinite(v) and v > 0
-    except OverflowError:  # an int beyond any float
-        return False
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and finite(v) and v > 0
 
 
 def freeze_to(groups: Sequence[nn.Module], n: int) -> None:
