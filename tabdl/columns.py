@@ -227,8 +227,18 @@ _QUANTITY_KINDS = (*_TIME_KINDS, "decimal", "floating", "mixed-integer-float")
 
 
 def holds_quantities(col: pd.Series) -> bool:
-    """Whether an object column holds dates, times, durations, Decimals or floats (read as numbers)."""
-    return pd.api.types.infer_dtype(col, skipna=True) in _QUANTITY_KINDS
+    """Whether an object column holds dates, times, durations, Decimals or floats (read as numbers).
+    Floats that are all whole numbers are codes, as object ints are: a zip or store id that NaN
+    made float64 and ``astype(object)`` then boxed."""
+    kind = pd.api.types.infer_dtype(col, skipna=True)
+    if kind in ("floating", "mixed-integer-float"):
+        try:
+            values = np.asarray(col.dropna(), dtype=float)
+        except (TypeError, ValueError):
+            return True
+        finite = values[np.isfinite(values)]
+        return finite.size == 0 or not np.array_equal(finite, np.round(finite))
+    return kind in _QUANTITY_KINDS
 
 
 def holds_datetimes(col: pd.Series) -> bool:

@@ -941,30 +941,47 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self.diverged_, self.interrupted_ = bool(learner.diverged), bool(learner.interrupted)
         return self
 
-    def fine_tune(self, X: Any, y: Any, *, epochs: int = 3, freeze_epochs: int = 1,
-                  lr: float | slice = slice(1e-4, 1e-2), sample_weight: Any = None,
+    def fine_tune(self, X: Any, y: Any, *, epochs: int = 3, freeze_epochs: int | None = 1,
+                  lr: float | slice | None = None, sample_weight: Any = None,
                   eval_set: tuple[Any, ...] | None = None):
         """fastai's recipe for moving a fitted model to new data.
 
-        Train the head alone for ``freeze_epochs`` at the top LR, then unfreeze and train all
-        groups for ``epochs`` with discriminative LRs (``slice(lo, hi)`` spaces them from the
-        embeddings to the head). Preprocessing stats stay those of the first fit; a classifier
-        whose classes change gets a new head. ``sample_weight`` and ``eval_set`` as in ``fit``.
+        Train the head alone for ``freeze_epochs`` at the top LR (0 or None: no frozen phase),
+        then unfreeze and train all groups for ``epochs`` with discriminative LRs (``slice(lo,
+        hi)`` spaces them from the embeddings to the head). ``lr=None`` takes the estimator's
+        ``lr``: a float ``hi`` becomes ``slice(hi / 100, hi)``, as fastai's ``lr_mult=100``.
+        Preprocessing stats stay those of the first fit; a classifier whose classes change gets
+        a new head. ``sample_weight`` and ``eval_set`` as in ``fit``.
         """
         # Refused before the frozen phase trains: a refused call must leave the model as it was.
         check_is_fitted(self, "model_")
         check_epochs(epochs)
+        if freeze_epochs is None:
+            freeze_epochs = 0
         if freeze_epochs != 0:
-            check_epochs(freeze_epochs)
+            check_epochs(freeze_epochs, "freeze_epochs")
+        if lr is None:
+            lr = self.lr if isinstance(self.lr, slice) else slice(self.lr / 100, self.lr)
         group_lrs(lr, len(self.model_.layer_groups()))
         top = lr.stop if isinstance(lr, slice) else lr
         if freeze_epochs:
             self.freeze()
+            held: list[warnings.WarningMessage] = []
+            last = True
             try:
-                self.fit_one_cycle(X, y, epochs=freeze_epochs, lr=top, sample_weight=sample_weight, eval_set=eval_set)
+                with warnings.catch_warnings(record=True) as held:
+                    warnings.simplefilter("always")
+                    self.fit_one_cycle(X, y, epochs=freeze_epochs, lr=top, sample_weight=sample_weight,
+                                       eval_set=eval_set)
+                last = self.interrupted_
             finally:
                 self.unfreeze()
-            if self.interrupted_:
+                # threshold='auto' is tuned again after the unfrozen phase, which says itself what it
+                # could not tune: the frozen phase's word on it would only repeat (or contradict) that.
+                for w in held:
+                    if last or not str(w.message).startswith("threshold='auto'"):
+                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+            if last:
                 return self
         return self.fit_one_cycle(X, y, epochs=epochs, lr=lr, sample_weight=sample_weight, eval_set=eval_set)
 

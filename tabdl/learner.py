@@ -118,9 +118,9 @@ class RandomSampler:
         return torch.randperm(self.n, generator=g)
 
 
-def check_epochs(epochs: object) -> None:
+def check_epochs(epochs: object, name: str = "epochs") -> None:
     if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+        raise ValueError(f"{name} must be a positive int, got {epochs!r}")
 
 
 def group_lrs(lr: float | slice, n_groups: int) -> np.ndarray:

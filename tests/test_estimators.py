@@ -472,6 +472,23 @@ def test_fine_tune_changes_the_model_and_grows_history(data):
     assert all(p.requires_grad for p in reg.model_.parameters())  # unfrozen afterwards
 
 
+def test_fine_tune_defaults_follow_the_estimator(fitted_reg, data, monkeypatch):
+    # lr=None was refused (fit_one_cycle takes it as the estimator's lr), and so was
+    # freeze_epochs=None where 0 skipped the frozen phase.
+    X, _ = data
+    reg = copy.deepcopy(fitted_reg).set_params(lr=3e-3)
+    cycles = []
+    monkeypatch.setattr(reg, "fit_one_cycle", lambda X, y, **kw: cycles.append(kw) or reg)
+    reg.interrupted_ = False
+    reg.fine_tune(X, reg_target(X), epochs=1)
+    assert [c["lr"] for c in cycles] == [3e-3, slice(3e-5, 3e-3)]
+    cycles.clear()
+    reg.set_params(lr=slice(1e-5, 1e-3)).fine_tune(X, reg_target(X), epochs=1, freeze_epochs=None)
+    assert [c["lr"] for c in cycles] == [slice(1e-5, 1e-3)]
+    with pytest.raises(ValueError, match="^freeze_epochs must be a positive int"):
+        reg.fine_tune(X, reg_target(X), freeze_epochs=-1)
+
+
 @pytest.mark.parametrize("kw", [dict(epochs=0), dict(epochs=2.5), dict(freeze_epochs=-1),
                                 dict(lr=slice(0, 1e-2)), dict(lr=slice(1e-4, 1e-2, 2)), dict(lr=float("inf"))])
 def test_a_refused_fine_tune_leaves_the_model_as_it_was(fitted_reg, data, kw):

@@ -555,6 +555,12 @@ def test_object_columns_of_floats_are_continuous_as_their_array_is():
     assert_same(pre.transform(as_objects), fit(X).transform(X))
     # Ints as objects stay categories: astype(object) is how codes (zip codes) are marked so.
     assert fit(pd.DataFrame({"zip": pd.Series([10001, 10002, 10001, 10003], dtype=object)})).cat_names_ == ["zip"]
+    # So do whole-number floats as objects: a zip column that NaN made float64, then boxed.
+    zips = pd.Series([10001, 10002, np.nan, 10003]).astype(object)
+    pre = fit(pd.DataFrame({"zip": zips}))
+    assert pre.cat_names_ == ["zip"]
+    assert_same(pre.transform(pd.DataFrame({"zip": [10002]})), pre.transform(pd.DataFrame({"zip": zips[[1]]})))
+    assert fit(pd.DataFrame({"v": pd.Series([1.0, None, 2.0, 2.5], dtype=object)})).cont_names_ == ["v"]
     # Numbers beside text are still labels.
     assert fit(pd.DataFrame({"k": pd.Series([1, "x", 2, 3], dtype=object)})).cat_names_ == ["k"]
 

@@ -557,6 +557,20 @@ def test_a_continued_cycle_without_eval_set_says_the_tuned_rule_was_not_tuned_ag
         clf.fit_one_cycle(X, y3, epochs=1)
 
 
+def test_fine_tune_says_once_what_threshold_auto_could_not_tune():
+    # Both of fine_tune's cycles warned: the frozen phase's word on the cut was a repeat.
+    X, y = _imbalanced(300, pos=0.15)
+    Xv, yv = _imbalanced(120, pos=0.15, seed=1)
+    clf = TabularClassifier(threshold="auto", **FAST).fit(X, y, eval_set=(Xv, yv))
+    with pytest.warns(UserWarning) as rec:
+        clf.fine_tune(X, y, epochs=1, freeze_epochs=1)
+    assert [r.filename for r in rec if "cycle had none" in str(r.message)] == [__file__]
+    neg = yv == 0
+    with pytest.warns(UserWarning) as rec:
+        clf.fine_tune(X, y, epochs=1, freeze_epochs=1, eval_set=(Xv[neg], yv[neg]))
+    assert sum("validation rows hold only" in str(r.message) for r in rec) == 1
+
+
 def test_continued_training_weighs_classes_by_the_current_class_weight():
     # set_params(class_weight=...) after fit was ignored by the next cycle (class_weight_ was
     # computed in fit only), while set_params(sampling=...) was honoured.
