@@ -11,6 +11,7 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -92,6 +93,16 @@ class Recorder(Callback):
     @property
     def history(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
+
+
+def epoch_steps(history: pd.DataFrame, n_batches: int) -> np.ndarray:
+    """Each epoch's last batch on the loss curve of ``n_batches``: the "step" column, or for rows
+    saved before it (a model saved by an older tabdl) epochs of equal length."""
+    even = history["epoch"].to_numpy(dtype=float) * n_batches / max(len(history), 1)
+    if "step" not in history:
+        return even
+    steps = history["step"].to_numpy(dtype=float)
+    return np.where(np.isnan(steps), even, steps)
 
 
 class EarlyStopping(Callback):

@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
-from .callbacks import EarlyStopping, ProgressBar, Recorder, SmoothLoss
+from .callbacks import EarlyStopping, ProgressBar, Recorder, SmoothLoss, epoch_steps
 from .columns import check_unique_columns, mean_std, row_as_frame, tabular_tags
 from .ensemble import MemberLoss, NetBag, ensemble_head, out_of_bag
 from .guards import outside_tabdl, unchanged_on_error
@@ -892,7 +892,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                 held = getattr(self, "best_epoch_", 0)
                 offset = int(self.history_["epoch"].max())
                 hist = hist.assign(epoch=hist["epoch"] + offset)
-                hist = pd.concat([self.history_, hist], ignore_index=True) if len(hist) else self.history_
+                # A model saved before "step" was kept: its rows get theirs, not NaN.
+                old = self.history_.assign(step=epoch_steps(self.history_, len(self.loss_curve_)))
+                hist = pd.concat([old, hist], ignore_index=True) if len(hist) else old
         self.history_ = hist
         self.loss_curve_ = losses
         # In history_'s numbering. A cycle that kept its starting weights (it diverged or met

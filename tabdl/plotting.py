@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from .callbacks import epoch_steps
+
 __all__ = ["plot_lr_find", "plot_losses", "plot_embedding_map"]
 
 
@@ -40,11 +42,7 @@ def plot_losses(recorder_losses, smooth_losses, history, ax=None):
     ax.plot(steps, recorder_losses, alpha=0.3, label="train (raw)")
     ax.plot(steps, smooth_losses, label="train (EWMA)")
     if history is not None and "valid_loss" in history and len(history):
-        if "step" in history:  # the batch at each epoch's end
-            at = history["step"].to_numpy()
-        else:  # histories saved before "step": epochs of equal length assumed
-            at = history["epoch"].to_numpy() * len(recorder_losses) / len(history)
-        ax.plot(at, history["valid_loss"], "o-", label="valid")
+        ax.plot(epoch_steps(history, len(recorder_losses)), history["valid_loss"], "o-", label="valid")
     ax.set_xlabel("batch")
     ax.set_ylabel("loss")
     ax.set_title("Training and validation loss")

@@ -866,6 +866,24 @@ def test_validation_points_sit_at_each_epochs_last_batch_across_cycles(data):
     plt.close("all")
 
 
+def test_a_history_saved_before_step_keeps_its_points_after_another_cycle(data):
+    # Its rows got step NaN when a new cycle was appended, and plot_losses dropped their points.
+    import matplotlib.pyplot as plt
+
+    X, X_test = data
+    valid = (X_test, reg_target(X_test))
+    reg = fast(TabularRegressor, epochs=2, batch_size=32).fit(X, reg_target(X), eval_set=valid)
+    reg.history_ = reg.history_.drop(columns="step")  # as an older tabdl saved it
+    first = len(reg.loss_curve_)
+    reg.fit_one_cycle(X, reg_target(X), epochs=1, eval_set=valid)
+    steps = reg.history_["step"].tolist()
+    assert not np.isnan(steps).any()
+    assert steps == [first / 2, first, first + first / 2]
+    ax = reg.plot_losses()
+    assert ax.lines[-1].get_xdata().tolist() == steps
+    plt.close("all")
+
+
 def test_average_weights_gives_another_model_and_is_validated(data):
     X, Xt = data
     for cls, target in ((TabularClassifier, clf_target), (TabularRegressor, reg_target)):
