@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
+import weakref
 from typing import Any
 
 import numpy as np
@@ -122,7 +123,8 @@ def category_keys(col: pd.Series) -> np.ndarray:
 #   widens float32 when it boxes a row as objects (the one-row path), and files saved before
 #   float32 values kept their own digits hold the widened keys.
 # - A date with and without its midnight time, in UTC: Timestamps key as "2024-01-08 00:00:00",
-#   while ISO text (a CSV, JSON) and .dt.date objects key as "2024-01-08".
+#   while ISO text (a CSV, JSON) and .dt.date objects key as "2024-01-08", and UTC Timestamps as
+#   "2024-01-08 00:00:00+00:00". Another zone's instants are not UTC's: they keep their own keys.
 _FLAG_ALIAS = {"True": "1", "False": "0", "1": "True", "0": "False"}
 _FLOAT_KEY = re.compile(r"-?\d+(?:\.\d+(?:e[+-]?\d+)?|e[+-]?\d+)")  # repr of a float that is no int
 _DATE_KEY = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
@@ -146,10 +148,27 @@ def _aliases(key: str | None) -> tuple[str, ...]:
         ts = pd.Timestamp(key)
         if ts.tz is not None:
             ts = ts.tz_convert("UTC").tz_localize(None)
+        # and as a UTC value keys it, for a column that was tz-aware (UTC) at fit
         spellings = (str(ts), ts.date().isoformat()) if ts == ts.normalize() else (str(ts),)
+        spellings += (str(ts.tz_localize("UTC")),)
     except (ValueError, OverflowError, NotImplementedError):  # 2024-02-30, year 0
         return ()
     return tuple(k for k in spellings if k != key)
+
+
+# Whether a vocabulary holds date keys, by id(vocab): a fitted vocabulary is searched once, not at
+# every transform. The weak reference drops the entry when the Index is freed (ids are reused).
+_DATED_VOCABS: dict[int, tuple[weakref.ref, bool]] = {}
+
+
+def _holds_date_keys(vocab: pd.Index) -> bool:
+    hit = _DATED_VOCABS.get(id(vocab))
+    if hit is not None and hit[0]() is vocab:
+        return hit[1]
+    dated = bool(pd.Series(vocab, dtype=object).str.fullmatch(_DATE_KEY.pattern, na=False).any())
+    key = id(vocab)
+    _DATED_VOCABS[key] = (weakref.ref(vocab, lambda _: _DATED_VOCABS.pop(key, None)), dated)
+    return dated
 
 
 def _alias_codes(keys: np.ndarray, vocab: pd.Index) -> np.ndarray:
@@ -160,7 +179,7 @@ def _alias_codes(keys: np.ndarray, vocab: pd.Index) -> np.ndarray:
     s = pd.Series(keys, dtype=object)
     maybe = s.isin(list(_FLAG_ALIAS)) | s.str.fullmatch(_FLOAT_KEY.pattern)
     dates = s.str.fullmatch(_DATE_KEY.pattern)
-    if dates.any() and pd.Series(vocab, dtype=object).str.fullmatch(_DATE_KEY.pattern, na=False).any():
+    if dates.any() and _holds_date_keys(vocab):
         maybe |= dates  # dates are parsed one by one: only when the vocabulary holds dates at all
     rows = np.flatnonzero(maybe.to_numpy(dtype=bool))
     spelled = [_aliases(k) for k in keys[rows]]

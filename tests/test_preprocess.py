@@ -1,5 +1,6 @@
 # NOTE: exact comparisons use torch.equal; torch.testing.assert_close imports torch.distributed
 # on first use (~2.5 s), which these small tests do not need.
+import gc
 import json
 import pickle
 
@@ -195,6 +196,30 @@ def test_date_categories_meet_their_text_date_and_utc_spellings():
     paris = pd.DataFrame({"w": weeks.dt.tz_localize("Europe/Paris").astype(object), "t": noon.astype(object)})
     assert pre.transform(paris)[0][:, 0].tolist() == [0, 0, 0]
     assert pre.transform(pd.DataFrame({"w": ["2024-02-30"] * 3, "t": noon}))[0][:, 0].tolist() == [0, 0, 0]
+
+
+def test_utc_date_categories_meet_their_naive_and_text_spellings():
+    # Fitted tz-aware in UTC, the keys hold "+00:00": naive dates, ISO text and "Z" text were unseen.
+    weeks = pd.Series(pd.date_range("2024-01-01", periods=3, freq="W-MON"))
+    pre = fit(pd.DataFrame({"w": pd.concat([weeks.dt.tz_localize("UTC")] * 2, ignore_index=True)}),
+              cat_features=["w"])
+    want = pre.transform(pd.DataFrame({"w": weeks.dt.tz_localize("UTC")}))[0]
+    assert sorted(want.flatten().tolist()) == [1, 2, 3]
+    for w in (weeks, weeks.dt.strftime("%Y-%m-%d"), weeks.dt.strftime("%Y-%m-%dT%H:%M:%SZ"), weeks.dt.date):
+        X = pd.DataFrame({"w": w.astype(object)})
+        assert torch.equal(pre.transform(X)[0], want)
+        for i in range(3):
+            assert torch.equal(pre.transform_row(X.iloc[i].to_dict())[0], want[i : i + 1])
+    vocab = pre._index[0]
+    category_codes(pd.Series(["2024-01-08"]), vocab)
+    from tabdl import columns
+
+    # The vocabulary is searched for date keys once, and forgotten with it.
+    assert columns._DATED_VOCABS[id(vocab)][1] is True
+    n = len(columns._DATED_VOCABS)
+    del pre, vocab
+    gc.collect()
+    assert len(columns._DATED_VOCABS) == n - 1
 
 
 def test_str_at_fit_matches_float_at_predict():
