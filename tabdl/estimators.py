@@ -22,7 +22,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from .callbacks import EarlyStopping, ProgressBar, Recorder, SmoothLoss, epoch_steps
-from .columns import check_unique_columns, mean_std, row_as_frame, tabular_tags
+from .columns import category_keys, check_unique_columns, mean_std, row_as_frame, tabular_tags
 from .ensemble import MemberLoss, NetBag, ensemble_head, out_of_bag
 from .guards import outside_tabdl, unchanged_on_error
 from .io import SaveMixin
@@ -1395,7 +1395,19 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         label (new rows may lack a rare class, and the head stays: replacing it dropped the missing
         classes from classes_ for good), else y's own (a fresh head)."""
         classes = np.unique(y)
-        return self.classes_ if np.isin(classes, self.classes_).all() else classes
+        if np.isin(classes, self.classes_).all():
+            return self.classes_
+        # The fitted labels in another type (text "1" for the int 1, from a CSV) are not new
+        # classes: a fresh head would silently throw the learned one away.
+        fitted = set(category_keys(pd.Series(self.classes_, dtype=object)))
+        same = [c for c, k in zip(classes, category_keys(pd.Series(classes, dtype=object))) if k in fitted]
+        if same and {_label_kind(c) for c in classes} != {_label_kind(c) for c in self.classes_}:
+            raise ValueError(
+                f"y holds {_label(same[0])!r} ({_label_kind(same[0])}) where the model's classes are "
+                f"{_label_kind(self.classes_[0])}, such as {_label(self.classes_[0])!r}: convert y to that type "
+                "(labels of another type would be new classes, and replace the trained head)"
+            )
+        return classes
 
     def _encode_for(self, y_new: np.ndarray, y: np.ndarray) -> torch.Tensor:
         return self._encode_target(y_new, self._classes_after(y))

@@ -512,6 +512,21 @@ def test_fine_tune_with_new_classes_swaps_the_head(fitted_clf, data):
     assert clf.predict_proba(X.iloc[:4]).shape == (4, 3)
 
 
+def test_continued_training_on_the_classes_as_text_is_refused(data):
+    # int classes continued on "0"/"1" from a CSV got a fresh head for "new" classes, silently.
+    X, X_test = data
+    as_ints = (clf_target(X) == "yes").astype(int)
+    clf = fast(TabularClassifier, epochs=2).fit(X, as_ints)
+    before = clf.predict_proba(X_test)
+    as_text = as_ints.astype(str)
+    with pytest.raises(ValueError, match=r"y holds '0' \(text\) where the model's classes are number, such as 0"):
+        clf.fit_one_cycle(X, as_text, epochs=1)
+    with pytest.raises(ValueError, match="convert y to that type"):
+        clf.fine_tune(X, as_text, epochs=1)
+    np.testing.assert_array_equal(clf.predict_proba(X_test), before)
+    assert clf.classes_.tolist() == [0, 1]
+
+
 def test_fine_tune_on_rows_lacking_a_class_keeps_the_head(data):
     # New rows without one of the classes once got a fresh head and a classes_ without it: the
     # model could never predict that class again.
