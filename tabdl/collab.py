@@ -88,8 +88,8 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
     default the first two columns); ids may be ints or strings; y holds the ratings.
 
     ``kind="dot"`` predicts ``sigmoid(u . i + b_u + b_i + g)`` scaled to ``y_range``. An unknown
-    user or item has a zero factor and a zero bias, so it falls back to the global mean plus
-    the biases that are known; predictions never leave ``y_range``. Ids seen fewer than
+    user or item has a zero factor and a zero bias, so it falls back to the trained global bias
+    ``g`` (it starts at the mean rating) plus the biases that are known; predictions never leave ``y_range``. Ids seen fewer than
     ``min_count`` times in training are treated as unknown.
 
     Regularisation (kind="dot"): ``reg`` and ``bias_reg`` are L2 penalties per rating on the
@@ -445,7 +445,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         return sparse.csr_matrix((data, self.seen_items_, self.seen_indptr_), shape=shape)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Ratings for (user, item) rows; unknown ids fall back to the global mean and known biases."""
+        """Ratings for (user, item) rows; unknown ids fall back to the global bias and known biases."""
         return self._to_output(self._raw(X))
 
     # >>> learned tables

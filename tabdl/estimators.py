@@ -1010,7 +1010,18 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             torch.manual_seed(probe.seed_)
             if probe is not self:
                 probe._build_model(train)
-            return probe._learner(len(train)).lr_find(train, start_lr=start_lr, end_lr=end_lr, num_it=num_it)
+            result = probe._learner(len(train)).lr_find(train, start_lr=start_lr, end_lr=end_lr, num_it=num_it)
+        if int(np.nanargmin(result.losses)) < max(len(result.losses) // 10, 1):
+            # The suggestions then sit at start_lr (a fitted model probed at its minimum): no LR to train at.
+            where = "this fitted model is likely at its minimum; probe an unfitted estimator" if probe is self \
+                else "the sweep started too high: lower start_lr"
+            warnings.warn(
+                f"lr_find: the loss never fell below its value at start_lr={start_lr:.3g}, so the suggestions "
+                f"say little ({where})",
+                UserWarning,
+                stacklevel=outside_tabdl(),
+            )
+        return result
 
     # >>> prediction
     def _encode_X(self, X: Any) -> TensorData:

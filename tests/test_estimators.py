@@ -573,6 +573,19 @@ def test_lr_find_and_plots(fitted_reg, data):
     plt.close("all")
 
 
+def test_lr_find_says_when_the_loss_never_fell(data):
+    # On a fitted model the curve only rises: .suggestion came back as start_lr, silently.
+    X, _ = data
+    y = reg_target(X)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="lr_find")
+        fast(TabularRegressor).lr_find(X, y, num_it=40)
+    fitted = fast(TabularRegressor, epochs=20, validation_fraction=None).fit(X, y)
+    with pytest.warns(UserWarning, match="never fell.*this fitted model is likely at its minimum") as rec:
+        result = fitted.lr_find(X, y, num_it=40)
+    assert result.suggestion <= result.lrs[len(result.lrs) // 10] and rec[0].filename == __file__
+
+
 def test_device_auto_resolves(fitted_reg):
     assert fitted_reg.device_ == ("cuda" if torch.cuda.is_available() else "cpu")
 
