@@ -5,11 +5,13 @@ A metric is called as ``metric(y_true, output)``:
 - regression: ``y_true`` and ``output`` hold values in the target's own units.
 
 ``metric(y_true, output, sample_weight=w)`` weighs the rows (the estimators' ``sample_weight``):
-the built-in metrics pass it to scikit-learn; a metric from a plain callable ignores it.
+the built-in metrics pass it to scikit-learn, and so does a callable that takes a
+``sample_weight`` keyword; a callable without one scores the rows unweighted.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -146,6 +148,15 @@ METRICS: dict[str, Metric] = {
 }
 
 
+def _takes_weights(func: Callable[..., Any]) -> bool:
+    """Whether a callable takes scikit-learn's ``sample_weight`` keyword (named, or ``**kwargs``)."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):  # some builtins have no signature
+        return False
+    return any(p.name == "sample_weight" and p.kind != p.POSITIONAL_ONLY or p.kind == p.VAR_KEYWORD for p in params)
+
+
 def get_metric(metric: Any) -> Metric:
     """A Metric from a name in METRICS, a Metric, or a callable ``f(y_true, output)``."""
     if isinstance(metric, Metric):
@@ -156,7 +167,7 @@ def get_metric(metric: Any) -> Metric:
         except KeyError:
             raise ValueError(f"unknown metric {metric!r}; choose from {sorted(METRICS)}") from None
     if callable(metric):
-        return Metric(getattr(metric, "__name__", "metric"), metric, "proba")
+        return Metric(getattr(metric, "__name__", "metric"), metric, "proba", takes_weights=_takes_weights(metric))
     raise ValueError(f"metrics entries must be names or callables, got {metric!r}")
 
 

@@ -382,7 +382,7 @@ def test_history_metrics_weigh_the_validation_rows():
         mean_squared_error(yv[gv == 1], pred) ** 0.5, rel=1e-4)
 
 
-def test_metrics_pass_weights_to_scikit_learn_and_callables_ignore_them():
+def test_metrics_pass_weights_to_scikit_learn_and_to_callables_that_take_them():
     from sklearn.metrics import f1_score, roc_auc_score
 
     from tabdl.metrics import METRICS, get_metric
@@ -394,6 +394,13 @@ def test_metrics_pass_weights_to_scikit_learn_and_callables_ignore_them():
     assert METRICS["roc_auc"](y, proba, sample_weight=w) == pytest.approx(roc_auc_score(y, proba[:, 1], sample_weight=w))
     mine = get_metric(lambda y_true, out: float(out[:, 1].mean()))
     assert mine(y, proba, sample_weight=w) == pytest.approx(proba[:, 1].mean())
+    # A callable with scikit-learn's keyword gets the weights (named, or through **kwargs).
+    weighted = get_metric(lambda y_true, out, sample_weight=None: float(np.average(out[:, 1], weights=sample_weight)))
+    assert weighted(y, proba, sample_weight=w) == pytest.approx(np.average(proba[:, 1], weights=w))
+    assert weighted(y, proba) == pytest.approx(proba[:, 1].mean())
+    assert get_metric(lambda y_true, out, **kw: float(np.average(out[:, 1], weights=kw.get("sample_weight"))))(
+        y, proba, sample_weight=w) == pytest.approx(np.average(proba[:, 1], weights=w))
+    assert not get_metric(max).takes_weights  # a builtin: no signature to read
 
 
 def test_one_weighted_class_is_refused():
