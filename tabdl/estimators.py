@@ -922,6 +922,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         # Bad arguments are refused before anything changes (the classifier's head for new
         # classes, MatrixFactorization's neighbour tables): the learner checks them only later.
+        # The estimator's parameters too, as fit checks them: set_params after fit (a float
+        # threshold, batch_size=0) otherwise reached the cycle unchecked.
+        self._validate_params()
         check_epochs(epochs)
         group_lrs(self.lr if lr is None else lr, len(self.model_.layer_groups()))
         X, y = self._check_X_y_fit(self._check_X_predict(X), y)
@@ -930,18 +933,27 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         w = self._train_weights(sample_weight, len(X))
         train = TensorData(*self.preprocessor_.transform(X), self._encode_for(y, y), _weight_tensor(w))
         valid = None if eval_set is None else self._eval_tensors(self._check_eval_set(eval_set), y)
-        self._adapt_target(y, w)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed_ + len(self.history_))
-            learner = self._cycle_learner(train, self._early_stopping(valid), continued=True)
-            # epochs as given: the learner refuses a non-int (int() turned 1.7 into 1 silently)
-            learner.fit_one_cycle(train, epochs, self.lr if lr is None else lr, valid=valid)
-        raw = self._valid_raw(learner, valid)
-        self._after_training(learner, train, None if raw is None else (valid, raw))
-        self._store_history(learner, reset=False)
+        with unchanged_on_error(self):
+            # The cycle trains a copy, so that an error part-way (a metric that raises) leaves
+            # the fitted weights as they were, not mid-cycle ones beside the old history_.
+            self._own_model()
+            self._adapt_target(y, w)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed_ + len(self.history_))
+                learner = self._cycle_learner(train, self._early_stopping(valid), continued=True)
+                # epochs as given: the learner refuses a non-int (int() turned 1.7 into 1 silently)
+                learner.fit_one_cycle(train, epochs, self.lr if lr is None else lr, valid=valid)
+            raw = self._valid_raw(learner, valid)
+            self._after_training(learner, train, None if raw is None else (valid, raw))
+            self._store_history(learner, reset=False)
         # Ctrl-C: fine_tune runs no further cycle
         self.diverged_, self.interrupted_ = bool(learner.diverged), bool(learner.interrupted)
         return self
+
+    def _own_model(self) -> None:
+        """Replace model_ (and its config) by copies, to change in place inside ``unchanged_on_error``."""
+        self.model_ = copy.deepcopy(self.model_)
+        self.model_config_ = copy.deepcopy(self.model_config_)
 
     def fine_tune(self, X: Any, y: Any, *, epochs: int = 3, freeze_epochs: int | None = 1,
                   lr: float | slice | None = None, sample_weight: Any = None,
@@ -957,6 +969,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """
         # Refused before the frozen phase trains: a refused call must leave the model as it was.
         check_is_fitted(self, "model_")
+        self._validate_params()
         check_epochs(epochs)
         if freeze_epochs is None:
             freeze_epochs = 0
@@ -966,26 +979,31 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             lr = self.lr if isinstance(self.lr, slice) else slice(self.lr / 100, self.lr)
         group_lrs(lr, len(self.model_.layer_groups()))
         top = lr.stop if isinstance(lr, slice) else lr
-        if freeze_epochs:
-            self.freeze()
-            held: list[warnings.WarningMessage] = []
-            last = True
-            try:
-                with warnings.catch_warnings(record=True) as held:
-                    warnings.simplefilter("always")
-                    self.fit_one_cycle(X, y, epochs=freeze_epochs, lr=top, sample_weight=sample_weight,
-                                       eval_set=eval_set)
-                last = self.interrupted_
-            finally:
-                self.unfreeze()
-                # threshold='auto' is tuned again after the unfrozen phase, which says itself what it
-                # could not tune: the frozen phase's word on it would only repeat (or contradict) that.
-                for w in held:
-                    if last or not str(w.message).startswith("threshold='auto'"):
-                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
-            if last:
-                return self
-        return self.fit_one_cycle(X, y, epochs=epochs, lr=lr, sample_weight=sample_weight, eval_set=eval_set)
+        # One call: an error in the unfrozen phase also undoes the frozen one (each trains a copy),
+        # and freezing acts on a copy, so the model the call started from keeps its own flags.
+        with unchanged_on_error(self):
+            self._own_model()
+            if freeze_epochs:
+                self.freeze()
+                held: list[warnings.WarningMessage] = []
+                last = True
+                try:
+                    with warnings.catch_warnings(record=True) as held:
+                        warnings.simplefilter("always")
+                        self.fit_one_cycle(X, y, epochs=freeze_epochs, lr=top, sample_weight=sample_weight,
+                                           eval_set=eval_set)
+                    last = self.interrupted_
+                finally:
+                    self.unfreeze()
+                    # threshold='auto' is tuned again after the unfrozen phase, which says itself what it
+                    # could not tune: the frozen phase's word on it would only repeat (or contradict) that.
+                    for w in held:
+                        if last or not str(w.message).startswith("threshold='auto'"):
+                            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+                if last:
+                    return self
+            self.unfreeze()  # every group trains, whatever froze them before (freeze_epochs=0 too)
+            return self.fit_one_cycle(X, y, epochs=epochs, lr=lr, sample_weight=sample_weight, eval_set=eval_set)
 
     def _adapt_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         """Hook for fine_tune on new data (the classifier swaps its head for new classes); ``w``
@@ -1216,9 +1234,10 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
       probabilities. ``None``: argmax. A float (binary only): predict ``classes_[1]`` when its
       probability is >= the float. ``"auto"``: tuned after training on the validation part
       only (``validation_fraction`` or ``eval_set``, never training rows) to maximise
-      ``threshold_metric``. Binary: the cut on P(classes_[1]) that maximises the metric's
-      expected value once the validation probabilities are Platt-calibrated
-      (``tabdl.sampling.tune_threshold``). Multiclass: prior correction,
+      ``threshold_metric`` (a name, or a callable ``f(y_true, y_pred)`` of class codes such as
+      ``partial(fbeta_score, beta=2)``). Binary: the cut on P(classes_[1]) that maximises the
+      metric's expected value once the validation probabilities are Platt-calibrated
+      (``tabdl.sampling.tune_threshold``; a callable: the best cut of bootstrap resamples). Multiclass: prior correction,
       ``argmax(proba / prior**a)`` with ``prior`` the class shares the loss saw in training
       (after sampling and class weights) and ``a`` in [0, 1] tuned.
 
@@ -1289,8 +1308,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
                 f"TabularClassifier needs at least 2 classes with sample_weight > 0, got 1 class "
                 f"({_label(weighted[0])!r}); the other classes' rows all weigh 0"
             )
-        if self.threshold not in (None, "auto") and len(self.classes_) != 2:
-            raise ValueError(f"a float threshold needs a binary target, got {len(self.classes_)} classes; use 'auto'")
+        self._check_float_threshold(self.classes_)
         self.class_weight_ = class_weights(self.class_weight, y, self.classes_, w)
         warn_if_accuracy_misleading(self.metrics, y)
 
@@ -1423,8 +1441,13 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     def _encode_for(self, y_new: np.ndarray, y: np.ndarray) -> torch.Tensor:
         return self._encode_target(y_new, self._classes_after(y))
 
+    def _check_float_threshold(self, classes: np.ndarray) -> None:
+        if self.threshold not in (None, "auto") and len(classes) != 2:
+            raise ValueError(f"a float threshold needs a binary target, got {len(classes)} classes; use 'auto'")
+
     def _adapt_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         classes = self._classes_after(y)
+        self._check_float_threshold(classes)
         if classes is self.classes_:
             # The cycle weighs its own rows by the current class_weight, as its sampler draws them
             # by the current sampling (a set_params(class_weight=...) after fit was ignored).

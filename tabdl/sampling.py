@@ -249,9 +249,13 @@ def class_weights(spec: Any, y: Any, classes: np.ndarray, sample_weight: Any = N
     if not (spec == "balanced" or isinstance(spec, Mapping)):
         raise ValueError(f"class_weight must be None, 'balanced' or a dict {{label: weight}}, got {spec!r}")
     if isinstance(spec, Mapping):
-        bad = {k: w for k, w in spec.items() if isinstance(w, bool) or not isinstance(w, numbers.Real) or not w > 0}
+        # Within float32's normal range: the loss holds them as float32, where inf (or 1e300,
+        # which overflows to it) made every loss NaN and read as a divergence.
+        f32 = np.finfo(np.float32)
+        bad = {k: w for k, w in spec.items()
+               if isinstance(w, bool) or not isinstance(w, numbers.Real) or not f32.tiny <= w <= f32.max}
         if bad:
-            raise ValueError(f"class_weight values must be positive numbers, got {bad}")
+            raise ValueError(f"class_weight values must be finite positive numbers (within float32's range), got {bad}")
         # Looked up here, not by compute_class_weight: it casts the labels with int(), so text
         # labels such as "1"/"2" missed their own keys, and it blamed a listed class for a key
         # that is no class at all. Its rule is kept: keys for classes this y lacks are fine (a
@@ -337,9 +341,16 @@ def prior_corrected_loss(
 
 
 def label_metric(name: Any) -> Metric:
-    """A metric of hard labels (``kind == "label"``) from ``tabdl.metrics``, for decision rules."""
+    """A metric of hard labels (``kind == "label"``) from ``tabdl.metrics``, for decision rules.
+    A plain callable is one: ``f(y_true, y_pred)`` of class codes 0..k-1, as scikit-learn's
+    ``fbeta_score`` (binary: class 1 is ``classes_[1]``), higher is better (wrap a loss as
+    ``Metric(name, f, "label", greater_is_better=False)``)."""
     labels = sorted(k for k, v in METRICS.items() if v.kind == "label")
-    hint = f"threshold_metric must be a metric of hard labels ({', '.join(map(repr, labels))}) or a label Metric"
+    hint = (f"threshold_metric must be a metric of hard labels ({', '.join(map(repr, labels))}), a callable "
+            "f(y_true, y_pred) of class codes, or a label Metric")
+    if callable(name) and not isinstance(name, Metric):
+        return Metric(getattr(name, "__name__", "threshold_metric"), name, "label",
+                      takes_weights=get_metric(name).takes_weights)
     try:
         m = get_metric(name)
     except ValueError:  # get_metric's words are about metrics= entries

@@ -503,6 +503,63 @@ def test_a_refused_fine_tune_leaves_the_model_as_it_was(fitted_reg, data, kw):
     assert len(reg.history_) == rows
 
 
+@pytest.mark.parametrize("params", [dict(batch_size=0), dict(patience="2"), dict(weight_decay=-1.0),
+                                    dict(threshold=2.0), dict(threshold=0.3, multiclass=True)])
+def test_continued_training_checks_the_parameters_fit_checks(data, params):
+    # set_params after fit reached the cycle unchecked: a bare ZeroDivisionError, or a float cut
+    # on three classes that never predicted the third.
+    X, X_test = data
+    params = dict(params)
+    y = np.digitize(X["num"].to_numpy(), [-0.5, 0.5]) if params.pop("multiclass", False) else clf_target(X)
+    clf = fast(TabularClassifier, epochs=1).fit(X, y)
+    before, rows = clf.predict_proba(X_test), len(clf.history_)
+    clf.set_params(**params)
+    name = next(iter(params))
+    for call in (lambda: clf.fit_one_cycle(X, y, epochs=1), lambda: clf.fine_tune(X, y, epochs=1)):
+        with pytest.raises(ValueError, match=name):
+            call()
+        np.testing.assert_array_equal(clf.predict_proba(X_test), before)
+        assert len(clf.history_) == rows
+
+
+def test_an_error_inside_a_continued_cycle_keeps_the_fitted_model(data):
+    # The weights had moved mid-cycle while history_ and loss_curve_ said nothing happened.
+    X, X_test = data
+    y = clf_target(X)
+    clf = fast(TabularClassifier, epochs=2).fit(X, y)
+    before, rows, curve = clf.predict_proba(X_test), len(clf.history_), len(clf.loss_curve_)
+    calls = []
+
+    def flaky(y_true, output):
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("metric failed")
+        return 0.0
+
+    clf.set_params(metrics=[flaky])
+    for call in (lambda: clf.fit_one_cycle(X, y, epochs=3, eval_set=(X, y)),
+                 lambda: clf.fine_tune(X, y, epochs=3, freeze_epochs=1, eval_set=(X, y))):
+        calls.clear()
+        with pytest.raises(ValueError, match="metric failed"):
+            call()
+        np.testing.assert_array_equal(clf.predict_proba(X_test), before)
+        assert (len(clf.history_), len(clf.loss_curve_)) == (rows, curve)
+        assert all(p.requires_grad for p in clf.model_.parameters())  # the frozen phase froze a copy
+
+
+def test_fine_tune_without_a_frozen_phase_unfreezes(data):
+    # freeze_epochs=0 after freeze() trained the head alone.
+    X, _ = data
+    y = reg_target(X)
+    reg = fast(TabularRegressor, epochs=1).fit(X, y)
+    before = {k: v.clone() for k, v in reg.model_.state_dict().items()}
+    reg.freeze().fine_tune(X, y, epochs=1, freeze_epochs=0)
+    assert all(p.requires_grad for p in reg.model_.parameters())
+    after = reg.model_.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert any(not k.startswith("head") for k in moved), moved
+
+
 def test_fine_tune_with_new_classes_swaps_the_head(fitted_clf, data):
     X, _ = data
     clf = clone(fitted_clf).fit(X, clf_target(X))
@@ -533,10 +590,10 @@ def test_fine_tune_on_rows_lacking_a_class_keeps_the_head(data):
     X, _ = data
     three = np.array(["a", "b", "c"])[np.digitize(X["num"].to_numpy(), [-0.5, 0.5])]
     clf = fast(TabularClassifier, epochs=2, n_bags=1).fit(X, three)
-    head = clf.model_.head[0]
     rows = three != "a"
+    classes, n_out = clf.classes_, clf.model_config_["n_out"]
     clf.fine_tune(X[rows], three[rows], epochs=1, freeze_epochs=1)
-    assert list(clf.classes_) == ["a", "b", "c"] and clf.model_.head[0] is head
+    assert clf.classes_ is classes and clf.model_config_["n_out"] == n_out == 3  # the new-head path sets both
     assert clf.predict_proba(X.iloc[:4]).shape == (4, 3)
 
 

@@ -226,6 +226,9 @@ def test_class_weights_balanced_and_dict():
         class_weights("heavy", y, classes)
     with pytest.raises(ValueError, match="class_weight"):
         class_weights({"b": -1}, y, classes)
+    for huge in (float("inf"), 1e300, float("nan")):  # inf made every loss NaN: read as a divergence
+        with pytest.raises(ValueError, match="finite positive numbers"):
+            class_weights({"b": huge}, y, classes)
     # Text labels that read as ints (codes from a CSV) missed their own keys inside
     # compute_class_weight, which casts labels with int(); a key that is no class is named.
     digits = np.array(["1", "2"])
@@ -287,7 +290,7 @@ def test_tune_threshold_finds_the_separating_cut():
     with pytest.raises(ValueError, match="threshold_metric"):
         tune_threshold(y, p, "roc_auc")
     for bad in (None, "nope"):  # get_metric's own words spoke of "metrics entries"
-        with pytest.raises(ValueError, match=r"threshold_metric must be .*'f1', 'mcc'\) or a label Metric, got"):
+        with pytest.raises(ValueError, match=r"threshold_metric must be .*'f1', 'mcc'\), a callable .* or a label Metric, got"):
             tune_threshold(y, p, bad)
 
 
@@ -555,6 +558,22 @@ def test_a_continued_cycle_without_eval_set_says_the_tuned_rule_was_not_tuned_ag
     y3 = np.where(np.arange(len(y)) % 10 == 0, 2, y)
     with pytest.warns(UserWarning, match=r"cycle had none: predict takes the most probable class"):
         clf.fit_one_cycle(X, y3, epochs=1)
+
+
+def test_a_callable_threshold_metric_tunes_the_cut():
+    # It was refused as "an AUC-type score"; a callable of hard labels is what sklearn users have.
+    from functools import partial
+
+    from sklearn.metrics import fbeta_score
+
+    X, y = _imbalanced(400, pos=0.2)
+    recall_heavy = TabularClassifier(threshold="auto", threshold_metric=partial(fbeta_score, beta=4), **FAST).fit(X, y)
+    precise = TabularClassifier(threshold="auto", threshold_metric=partial(fbeta_score, beta=0.25), **FAST).fit(X, y)
+    np.testing.assert_array_equal(recall_heavy.predict_proba(X), precise.predict_proba(X))  # the same net
+    assert recall_heavy.threshold_ < precise.threshold_
+    assert recall_heavy.predict(X).sum() > precise.predict(X).sum()
+    with pytest.raises(ValueError, match="a callable f\\(y_true, y_pred\\) of class codes"):
+        TabularClassifier(threshold="auto", threshold_metric="roc_auc", **FAST).fit(X, y)
 
 
 def test_fine_tune_says_once_what_threshold_auto_could_not_tune():
