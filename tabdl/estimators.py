@@ -361,6 +361,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             raise ValueError(f"verbose must be an int >= 0 (0: silent, 1: progress bars), got {self.verbose!r}")
         _check_int_or_auto("epochs", self.epochs)
         _check_int_or_auto("batch_size", self.batch_size)
+        if self.batch_size == 1 and self._uses_batchnorm():  # torch: "Expected more than 1 value per channel"
+            raise ValueError("batch_size=1 cannot train the net's BatchNorm layers: use batch_size >= 2"
+                             + (" or batchnorm=False" if hasattr(self, "batchnorm") else ""))
         vf = self.validation_fraction
         if vf is not None and (not isinstance(vf, numbers.Real) or not 0 <= vf < 1):
             raise ValueError(f"validation_fraction must be None or in [0, 1), got {vf!r}")
@@ -368,6 +371,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             _check_positive("patience", self.patience, integer=True)
         group_lrs(self.lr, 2)  # a slice's bounds too, before training
         self._metric_objects()
+
+    def _uses_batchnorm(self) -> bool:
+        return bool(self.batchnorm)
 
     def _metric_objects(self) -> list[Metric]:
         """``metrics`` as Metric objects. A named metric of the other task is refused here, before

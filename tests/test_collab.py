@@ -243,6 +243,8 @@ def test_bad_parameters_name_themselves():
         MatrixFactorization(y_range=(5, 1)).fit(X, y)
     with pytest.raises(ValueError, match="user column and an item column"):
         MatrixFactorization().fit(X[["user"]], y)
+    with pytest.raises(ValueError, match="batch_size=1 cannot train"):  # kind="nn" normalises its batches
+        MatrixFactorization(kind="nn", batch_size=1).fit(X, y)
     with pytest.raises(ValueError, match="lazy_updates"):  # "no" behaved as True
         MatrixFactorization(lazy_updates="no").fit(X, y)
     # item_col naming the default user column (position 0) was caught later as a data error

@@ -700,6 +700,16 @@ def test_bad_params_raise_at_fit_naming_them(param, value, data):
         est.fit(X, reg_target(X))
 
 
+def test_batch_size_1_is_refused_with_batchnorm_only(data):
+    # BatchNorm failed inside torch: "Expected more than 1 value per channel when training".
+    X, _ = data
+    reg = fast(TabularRegressor, batch_size=1, batchnorm=False, epochs=1).fit(X.iloc[:40], reg_target(X.iloc[:40]))
+    assert np.isfinite(reg.predict(X.iloc[:5])).all()
+    for call in ("fit", "lr_find"):
+        with pytest.raises(ValueError, match="batch_size=1 cannot train .* or batchnorm=False"):
+            getattr(fast(TabularRegressor, batch_size=1, batchnorm=True), call)(X, reg_target(X))
+
+
 @pytest.mark.parametrize(
     "bad_eval, match",
     [
