@@ -76,6 +76,15 @@ def _key(v: Any) -> str | None:
             # it meets the 0.1 of float64 data (a CSV, a JSON request) at predict.
             return repr(float(str(v)))
         return repr(float(v))
+    if isinstance(v, (np.datetime64, np.timedelta64)):  # before ints: a np.timedelta64 is a np.integer
+        # As the Timestamp / Timedelta of the same instant keys (np.datetime64 objects in an
+        # object column printed "2024-01-01T00:00:00.000000", which nothing else spells).
+        if np.isnat(v):
+            return None
+        try:
+            return str(pd.Timestamp(v) if isinstance(v, np.datetime64) else pd.Timedelta(v))
+        except (ValueError, OverflowError):  # beyond pandas' range: numpy's own text
+            return str(v)
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     return str(v)
@@ -91,7 +100,15 @@ def factorize_keys(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     dtype = col.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         uniques = dtype.categories
-        codes = col.cat.codes.to_numpy()
+        codes = col.cat.codes.to_numpy().astype(np.int64)
+        if len(uniques) > len(codes):
+            # A few rows of a large dictionary (a parquet slice keeps every category): only the
+            # categories present are keyed, not the whole dtype's (2.6 s for 5 rows of 1M ids).
+            used = np.unique(codes[codes >= 0])
+            remap = np.full(len(uniques), -1, dtype=np.int64)
+            remap[used] = np.arange(len(used))
+            codes = np.where(codes >= 0, remap[codes], -1)
+            uniques = uniques[used]
     else:
         try:
             codes, uniques = pd.factorize(col, use_na_sentinel=True)
@@ -119,6 +136,8 @@ def category_keys(col: pd.Series) -> np.ndarray:
 # holds both spellings, each keeps its own code.
 # - A flag and its 0/1 spelling: a column fitted on True/False and predicted from a database's
 #   0/1 (or the reverse) otherwise read as unseen on every row.
+# - A whole number and its float text ("7" and "7.0"): to_csv writes a code column that NaN made
+#   float as "7.0", and read_csv(dtype=str) keeps that text; flags meet "1.0" / "0.0" too.
 # - A float32 value's own digits ("0.1") and its float64 widening ("0.10000000149011612"): pandas
 #   widens float32 when it boxes a row as objects (the one-row path), and files saved before
 #   float32 values kept their own digits hold the widened keys.
@@ -126,16 +145,28 @@ def category_keys(col: pd.Series) -> np.ndarray:
 #   while ISO text (a CSV, JSON) and .dt.date objects key as "2024-01-08", and UTC Timestamps as
 #   "2024-01-08 00:00:00+00:00". Another zone's instants are not UTC's: they keep their own keys.
 _FLAG_ALIAS = {"True": "1", "False": "0", "1": "True", "0": "False"}
+_INT_KEY = re.compile(r"-?\d+")
 _FLOAT_KEY = re.compile(r"-?\d+(?:\.\d+(?:e[+-]?\d+)?|e[+-]?\d+)")  # repr of a float that is no int
+_WHOLE_TEXT_KEY = re.compile(r"-?\d+\.0+")  # a whole number as float text
 _DATE_KEY = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 
 
-def _aliases(key: str | None) -> tuple[str, ...]:
-    """The other spellings of ``key`` that a vocabulary may hold instead (see above)."""
+def _aliases(key: str | None, numpy_dates: bool = True) -> tuple[str, ...]:
+    """The other spellings of ``key`` that a vocabulary may hold instead (see above);
+    ``numpy_dates=False`` leaves out numpy's text of dates (for a vocabulary without it)."""
     if key is None:
         return ()
-    if key in _FLAG_ALIAS:
-        return (_FLAG_ALIAS[key],)
+    if key in ("True", "False"):
+        return (_FLAG_ALIAS[key], _FLAG_ALIAS[key] + ".0")
+    if _INT_KEY.fullmatch(key):
+        whole = (key + ".0",) if key == str(int(key)) else ()  # "007" is a label, not a number
+        return (_FLAG_ALIAS[key], *whole) if key in _FLAG_ALIAS else whole
+    if _FLOAT_KEY.fullmatch(key) and float(key).is_integer():
+        f = float(key)
+        if not abs(f) < 2**53:  # beyond exact float integers (and inf): no one whole number
+            return ()
+        whole = str(int(f))
+        return tuple(k for k in (whole, whole + ".0", _FLAG_ALIAS.get(whole)) if k is not None and k != key)
     if _FLOAT_KEY.fullmatch(key):
         f = np.float32(float(key))
         if not np.isfinite(f):
@@ -151,24 +182,31 @@ def _aliases(key: str | None) -> tuple[str, ...]:
         # and as a UTC value keys it, for a column that was tz-aware (UTC) at fit
         spellings = (str(ts), ts.date().isoformat()) if ts == ts.normalize() else (str(ts),)
         spellings += (str(ts.tz_localize("UTC")),)
+        # np.datetime64 objects were keyed by numpy's text before they keyed as Timestamps:
+        # saved vocabularies may hold it ("2024-01-01T00:00:00.000000", in microseconds or ns).
+        if numpy_dates:
+            spellings += tuple(str(np.datetime64(ts, unit)) for unit in ("us", "ns"))
     except (ValueError, OverflowError, NotImplementedError):  # 2024-02-30, year 0
         return ()
     return tuple(k for k in spellings if k != key)
 
 
-# Whether a vocabulary holds date keys, by id(vocab): a fitted vocabulary is searched once, not at
-# every transform. The weak reference drops the entry when the Index is freed (ids are reused).
-_DATED_VOCABS: dict[int, tuple[weakref.ref, bool]] = {}
+# Which rarer spellings a vocabulary holds at all, by id(vocab): (date keys, numpy's text of
+# dates, whole-number float text). A fitted vocabulary is searched once, not at every transform;
+# the weak reference drops the entry when the Index is freed (ids are reused).
+_VOCAB_KINDS: dict[int, tuple[weakref.ref, tuple[bool, bool, bool]]] = {}
+_NUMPY_DATE_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(?:\d{3})?")
 
 
-def _holds_date_keys(vocab: pd.Index) -> bool:
-    hit = _DATED_VOCABS.get(id(vocab))
+def _vocab_kinds(vocab: pd.Index) -> tuple[bool, bool, bool]:
+    hit = _VOCAB_KINDS.get(id(vocab))
     if hit is not None and hit[0]() is vocab:
         return hit[1]
-    dated = bool(pd.Series(vocab, dtype=object).str.fullmatch(_DATE_KEY.pattern, na=False).any())
+    s = pd.Series(vocab, dtype=object).astype(str)
+    kinds = tuple(bool(s.str.fullmatch(k.pattern).any()) for k in (_DATE_KEY, _NUMPY_DATE_KEY, _WHOLE_TEXT_KEY))
     key = id(vocab)
-    _DATED_VOCABS[key] = (weakref.ref(vocab, lambda _: _DATED_VOCABS.pop(key, None)), dated)
-    return dated
+    _VOCAB_KINDS[key] = (weakref.ref(vocab, lambda _: _VOCAB_KINDS.pop(key, None)), kinds)
+    return kinds
 
 
 def _alias_codes(keys: np.ndarray, vocab: pd.Index) -> np.ndarray:
@@ -178,11 +216,15 @@ def _alias_codes(keys: np.ndarray, vocab: pd.Index) -> np.ndarray:
     # and the vocabulary is searched once per rank of spelling, not once per key.
     s = pd.Series(keys, dtype=object)
     maybe = s.isin(list(_FLAG_ALIAS)) | s.str.fullmatch(_FLOAT_KEY.pattern)
-    dates = s.str.fullmatch(_DATE_KEY.pattern)
-    if dates.any() and _holds_date_keys(vocab):
-        maybe |= dates  # dates are parsed one by one: only when the vocabulary holds dates at all
+    # Dates are parsed one by one, and new int ids are the commonest unknown keys: their other
+    # spellings are looked for only where the vocabulary holds such spellings at all.
+    dated, numpy_dates, whole_text = _vocab_kinds(vocab)
+    if dated:
+        maybe |= s.str.fullmatch(_DATE_KEY.pattern)
+    if whole_text:
+        maybe |= s.str.fullmatch(_INT_KEY.pattern)
     rows = np.flatnonzero(maybe.to_numpy(dtype=bool))
-    spelled = [_aliases(k) for k in keys[rows]]
+    spelled = [_aliases(k, numpy_dates) for k in keys[rows]]
     for rank in range(max(map(len, spelled), default=0)):
         at = np.array([r for r, sp in zip(rows, spelled) if len(sp) > rank], dtype=np.int64)
         found = vocab.get_indexer([sp[rank] for sp in spelled if len(sp) > rank]) + 1
