@@ -61,13 +61,15 @@ FORMAT = "tabdl"
 # 3: a net may pass its two-valued continuous columns raw ("raw_cont" in its config, index
 #    buffers in its weights), which a version 2 reader cannot build; only such files are written
 #    as version 3 (the others stay readable by version 2 readers).
-FORMAT_VERSION = 3
-READS_VERSIONS = (1, 2, 3)
+# 4: Timestamps (column names from a pivot over dates, date ids) are stored as tagged ISO text,
+#    which older readers would take for a dict; only files that hold one are written as version 4.
+FORMAT_VERSION = 4
+READS_VERSIONS = (1, 2, 3, 4)
 _META, _WEIGHTS = "meta.json", "weights.pt"
 
 
 # >>> JSON encoding of the Python values estimators hold
-_TAGS = ("__tuple__", "__slice__", "__ndarray__", "__frame__", "__float__", "__items__")
+_TAGS = ("__tuple__", "__slice__", "__ndarray__", "__frame__", "__float__", "__items__", "__timestamp__")
 # numpy dtype kinds an array may be stored with: bool, ints, floats, unicode, object (of JSON values)
 _ARRAY_KINDS = "biufUO"
 
@@ -83,6 +85,11 @@ def encode(obj: Any, where: str = "value") -> Any:
     if isinstance(obj, (float, np.floating)):
         v = float(obj)
         return v if math.isfinite(v) else {"__float__": repr(v)}
+    if isinstance(obj, (pd.Timestamp, np.datetime64)) and not pd.isna(obj):
+        # Column names from a pivot over dates, ids that are dates: ISO text with its UTC offset,
+        # and the zone's name (the offset alone would print as another zone)
+        ts = pd.Timestamp(obj)
+        return {"__timestamp__": ts.isoformat(), "tz": None if ts.tz is None else str(ts.tz)}
     if isinstance(obj, list):
         return [encode(v, where) for v in obj]
     if isinstance(obj, tuple):
@@ -134,6 +141,12 @@ def decode(obj: Any) -> Any:
         return slice(*(decode(v) for v in obj["__slice__"]))
     if "__float__" in obj:
         return float(obj["__float__"])  # "nan", "inf", "-inf"
+    if "__timestamp__" in obj:
+        ts = pd.Timestamp(obj["__timestamp__"])
+        try:
+            return ts.tz_convert(obj["tz"]) if obj.get("tz") else ts
+        except (ValueError, TypeError, KeyError):  # a zone this machine's tz database lacks: the offset
+            return ts
     if "__items__" in obj:
         return {_hashable(decode(k)): decode(v) for k, v in obj["__items__"]}
     if "__ndarray__" in obj:
@@ -217,10 +230,13 @@ def save(model: Any, path: str | os.PathLike) -> str:
         # A parameter only steers later fits: the fitted model predicts without it.
         raise ValueError(f"{e}. The fitted model does not need it: set_params() it to a JSON value "
                          "(an int or None for random_state, metric names for metrics) and save again") from None
+    # The oldest version whose readers read this file right: 4 with a Timestamp, 3 for a net
+    # with raw columns, else 2 (a string value that spells the tag only costs a newer version).
+    version = 4 if '"__timestamp__"' in json.dumps(encoded) else 3 if "raw_cont" in (
+        getattr(model, "model_config_", None) or {}) else 2
     meta = {
         "format": FORMAT,
-        # Version 3 only where a version 2 reader would fail: a net with raw columns.
-        "format_version": FORMAT_VERSION if "raw_cont" in (getattr(model, "model_config_", None) or {}) else 2,
+        "format_version": version,
         "tabdl_version": _tabdl_version(),
         "torch_version": torch.__version__,
         "class": name,

@@ -397,6 +397,8 @@ def test_pickle_and_joblib_still_work(tmp_path):
         np.array(["a", 3, None], dtype=object),
         np.array([0.1, np.nan], dtype=np.float32),
         pd.DataFrame({"epoch": [1, 2], "loss": [0.5, np.nan], "name": ["a", "b"]}),
+        [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-03-31 12:30", tz="Europe/Paris")],
+        np.array([pd.Timestamp("2024-01-01 00:00:00.000001"), "a"], dtype=object),
     ],
 )
 def test_encode_decode_roundtrip(value):
@@ -465,11 +467,33 @@ def test_a_net_with_raw_columns_writes_version_3_and_round_trips(tmp_path, monke
     assert "raw_cont" in reg.model_config_
     path = reg.save(tmp_path / "m.tabdl")
     with zipfile.ZipFile(path) as zf:
-        assert json.loads(zf.read("meta.json"))["format_version"] == FORMAT_VERSION == 3
+        assert json.loads(zf.read("meta.json"))["format_version"] == 3
     back = tabdl.load(path)
     np.testing.assert_array_equal(back.predict(X), reg.predict(X))
     np.testing.assert_allclose(back.predict(X.iloc[[3]]), reg.predict(X)[[3]], rtol=1e-5)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X), reg.predict(X))
+
+
+def test_date_column_names_and_date_ids_save_as_version_4(tmp_path):
+    # Column names from a pivot over dates fitted and predicted, but save refused the Timestamps.
+    from tabdl import MatrixFactorization
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200), "c": rng.choice(list("xyz"), 200)})
+    y = X["a"].to_numpy() + X["b"].to_numpy()
+    X.columns = pd.date_range("2024-01-01", periods=3, tz="Europe/Paris")
+    reg = TabularRegressor(epochs=2, n_bags=1, random_state=0).fit(X, y)
+    path = reg.save(tmp_path / "m.tabdl")
+    with zipfile.ZipFile(path) as zf:
+        assert json.loads(zf.read("meta.json"))["format_version"] == FORMAT_VERSION == 4
+    back = tabdl.load(path)
+    np.testing.assert_array_equal(back.predict(X), reg.predict(X))
+    np.testing.assert_array_equal(back.predict(X.iloc[:, ::-1]), reg.predict(X))  # selected by name
+    R = pd.DataFrame({"day": pd.to_datetime(rng.integers(0, 20, 300), unit="D"), "item": rng.integers(0, 30, 300)})
+    mf = MatrixFactorization(epochs=2, random_state=0).fit(R, rng.uniform(1, 5, 300))
+    back = tabdl.load(mf.save(tmp_path / "mf.tabdl"))
+    np.testing.assert_array_equal(back.predict(R), mf.predict(R))
+    pd.testing.assert_frame_equal(back.recommend(R["day"][0], k=3), mf.recommend(R["day"][0], k=3))
 
 
 def test_save_to_a_folder_or_a_missing_folder_names_the_users_path(tmp_path):
