@@ -429,7 +429,25 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         self.item_ids_ = _ids_for(X[item], pre.vocabs_[1])
         # Every known (user, item) pair of X, for recommend(exclude_seen=True).
         self._store_seen(pre.transform(X[[user, item]])[0].numpy(), merge=False)
+        self._store_seen_by_unknown_users(X, merge=False)
         return self
+
+    def fit_one_cycle(self, X: Any, y: Any, **kwargs: Any) -> MatrixFactorization:
+        super().fit_one_cycle(X, y, **kwargs)
+        self._store_seen_by_unknown_users(self._check_X_predict(X), merge=True)
+        return self
+
+    def _store_seen_by_unknown_users(self, X: pd.DataFrame, *, merge: bool) -> None:
+        """The known items rated by users the model has no code for (rarer than ``min_count``,
+        or new in a later cycle), by user key: recommend(exclude_seen=True) drops them too,
+        though such a user is scored as the unknown user."""
+        codes = self.preprocessor_.transform(X[[self.user_col_, self.item_col_]])[0].numpy()
+        keys = category_keys(X[self.user_col_])
+        rows = (codes[:, 0] == 0) & (codes[:, 1] > 0) & pd.notna(keys)
+        seen = {k: set(v) for k, v in (getattr(self, "seen_by_unknown_users_", {}) if merge else {}).items()}
+        for key, item in zip(keys[rows], codes[rows, 1].tolist()):
+            seen.setdefault(key, set()).add(item)
+        self.seen_by_unknown_users_ = {k: sorted(v) for k, v in seen.items()}  # JSON values for tabdl.io
 
     def _store_seen(self, codes: np.ndarray, *, merge: bool) -> None:
         """Keep the (user, item) code pairs of rated rows (unknown ids dropped) as the seen pairs,
@@ -537,6 +555,10 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
             if exclude_seen:
                 rows, cols = seen[uc].nonzero()
                 scores[rows, cols - 1] = -math.inf
+                by_key = getattr(self, "seen_by_unknown_users_", {})  # files saved before it: none
+                for r in np.flatnonzero(uc == 0) if by_key else ():
+                    rated = by_key.get(category_keys(pd.Series([users[s + r]], dtype=object))[0], ())
+                    scores[r, np.asarray(rated, dtype=np.int64) - 1] = -math.inf
             top, idx = torch.topk(torch.from_numpy(scores), k_eff, dim=1)  # sorted, best first
             top, idx = top.numpy(), idx.numpy()
             r = np.repeat(np.arange(len(uc)), k_eff)

@@ -370,6 +370,28 @@ def test_recommend_excludes_items_rated_in_a_continued_cycle(fitted, tmp_path):
     assert not set(new) & set(back.recommend(user, k=1000)["item"])
 
 
+def test_recommend_excludes_items_rated_by_users_the_model_has_no_code_for(fitted, tmp_path):
+    # A user rarer than min_count, or new in a later cycle, is scored as the unknown user; the
+    # seen pairs dropped every row of code 0, so recommend offered the items they had rated.
+    mf, X, y = fitted
+    rare = X["user"].max() + 1
+    items = X["item"].unique()
+    X2 = pd.concat([X, pd.DataFrame({"user": [rare], "item": [items[0]]})], ignore_index=True)
+    mf = clone(mf).set_params(min_count=2).fit(X2, np.append(y, 4.0))
+    assert mf._codes([rare], 0)[0] == 0
+    assert items[0] not in set(mf.recommend(rare, k=1000)["item"])
+    assert items[0] in set(mf.recommend(rare + 1, k=1000)["item"])  # a user who rated nothing
+    newcomer = rare + 2
+    mf.fit_one_cycle(pd.DataFrame({"user": [newcomer] * 2, "item": items[1:3]}), [3.0, 5.0], epochs=1)
+    by_user = mf.recommend([rare, newcomer, "x"], k=1000).groupby("user")["item"].agg(set)
+    assert items[0] not in by_user[rare] and not set(items[1:3]) & by_user[newcomer]
+    assert set(items[:3]) <= by_user["x"]
+    from tabdl import load
+
+    back = load(mf.save(tmp_path / "mf.tabdl"))
+    pd.testing.assert_frame_equal(back.recommend([rare, newcomer], k=1000), mf.recommend([rare, newcomer], k=1000))
+
+
 def test_auto_batch_size_gives_small_rating_sets_enough_steps():
     # A fixed 4096 left 17k ratings 4 steps an epoch (validation RMSE 0.976 against 0.948 at
     # 1024); movielens' 90k training ratings keep the 4096 chosen on them.
