@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["as_frame", "row_as_frame", "category_keys", "category_codes", "factorize_keys", "holds_datetimes",
-           "date_values", "holds_quantities", "iso_dates", "lookup_code", "mean_std", "numeric_values"]
+__all__ = ["as_frame", "row_as_frame", "category_keys", "category_codes", "check_column_names", "factorize_keys",
+           "holds_datetimes", "date_values", "holds_quantities", "iso_dates", "lookup_code", "mean_std",
+           "numeric_values"]
 
 
 def row_as_frame(X: Any, names: Any) -> Any:
@@ -249,6 +250,18 @@ def lookup_code(codes: dict[str, int], value: Any) -> int:
     if code is None:
         code = next((codes[a] for a in _aliases(key) if a in codes), 0)
     return code
+
+
+def check_column_names(columns: pd.Index) -> None:
+    """scikit-learn's rule: names are all strings, or the columns go by position. A mix is
+    refused (scikit-learn refuses it with a TypeError): by position, a reordered frame would be
+    silently misread."""
+    odd = [c for c in columns if not isinstance(c, str)]
+    if odd and len(odd) < len(columns):
+        raise ValueError(
+            f"X mixes string and other column names (e.g. {odd[0]!r}); make them all strings, "
+            "e.g. X.columns = X.columns.astype(str), so that columns are matched by name"
+        )
 
 
 def check_unique_columns(columns: pd.Index, needed: Any = None) -> None:

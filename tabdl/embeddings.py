@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .columns import (
     as_frame,
     category_codes,
+    check_column_names,
     date_values,
     numeric_values,
     row_as_frame,
@@ -222,6 +223,7 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
     def _fit(self, X: Any, y: Any, sample_weight: Any) -> EntityEmbeddingEncoder:
         self._validate_params()
         X = as_frame(X)
+        check_column_names(X.columns)  # a ValueError, as the estimators' (validate_data: a TypeError)
         validate_data(self, X, reset=True, skip_check_array=True)
         if X.shape[1] == 0:
             raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
@@ -445,8 +447,9 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         does not make every pair look alike.
         """
         table, labels, lookup = self._table(col)
-        # transform's lookup (a flag meets its 0/1 spelling); row 0 is the unknown vector
-        row = 0 if category == UNKNOWN else int(category_codes(pd.Series([category], dtype=object), lookup)[0])
+        # transform's lookup (a flag meets its 0/1 spelling); row 0 is the unknown vector, asked
+        # for as UNKNOWN unless a real category bears that name
+        row = int(category_codes(pd.Series([category], dtype=object), lookup)[0])
         if row == 0 and category != UNKNOWN:
             raise ValueError(
                 f"category {category!r} is not in the vocabulary of {col!r} (unseen at fit, or rarer "
@@ -454,8 +457,11 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
             )
         unit = table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
         sims = pd.Series(unit @ unit[row], index=pd.Index(labels, name=col), name="cosine")
-        # Neither the query nor the shared unknown vector is a neighbour worth listing.
-        return sims.drop([labels[row], UNKNOWN]).nlargest(int(k))
+        # Neither the query nor the shared unknown vector is a neighbour worth listing (by
+        # position: a real category named UNKNOWN is listed).
+        others = np.ones(len(sims), dtype=bool)
+        others[[0, row]] = False
+        return sims[others].nlargest(int(k))
 
     def plot_embedding(self, col: Any, *, ax=None, max_labels: int = 50):
         """Labelled 2-D PCA map of one column's vectors; returns the matplotlib Axes."""

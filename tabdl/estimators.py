@@ -22,7 +22,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from .callbacks import EarlyStopping, ProgressBar, Recorder, SmoothLoss, epoch_steps
-from .columns import category_keys, check_unique_columns, mean_std, row_as_frame, tabular_tags
+from .columns import (
+    category_keys,
+    check_column_names,
+    check_unique_columns,
+    mean_std,
+    row_as_frame,
+    tabular_tags,
+)
 from .ensemble import MemberLoss, NetBag, ensemble_head, out_of_bag
 from .guards import outside_tabdl, unchanged_on_error
 from .io import SaveMixin
@@ -865,14 +872,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """
 
     def _set_feature_names(self, X: pd.DataFrame) -> None:
-        # scikit-learn's rule: names are all strings, or the columns go by position. A mix is
-        # refused, as scikit-learn refuses it: by position, a reordered frame is silently misread.
-        odd = [c for c in X.columns if not isinstance(c, str)]
-        if odd and len(odd) < X.shape[1]:
-            raise ValueError(
-                f"X mixes string and other column names (e.g. {odd[0]!r}); make them all strings, "
-                "e.g. X.columns = X.columns.astype(str), so that columns are matched by name"
-            )
+        check_column_names(X.columns)
         self.n_features_in_ = X.shape[1]
         if all(isinstance(c, str) for c in X.columns):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)

@@ -151,6 +151,21 @@ def test_embeddings_inspection(fitted):
     assert enc.most_similar("d", UNKNOWN).index.tolist() and UNKNOWN not in enc.most_similar("d", UNKNOWN).index
 
 
+def test_a_category_named_like_the_unknown_row_is_its_own(fitted):
+    # most_similar dropped a real "<unknown>" category as the unknown row, and answered for the
+    # unknown vector when asked for it.
+    _, _, X, y = fitted
+    X = X.assign(c=X["c"].replace({"w": UNKNOWN}))
+    enc = TabularRegressor(random_state=0, cat_features=["c", "d"], **FAST).fit(X, y).embedding_encoder(axes="net")
+    table = enc.embeddings_["c"]
+    assert table.index.tolist() == [UNKNOWN, UNKNOWN, "x", "y", "z"]
+    assert set(enc.most_similar("c", "x", k=10).index) == {UNKNOWN, "y", "z"}  # the real one
+    real = table.iloc[1].to_numpy()
+    unit = table.to_numpy() / np.linalg.norm(table.to_numpy(), axis=1, keepdims=True)
+    want = pd.Series(unit[2:] @ (real / np.linalg.norm(real)), index=table.index[2:]).sort_values(ascending=False)
+    np.testing.assert_allclose(enc.most_similar("c", UNKNOWN, k=10).to_numpy(), want.to_numpy(), rtol=1e-5)
+
+
 def test_plot_embedding_returns_axes(fitted):
     import matplotlib
 

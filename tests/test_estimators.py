@@ -294,8 +294,12 @@ def test_mixed_column_names_are_refused_at_fit_and_extra_ones_selected_by_name(f
     # Mixed str and int names went by position: a reordered frame was misread silently, a one-row
     # Series was refused, and the exported encoder could not transform the training frame.
     X, X_test = data
-    with pytest.raises(ValueError, match="mixes string and other column names.*astype"):
-        fast(TabularRegressor).fit(X.assign(**{"7": 1.0}).rename(columns={"7": 7}), reg_target(X))
+    mixed = X.assign(**{"7": 1.0}).rename(columns={"7": 7})
+    from tabdl import EntityEmbeddingEncoder
+
+    for model in (fast(TabularRegressor), EntityEmbeddingEncoder()):  # the encoder raised sklearn's TypeError
+        with pytest.raises(ValueError, match="mixes string and other column names.*astype"):
+            model.fit(mixed, reg_target(X))
     extra = X_test.assign(z=1.0).rename(columns={"z": 0})[[0, *reversed(X_test.columns)]]
     np.testing.assert_array_equal(fitted_reg.predict(extra), fitted_reg.predict(X_test))
 
