@@ -359,6 +359,22 @@ def test_one_row_predict_equals_batch_predict(fitted_reg, fitted_clf, data):
         )
 
 
+def test_a_dict_is_one_row_or_a_table(fitted_clf, data):
+    # {column: value} (a JSON request) failed with "an array with 0 dims".
+    from tabdl import EntityEmbeddingEncoder
+
+    _, X_test = data
+    row = X_test.iloc[3].to_dict()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no feature-name warning: a dict names its columns
+        np.testing.assert_allclose(fitted_clf.predict_proba(row), fitted_clf.predict_proba(X_test.iloc[[3]]), rtol=1e-6)
+        np.testing.assert_array_equal(fitted_clf.predict_proba(X_test.iloc[:5].to_dict("list")),
+                                      fitted_clf.predict_proba(X_test.iloc[:5]))
+    enc = fitted_clf.embedding_encoder()
+    assert isinstance(enc, EntityEmbeddingEncoder)
+    np.testing.assert_array_equal(enc.transform(row), enc.transform(X_test.iloc[[3]]))
+
+
 def test_a_series_row_is_one_row_whatever_the_column_names(data):
     # df.iloc[i] of a frame with int names (read_csv(header=None)) or tuple names (a MultiIndex
     # after groupby().agg()) was a width error: only scikit-learn's string names were looked at.
