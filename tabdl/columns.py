@@ -26,7 +26,7 @@ def row_as_frame(X: Any, names: Any) -> Any:
     ``learn.predict`` takes a row) or a dict as a frame; anything else as it is. With int or tuple
     names (``read_csv(header=None)``, a MultiIndex) the index must hold exactly those names: a
     Series indexed 0..n-1 is otherwise as likely a column of values."""
-    if isinstance(X, Mapping):  # {column: value}: one row, named as a frame's
+    if isinstance(X, Mapping) and not hasattr(X, "tocsr"):  # {column: value}: one row, named as a frame's
         return as_frame(X)
     if not isinstance(X, pd.Series) or names is None:
         return X
@@ -46,12 +46,12 @@ def as_frame(X: Any) -> pd.DataFrame:
         return X
     if isinstance(X, pd.Series):
         return X.to_frame()
+    if hasattr(X, "toarray") or hasattr(X, "tocsr"):  # before Mapping: scipy's dok format is a dict
+        raise TypeError("sparse input is not supported by tabdl: pass a dense array or DataFrame")
     if isinstance(X, Mapping):
         # {column: value} is one row (a JSON request); {column: values} a table, as pandas reads it
         columnar = any(pd.api.types.is_list_like(v) for v in X.values())
         return pd.DataFrame(X) if columnar else pd.DataFrame([X])
-    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
-        raise TypeError("sparse input is not supported by tabdl: pass a dense array or DataFrame")
     arr = np.asarray(X)
     if arr.ndim == 1:
         raise ValueError(
