@@ -204,8 +204,8 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         if self.kind == "nn":
             self._validate_mlp_params()
 
-    def _uses_batchnorm(self) -> bool:
-        return self.kind == "nn"  # its TabularMLP always normalises (see _model_config)
+    def _builds_one_row_batchnorm(self) -> bool:
+        return self.kind == "nn"  # its TabularMLP always normalises, one member (see _model_config)
 
     def _check_X_y_fit(self, X: Any, y: Any) -> tuple[pd.DataFrame, np.ndarray]:
         X, y = super()._check_X_y_fit(X, y)

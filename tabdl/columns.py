@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["as_frame", "row_as_frame", "category_keys", "category_codes", "check_column_names", "factorize_keys",
-           "holds_datetimes", "date_values", "holds_quantities", "iso_dates", "lookup_code", "mean_std",
+           "holds_datetimes", "date_values", "holds_quantities", "iso_dates", "key_spellings", "lookup_code", "mean_std",
            "numeric_values"]
 
 
@@ -49,8 +49,9 @@ def as_frame(X: Any) -> pd.DataFrame:
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):  # before Mapping: scipy's dok format is a dict
         raise TypeError("sparse input is not supported by tabdl: pass a dense array or DataFrame")
     if isinstance(X, Mapping):
-        # {column: value} is one row (a JSON request); {column: values} a table, as pandas reads it
-        columnar = any(pd.api.types.is_list_like(v) for v in X.values())
+        # {column: value} is one row (a JSON request); {column: values} a table, as pandas reads
+        # it. Values all list-like make a table: one row may hold a tuple as its category.
+        columnar = len(X) > 0 and all(pd.api.types.is_list_like(v) for v in X.values())
         return pd.DataFrame(X) if columnar else pd.DataFrame([X])
     arr = np.asarray(X)
     if arr.ndim == 1:
@@ -192,29 +193,43 @@ def _aliases(key: str | None, numpy_dates: bool = True) -> tuple[str, ...]:
         spellings += (str(ts.tz_localize("UTC")),)
         # np.datetime64 objects were keyed by numpy's text before they keyed as Timestamps:
         # saved vocabularies may hold it ("2024-01-01T00:00:00.000000", in microseconds or ns).
-        if numpy_dates:
-            spellings += tuple(str(np.datetime64(ts, unit)) for unit in ("us", "ns"))
+        if numpy_dates:  # in every unit that holds the instant exactly ("2024-01-01T12:00" in minutes)
+            spellings += tuple(dict.fromkeys(
+                str(d) for d in (np.datetime64(ts, u) for u in _NUMPY_UNITS) if d == np.datetime64(ts, "ns")))
     except (ValueError, OverflowError, NotImplementedError):  # 2024-02-30, year 0
         return ()
     return tuple(k for k in spellings if k != key)
 
 
-# Which rarer spellings a vocabulary holds at all, by id(vocab): (date keys, numpy's text of
-# dates, whole-number float text). A fitted vocabulary is searched once, not at every transform;
-# the weak reference drops the entry when the Index is freed (ids are reused).
-_VOCAB_KINDS: dict[int, tuple[weakref.ref, tuple[bool, bool, bool]]] = {}
-_NUMPY_DATE_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(?:\d{3})?")
+# Which rarer spellings a vocabulary holds at all, by id(vocab) and kind: a fitted vocabulary is
+# searched once per kind, and only once a key that could need it comes up (a 1M-key scan costs
+# a second). The weak reference drops the entry when the Index is freed (ids are reused).
+_VOCAB_KINDS: dict[int, tuple[weakref.ref, dict[str, bool]]] = {}
+_NUMPY_UNITS = ("s", "ms", "us", "ns", "m", "h")
+_NUMPY_DATE_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}(?::\d{2}(?::\d{2}(?:\.\d+)?)?)?")  # no zone
+_KIND_PATTERNS = {  # (a cheap substring every such key holds, the pattern)
+    "dates": ("-", _DATE_KEY),
+    "numpy_dates": ("T", _NUMPY_DATE_KEY),
+    "whole_text": (".", _WHOLE_TEXT_KEY),
+}
 
 
-def _vocab_kinds(vocab: pd.Index) -> tuple[bool, bool, bool]:
+def key_spellings(key: str | None) -> tuple[str, ...]:
+    """``key`` and every other spelling of it that category lookups accept (7 / "7.0", True / 1)."""
+    return () if key is None else (key, *_aliases(key))
+
+
+def _vocab_holds(vocab: pd.Index, kind: str) -> bool:
     hit = _VOCAB_KINDS.get(id(vocab))
-    if hit is not None and hit[0]() is vocab:
-        return hit[1]
-    s = pd.Series(vocab, dtype=object).astype(str)
-    kinds = tuple(bool(s.str.fullmatch(k.pattern).any()) for k in (_DATE_KEY, _NUMPY_DATE_KEY, _WHOLE_TEXT_KEY))
-    key = id(vocab)
-    _VOCAB_KINDS[key] = (weakref.ref(vocab, lambda _: _VOCAB_KINDS.pop(key, None)), kinds)
-    return kinds
+    if hit is None or hit[0]() is not vocab:
+        key = id(vocab)
+        hit = _VOCAB_KINDS[key] = (weakref.ref(vocab, lambda _: _VOCAB_KINDS.pop(key, None)), {})
+    if kind not in hit[1]:
+        part, pattern = _KIND_PATTERNS[kind]
+        s = pd.Series(vocab, dtype=object).astype(str)
+        s = s[s.str.contains(part, regex=False)]
+        hit[1][kind] = bool(s.str.fullmatch(pattern.pattern).any())
+    return hit[1][kind]
 
 
 def _alias_codes(keys: np.ndarray, vocab: pd.Index) -> np.ndarray:
@@ -226,12 +241,13 @@ def _alias_codes(keys: np.ndarray, vocab: pd.Index) -> np.ndarray:
     maybe = s.isin(list(_FLAG_ALIAS)) | s.str.fullmatch(_FLOAT_KEY.pattern)
     # Dates are parsed one by one, and new int ids are the commonest unknown keys: their other
     # spellings are looked for only where the vocabulary holds such spellings at all.
-    dated, numpy_dates, whole_text = _vocab_kinds(vocab)
-    if dated:
-        maybe |= s.str.fullmatch(_DATE_KEY.pattern)
-    if whole_text:
-        maybe |= s.str.fullmatch(_INT_KEY.pattern)
+    dates, ints = s.str.fullmatch(_DATE_KEY.pattern), s.str.fullmatch(_INT_KEY.pattern)
+    if dates.any() and _vocab_holds(vocab, "dates"):
+        maybe |= dates
+    if ints.any() and _vocab_holds(vocab, "whole_text"):
+        maybe |= ints
     rows = np.flatnonzero(maybe.to_numpy(dtype=bool))
+    numpy_dates = bool(dates.any()) and _vocab_holds(vocab, "numpy_dates")
     spelled = [_aliases(k, numpy_dates) for k in keys[rows]]
     for rank in range(max(map(len, spelled), default=0)):
         at = np.array([r for r, sp in zip(rows, spelled) if len(sp) > rank], dtype=np.int64)

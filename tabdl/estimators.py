@@ -26,6 +26,7 @@ from .columns import (
     category_keys,
     check_column_names,
     check_unique_columns,
+    key_spellings,
     mean_std,
     row_as_frame,
     tabular_tags,
@@ -368,9 +369,6 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             raise ValueError(f"verbose must be an int >= 0 (0: silent, 1: progress bars), got {self.verbose!r}")
         _check_int_or_auto("epochs", self.epochs)
         _check_int_or_auto("batch_size", self.batch_size)
-        if self.batch_size == 1 and self._uses_batchnorm():  # torch: "Expected more than 1 value per channel"
-            raise ValueError("batch_size=1 cannot train the net's BatchNorm layers: use batch_size >= 2"
-                             + (" or batchnorm=False" if hasattr(self, "batchnorm") else ""))
         vf = self.validation_fraction
         if vf is not None and (not isinstance(vf, numbers.Real) or not 0 <= vf < 1):
             raise ValueError(f"validation_fraction must be None or in [0, 1), got {vf!r}")
@@ -379,8 +377,24 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         group_lrs(self.lr, 2)  # a slice's bounds too, before training
         self._metric_objects()
 
-    def _uses_batchnorm(self) -> bool:
-        return bool(self.batchnorm)
+    def _check_one_row_batches(self, model: torch.nn.Module | None = None) -> None:
+        """batch_size=1 against a BatchNorm layer that would see one row (torch: "Expected more
+        than 1 value per channel"): in the fitted ``model`` (continued training), else in the
+        net that fit builds from the parameters. Members (``n_members`` > 1) give it k rows."""
+        if self.batch_size != 1:
+            return
+        if model is None:
+            one_row = self._builds_one_row_batchnorm()
+        else:
+            one_row = any(getattr(net, "k", 1) == 1 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                                                           for m in net.modules())
+                          for net in getattr(model, "nets", [model]))
+        if one_row:
+            raise ValueError("batch_size=1 cannot train the net's BatchNorm layers on one row: use batch_size >= 2"
+                             + (", batchnorm=False or n_members >= 2" if hasattr(self, "batchnorm") else ""))
+
+    def _builds_one_row_batchnorm(self) -> bool:
+        return bool(self.batchnorm) and int(self.n_members) == 1
 
     def _metric_objects(self) -> list[Metric]:
         """``metrics`` as Metric objects. A named metric of the other task is refused here, before
@@ -688,6 +702,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         (``_cuts``; one net unless ``split``) and the encoded eval_set (or None).
         """
         self._validate_params()
+        self._check_one_row_batches()
         X, y = self._check_X_y_fit(X, y)
         w = self._train_weights(sample_weight, len(X))
         self.seed_ = _seed(self.random_state)
@@ -899,7 +914,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                 offset = int(self.history_["epoch"].max())
                 hist = hist.assign(epoch=hist["epoch"] + offset)
                 # A model saved before "step" was kept: its rows get theirs, not NaN.
-                old = self.history_.assign(step=epoch_steps(self.history_, len(self.loss_curve_)))
+                old = self.history_
+                if "step" not in old or old["step"].isna().any():
+                    old = old.assign(step=epoch_steps(old, len(self.loss_curve_)))
                 hist = pd.concat([old, hist], ignore_index=True) if len(hist) else old
         self.history_ = hist
         self.loss_curve_ = losses
@@ -931,6 +948,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         # The estimator's parameters too, as fit checks them: set_params after fit (a float
         # threshold, batch_size=0) otherwise reached the cycle unchecked.
         self._validate_params()
+        self._check_one_row_batches(self.model_)
         check_epochs(epochs)
         group_lrs(self.lr if lr is None else lr, len(self.model_.layer_groups()))
         X, y = self._check_X_y_fit(self._check_X_predict(X), y)
@@ -976,6 +994,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         # Refused before the frozen phase trains: a refused call must leave the model as it was.
         check_is_fitted(self, "model_")
         self._validate_params()
+        self._check_one_row_batches(self.model_)
         check_epochs(epochs)
         if freeze_epochs is None:
             freeze_epochs = 0
@@ -1023,6 +1042,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         ``sample_weight`` weighs the rows' losses, as in ``fit``.
         """
         if hasattr(self, "model_"):
+            self._validate_params()
+            self._check_one_row_batches(self.model_)
             X, y = self._check_X_y_fit(self._check_X_predict(X), y)
             probe, train = self, self._tensors(X, y, self._train_weights(sample_weight, len(X)))
         else:
@@ -1435,7 +1456,8 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         # The fitted labels in another type (text "1" for the int 1, from a CSV) are not new
         # classes: a fresh head would silently throw the learned one away.
         fitted = set(category_keys(pd.Series(self.classes_, dtype=object)))
-        same = [c for c, k in zip(classes, category_keys(pd.Series(classes, dtype=object))) if k in fitted]
+        same = [c for c, k in zip(classes, category_keys(pd.Series(classes, dtype=object)))
+                if fitted.intersection(key_spellings(k))]  # "1.0" for 1.0, "1" for True too
         if same and {_label_kind(c) for c in classes} != {_label_kind(c) for c in self.classes_}:
             raise ValueError(
                 f"y holds {_label(same[0])!r} ({_label_kind(same[0])}) where the model's classes are "

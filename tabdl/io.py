@@ -141,7 +141,8 @@ def decode(obj: Any) -> Any:
         return slice(*(decode(v) for v in obj["__slice__"]))
     if "__float__" in obj:
         return float(obj["__float__"])  # "nan", "inf", "-inf"
-    if "__timestamp__" in obj:
+    if set(obj) == {"__timestamp__", "tz"} and isinstance(obj["__timestamp__"], str):
+        # By its whole shape: files before version 4 hold a user's {"__timestamp__": ...} as a plain dict
         ts = pd.Timestamp(obj["__timestamp__"])
         try:
             return ts.tz_convert(obj["tz"]) if obj.get("tz") else ts

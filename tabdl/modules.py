@@ -251,6 +251,13 @@ class DotProductBias(nn.Module):
         out = self.head(raw.unsqueeze(1))  # (B, 1)
         return self._corrected(out, lambda: self.neighbours(x_cat[:, 0], x_cat[:, 1]).unsqueeze(1))
 
+    def __getstate__(self) -> dict:
+        # The last training batch's penalty is part of that batch's autograd graph (a plain-MSE
+        # loss never takes it): deepcopy (continued training copies the model) and pickle refuse
+        # such a tensor, and it means nothing outside its batch.
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
+        return {**state, "batch_penalty": None}
+
     def score_matrix(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Scores of every (user, item) pair as a (U, I) matrix: one matmul, no per-pair gather."""
         u = self.embeds.weight[users]  # (U, F + 1); user code 0 is row 0, all zeros

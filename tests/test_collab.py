@@ -1,4 +1,5 @@
 import copy
+import pickle
 import warnings
 
 import numpy as np
@@ -390,6 +391,17 @@ def test_recommend_excludes_items_rated_by_users_the_model_has_no_code_for(fitte
 
     back = load(mf.save(tmp_path / "mf.tabdl"))
     pd.testing.assert_frame_equal(back.recommend([rare, newcomer], k=1000), mf.recommend([rare, newcomer], k=1000))
+
+
+def test_continued_training_of_a_plain_mse_model(fitted):
+    # The last batch's penalty stayed on the model with its autograd graph (only the penalised
+    # loss cleared it): continued training, which copies the model, raised.
+    mf, X, y = fitted
+    mf = clone(mf).set_params(reg=0.0, bias_reg=0.0).fit(X, y)
+    before = mf.predict(X)
+    mf.fit_one_cycle(X, y, epochs=1).fine_tune(X, y, epochs=1)
+    assert not np.array_equal(mf.predict(X), before)
+    assert np.array_equal(pickle.loads(pickle.dumps(mf)).predict(X), mf.predict(X))
 
 
 def test_auto_batch_size_gives_small_rating_sets_enough_steps():

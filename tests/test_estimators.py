@@ -370,6 +370,10 @@ def test_a_dict_is_one_row_or_a_table(fitted_clf, data):
         np.testing.assert_allclose(fitted_clf.predict_proba(row), fitted_clf.predict_proba(X_test.iloc[[3]]), rtol=1e-6)
         np.testing.assert_array_equal(fitted_clf.predict_proba(X_test.iloc[:5].to_dict("list")),
                                       fitted_clf.predict_proba(X_test.iloc[:5]))
+    # A tuple is a category value (a row's one tuple does not make the dict a table).
+    rows = pd.DataFrame({"num": [0.1, 0.2, 0.3, 0.4], "color": [("a", 1), "red", ("a", 1), "blue"]})
+    reg = fast(TabularRegressor, epochs=1, validation_fraction=None, cat_features=["color"]).fit(rows, [1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_allclose(reg.predict({"num": 0.1, "color": ("a", 1)}), reg.predict(rows.iloc[[0]]), rtol=1e-6)
     enc = fitted_clf.embedding_encoder()
     assert isinstance(enc, EntityEmbeddingEncoder)
     np.testing.assert_array_equal(enc.transform(row), enc.transform(X_test.iloc[[3]]))
@@ -602,6 +606,11 @@ def test_continued_training_on_the_classes_as_text_is_refused(data):
         clf.fine_tune(X, as_text, epochs=1)
     np.testing.assert_array_equal(clf.predict_proba(X_test), before)
     assert clf.classes_.tolist() == [0, 1]
+    # Other spellings of the same labels: float classes from a CSV's "0.0", flags as "0"/"1".
+    for labels, text in ((as_ints.astype(float), as_ints.astype(float).astype(str)), (as_ints.astype(bool), as_text)):
+        clf = fast(TabularClassifier, epochs=1).fit(X, labels)
+        with pytest.raises(ValueError, match="convert y to that type"):
+            clf.fit_one_cycle(X, text, epochs=1)
 
 
 def test_fine_tune_on_rows_lacking_a_class_keeps_the_head(data):
@@ -720,14 +729,24 @@ def test_bad_params_raise_at_fit_naming_them(param, value, data):
         est.fit(X, reg_target(X))
 
 
-def test_batch_size_1_is_refused_with_batchnorm_only(data):
+def test_batch_size_1_is_refused_where_a_batchnorm_layer_sees_one_row(data):
     # BatchNorm failed inside torch: "Expected more than 1 value per channel when training".
+    # Members (n_members >= 2) give it k rows, and continued training asks the fitted net.
     X, _ = data
-    reg = fast(TabularRegressor, batch_size=1, batchnorm=False, epochs=1).fit(X.iloc[:40], reg_target(X.iloc[:40]))
-    assert np.isfinite(reg.predict(X.iloc[:5])).all()
+    X, y = X.iloc[:40], reg_target(X.iloc[:40])
+    plain = fast(TabularRegressor, batch_size=1, batchnorm=False, n_members=1, epochs=1).fit(X, y)
+    assert np.isfinite(plain.predict(X.iloc[:5])).all()
+    fast(TabularRegressor, batch_size=1, batchnorm=True, n_members=2, epochs=1).fit(X, y)
+    one_row = fast(TabularRegressor, batch_size=1, batchnorm=True, n_members=1)
     for call in ("fit", "lr_find"):
-        with pytest.raises(ValueError, match="batch_size=1 cannot train .* or batchnorm=False"):
-            getattr(fast(TabularRegressor, batch_size=1, batchnorm=True), call)(X, reg_target(X))
+        with pytest.raises(ValueError, match="batch_size=1 cannot train .* batchnorm=False or n_members >= 2"):
+            getattr(one_row, call)(X, y)
+    plain.set_params(batchnorm=True).fit_one_cycle(X, y, epochs=1)  # its net has no BatchNorm
+    normalised = fast(TabularRegressor, batch_size=2, batchnorm=True, n_members=1, epochs=1).fit(X, y)
+    normalised.set_params(batch_size=1, batchnorm=False)
+    for call in (normalised.fit_one_cycle, normalised.fine_tune, normalised.lr_find):
+        with pytest.raises(ValueError, match="batch_size=1 cannot train"):
+            call(X, y)
 
 
 @pytest.mark.parametrize(
@@ -974,6 +993,7 @@ def test_validation_points_sit_at_each_epochs_last_batch_across_cycles(data):
     big = pd.concat([X] * 3, ignore_index=True)
     reg.fit_one_cycle(big, reg_target(big), epochs=2, eval_set=(X_test, reg_target(X_test)))
     steps = reg.history_["step"].tolist()
+    assert reg.history_["step"].dtype.kind == "i"  # a batch count, after the continued cycle too
     per_epoch = -(-len(big) // 32)
     assert steps[-2:] == [first + per_epoch, first + 2 * per_epoch] and steps[-1] == len(reg.loss_curve_)
     ax = reg.plot_losses()

@@ -474,6 +474,13 @@ def test_a_net_with_raw_columns_writes_version_3_and_round_trips(tmp_path, monke
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X), reg.predict(X))
 
 
+def test_a_users_dict_keyed_like_the_timestamp_tag_reads_as_it_was_written():
+    # Files before version 4 hold {"__timestamp__": 3} (emb_sizes of a column of that name) as a
+    # plain dict; the tag reading made it a Timestamp of 3 ns.
+    assert decode(json.loads('{"__timestamp__": 3}')) == {"__timestamp__": 3}
+    assert decode(json.loads(json.dumps(encode({"__timestamp__": 3})))) == {"__timestamp__": 3}
+
+
 def test_date_column_names_and_date_ids_save_as_version_4(tmp_path):
     # Column names from a pivot over dates fitted and predicted, but save refused the Timestamps.
     from tabdl import MatrixFactorization

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tabdl.columns import category_codes, numeric_values
+from tabdl.columns import category_codes, lookup_code, numeric_values
 from tabdl.preprocess import (
     TabularPreprocessor,
     auto_min_category_count,
@@ -238,9 +238,13 @@ def test_numpy_datetime_objects_key_as_their_timestamps():
         assert torch.equal(pre.transform(pd.DataFrame({"d": col.astype(object)}))[0], want)
     assert category_keys(pd.Series([np.datetime64("NaT"), np.timedelta64(3, "h")], dtype=object)).tolist() == [
         None, "0 days 03:00:00"]
-    # Vocabularies saved when these keyed as numpy's text still meet Timestamps.
-    old = pd.Index(["2024-01-01T00:00:00.000000", "2024-01-02T00:00:00.000000000"], dtype=object)
-    assert category_codes(pd.Series(days[:2]), old).tolist() == [1, 2]
+    # Vocabularies saved when these keyed as numpy's text (in the values' own unit) still meet Timestamps.
+    old = pd.Index(["2024-01-01T00:00:00.000000", "2024-01-02T00:00:00.000000000", "2024-01-03T00:00:00",
+                    "2024-01-04T00:00:00.000", "2024-01-05T12:00"], dtype=object)
+    when = pd.Series(pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05 12:00"], format="ISO8601"))
+    assert category_codes(when, old).tolist() == [1, 2, 3, 4, 5]
+    codes = {k: i + 1 for i, k in enumerate(old)}
+    assert [lookup_code(codes, v) for v in when] == [1, 2, 3, 4, 5]
 
 
 def test_a_few_rows_of_a_large_categorical_dtype_get_their_codes():
@@ -271,7 +275,7 @@ def test_utc_date_categories_meet_their_naive_and_text_spellings():
     from tabdl import columns
 
     # The vocabulary is searched for date keys once, and forgotten with it.
-    assert columns._VOCAB_KINDS[id(vocab)][1] == (True, False, False)
+    assert columns._VOCAB_KINDS[id(vocab)][1] == {"dates": True, "numpy_dates": False}
     n = len(columns._VOCAB_KINDS)
     del pre, vocab
     gc.collect()
