@@ -97,12 +97,12 @@ class Recorder(Callback):
 
 def epoch_steps(history: pd.DataFrame, n_batches: int) -> np.ndarray:
     """Each epoch's last batch on the loss curve of ``n_batches``: the "step" column, or for rows
-    saved before it (a model saved by an older tabdl) epochs of equal length."""
-    even = history["epoch"].to_numpy(dtype=float) * n_batches / max(len(history), 1)
+    saved before it (a model saved by an older tabdl) epochs of equal length, to the nearest batch."""
+    even = np.rint(history["epoch"].to_numpy(dtype=float) * n_batches / max(len(history), 1)).astype(np.int64)
     if "step" not in history:
         return even
     steps = history["step"].to_numpy(dtype=float)
-    return np.where(np.isnan(steps), even, steps)
+    return np.where(np.isnan(steps), even, steps).astype(np.int64)
 
 
 class EarlyStopping(Callback):

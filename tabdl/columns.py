@@ -50,8 +50,8 @@ def as_frame(X: Any) -> pd.DataFrame:
         raise TypeError("sparse input is not supported by tabdl: pass a dense array or DataFrame")
     if isinstance(X, Mapping):
         # {column: value} is one row (a JSON request); {column: values} a table, as pandas reads
-        # it. Values all list-like make a table: one row may hold a tuple as its category.
-        columnar = len(X) > 0 and all(pd.api.types.is_list_like(v) for v in X.values())
+        # it (scalars broadcast). A tuple is a value, not a column: a category may be one.
+        columnar = any(pd.api.types.is_list_like(v) and not isinstance(v, tuple) for v in X.values())
         return pd.DataFrame(X) if columnar else pd.DataFrame([X])
     arr = np.asarray(X)
     if arr.ndim == 1:
@@ -194,8 +194,9 @@ def _aliases(key: str | None, numpy_dates: bool = True) -> tuple[str, ...]:
         # np.datetime64 objects were keyed by numpy's text before they keyed as Timestamps:
         # saved vocabularies may hold it ("2024-01-01T00:00:00.000000", in microseconds or ns).
         if numpy_dates:  # in every unit that holds the instant exactly ("2024-01-01T12:00" in minutes)
-            spellings += tuple(dict.fromkeys(
-                str(d) for d in (np.datetime64(ts, u) for u in _NUMPY_UNITS) if d == np.datetime64(ts, "ns")))
+            exact = ts.to_datetime64()  # in the Timestamp's own unit: no nanoseconds dropped
+            spellings += tuple(dict.fromkeys(  # a unit that truncates or overflows does not convert back
+                str(d) for d in (exact.astype(f"datetime64[{u}]") for u in _NUMPY_UNITS) if d.astype(exact.dtype) == exact))
     except (ValueError, OverflowError, NotImplementedError):  # 2024-02-30, year 0
         return ()
     return tuple(k for k in spellings if k != key)
@@ -242,12 +243,12 @@ def _alias_codes(keys: np.ndarray, vocab: pd.Index) -> np.ndarray:
     # Dates are parsed one by one, and new int ids are the commonest unknown keys: their other
     # spellings are looked for only where the vocabulary holds such spellings at all.
     dates, ints = s.str.fullmatch(_DATE_KEY.pattern), s.str.fullmatch(_INT_KEY.pattern)
-    if dates.any() and _vocab_holds(vocab, "dates"):
+    numpy_dates = bool(dates.any()) and _vocab_holds(vocab, "numpy_dates")  # "2024-01-01T00" too
+    if dates.any() and (numpy_dates or _vocab_holds(vocab, "dates")):
         maybe |= dates
     if ints.any() and _vocab_holds(vocab, "whole_text"):
         maybe |= ints
     rows = np.flatnonzero(maybe.to_numpy(dtype=bool))
-    numpy_dates = bool(dates.any()) and _vocab_holds(vocab, "numpy_dates")
     spelled = [_aliases(k, numpy_dates) for k in keys[rows]]
     for rank in range(max(map(len, spelled), default=0)):
         at = np.array([r for r, sp in zip(rows, spelled) if len(sp) > rank], dtype=np.int64)

@@ -394,7 +394,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                              + (", batchnorm=False or n_members >= 2" if hasattr(self, "batchnorm") else ""))
 
     def _builds_one_row_batchnorm(self) -> bool:
-        return bool(self.batchnorm) and int(self.n_members) == 1
+        return bool(self.batchnorm) and int(self.n_members) == 1 and len(self.layers) > 0  # BatchNorm follows a layer
 
     def _metric_objects(self) -> list[Metric]:
         """``metrics`` as Metric objects. A named metric of the other task is refused here, before
@@ -1456,13 +1456,17 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         # The fitted labels in another type (text "1" for the int 1, from a CSV) are not new
         # classes: a fresh head would silently throw the learned one away.
         fitted = set(category_keys(pd.Series(self.classes_, dtype=object)))
-        same = [c for c, k in zip(classes, category_keys(pd.Series(classes, dtype=object)))
-                if fitted.intersection(key_spellings(k))]  # "1.0" for 1.0, "1" for True too
-        if same and {_label_kind(c) for c in classes} != {_label_kind(c) for c in self.classes_}:
+        known = np.isin(classes, self.classes_)
+        respelled = [c for c, k, is_known in zip(classes, category_keys(pd.Series(classes, dtype=object)), known)
+                     if not is_known and fitted.intersection(key_spellings(k))]  # "1.0" for 1.0, "1" for True
+        if respelled:
+            c = respelled[0]
+            kind, fitted_kind = _label_kind(c), _label_kind(self.classes_[0])
+            hint = (f"the model's classes are {fitted_kind}, such as {_label(self.classes_[0])!r}: convert y to that type"
+                    if kind != fitted_kind else f"map y's labels onto classes_ {[_label(v) for v in self.classes_[:10]]}")
             raise ValueError(
-                f"y holds {_label(same[0])!r} ({_label_kind(same[0])}) where the model's classes are "
-                f"{_label_kind(self.classes_[0])}, such as {_label(self.classes_[0])!r}: convert y to that type "
-                "(labels of another type would be new classes, and replace the trained head)"
+                f"y holds {_label(c)!r} ({kind}), another spelling of a class the model was fitted on; {hint} "
+                "(other labels would be new classes, and replace the trained head)"
             )
         return classes
 

@@ -370,6 +370,10 @@ def test_a_dict_is_one_row_or_a_table(fitted_clf, data):
         np.testing.assert_allclose(fitted_clf.predict_proba(row), fitted_clf.predict_proba(X_test.iloc[[3]]), rtol=1e-6)
         np.testing.assert_array_equal(fitted_clf.predict_proba(X_test.iloc[:5].to_dict("list")),
                                       fitted_clf.predict_proba(X_test.iloc[:5]))
+    # Lists beside scalars are a table, as pandas reads the dict (the scalars broadcast).
+    mixed = {**row, "num": [row["num"], 0.0]}
+    np.testing.assert_array_equal(fitted_clf.predict_proba(mixed), fitted_clf.predict_proba(pd.DataFrame(mixed)))
+    assert fitted_clf.predict_proba(mixed).shape == (2, 2)
     # A tuple is a category value (a row's one tuple does not make the dict a table).
     rows = pd.DataFrame({"num": [0.1, 0.2, 0.3, 0.4], "color": [("a", 1), "red", ("a", 1), "blue"]})
     reg = fast(TabularRegressor, epochs=1, validation_fraction=None, cat_features=["color"]).fit(rows, [1.0, 2.0, 3.0, 4.0])
@@ -600,7 +604,7 @@ def test_continued_training_on_the_classes_as_text_is_refused(data):
     clf = fast(TabularClassifier, epochs=2).fit(X, as_ints)
     before = clf.predict_proba(X_test)
     as_text = as_ints.astype(str)
-    with pytest.raises(ValueError, match=r"y holds '0' \(text\) where the model's classes are number, such as 0"):
+    with pytest.raises(ValueError, match=r"y holds '0' \(text\), another spelling .* classes are number, such as 0"):
         clf.fit_one_cycle(X, as_text, epochs=1)
     with pytest.raises(ValueError, match="convert y to that type"):
         clf.fine_tune(X, as_text, epochs=1)
@@ -611,6 +615,12 @@ def test_continued_training_on_the_classes_as_text_is_refused(data):
         clf = fast(TabularClassifier, epochs=1).fit(X, labels)
         with pytest.raises(ValueError, match="convert y to that type"):
             clf.fit_one_cycle(X, text, epochs=1)
+    # Text both ways: "1.0" where the classes hold "1" is the same label respelled, not a new class.
+    clf = fast(TabularClassifier, epochs=1).fit(X, as_text)
+    with pytest.raises(ValueError, match=r"y holds '1.0' \(text\), another spelling .* map y's labels onto classes_"):
+        clf.fit_one_cycle(X, np.where(as_ints == 1, "1.0", "0"), epochs=1)
+    clf.fit_one_cycle(X, np.where(as_ints == 1, "2", as_text), epochs=1)  # a new label: a new head
+    assert clf.classes_.tolist() == ["0", "2"]
 
 
 def test_fine_tune_on_rows_lacking_a_class_keeps_the_head(data):
@@ -742,6 +752,7 @@ def test_batch_size_1_is_refused_where_a_batchnorm_layer_sees_one_row(data):
         with pytest.raises(ValueError, match="batch_size=1 cannot train .* batchnorm=False or n_members >= 2"):
             getattr(one_row, call)(X, y)
     plain.set_params(batchnorm=True).fit_one_cycle(X, y, epochs=1)  # its net has no BatchNorm
+    fast(TabularRegressor, batch_size=1, batchnorm=True, n_members=1, layers=(), epochs=1).fit(X, y)  # nor this one
     normalised = fast(TabularRegressor, batch_size=2, batchnorm=True, n_members=1, epochs=1).fit(X, y)
     normalised.set_params(batch_size=1, batchnorm=False)
     for call in (normalised.fit_one_cycle, normalised.fine_tune, normalised.lr_find):
@@ -1013,7 +1024,7 @@ def test_a_history_saved_before_step_keeps_its_points_after_another_cycle(data):
     reg.fit_one_cycle(X, reg_target(X), epochs=1, eval_set=valid)
     steps = reg.history_["step"].tolist()
     assert not np.isnan(steps).any()
-    assert steps == [first / 2, first, first + first / 2]
+    assert steps == [round(first / 2), first, first + first // 2] and reg.history_["step"].dtype.kind == "i"
     ax = reg.plot_losses()
     assert ax.lines[-1].get_xdata().tolist() == steps
     plt.close("all")

@@ -399,6 +399,8 @@ def test_pickle_and_joblib_still_work(tmp_path):
         pd.DataFrame({"epoch": [1, 2], "loss": [0.5, np.nan], "name": ["a", "b"]}),
         [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-03-31 12:30", tz="Europe/Paris")],
         np.array([pd.Timestamp("2024-01-01 00:00:00.000001"), "a"], dtype=object),
+        np.array(["2024-01-01T00:00:00.000000001", "NaT", "1500-01-01"], dtype="datetime64[ns]"),
+        np.array(["2024-01-01", "9999-12-31"], dtype="datetime64[s]"),
     ],
 )
 def test_encode_decode_roundtrip(value):
@@ -501,6 +503,12 @@ def test_date_column_names_and_date_ids_save_as_version_4(tmp_path):
     back = tabdl.load(mf.save(tmp_path / "mf.tabdl"))
     np.testing.assert_array_equal(back.predict(R), mf.predict(R))
     pd.testing.assert_frame_equal(back.recommend(R["day"][0], k=3), mf.recommend(R["day"][0], k=3))
+    # Datetime class labels: classes_ is a datetime64 array (refused: "cannot store an array of dtype").
+    days = pd.Series(pd.to_datetime(["2024-01-01", "2024-06-30"])[rng.integers(0, 2, 200)])
+    clf = TabularClassifier(epochs=1, n_bags=1, random_state=0).fit(X, days)
+    back = tabdl.load(clf.save(tmp_path / "clf.tabdl"))
+    assert back.classes_.dtype == clf.classes_.dtype
+    np.testing.assert_array_equal(back.predict(X), clf.predict(X))
 
 
 def test_save_to_a_folder_or_a_missing_folder_names_the_users_path(tmp_path):

@@ -245,6 +245,14 @@ def test_numpy_datetime_objects_key_as_their_timestamps():
     assert category_codes(when, old).tolist() == [1, 2, 3, 4, 5]
     codes = {k: i + 1 for i, k in enumerate(old)}
     assert [lookup_code(codes, v) for v in when] == [1, 2, 3, 4, 5]
+    # Hours alone, as the batch path reads them too; an instant a unit would truncate is not met.
+    hours = pd.Index(["2024-01-01T00", "x"], dtype=object)
+    instants = pd.Series(pd.to_datetime(["2024-01-01", "2024-01-01 00:00:00.000000001"], format="ISO8601"))
+    assert category_codes(instants, hours).tolist() == [1, 0]
+    assert [lookup_code({k: i + 1 for i, k in enumerate(hours)}, v) for v in instants] == [1, 0]
+    seconds = pd.Index(["2024-01-01T00:00:00"], dtype=object)
+    assert category_codes(instants, seconds).tolist() == [1, 0]
+    assert [lookup_code({"2024-01-01T00:00:00": 1}, v) for v in instants] == [1, 0]
 
 
 def test_a_few_rows_of_a_large_categorical_dtype_get_their_codes():
