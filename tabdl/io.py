@@ -62,8 +62,8 @@ FORMAT = "tabdl"
 #    buffers in its weights), which a version 2 reader cannot build; only such files are written
 #    as version 3 (the others stay readable by version 2 readers).
 # 4: Timestamps (column names from a pivot over dates, date ids) are stored as tagged ISO text,
-#    which older readers would take for a dict, and datetime arrays (datetime class labels) as
-#    numpy's ISO text; only files that hold one are written as version 4.
+#    which older readers would take for a dict, and datetime / duration arrays (such class labels)
+#    as numpy's ISO text / int counts; only files that hold one are written as version 4.
 FORMAT_VERSION = 4
 READS_VERSIONS = (1, 2, 3, 4)
 _META, _WEIGHTS = "meta.json", "weights.pt"
@@ -72,8 +72,9 @@ _META, _WEIGHTS = "meta.json", "weights.pt"
 # >>> JSON encoding of the Python values estimators hold
 _TAGS = ("__tuple__", "__slice__", "__ndarray__", "__frame__", "__float__", "__items__", "__timestamp__")
 # numpy dtype kinds an array may be stored with: bool, ints, floats, unicode, object (of JSON
-# values), datetimes (as numpy's own ISO text, which it parses back exactly: datetime class labels)
-_ARRAY_KINDS = "biufUOM"
+# values), datetimes (as numpy's own ISO text, which it parses back exactly) and durations (as
+# their int counts in their unit): datetime or duration class labels
+_ARRAY_KINDS = "biufUOMm"
 
 
 def encode(obj: Any, where: str = "value") -> Any:
@@ -108,7 +109,9 @@ def encode(obj: Any, where: str = "value") -> Any:
         if obj.dtype.kind not in _ARRAY_KINDS:
             raise ValueError(f"{where}: cannot store an array of dtype {obj.dtype} in a tabdl file")
         dtype = "object" if obj.dtype.kind == "O" else obj.dtype.str
-        flat = obj.ravel().astype(str).tolist() if obj.dtype.kind == "M" else obj.ravel().tolist()
+        kind = obj.dtype.kind
+        flat = (obj.ravel().astype(str) if kind == "M" else obj.ravel().view(np.int64) if kind == "m"
+                else obj.ravel()).tolist()
         return {
             "__ndarray__": encode(flat, where),
             "dtype": dtype,
@@ -160,6 +163,8 @@ def decode(obj: Any) -> Any:
             raise ValueError(f"array dtype {dtype} is not allowed in a tabdl file")
         if dtype.kind == "M":
             return np.array(flat, dtype=dtype).reshape(shape)
+        if dtype.kind == "m":
+            return np.array(flat, dtype=np.int64).view(dtype).reshape(shape)
         if dtype.kind == "O":
             arr = np.empty(len(flat), dtype=object)
             arr[:] = flat
@@ -240,7 +245,7 @@ def save(model: Any, path: str | os.PathLike) -> str:
     # array, 3 for a net with raw columns, else 2 (a string value that spells a tag only costs a
     # newer version).
     state_text = json.dumps(encoded)
-    version = 4 if '"__timestamp__"' in state_text or '"<M8[' in state_text else 3 if "raw_cont" in (
+    version = 4 if '"__timestamp__"' in state_text or '"<M8[' in state_text or '"<m8[' in state_text else 3 if "raw_cont" in (
         getattr(model, "model_config_", None) or {}) else 2
     meta = {
         "format": FORMAT,

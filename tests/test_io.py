@@ -401,6 +401,7 @@ def test_pickle_and_joblib_still_work(tmp_path):
         np.array([pd.Timestamp("2024-01-01 00:00:00.000001"), "a"], dtype=object),
         np.array(["2024-01-01T00:00:00.000000001", "NaT", "1500-01-01"], dtype="datetime64[ns]"),
         np.array(["2024-01-01", "9999-12-31"], dtype="datetime64[s]"),
+        np.array([1, -3, "NaT"], dtype="timedelta64[ms]"),
     ],
 )
 def test_encode_decode_roundtrip(value):
