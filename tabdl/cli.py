@@ -225,6 +225,8 @@ def _train(args: argparse.Namespace) -> int:
     if missing.any():
         print(f"tabdl: dropping {int(missing.sum())} rows with no {args.target!r}", file=sys.stderr)
         df = df[~missing]
+        # What the gap made text (True/False read as objects) reads as its own type again
+        df = df.assign(**{args.target: df[args.target].infer_objects()})
     w = None
     if len(weight) > 1:
         raise CLIError(f"--weight takes one column, got {weight}")
@@ -442,7 +444,11 @@ def _read_csv(source, path: str | None = None):
     else:
         source.seek(0)
     try:
-        df = pd.read_csv(source)
+        # index_col=False: data lines that end in a comma the header lacks made pandas take the
+        # first column as the index, and every column was read one place to the left, silently.
+        # low_memory=False: types guessed over the whole file, not per 262k-row chunk (codes
+        # read as ints in one chunk and as text in the next were two categories each).
+        df = pd.read_csv(source, index_col=False, low_memory=False)
     except pd.errors.EmptyDataError:
         raise CLIError(f"{path} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
@@ -497,7 +503,7 @@ def _read_dates(df, columns):
 
 def _keep_category_text(df, path, est):
     """Give back the text of categorical values that pandas parsed as numbers or booleans, where
-    that text is a category the model knows.
+    that text is a category the model knows (and the reverse: ``_category_numbers``).
 
     pandas guesses each file's types on its own: codes "001", "002" read as text beside "A10" in
     the training CSV, but as the ints 1, 2 in a predict CSV that holds only digit codes, and every
@@ -507,20 +513,44 @@ def _keep_category_text(df, path, est):
     import pandas as pd
 
     pre = getattr(est, "preprocessor_", None)
-    parsed = [
-        (j, c) for j, c in enumerate(getattr(pre, "cat_names_", []))
-        if c in df.columns and not (pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c]))
-    ]
+    texts = [(j, c) for j, c in enumerate(getattr(pre, "cat_names_", []))
+             if c in df.columns and (pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c]))]
+    parsed = [(j, c) for j, c in enumerate(getattr(pre, "cat_names_", [])) if c in df.columns and (j, c) not in texts]
+    for j, c in texts:
+        df[c] = _category_numbers(df[c], pre.vocabs_[j])
     if not parsed:
         return df
     if not isinstance(path, str):
         path.seek(0)  # stdin, held in memory
-    text = pd.read_csv(path, dtype=str, usecols=[c for _, c in parsed])
+    text = pd.read_csv(path, dtype=str, usecols=[c for _, c in parsed], index_col=False)
     for j, c in parsed:
         known = text[c].isin(pre.vocabs_[j]).to_numpy()
         if known.any():
             df[c] = df[c].astype(object).where(~known, text[c].to_numpy(dtype=object))
     return df
+
+
+def _category_numbers(col, vocab):
+    """The other way round: a column read as text (one "A99" among codes) whose values the model
+    learned as numbers or flags (the training CSV held digits only: "001" read as 1, "TRUE" as
+    True). An unknown text takes its number's or flag's reading where the model knows that."""
+    import numpy as np
+    import pandas as pd
+
+    from .columns import category_keys
+
+    known = set(vocab)
+    unknown = col.notna().to_numpy() & ~np.isin(category_keys(col), list(known))
+    if not unknown.any():
+        return col
+    out = col.astype(object)
+    text = col.where(unknown).astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
+    flags = text.map(lambda v: {"true": True, "false": False}.get(v.lower()) if isinstance(v, str) else None)
+    for reading in (pd.to_numeric(text, errors="coerce"), flags.astype(object)):
+        hit = unknown & reading.notna().to_numpy() & np.isin(category_keys(reading), list(known))
+        out = out.where(~hit, reading)
+        unknown &= ~hit
+    return out
 
 
 def _load(path: str):

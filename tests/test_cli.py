@@ -228,6 +228,63 @@ def test_digit_codes_read_as_numbers_at_predict_keep_their_text(tmp_path, capsys
     assert pred[0] > 5 and pred[1] < -5
 
 
+def test_codes_learned_as_numbers_meet_their_text_at_predict(tmp_path, capsys):
+    # The reverse: digit-only codes (and TRUE/FALSE flags) read as numbers (bools) in the training
+    # CSV, but as text in a predict CSV where one value has a letter: every row fell to unknown.
+    import tabdl
+
+    rng = np.random.default_rng(0)
+    n = 400
+    code = rng.choice(["001", "002", "010"], n)
+    flag = rng.choice(["TRUE", "FALSE"], n)
+    y = pd.Series(code).map({"001": 10.0, "002": -10.0, "010": 0.0}) + np.where(flag == "TRUE", 3.0, 0.0)
+    pd.DataFrame({"code": code, "flag": flag, "y": y}).to_csv(tmp_path / "train.csv", index=False)
+    (tmp_path / "new.csv").write_text("code,flag\n001,TRUE\n002,FALSE\n010,yes\nA99,true\n")
+    out = tmp_path / "m.tabdl"
+    argv = ["train", str(tmp_path / "train.csv"), "--target", "y", "--cat", "code", "--out", str(out)]
+    assert main([*argv, "--epochs", "10", "--n-bags", "1", "--no-progress"]) == 0
+    model = tabdl.load(out)
+    assert model.preprocessor_.vocabs_ == [["1", "10", "2"], ["False", "True"]]  # as pandas read them
+    capsys.readouterr()
+    assert main(["predict", str(out), str(tmp_path / "new.csv")]) == 0
+    pred = pd.read_csv(io.StringIO(capsys.readouterr().out))["prediction"].to_numpy()
+    same = pd.DataFrame({"code": [1, 2, 10, "A99"], "flag": [True, False, "yes", True]})
+    np.testing.assert_allclose(pred, model.predict(same), rtol=1e-5, atol=1e-5)
+    assert pred[0] > 5 and pred[1] < -5
+
+
+def test_a_flag_target_with_a_blank_cell_trains(tmp_path):
+    # The blank made the True/False column objects; after its row was dropped, scikit-learn read
+    # the object labels as an "unknown" target type.
+    import tabdl
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=120)
+    t = np.where(x > 0, "True", "False").astype(object)
+    t[5] = ""
+    pd.DataFrame({"x": x, "t": t}).to_csv(tmp_path / "train.csv", index=False)
+    out = tmp_path / "m.tabdl"
+    argv = ["train", str(tmp_path / "train.csv"), "--target", "t", "--out", str(out)]
+    assert main([*argv, "--epochs", "2", "--n-bags", "1", "--no-progress"]) == 0
+    assert tabdl.load(out).classes_.tolist() == [False, True]
+
+
+def test_data_lines_ending_in_a_comma_keep_their_columns(tmp_path, capsys):
+    # A trailing comma the header lacks made pandas take the first column as the index: every
+    # column was read one place to the left (zip codes trained as the target), silently.
+    import tabdl
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    lines = ["y,zip,x"] + [f"{2 * v:.4f},00{i % 3},{v:.4f}," for i, v in enumerate(x)]
+    (tmp_path / "train.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "m.tabdl"
+    argv = ["train", str(tmp_path / "train.csv"), "--target", "y", "--out", str(out)]
+    assert main([*argv, "--epochs", "2", "--n-bags", "1", "--no-progress", "--task", "auto"]) == 0
+    model = tabdl.load(out)
+    assert isinstance(model, tabdl.TabularRegressor) and list(model.feature_names_in_) == ["zip", "x"]
+
+
 def test_train_n_bags_sets_the_nets_of_the_saved_model(csv_dir, tmp_path):
     import tabdl
 
