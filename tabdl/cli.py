@@ -610,7 +610,11 @@ def _datasets(args: argparse.Namespace) -> int:
     names = datasets.list()
     width = max((len(n) for n in names), default=4)
     for name in names:
-        card = datasets.card(name)
+        try:
+            card = datasets.card(name)
+        except ValueError as err:  # one broken card of the user's: listed as such, the rest still are
+            print(f"{name:<{width}}  (unreadable: {_one_line(err)})")
+            continue
         print(
             f"{name:<{width}}  {card['task']:<10}  {card['metric']:<7}  {card.get('description', '')}"
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import numbers
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,17 +86,12 @@ def load(name_or_path: str | os.PathLike, *, max_rows: int | None = None) -> Dat
 
     ``max_rows`` subsamples the filtered rows (``random_state=0``) before the split, for quick runs.
     """
+    if max_rows is not None and (not isinstance(max_rows, numbers.Integral) or isinstance(max_rows, bool)
+                                 or max_rows < 5):
+        raise ValueError(f"max_rows must be None or an int >= 5 (a train and a test part), got {max_rows!r}")
     path = _card_path(name_or_path)
-    card = json.loads(path.read_text())
+    card = _read_card(path)
     name = card.get("name", path.stem)
-    missing = [key for key in _REQUIRED if key not in card]
-    if missing:
-        raise ValueError(f"card {path}: missing keys {missing}")
-    if card["task"] not in _TASKS or card["metric"] not in _METRICS:
-        raise ValueError(
-            f"card {path}: task must be one of {_TASKS} and metric one of {_METRICS}, "
-            f"got {card['task']!r} and {card['metric']!r}"
-        )
 
     # The cached frame is shared between calls: only non-mutating operations below.
     df = _read_source(card["source"], path.parent).drop(columns="rownames", errors="ignore")
@@ -139,7 +135,37 @@ def load(name_or_path: str | os.PathLike, *, max_rows: int | None = None) -> Dat
 
 def card(name_or_path: str | os.PathLike) -> dict:
     """The parsed JSON card of a built-in name or a card path, without reading any data."""
-    return json.loads(_card_path(name_or_path).read_text())
+    return _read_card(_card_path(name_or_path))
+
+
+def _read_card(path: Path) -> dict:
+    """The card at ``path``, checked: every problem is a ValueError naming the file (a broken
+    card gave a bare JSONDecodeError or KeyError, and a string where a list belongs was split
+    into letters)."""
+    try:
+        card = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"card {path} is not valid JSON: {err}") from None
+    if not isinstance(card, dict):
+        raise ValueError(f"card {path} must hold a JSON object, got {type(card).__name__}")
+    missing = [key for key in _REQUIRED if key not in card]
+    if missing:
+        raise ValueError(f"card {path}: missing keys {missing}")
+    if card["task"] not in _TASKS or card["metric"] not in _METRICS:
+        raise ValueError(
+            f"card {path}: task must be one of {_TASKS} and metric one of {_METRICS}, "
+            f"got {card['task']!r} and {card['metric']!r}"
+        )
+    for key in ("categorical", "continuous"):
+        if not isinstance(card[key], list) or not all(isinstance(c, str) for c in card[key]):
+            raise ValueError(f"card {path}: {key!r} must be a list of column names, got {card[key]!r}")
+    if not isinstance(card["target"], dict) or not isinstance(card["target"].get("column"), str):
+        raise ValueError(f'card {path}: "target" must be an object with a "column", got {card["target"]!r}')
+    source = card["source"]
+    if not isinstance(source, dict) or not ("csv" in source or {"package", "item"} <= set(source)):
+        raise ValueError(f'card {path}: "source" must be {{"csv": path}} or {{"package": ..., "item": ...}}, '
+                         f"got {source!r}")
+    return card
 
 
 def _card_path(name_or_path: str | os.PathLike) -> Path:
@@ -209,7 +235,12 @@ def _make_target(col: pd.Series, spec: dict, task: str, name: str) -> pd.Series:
     elif "greater_than" in spec:
         y = col > spec["greater_than"]
     else:
-        y = col.astype(np.float64)
+        try:
+            y = col.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"dataset {name!r}: target column {spec['column']!r} holds text such as "
+                             f"{col.dropna().iloc[0]!r}; a regression target needs numbers, or give "
+                             "the card an equals/greater_than rule") from None
         if spec.get("transform") == "log":
             if (y <= 0).any():  # log gives -inf or NaN, which the fit would call a missing target
                 bad = y[y <= 0]

@@ -123,3 +123,41 @@ def test_a_log_transform_of_a_target_at_or_below_zero_is_named(tmp_path):
                        task="regression", metric="rmse")
     with pytest.raises(ValueError, match="log transform needs a target above 0.*'size' holds 1 value.*such as 0"):
         datasets.load(path)
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"target": {}}, '"target" must be an object with a "column"'),
+        ({"source": {"item": "x"}}, '"source" must be'),
+        ({"categorical": "colour"}, "'categorical' must be a list of column names"),
+        ({"target": {"column": "label", "transform": "log"}, "task": "regression", "metric": "rmse"},
+         "target column 'label' holds text such as"),
+    ],
+)
+def test_a_malformed_card_is_a_value_error_naming_it(tmp_path, overrides, match):
+    # A bare KeyError, a string split into letters ("categorical column 'c'"), a float cast of text.
+    path = _write_card(tmp_path, **overrides)
+    with pytest.raises(ValueError, match=match):
+        datasets.load(path)
+
+
+def test_broken_cards_are_named_and_listed_apart(tmp_path, monkeypatch, capsys):
+    from tabdl.cli import main
+
+    (tmp_path / "broken.json").write_text("{not json")
+    (tmp_path / "alist.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"broken.json is not valid JSON"):
+        datasets.load(tmp_path / "broken.json")
+    with pytest.raises(ValueError, match=r"alist.json must hold a JSON object, got list"):
+        datasets.card(tmp_path / "alist.json")
+    monkeypatch.setenv("TABDL_DATA_DIR", str(tmp_path))
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "(unreadable: card" in out.split("broken", 1)[1] and "diamonds" in out  # the others still listed
+
+
+@pytest.mark.parametrize("bad", [0, 1, -1, 2.5, True])
+def test_max_rows_is_checked_and_named(tmp_path, bad):
+    with pytest.raises(ValueError, match="max_rows must be None or an int >= 5"):
+        datasets.load(_write_card(tmp_path), max_rows=bad)
