@@ -12,6 +12,7 @@ stderr and a non-zero exit; ``TABDL_DEBUG=1`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -260,7 +261,12 @@ def _train(args: argparse.Namespace) -> int:
     if task == "classification" and v is not None and np.all((np.mod(v, 1) == 0) & (np.abs(v) < 2**53)):
         y = y.astype(np.int64)  # int codes with a gap read as float: labels 0 and 1, not 0.0 and 1.0
 
-    stratify = y if task == "classification" and y.value_counts().min() >= 2 else None
+    # Stratified where every class has 2 rows and the held-out part room for one of each (a
+    # 10-row, 3-class file fell to scikit-learn's "test_size = 2 should be greater or equal to
+    # the number of classes"); else a plain random cut.
+    n_valid = math.ceil(args.valid_fraction * len(y))
+    stratify = (y if task == "classification" and y.value_counts().min() >= 2 and n_valid >= y.nunique()
+                and len(y) - n_valid >= y.nunique() else None)
     try:
         X_tr, X_va, y_tr, y_va = train_test_split(
             X, y, test_size=args.valid_fraction, random_state=args.seed, stratify=stratify
@@ -284,6 +290,9 @@ def _train(args: argparse.Namespace) -> int:
                 "or give more rows per class"
             )
 
+    if len(X_va) < 2:  # the estimator would say "eval_set: n_samples=1", an option never passed
+        raise CLIError(f"--valid-fraction {args.valid_fraction} holds out {len(X_va)} of {len(X)} rows; "
+                       "validation needs at least 2: raise --valid-fraction")
     for part, part_w in (("training", w_tr), ("validation", w_va)):
         if part_w is not None and not part_w.any():  # the estimator would name its sample_weight or eval_set
             raise CLIError(f"--weight column {weight[0]!r} is 0 on every {part} row ({len(part_w)} rows); "

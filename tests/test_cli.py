@@ -596,3 +596,19 @@ def test_a_one_column_csv_whose_header_holds_a_semicolon_is_read(tmp_path):
     assert list(cli._read_csv(str(tmp_path / "one.csv")).columns) == ["rate;%"]
     # Importing tabdl.__main__ (a tool scanning modules) does not run the command line.
     assert subprocess.run([sys.executable, "-c", "import tabdl.__main__"], timeout=120).returncode == 0
+
+
+def test_small_holdouts_say_what_to_change(tmp_path, capsys):
+    # "eval_set: n_samples=1" named an option the user never passed, and a 10-row 3-class file
+    # fell to scikit-learn's stratification error.
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.normal(size=40), "y": rng.normal(size=40)}).to_csv(tmp_path / "reg.csv", index=False)
+    argv = ["train", str(tmp_path / "reg.csv"), "--target", "y", "--out", str(tmp_path / "m.tabdl"),
+            "--epochs", "1", "--n-bags", "1", "--no-progress"]
+    assert main([*argv, "--valid-fraction", "0.001"]) != 0
+    assert "holds out 1 of 40 rows; validation needs at least 2" in capsys.readouterr().err
+    x = rng.normal(size=10)
+    pd.DataFrame({"x": x, "k": ["a", "b", "c", "a", "b", "c", "a", "b", "c", "a"]}).to_csv(tmp_path / "c3.csv", index=False)
+    argv = ["train", str(tmp_path / "c3.csv"), "--target", "k", "--out", str(tmp_path / "c.tabdl"),
+            "--epochs", "1", "--n-bags", "1", "--no-progress"]
+    assert main(argv) == 0
