@@ -428,20 +428,22 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         self.user_ids_ = _ids_for(X[user], pre.vocabs_[0])
         self.item_ids_ = _ids_for(X[item], pre.vocabs_[1])
         # Every known (user, item) pair of X, for recommend(exclude_seen=True).
-        self._store_seen(pre.transform(X[[user, item]])[0].numpy(), merge=False)
-        self._store_seen_by_unknown_users(X, merge=False)
+        codes = pre.transform(X[[user, item]])[0].numpy()  # encoded once for both stores
+        self._store_seen(codes, merge=False)
+        self._store_seen_by_unknown_users(X, codes, merge=False)
         return self
 
     def fit_one_cycle(self, X: Any, y: Any, **kwargs: Any) -> MatrixFactorization:
         super().fit_one_cycle(X, y, **kwargs)
-        self._store_seen_by_unknown_users(self._check_X_predict(X), merge=True)
+        X = self._check_X_predict(X)
+        codes = self.preprocessor_.transform(X[[self.user_col_, self.item_col_]])[0].numpy()
+        self._store_seen_by_unknown_users(X, codes, merge=True)
         return self
 
-    def _store_seen_by_unknown_users(self, X: pd.DataFrame, *, merge: bool) -> None:
+    def _store_seen_by_unknown_users(self, X: pd.DataFrame, codes: np.ndarray, *, merge: bool) -> None:
         """The known items rated by users the model has no code for (rarer than ``min_count``,
         or new in a later cycle), by user key: recommend(exclude_seen=True) drops them too,
-        though such a user is scored as the unknown user."""
-        codes = self.preprocessor_.transform(X[[self.user_col_, self.item_col_]])[0].numpy()
+        though such a user is scored as the unknown user. ``codes``: X's (user, item) codes."""
         keys = category_keys(X[self.user_col_])
         rows = (codes[:, 0] == 0) & (codes[:, 1] > 0) & pd.notna(keys)
         seen = {k: set(v) for k, v in (getattr(self, "seen_by_unknown_users_", {}) if merge else {}).items()}

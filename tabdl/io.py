@@ -244,7 +244,8 @@ def save(model: Any, path: str | os.PathLike) -> str:
     # The oldest version whose readers read this file right: 4 with a Timestamp or a datetime
     # array, 3 for a net with raw columns, else 2 (a string value that spells a tag only costs a
     # newer version).
-    state_text = json.dumps(encoded)
+    # The state is serialised once: the version is read off its text, then the text is spliced in.
+    state_text = json.dumps(encoded, allow_nan=False, separators=(",", ":"))
     version = 4 if '"__timestamp__"' in state_text or '"<M8[' in state_text or '"<m8[' in state_text else 3 if "raw_cont" in (
         getattr(model, "model_config_", None) or {}) else 2
     meta = {
@@ -254,9 +255,8 @@ def save(model: Any, path: str | os.PathLike) -> str:
         "torch_version": torch.__version__,
         "class": name,
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
-        "state": encoded,
     }
-    text = json.dumps(meta, allow_nan=False, separators=(",", ":"))
+    text = json.dumps(meta, allow_nan=False, separators=(",", ":"))[:-1] + ',"state":' + state_text + "}"
     path = os.fspath(path)
     check_save_path(path)
     tmp = f"{path}.tmp{os.getpid()}"
