@@ -4,6 +4,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: venv demo test test-oldest lint bench clean
 
+# Test processes (pytest-xdist). Each test runs torch on one thread (tests/conftest.py), so one
+# process left the second of CI's two cores idle.
+TEST_WORKERS ?= 2
+
 # The venv is rebuilt when pyproject.toml changes. torch is pinned and installed first, on its
 # own: a looser range lets pip pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -20,7 +24,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check tabdl benchmarks tests
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 # The oldest pandas and scikit-learn that pyproject admits, in a venv of their own: CI runs the
 # suite on them too, so a pandas-3-only or scikit-learn-1.9-only call cannot land unseen.
@@ -36,7 +40,7 @@ $(OLDEST_STAMP): pyproject.toml
 	touch $(OLDEST_STAMP)
 
 test-oldest: $(OLDEST_STAMP)
-	$(OLDEST_PY) -m pytest
+	$(OLDEST_PY) -m pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check tabdl benchmarks tests
