@@ -17,10 +17,11 @@ import pandas as pd
 import torch
 from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from .columns import category_codes
-from .estimators import _check_positive, _check_y_range, _TabularEstimator, _warn_if_outside_y_range
+from .columns import category_codes, check_unique_columns
+from .estimators import _check_y_range, _TabularEstimator, _warn_if_outside_y_range
+from .guards import check_positive
 from .learner import Learner, TensorData
 from .modules import DotProductBias, TabularMLP
 from .neighbours import fit_item_neighbours
@@ -44,7 +45,7 @@ def _ids_for(col: pd.Series, vocab: Sequence[str]) -> np.ndarray:
     """The original id for each vocabulary key (vocabularies hold normalised string keys)."""
     uniq = pd.Series(pd.unique(col.dropna()))
     first = dict(zip(category_keys(uniq), uniq.to_numpy(object)))
-    ids = np.array([first[k] for k in vocab], dtype=object)
+    ids = pd.Series([first[k] for k in vocab], dtype=object).to_numpy()  # tuple ids stay one per row
     # Whole-number ids read as floats (an id column with a gap, a CSV with an empty cell) come
     # back as ints, as the same ids without the gap do: 1198, not 1198.0.
     if len(ids) and all(_whole_number(v) for v in ids):
@@ -188,15 +189,15 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
     def _validate_params(self) -> None:
         if self.kind not in ("dot", "nn"):
             raise ValueError(f"kind must be 'dot' or 'nn', got {self.kind!r}")
-        _check_positive("n_factors", self.n_factors, integer=True)
-        _check_positive("epochs", self.epochs, integer=True)  # no "auto" here: 10 is the default
-        _check_positive("min_count", self.min_count, integer=True)
-        _check_positive("n_neighbors", self.n_neighbors, integer=True, allow_zero=True)
+        check_positive("n_factors", self.n_factors, integer=True)
+        check_positive("epochs", self.epochs, integer=True)  # no "auto" here: 10 is the default
+        check_positive("min_count", self.min_count, integer=True)
+        check_positive("n_neighbors", self.n_neighbors, integer=True, allow_zero=True)
         if not (isinstance(self.weight_decay, str) and self.weight_decay == "auto"):
-            _check_positive("weight_decay", self.weight_decay, allow_zero=True)
-        _check_positive("reg", self.reg, allow_zero=True)
+            check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        check_positive("reg", self.reg, allow_zero=True)
         if self.bias_reg is not None:
-            _check_positive("bias_reg", self.bias_reg, allow_zero=True)
+            check_positive("bias_reg", self.bias_reg, allow_zero=True)
         _check_y_range(self.y_range, allow=("auto", None))
         if not isinstance(self.lazy_updates, (bool, np.bool_)):
             raise ValueError(f"lazy_updates must be True or False, got {self.lazy_updates!r}")
@@ -211,10 +212,17 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         X, y = super()._check_X_y_fit(X, y)
         if X.shape[1] < 2:
             raise ValueError(f"X needs a user column and an item column, got {X.shape[1]} column(s)")
-        self._id_labels = self._resolve_id_columns(list(X.columns))
-        if y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)  # sklearn's DataConversionWarning for a column y
+        if y.ndim != 1:
             raise ValueError(f"MatrixFactorization needs one rating per row, got y of shape {y.shape}")
-        return X, y.reshape(-1)
+        return X, y
+
+    def _set_feature_names(self, X: pd.DataFrame) -> None:
+        # The training X alone says which columns hold the ids: resolved in _check_X_y_fit, an
+        # eval_set's X (checked by it too) decided them, so its column order swapped users and items.
+        super()._set_feature_names(X)
+        self._id_labels = self._resolve_id_columns(list(X.columns))
 
     # >>> hooks of the shared fit path
     def _resolve_id_columns(self, columns: list[Any]) -> list[Any]:
@@ -232,6 +240,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         # Compared as columns: item_col="userId" beside the default user column (which is
         # userId) was caught later as a data error.
         if labels[0] == labels[1]:
+            check_unique_columns(pd.Index(columns), labels)  # X.set_axis(["a", "a"]) says so
             raise ValueError(f"user_col and item_col name the same column {labels[0]!r}")
         return labels
 
@@ -254,6 +263,9 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         # (a 1-5 model fine-tuned on 1-10 ratings would top out at 5.4 without a word).
         y = self._ratings(y)
         if self.y_range_ is not None and not (self.y_range_[0] <= y.min() and y.max() <= self.y_range_[1]):
+            if not isinstance(self.y_range, str):  # the user's own range: fit warned and trained, and so does this
+                _warn_if_outside_y_range(self.y_range, y, "ratings")
+                return
             raise ValueError(
                 f"ratings in [{y.min():.4g}, {y.max():.4g}] leave the y_range {self.y_range_} this model was "
                 "fitted with; fit a new model for the new rating scale"
@@ -534,10 +546,12 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         user gets the items with the best global mean plus item bias.
         """
         check_is_fitted(self, "model_")
-        _check_positive("k", k, integer=True)
+        check_positive("k", k, integer=True)
         # Any iterable but a string or a 0-d array is several users: np.ndim read a set, a dict's
         # keys or a generator as one object, which recommended for one unknown user.
         single = isinstance(user, (str, bytes)) or not isinstance(user, Iterable) or getattr(user, "ndim", None) == 0
+        # A tuple is one id where ids are tuples (as in X's cells), else several users.
+        single = single or isinstance(user, tuple) and any(isinstance(u, tuple) for u in self.user_ids_)
         users = [user] if single else list(user)
         if isinstance(user, Set):
             try:
@@ -565,7 +579,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
             top, idx = top.numpy(), idx.numpy()
             r = np.repeat(np.arange(len(uc)), k_eff)
             frame = pd.DataFrame({
-                "user": np.asarray(users[s : s + step], dtype=object)[r],
+                "user": pd.Series(users[s : s + step], dtype=object).to_numpy()[r],  # tuple ids stay 1-D
                 "item": self.item_ids_[idx.ravel()],
                 "score": top.ravel().astype(np.float64),
             })
@@ -582,7 +596,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
     def similar_items(self, item: Any, k: int = 10) -> pd.DataFrame:
         """The ``k`` items whose factors have the highest cosine similarity to ``item``'s."""
         check_is_fitted(self, "model_")
-        _check_positive("k", k, integer=True)
+        check_positive("k", k, integer=True)
         code = int(self._codes([item], 1)[0])
         if code == 0:
             raise ValueError(f"item {item!r} was not seen at fit (or fewer than min_count times)")

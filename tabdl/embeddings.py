@@ -30,7 +30,7 @@ from .columns import (
     row_as_frame,
     tabular_tags,
 )
-from .guards import unchanged_on_error
+from .guards import check_positive, unchanged_on_error
 from .io import SaveMixin
 
 __all__ = ["EntityEmbeddingEncoder", "UNKNOWN"]
@@ -446,6 +446,7 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         With ``axes="principal"`` the vectors are centred, so the offset all categories share
         does not make every pair look alike.
         """
+        check_positive("k", k, integer=True)  # as MatrixFactorization.similar_items
         table, labels, lookup = self._table(col)
         # transform's lookup (a flag meets its 0/1 spelling); row 0 is the unknown vector, asked
         # for as UNKNOWN unless a real category bears that name

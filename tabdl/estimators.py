@@ -32,14 +32,13 @@ from .columns import (
     tabular_tags,
 )
 from .ensemble import MemberLoss, NetBag, ensemble_head, out_of_bag
-from .guards import outside_tabdl, unchanged_on_error
+from .guards import check_positive, finite, outside_tabdl, unchanged_on_error
 from .io import SaveMixin
 from .learner import (
     DivergenceWarning,
     Learner,
     TensorData,
     check_epochs,
-    finite,
     freeze_to,
     group_lrs,
     resolve_device,
@@ -155,14 +154,6 @@ def _warn_if_folded_whole(pre: TabularPreprocessor, X: pd.DataFrame, param: str 
         )
 
 
-def _check_positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool = False) -> None:
-    kind = numbers.Integral if integer else numbers.Real
-    ok = isinstance(value, kind) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
-    if not ok or not (integer or finite(value)):
-        what = "an int" if integer else "a finite number"
-        raise ValueError(f"{name} must be {what} {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-
-
 def _check_y_range(value: Any, *, allow: tuple = (None,)) -> None:
     """``y_range``: (low, high) with low < high (a tuple, list or array), or one of ``allow``."""
     if value is None and None in allow or isinstance(value, str) and value in allow:
@@ -256,7 +247,7 @@ def _check_int_or_auto(name: str, value: Any) -> None:
     if isinstance(value, str) and value == "auto":
         return
     try:
-        _check_positive(name, value, integer=True)
+        check_positive(name, value, integer=True)
     except ValueError:  # name the default too: "Auto" or "20" is a near miss of it
         raise ValueError(f"{name} must be 'auto' or an int > 0, got {value!r}") from None
 
@@ -340,14 +331,14 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     # >>> validation
     def _validate_params(self) -> None:
         self._validate_mlp_params()
-        _check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        check_positive("weight_decay", self.weight_decay, allow_zero=True)
         if not isinstance(self.batchnorm, (bool, np.bool_)):
             raise ValueError(f"batchnorm must be True or False, got {self.batchnorm!r}")
         self._validate_fit_params()
         if self.emb_sizes is not None and not isinstance(self.emb_sizes, dict):
             raise ValueError(f"emb_sizes must be None or a dict {{column: size}}, got {self.emb_sizes!r}")
         num_embedding_config(self.num_embeddings)
-        _check_positive("n_members", self.n_members, integer=True)
+        check_positive("n_members", self.n_members, integer=True)
         _check_int_or_auto("n_bags", self.n_bags)
         if not isinstance(self.average_weights, (bool, np.bool_)):
             raise ValueError(f"average_weights must be True or False, got {self.average_weights!r}")
@@ -373,7 +364,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         if vf is not None and (not isinstance(vf, numbers.Real) or not 0 <= vf < 1):
             raise ValueError(f"validation_fraction must be None or in [0, 1), got {vf!r}")
         if self.patience is not None:
-            _check_positive("patience", self.patience, integer=True)
+            check_positive("patience", self.patience, integer=True)
         group_lrs(self.lr, 2)  # a slice's bounds too, before training
         self._metric_objects()
 

@@ -6,17 +6,21 @@ call is refused. Torch-free, so that every module may use them.
   tabdl for one of them). Python 3.12's ``warnings.warn(skip_file_prefixes=...)`` does this;
   tabdl supports 3.10.
 - ``unchanged_on_error``: a refused refit must not leave a fitted model half replaced.
+- ``finite`` and ``check_positive``: the parameter checks the torch-free modules (the encoder)
+  share with the estimators.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import os
 import sys
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["outside_tabdl", "unchanged_on_error"]
+__all__ = ["outside_tabdl", "unchanged_on_error", "finite", "check_positive"]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -49,3 +53,21 @@ def unchanged_on_error(obj: Any) -> Iterator[None]:
         obj.__dict__.clear()
         obj.__dict__.update(before)
         raise
+
+
+def finite(value: numbers.Real) -> bool:
+    """math.isfinite, False for an int too large for a float (isfinite raises OverflowError)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def check_positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool = False) -> None:
+    """A ValueError naming ``name`` unless ``value`` is a number (an int if ``integer``) > 0
+    (>= 0 with ``allow_zero``); bools and non-finite floats are refused."""
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
+    if not ok or not (integer or finite(value)):
+        what = "an int" if integer else "a finite number"
+        raise ValueError(f"{name} must be {what} {'>= 0' if allow_zero else '> 0'}, got {value!r}")

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .callbacks import Callback, Recorder, SmoothLoss
-from .guards import outside_tabdl
+from .guards import finite, outside_tabdl
 from .lr_finder import LRFindResult, suggest_lrs
 from .metrics import Metric
 from .optim import WeightAverage
@@ -143,14 +143,6 @@ def group_lrs(lr: float | slice, n_groups: int) -> np.ndarray:
     if not _finite_positive(lr):
         raise ValueError(f"lr must be a finite positive float or a slice, got {lr!r}")
     return np.full(n_groups, float(lr))
-
-
-def finite(value: numbers.Real) -> bool:
-    """math.isfinite, False for an int too large for a float (isfinite raises OverflowError)."""
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
 
 
 def _finite_positive(v: object) -> bool:

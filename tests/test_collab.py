@@ -344,6 +344,63 @@ def test_continued_training_refuses_ratings_outside_y_range(fitted):
     assert mf.predict(X).max() <= hi
 
 
+def test_continued_training_on_an_explicit_y_range_warns_as_fit_does():
+    # Found in review: fit warned about ratings beyond the user's own y_range and trained, while
+    # fit_one_cycle refused the very same data.
+    X, y = _ratings()
+    mf = MatrixFactorization(**{**FAST, "epochs": 1}, y_range=(0, 7))
+    with pytest.warns(UserWarning, match=r"y_range=\(0, 7\) leaves out"):
+        mf.fit(X, 2 * y)
+    with pytest.warns(UserWarning, match=r"y_range=\(0, 7\) leaves out"):
+        mf.fit_one_cycle(X, 2 * y, epochs=1)
+    assert mf.predict(X).max() <= 7
+
+
+def test_the_training_X_alone_decides_the_id_columns():
+    # Found in review: the eval_set's X was checked by the same method that resolved the id
+    # columns, so an eval_set with its columns swapped made the items the users, and an array
+    # eval_set was refused when user_col named a column.
+    X, y = _ratings()
+    Xv, yv = X.iloc[:40], y.iloc[:40]
+    base = MatrixFactorization(**{**FAST, "epochs": 2}).fit(X, y, eval_set=(Xv, yv))
+    swapped = MatrixFactorization(**{**FAST, "epochs": 2}).fit(X, y, eval_set=(Xv[["item", "user"]], yv))
+    assert (swapped.user_col_, swapped.item_col_) == ("user", "item")
+    np.testing.assert_array_equal(swapped.predict(X), base.predict(X))
+    named = MatrixFactorization(**{**FAST, "epochs": 2}, user_col="user", item_col="item")
+    with pytest.warns(UserWarning, match="valid feature names"):  # by position, as predict reads an array
+        named.fit(X, y, eval_set=(Xv.to_numpy(), yv))
+    np.testing.assert_array_equal(named.predict(X), base.predict(X))
+    with pytest.raises(ValueError, match="X has the column 'a' more than once"):
+        MatrixFactorization(**FAST).fit(X.set_axis(["a", "a"], axis=1), y)
+
+
+def test_a_column_y_warns_as_scikit_learn_does():
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y = _ratings()
+    with pytest.warns(DataConversionWarning):
+        MatrixFactorization(**{**FAST, "epochs": 1}).fit(X, y.to_numpy().reshape(-1, 1))
+
+
+def test_tuple_ids_recommend_as_one_user_each(tmp_path):
+    # Found in review: tuple ids trained, but user_ids_ became a 2-D array and recommend failed
+    # (a tuple was also read as several users).
+    X, y = _ratings()
+    X = X.assign(user=[(u % 7, "g") for u in X["user"]])
+    mf = MatrixFactorization(**{**FAST, "epochs": 2}).fit(X, y)
+    assert mf.user_ids_.shape == (7,) and (3, "g") in set(mf.user_ids_)
+    one = mf.recommend((3, "g"), k=2, exclude_seen=False)
+    assert list(one.columns) == ["item", "score"] and len(one) == 2
+    many = mf.recommend([(3, "g"), (4, "g")], k=2, exclude_seen=False)
+    assert many["user"].tolist() == [(3, "g")] * 2 + [(4, "g")] * 2
+    np.testing.assert_array_equal(many["score"].to_numpy()[:2], one["score"].to_numpy())
+    mf.save(tmp_path / "m")
+    from tabdl import load
+
+    back = load(tmp_path / "m")
+    pd.testing.assert_frame_equal(back.recommend((3, "g"), k=2, exclude_seen=False), one)
+
+
 def test_an_explicit_y_range_that_leaves_out_ratings_warns_at_fit():
     # Found in review: fit accepted 2-10 ratings under y_range=(0, 6) without a word, while
     # fit_one_cycle refused them; no prediction can reach the ratings above 6.

@@ -147,6 +147,9 @@ def test_embeddings_inspection(fitted):
         enc.most_similar("c", "nope")
     with pytest.raises(ValueError, match="not a categorical column"):
         enc.most_similar("a", 1.0)
+    for k in (-1, 0, 2.7, None, True):  # was: an empty answer, k=2, a TypeError from int()
+        with pytest.raises(ValueError, match="k must be an int > 0"):
+            enc.most_similar("d", 3, k=k)
     pd.testing.assert_series_equal(enc.most_similar("d", 1), enc.most_similar("d", True))  # as transform looks up
     assert enc.most_similar("d", UNKNOWN).index.tolist() and UNKNOWN not in enc.most_similar("d", UNKNOWN).index
 
