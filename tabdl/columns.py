@@ -280,6 +280,13 @@ def check_column_names(columns: pd.Index) -> None:
     """scikit-learn's rule: names are all strings, or the columns go by position. A mix is
     refused (scikit-learn refuses it with a TypeError): by position, a reordered frame would be
     silently misread."""
+    # NaN (from an unstack or pivot over a key holding NaN) is not equal to itself: a frame
+    # holding it was read by position when reordered, and no one-row dict could hold the column.
+    if any(c is pd.NA or c is pd.NaT or isinstance(c, (float, np.floating)) and math.isnan(c) for c in columns):
+        raise ValueError(
+            f"X has a column named NaN (columns: {list(columns)[:20]}); name it, e.g. "
+            "X.columns = X.columns.fillna('missing')"
+        )
     odd = [c for c in columns if not isinstance(c, str)]
     if odd and len(odd) < len(columns):
         raise ValueError(

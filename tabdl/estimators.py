@@ -449,6 +449,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         X = as_frame(X)
         if X.shape[0] == 0:
             raise ValueError("X is empty: found 0 samples, a minimum of 1 is required")
+        if X.shape[1] == 0:  # here, before the validation cut shrinks the shape it reports
+            raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y)

@@ -25,6 +25,7 @@ import io
 import json
 import math
 import os
+import sys
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -379,10 +380,23 @@ class SaveMixin:
 _REBUILT = ("model_", "preprocessor_")
 
 
+def _plain_params(est: Any) -> dict[str, Any]:
+    """``get_params()``, where what fit accepts as a list of columns (X.select_dtypes(...).columns,
+    a Series, a set) is the list it stands for, and a torch.device its name."""
+    params = est.get_params(deep=False)
+    torch = sys.modules.get("torch")  # a torch.device exists only once torch is imported
+    for k, v in params.items():
+        if isinstance(v, (pd.Index, pd.Series, set, frozenset)):
+            params[k] = list(v)
+        elif torch is not None and isinstance(v, torch.device):
+            params[k] = str(v)
+    return params
+
+
 def _json_params(est: Any) -> dict[str, Any]:
     from .metrics import METRICS, Metric
 
-    params = est.get_params(deep=False)
+    params = _plain_params(est)
     if params.get("metrics"):
         # A registered Metric is stored by name (get_metric resolves names); anything else is code.
         params["metrics"] = [
@@ -452,7 +466,7 @@ def _encoder_to_state(enc: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(enc, "tables_")
-    params = enc.get_params(deep=False)
+    params = _plain_params(enc)
     params["dtype"] = np.dtype(params["dtype"]).str  # a numpy type is not JSON
     attrs = {k: v for k, v in _fitted_attrs(enc).items() if k != "tables_"}
     tensors = {

@@ -6,6 +6,7 @@ inference uses the very same vocabularies, fill values and scaling stats as trai
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -97,6 +98,9 @@ def rare_signal_f(groups: np.ndarray, y: np.ndarray) -> float:
 
 # Rank-gauss output is clipped to the normal quantiles of [EPS, 1 - EPS] (about +/-5.2).
 _QUANTILE_EPS = 1e-7
+
+# The net computes in float32: a scaled value beyond this is +/-inf there, and its output NaN.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _N_QUANTILES = 1000
 
 
@@ -160,6 +164,12 @@ def _resolve(spec: Sequence[Any] | None, columns: list[Any], name: str) -> list[
         else:
             raise ValueError(f"{name} names column {s!r}, which is not in X (columns: {columns[:20]})")
     return out
+
+
+def _dates_in_numbers(name: Any) -> ValueError:
+    # Read as seconds since the epoch (1.7e9), a date lands far beyond the numbers the column
+    # held at fit, and its prediction says nothing: refused, by the batch and one-row paths alike.
+    return ValueError(f"continuous column {name!r} held numbers at fit and holds dates here; convert it as at fit")
 
 
 class TabularPreprocessor:
@@ -347,13 +357,25 @@ class TabularPreprocessor:
     def _scale(self, j: int, v: np.ndarray) -> np.ndarray:
         s = self.stats_[j]
         if self.scaler == "standard":
-            return (v - s["mean"]) / s["std"]
+            return self._in_float32(j, (v - s["mean"]) / s["std"])
         if self.scaler == "quantile":
             q, r = self._quant[j]
             # Average of the forward and reversed interpolation, as scikit-learn does, so
             # repeated quantiles (discrete columns) map to the middle of their rank range.
             u = 0.5 * (np.interp(v, q, r) - np.interp(-v, -q[::-1], -r[::-1]))
             return ndtri(np.clip(u, _QUANTILE_EPS, 1 - _QUANTILE_EPS))
+        return self._in_float32(j, v)
+
+    def _in_float32(self, j: int, v: np.ndarray) -> np.ndarray:
+        """``v`` (column j scaled), or a ValueError naming the column where it overflows float32
+        (the quantile scaler's output is bounded): those rows were NaN predictions, silently."""
+        big = np.abs(v).max(initial=0.0)
+        if big > _FLOAT32_MAX:
+            raise ValueError(
+                f"column {self.cont_names_[j]!r} holds a value that is {big:.3g} after "
+                f"scaler={self.scaler!r}, beyond float32's range (the net's): rescale the column, "
+                "or use scaler='quantile', which clips"
+            )
         return v
 
     def transform(self, X: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -370,7 +392,12 @@ class TabularPreprocessor:
                 nan = X[c].isna().to_numpy()
                 cols.append(self._scale(j, np.full(n, self.fills_[j])))
             else:
-                v = date_values(X[c], c) if self._dates[j] else numeric_values(X[c], c)
+                if self._dates[j]:
+                    v = date_values(X[c], c)
+                elif holds_datetimes(X[c]):
+                    raise _dates_in_numbers(c)
+                else:
+                    v = numeric_values(X[c], c)
                 nan = np.isnan(v)
                 cols.append(self._scale(j, np.where(nan, self.fills_[j], v)))
             if self.has_indicator_[j]:
@@ -394,6 +421,8 @@ class TabularPreprocessor:
             else:
                 if self._dates[j] and isinstance(v, str):  # ISO 8601 text, read as the batch reads it
                     v = date_values(pd.Series([v], dtype=object), c)[0]
+                elif not self._dates[j] and isinstance(v, (datetime.date, np.datetime64)) and not pd.isna(v):
+                    raise _dates_in_numbers(c)
                 try:
                     v = scalar_number(v)
                 except (TypeError, ValueError):

@@ -24,6 +24,7 @@ from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.utils.class_weight import compute_class_weight
 
+from .guards import finite
 from .losses import cross_entropy
 from .metrics import METRICS, Metric, get_metric
 
@@ -201,10 +202,10 @@ def label_smoothing(sampling: Sampling | None) -> float:
 
 
 def _check_ratio(ratio: Any) -> None:
-    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not ratio >= 1:
+    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not (ratio >= 1 and finite(ratio)):
         raise ValueError(
             "undersample_ratio is the majority:minority ratio after sampling and must be a "
-            f"number >= 1, got {ratio!r}"
+            f"finite number >= 1, got {ratio!r}"
         )
 
 

@@ -327,6 +327,22 @@ def test_empty_X_raises(cls):
 
 
 @pytest.mark.parametrize("cls", [TabularRegressor, TabularClassifier])
+def test_no_columns_says_the_shape_of_X(cls):
+    X = frame()  # the shape of X, not of the training part the validation cut left (was (54, 0) of (60, 0))
+    with pytest.raises(ValueError, match=rf"0 feature\(s\) \(shape=\({len(X)}, 0\)\)"):
+        fast(cls).fit(X[[]], np.arange(len(X)) % 2)
+
+
+def test_a_column_named_nan_is_refused_at_fit(data):
+    # Found in review: NaN != NaN, so a reordered frame holding a column named NaN (an unstack or
+    # a pivot over a key holding NaN) was read by position, and one-row predict failed.
+    X, y = data
+    X = X.set_axis([np.nan, *X.columns[1:]], axis=1)
+    with pytest.raises(ValueError, match="X has a column named NaN"):
+        fast(TabularRegressor).fit(X, reg_target(data[0]))
+
+
+@pytest.mark.parametrize("cls", [TabularRegressor, TabularClassifier])
 def test_nan_in_y_raises(cls, data):
     X, _ = data
     y = reg_target(X) if cls is TabularRegressor else clf_target(X).astype(object)

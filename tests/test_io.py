@@ -521,3 +521,17 @@ def test_save_to_a_folder_or_a_missing_folder_names_the_users_path(tmp_path):
         model.save(tmp_path / "nowhere" / "m.tabdl")
     assert ".tmp" not in str(err.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_list_like_and_device_parameters_are_saved_as_what_they_stand_for(tmp_path):
+    # Found in review: cat_features=X.select_dtypes(...).columns (a pd.Index), a set or a Series,
+    # and device=torch.device("cpu") were accepted by fit and refused by save.
+    X, y = _frame(), np.arange(120.0)
+    base = TabularRegressor(cat_features=["s", "b"], **FAST).fit(X, y)
+    for cats in (X[["s", "b"]].columns, pd.Series(["s", "b"]), {"s", "b"}):
+        reg = TabularRegressor(cat_features=cats, device=torch.device("cpu"), **FAST).fit(X, y)
+        back = _roundtrip(reg, tmp_path)
+        assert sorted(back.cat_features) == ["b", "s"] and back.device == "cpu"
+        np.testing.assert_array_equal(back.predict(X), reg.predict(X))
+        if not isinstance(cats, set):  # a set's order is its own: the columns' order may differ
+            np.testing.assert_array_equal(back.predict(X), base.predict(X))

@@ -359,6 +359,39 @@ def test_inf_raises_naming_the_column(bad):
         pre.transform_row({"ok": 1.0, "wild": bad})
 
 
+@pytest.mark.parametrize("scaler", ["standard", "none"])
+def test_a_value_beyond_float32_after_scaling_raises_naming_the_column(scaler):
+    # Found in review: finite in float64 but inf in the net's float32, such a row predicted NaN
+    # (and the classifier turned NaN into its first class) without a word.
+    X = pd.DataFrame({"ok": [1.0, 2.0, 3.0], "wild": [1.0, 2.0, 4.0]})
+    pre = fit(X, scaler=scaler)
+    with pytest.raises(ValueError, match="column 'wild' holds a value that is .* beyond float32"):
+        pre.transform(X.assign(wild=[1.0, 1e39, 2.0]))
+    with pytest.raises(ValueError, match="column 'wild' holds a value that is .* beyond float32"):
+        pre.transform_row({"ok": 1.0, "wild": -1e39})
+    assert torch.isfinite(pre.transform(X.assign(wild=[1.0, 1e30, 2.0]))[1]).all()  # within range: read
+    with pytest.raises(ValueError, match="'wild'"):  # the training rows too, as the fit encodes them
+        fit(X.assign(wild=[1.0, 2.0, 1e39]), scaler="none").transform(X.assign(wild=[1.0, 2.0, 1e39]))
+    fit(X.assign(wild=[1.0, 2.0, 1e39]), scaler="quantile").transform(X.assign(wild=[1e300, 2.0, 3.0]))  # clips
+
+
+def test_dates_in_a_column_of_numbers_raise_in_both_paths():
+    # Found in review: the one-row path read a Timestamp in a numeric column as 1.7e9 seconds,
+    # where the batch refused it (and a datetime64 column was read silently).
+    pre = fit(pd.DataFrame({"v": [1.0, 2.0, 3.0]}))
+    msg = "continuous column 'v' held numbers at fit and holds dates here"
+    with pytest.raises(ValueError, match=msg):
+        pre.transform(pd.DataFrame({"v": pd.to_datetime(["2024-01-01", "2024-01-02"])}))
+    with pytest.raises(ValueError, match=msg):
+        pre.transform(pd.DataFrame({"v": pd.Series([pd.Timestamp("2024-01-01")], dtype=object)}))
+    for v in (pd.Timestamp("2024-01-01"), np.datetime64("2024-01-01"), pd.Timestamp("2024-01-01").date()):
+        with pytest.raises(ValueError, match=msg):
+            pre.transform_row({"v": v})
+    assert pre.transform_row({"v": pd.NaT})[1].tolist() == pre.transform_row({"v": None})[1].tolist()  # missing
+    dated = fit(pd.DataFrame({"d": pd.to_datetime(["2024-01-01", "2024-01-03"])}))
+    assert dated.transform_row({"d": pd.Timestamp("2024-01-02")})[1].shape == (1, 1)  # dates at fit: read
+
+
 def test_missing_column_at_transform_names_it():
     pre = fit(mixed_frame())
     with pytest.raises(ValueError, match="'float'"):

@@ -110,7 +110,7 @@ def test_undersampling_down_to_a_tiny_class_is_warned_about():
             X.iloc[:90], np.repeat(["a", "b"], [80, 10]))
 
 
-@pytest.mark.parametrize("ratio", [0.5, 0, "2", True])
+@pytest.mark.parametrize("ratio", [0.5, 0, "2", True, float("inf"), float("nan")])  # inf: an OverflowError deep in fit
 def test_undersample_ratio_rejects_bad_values(ratio):
     X, y = _imbalanced(60)
     with pytest.raises(ValueError, match="undersample_ratio"):
