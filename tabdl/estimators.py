@@ -1318,7 +1318,14 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
 
         kind = type_of_target(y)
         if kind not in ("binary", "multiclass"):
-            raise ValueError(f"Unknown label type: TabularClassifier supports binary and multiclass y, got {kind!r}")
+            hint = ""
+            if kind == "unknown" and y.dtype == object and len(y):
+                # pd.Series([True, False, None]).dropna() keeps object dtype: say what it holds
+                types = sorted({type(v).__name__ for v in y[:1000]})
+                hint = f" (an object array of {', '.join(types)}: convert it, e.g. y.astype({types[0]}))"
+            raise ValueError(
+                f"Unknown label type: TabularClassifier supports binary and multiclass y, got {kind!r}{hint}"
+            )
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
             raise ValueError(f"TabularClassifier needs at least 2 classes in y, got 1 class ({_label(self.classes_[0])!r})")

@@ -333,6 +333,16 @@ def test_no_columns_says_the_shape_of_X(cls):
         fast(cls).fit(X[[]], np.arange(len(X)) % 2)
 
 
+def test_object_labels_that_scikit_learn_cannot_type_say_what_they_hold():
+    # pd.Series([True, False, None]).dropna() keeps object dtype; type_of_target calls it
+    # "unknown", and the error now says what the array holds and how to convert it.
+    X = frame()
+    y = pd.Series([True, False, None] * len(X)).dropna().iloc[: len(X)]
+    with pytest.raises(ValueError, match=r"an object array of bool: convert it, e.g. y.astype\(bool\)"):
+        fast(TabularClassifier).fit(X, y)
+    fast(TabularClassifier, epochs=1).fit(X, y.astype(bool))  # as advised
+
+
 def test_a_column_named_nan_is_refused_at_fit(data):
     # Found in review: NaN != NaN, so a reordered frame holding a column named NaN (an unstack or
     # a pivot over a key holding NaN) was read by position, and one-row predict failed.
