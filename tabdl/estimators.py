@@ -492,6 +492,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             raise ValueError("eval_set must be a pair (X_valid, y_valid) or a triple (X_valid, y_valid, sample_weight_valid)")
         Xv, yv, wv = (*eval_set, None)[:3]
         with _about("eval_set"):
+            Xv = as_frame(Xv)
+            if len(Xv) == 1:  # not "training needs at least 2 rows", as the check below says
+                raise ValueError("1 row is too few to validate on; pass 2 or more, or leave eval_set out")
             Xv, yv = self._check_X_y_fit(Xv, yv)
             return Xv, yv, self._sample_weight(wv, len(Xv))
 

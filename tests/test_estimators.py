@@ -797,6 +797,7 @@ def test_batch_size_1_is_refused_where_a_batchnorm_layer_sees_one_row(data):
         (lambda X, y: (X.iloc[:20].drop(columns="num"),), "pair"),
         (lambda X, y: (X.iloc[:20].drop(columns="num"), y[:20]), "eval_set: X is missing column.*'num'"),
         (lambda X, y: (X.iloc[:20, :3].to_numpy(), y[:20]), "eval_set: X has 3 features"),
+        (lambda X, y: (X.iloc[:1], y[:1]), "eval_set: 1 row is too few to validate on"),  # not "training needs"
     ],
 )
 def test_bad_eval_set_raises(bad_eval, match, fitted_reg, data):
