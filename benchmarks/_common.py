@@ -30,7 +30,12 @@ __all__ = [
     "print_results",
     "limit_threads",
     "add_common_args",
+    "positive_int",
 ]
+
+# The cap set by limit_threads (None: none given, each library picks its own thread count).
+# Read by the models that take a thread count of their own (the random forest's n_jobs).
+THREADS: int | None = None
 
 
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
@@ -99,7 +104,10 @@ def random_forest_model(task: str, seed: int = 0):
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
     cls = RandomForestRegressor if task == "regression" else RandomForestClassifier
-    return cls(n_estimators=100, min_samples_leaf=3, n_jobs=-1, random_state=seed)
+    # n_jobs is joblib's own pool, which threadpool_limits does not reach: --threads N caps it
+    # here (it was -1 whatever the cap, so --threads 1 still grew the forest on every core).
+    n_jobs = -1 if THREADS is None else THREADS
+    return cls(n_estimators=100, min_samples_leaf=3, n_jobs=n_jobs, random_state=seed)
 
 
 def predict_for(task: str, model, X) -> np.ndarray:
@@ -126,10 +134,15 @@ def limit_threads(n: int | None) -> None:
 
     On a machine shared with other busy processes, OpenMP workers that spin at barriers make a
     2-thread torch loop tens of times slower than a 1-thread one; ratios stay comparable only
-    when every side runs with the same cap.
+    when every side runs with the same cap. The cap is kept in ``THREADS``, so the random
+    forest's ``n_jobs`` (a joblib pool, not an OpenMP one) follows it too.
     """
+    global THREADS
     if n is None:
         return
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads must be an int >= 1 or None, got {n!r}")
+    THREADS = n
     import lightgbm  # noqa: F401  (load its OpenMP runtime so the limit reaches it)
     import torch
     from threadpoolctl import threadpool_limits
@@ -138,10 +151,22 @@ def limit_threads(n: int | None) -> None:
     threadpool_limits(limits=n)
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an int >= 1 (``--threads 0`` reached torch as a bare RuntimeError)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {value}")
+    return value
+
+
 def add_common_args(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    ap.add_argument("--quick", action="store_true", help="row subsets, about a minute")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="cap torch/OpenMP/BLAS threads (default: the libraries' own choice)")
+    ap.add_argument("--quick", action="store_true", help="row subsets, a few minutes")
+    ap.add_argument("--threads", type=positive_int, default=None,
+                    help="cap torch/OpenMP/BLAS threads and the random forest's n_jobs "
+                         "(default: the libraries' own choice)")
     return ap
 
 
