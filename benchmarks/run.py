@@ -1,14 +1,20 @@
 """Run every benchmark in one go and write the report: ``benchmarks/results/README.md`` + PNGs.
 
-    python -m benchmarks.run [--quick] [--only quality speed] [--out DIR]
+    python -m benchmarks.run [--quick] [--only quality speed] [--out DIR] [--jobs N] [--threads N]
     tabdl bench [--quick]                     # the same, from the installed command
 
 Each module ``benchmarks/<name>.py`` exposes ``run(quick=False) -> [{"title", "table", "notes"}]``.
-A name with no module is refused before anything runs (exit status 2); a module that fails is
+A name with no such module, or a module without ``run`` (``plots``, ``_common``: helpers, not
+benchmarks), is refused before anything runs (exit status 2); a module that fails is
 reported (in the output and the report) and makes the exit status non-zero, so nothing is
 skipped in silence.
-``--quick`` uses row subsets and writes to ``benchmarks/results/quick/`` so that the committed
-full results stay as they are.
+
+Where the report goes, unless ``--out DIR`` says: the full run writes ``benchmarks/results/``
+(the committed report); ``--quick`` uses row subsets and writes to ``benchmarks/results/quick/``
+so that the committed full results stay as they are; and a partial run (``--only``) writes to a
+``partial/`` folder below either (``benchmarks/results/partial/``,
+``benchmarks/results/quick/partial/``; neither is committed), so a few modules never replace the
+report of every module. The report's first line names the exact flags of the run.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ if __package__ in (None, ""):  # `python benchmarks/run.py`: make `benchmarks` i
 
 import pandas as pd  # noqa: E402
 
-from benchmarks._common import markdown_table, print_results  # noqa: E402
+from benchmarks._common import markdown_table, positive_int, print_results  # noqa: E402
 
 __all__ = ["BENCHMARKS", "main", "quality_scores", "ratio_table"]
 
@@ -50,8 +56,6 @@ class Outcome:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    out = Path(args.out) if args.out else HERE / "results" / ("quick" if args.quick else "")
-    out.mkdir(parents=True, exist_ok=True)
     names = args.only or list(BENCHMARKS)
     unknown = [n for n in names if not n.isidentifier()]
     if unknown:
@@ -62,6 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"run.py: no benchmark module {', '.join(missing)} (known: {', '.join(BENCHMARKS)})", file=sys.stderr)
         return 2
+    # A helper module (plots, _common) was accepted and then failed with an AttributeError.
+    helpers = [n for n in names if not _has_run(n)]
+    if helpers:
+        print(
+            f"run.py: not a benchmark (no run()): {', '.join(helpers)} (known: {', '.join(BENCHMARKS)})",
+            file=sys.stderr,
+        )
+        return 2
+    out = Path(args.out) if args.out else default_out(args.quick, bool(args.only))
+    out.mkdir(parents=True, exist_ok=True)
 
     from tqdm.auto import tqdm
 
@@ -70,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     limit_threads(args.threads)
 
     start = time.perf_counter()
-    if args.jobs > 1:
+    if (args.jobs or 1) > 1:
         outcomes = _run_parallel(names, args.quick, args.jobs, args.threads)
     else:
         outcomes = []
@@ -99,6 +113,25 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
+def default_out(quick: bool, partial: bool) -> Path:
+    """The report's folder without --out: results/, results/quick/, and partial/ below either
+    for an --only run (a partial run once replaced the committed full report)."""
+    out = HERE / "results"
+    if quick:
+        out = out / "quick"
+    return out / "partial" if partial else out
+
+
+def _has_run(name: str) -> bool:
+    """Whether benchmarks.<name> has a run() to call. A module that fails to import counts as
+    one: its run is reported as failed, as before, rather than refused as a non-benchmark."""
+    try:
+        module = importlib.import_module(f"benchmarks.{name}")
+    except Exception:
+        return True
+    return callable(getattr(module, "run", None))
+
+
 def _parse(argv):
     p = argparse.ArgumentParser(prog="benchmarks.run", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="row subsets, a few minutes on 2 cores")
@@ -106,19 +139,39 @@ def _parse(argv):
         "--only",
         nargs="+",
         metavar="NAME",
-        help=f"modules to run (default: {' '.join(BENCHMARKS)})",
+        help=f"modules to run (default: {' '.join(BENCHMARKS)}); the report goes to a partial/ folder",
     )
     p.add_argument(
-        "--out", default=None, help="results folder (default: benchmarks/results[/quick])"
+        "--out",
+        default=None,
+        help="results folder (default: benchmarks/results, benchmarks/results/quick with --quick, "
+        "and a partial/ folder below either with --only)",
     )
     p.add_argument("--no-plots", action="store_true", help="tables only")
     p.add_argument(
-        "--jobs", type=int, default=1, help="run modules in this many worker processes at once"
+        "--jobs",
+        type=positive_int,
+        default=None,
+        help="run modules in this many worker processes at once (default: 1, in this process)",
     )
     p.add_argument(
-        "--threads", type=int, default=None, help="cap torch/OpenMP/BLAS threads for every module"
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="cap torch/OpenMP/BLAS threads (and the random forest's n_jobs) for every module",
     )
     return p.parse_args(argv)
+
+
+def command_flags(args: argparse.Namespace) -> str:
+    """The run's flags as typed (the report's header names them: a partial run once said "full")."""
+    flags = " --quick" if args.quick else ""
+    flags += f" --only {' '.join(args.only)}" if args.only else ""
+    flags += f" --jobs {args.jobs}" if args.jobs is not None else ""
+    flags += f" --threads {args.threads}" if args.threads is not None else ""
+    flags += f" --out {args.out}" if args.out else ""
+    flags += " --no-plots" if args.no_plots else ""
+    return flags
 
 
 def _run_one(name: str, quick: bool) -> Outcome:
@@ -288,13 +341,16 @@ def _report(
 
     quick = args.quick
     mode = "quick (row subsets)" if quick else "full"
-    flags = (" --quick" if quick else "") + (f" --threads {args.threads}" if args.threads else "")
-    flags += f" --jobs {args.jobs}" if args.jobs > 1 else ""
+    if args.only:
+        mode += f", partial (only {', '.join(args.only)})"
+    flags = command_flags(args)
     cmd = "python -m benchmarks.run" + flags
+    # tabdl bench forwards every flag but --no-plots
+    also = f" (or `tabdl bench{flags}`)" if not args.no_plots else ""
     lines = [
         "# tabdl benchmark results",
         "",
-        f"Written by `{cmd}` (or `tabdl bench{flags}`) on "
+        f"Written by `{cmd}`{also} on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; mode: {mode}; total {total:.0f} s.",
         f"Machine: {platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__} with "
         f"{torch.get_num_threads()} threads"

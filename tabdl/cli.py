@@ -157,8 +157,15 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--quick", action="store_true", help="row subsets: minutes instead of the full run"
     )
-    b.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmark modules")
-    b.add_argument("--out", default=None, help="results folder (default: benchmarks/results)")
+    b.add_argument(
+        "--only", nargs="+", metavar="NAME",
+        help="run only these benchmark modules (a partial report: written to a partial/ folder)",
+    )
+    b.add_argument(
+        "--out", default=None,
+        help="results folder (default: benchmarks/results; benchmarks/results/quick with --quick; "
+        "a partial/ folder below either with --only)",
+    )
     b.add_argument("--threads", type=_int_in(1), default=None, help="cap torch/OpenMP/BLAS threads")
     b.add_argument("--jobs", type=_int_in(1), default=None, help="run modules in this many worker processes at once")
     b.set_defaults(func=_bench)

@@ -135,3 +135,44 @@ def test_parallel_jobs_keep_order_and_report_failures(monkeypatch, tmp_path):
     report = (tmp_path / "README.md").read_text()
     assert report.index("| fake_boom | failed: RuntimeError") < report.index("| fake_ok | ok |")
     assert "--jobs 2" in report
+
+
+@pytest.mark.parametrize("name", ["plots", "_common"])
+def test_a_helper_module_is_refused_before_anything_runs(monkeypatch, tmp_path, capsys, name):
+    # --only plots was accepted, then failed with an AttributeError (no run()).
+    ran = []
+    _fake_module(monkeypatch, "fake_ok", lambda quick=False: ran.append(1) or _ok(quick))
+    assert run.main(["--out", str(tmp_path / "r"), "--only", "fake_ok", name]) == 2
+    assert not ran and not (tmp_path / "r").exists()
+    assert f"not a benchmark (no run()): {name}" in capsys.readouterr().err
+
+
+def test_a_partial_run_keeps_the_full_report_and_names_its_flags(monkeypatch, tmp_path):
+    # --only without --out overwrote the committed benchmarks/results/README.md, saying "mode: full".
+    monkeypatch.setattr(run, "HERE", tmp_path)
+    full = tmp_path / "results" / "README.md"
+    full.parent.mkdir()
+    full.write_text("the full report")
+    _fake_module(monkeypatch, "fake_ok", _ok)
+    assert run.main(["--no-plots", "--threads", "1", "--only", "fake_ok"]) == 0
+    assert full.read_text() == "the full report"
+    report = (tmp_path / "results" / "partial" / "README.md").read_text()
+    assert "`python -m benchmarks.run --only fake_ok --threads 1 --no-plots`" in report
+    assert "mode: full, partial (only fake_ok)" in report
+    assert run.main(["--quick", "--no-plots", "--jobs", "1", "--only", "fake_ok"]) == 0
+    report = (tmp_path / "results" / "quick" / "partial" / "README.md").read_text()
+    assert "`python -m benchmarks.run --quick --only fake_ok --jobs 1 --no-plots`" in report
+    assert "mode: quick (row subsets), partial (only fake_ok)" in report
+
+
+def test_the_full_run_writes_the_results_folder():
+    assert run.default_out(quick=False, partial=False) == run.HERE / "results"
+    assert run.default_out(quick=True, partial=False) == run.HERE / "results" / "quick"
+
+
+@pytest.mark.parametrize("flag", ["--threads", "--jobs"])
+def test_zero_threads_or_jobs_is_refused_by_argparse(flag, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run.main([flag, "0", "--only", "quality"])
+    assert exc.value.code == 2
+    assert f"{flag}: must be an int >= 1, got 0" in capsys.readouterr().err
