@@ -8,7 +8,9 @@ reports its error ratio to the better of the two (RMSE, or 1 - AUC).
 
 Usage: ``python -m benchmarks.ablation [--quick] [--threads 1] [--tasks diamonds,churn] [--only plr,c1]``;
 ``--final`` runs the one test-set comparison (new defaults, old default, LightGBM).
-``--quick`` subsamples rows so the whole table takes about a minute.
+``--quick`` subsamples rows and runs a few variants, so the table takes a few minutes.
+``--tasks`` and ``--only`` take comma-separated names, each checked before anything runs (an
+unknown variant ran the LightGBM rows alone and exited 0; an unknown task was a bare KeyError).
 """
 
 from __future__ import annotations
@@ -148,6 +150,10 @@ def run(quick: bool = False, tasks=TASKS, only: list[str] | None = None, variant
         split_seeds=(1,)) -> list[dict]:
     if quick and only is None:
         only = QUICK_VARIANTS
+    unknown = [n for n in only or () if n not in {v[0] for v in variants}]
+    unknown += [t for t in tasks if t not in FULL_ROWS]
+    if unknown:  # (an unknown variant ran the LightGBM rows alone)
+        raise ValueError(f"unknown variants or tasks: {', '.join(unknown)}")
     rows = []
     for name, seed in ((t, s) for t in tasks for s in split_seeds):
         d, Xf, Xv, yf, yv = validation_parts(name, (QUICK_ROWS if quick else FULL_ROWS)[name], seed)
@@ -225,20 +231,50 @@ def fit_times(name: str = "flights", quick: bool = False) -> list[dict]:
              "notes": "Run order top to bottom; compare the new row with the mean of the two old rows."}]
 
 
-if __name__ == "__main__":
-    ap = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+def _names(known, what: str):
+    """An argparse type: comma-separated names, each one of ``known``; empty parts are dropped."""
+
+    def parse(text: str) -> list[str]:
+        names = [n for n in text.split(",") if n]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what}: {', '.join(unknown)} (known: {', '.join(known)})"
+            )
+        return names
+
+    return parse
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = add_common_args(argparse.ArgumentParser(prog="python -m benchmarks.ablation",
+                                                 description=__doc__.splitlines()[0]))
     ap.add_argument("--final", action="store_true", help="the one test-set comparison (after choosing)")
     ap.add_argument("--fit-time", action="store_true", help="old vs new default fit time on --tasks")
-    ap.add_argument("--tasks", default=",".join(TASKS))
-    ap.add_argument("--only", default="")
-    ap.add_argument("--split-seeds", default="1", help="comma-separated seeds of the validation split")
-    a = ap.parse_args()
+    ap.add_argument("--tasks", type=_names(TASKS, "task"), default=list(TASKS),
+                    help=f"comma-separated, of {','.join(TASKS)} (default: all)")
+    ap.add_argument("--only", type=_names([v[0] for v in VARIANTS], "variant"), default=[],
+                    help="comma-separated variant names (default: all; --quick: "
+                         f"{','.join(QUICK_VARIANTS)})")
+    ap.add_argument("--split-seeds", type=_ints, default=(1,), help="comma-separated seeds of the validation split")
+    a = ap.parse_args(argv)
+    if not a.tasks:
+        ap.error("--tasks: no task named")
     limit_threads(a.threads)
-    tasks = a.tasks.split(",")
     if a.final:
-        print_results(final(a.quick, tasks))
+        print_results(final(a.quick, a.tasks))
     elif a.fit_time:
-        print_results([r for t in tasks for r in fit_times(t, a.quick)])
+        print_results([r for t in a.tasks for r in fit_times(t, a.quick)])
     else:
-        seeds = tuple(int(s) for s in a.split_seeds.split(","))
-        print_results(run(a.quick, tasks=tasks, only=[s for s in a.only.split(",") if s] or None, split_seeds=seeds))
+        print_results(run(a.quick, tasks=a.tasks, only=a.only or None, split_seeds=a.split_seeds))
+
+
+if __name__ == "__main__":
+    main()

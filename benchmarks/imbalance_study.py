@@ -36,7 +36,7 @@ from sklearn.model_selection import train_test_split
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import limit_threads, markdown_table  # noqa: E402
+from benchmarks._common import limit_threads, markdown_table, positive_int  # noqa: E402
 from benchmarks.imbalance import flights_5pct  # noqa: E402
 from tabdl import TabularClassifier  # noqa: E402
 from tabdl.datasets import load  # noqa: E402
@@ -197,10 +197,13 @@ def run_split(X, y, cats, variant: str, s: int) -> dict:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser()
+    # Checked before the data loads: an unknown variant or --splits 0 was a KeyError after it.
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.imbalance_study",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--task", choices=("churn", "flights-5%"), default="churn")
-    ap.add_argument("--splits", type=int, default=8)
-    ap.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    ap.add_argument("--splits", type=positive_int, default=8, help="splits per variant (default: %(default)s)")
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="NAME",
+                    help=f"default: all of {' '.join(VARIANTS)}")
     ap.add_argument("--csv", default=None, help="append per-split rows here")
     args = ap.parse_args(argv)
     limit_threads(1)  # torch and every OpenMP/BLAS pool
