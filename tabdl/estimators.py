@@ -985,7 +985,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         hi)`` spaces them from the embeddings to the head). ``lr=None`` takes the estimator's
         ``lr``: a float ``hi`` becomes ``slice(hi / 100, hi)``, as fastai's ``lr_mult=100``.
         Preprocessing stats stay those of the first fit; a classifier whose classes change gets
-        a new head. ``sample_weight`` and ``eval_set`` as in ``fit``.
+        a new head. ``sample_weight`` and ``eval_set`` as in ``fit``. A frozen phase that
+        diverges (or is interrupted) ends the call there, with its best weights and ``diverged_``.
         """
         # Refused before the frozen phase trains: a refused call must leave the model as it was.
         check_is_fitted(self, "model_")
@@ -1013,7 +1014,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                         warnings.simplefilter("always")
                         self.fit_one_cycle(X, y, epochs=freeze_epochs, lr=top, sample_weight=sample_weight,
                                            eval_set=eval_set)
-                    last = self.interrupted_
+                    # A diverged head phase ends the call, as Ctrl-C does: the unfrozen phase ran at the
+                    # same top LR (diverging again) and its diverged_ = False hid the first.
+                    last = self.interrupted_ or self.diverged_
                 finally:
                     self.unfreeze()
                     # threshold='auto' is tuned again after the unfrozen phase, which says itself what it

@@ -28,7 +28,9 @@ def _phase(step: int, total: int, pct_start: float) -> tuple[int, float]:
     warm = max(1, round(total * pct_start)) if pct_start > 0 else 0
     if step < warm:
         return 0, step / warm
-    rest = max(1, total - warm - 1)
+    rest = total - warm - 1
+    if rest < 1:  # one annealing step: it is the last step and ends the cycle (it stayed at the peak)
+        return 1, 1.0
     return 1, min(1.0, (step - warm) / rest)
 
 

@@ -472,3 +472,18 @@ def test_a_divergence_in_the_first_epoch_leaves_a_history_with_its_columns():
     assert before >= 1
     model.fit_one_cycle(X, y, epochs=1, lr=1e-3)
     assert len(model.loss_curve_) == before + 1 and len(model.history_) == 1
+
+
+def test_fine_tune_stops_when_its_frozen_phase_diverges():
+    # Found in review: after a diverged head phase the unfrozen phase ran at the same top LR
+    # (a second DivergenceWarning, the embeddings moved) and its diverged_ = False hid the first.
+    X, y = _frame()
+    model = TabularRegressor(**FAST).fit(X, y)
+    embeds = {k: v.clone() for k, v in model.model_.embeds.state_dict().items()}
+    with pytest.warns(DivergenceWarning) as caught:
+        model.fine_tune(X, y, epochs=2, freeze_epochs=1, lr=slice(1e-5, 1e6))
+    assert sum(issubclass(w.category, DivergenceWarning) for w in caught) == 1
+    assert model.diverged_
+    assert _same_state(embeds, model.model_.embeds.state_dict())  # no unfrozen phase ran
+    assert all(p.requires_grad for p in model.model_.parameters())  # unfrozen again
+    assert np.isfinite(model.predict(X)).all()
