@@ -42,6 +42,7 @@ from .learner import (
     freeze_to,
     group_lrs,
     resolve_device,
+    seeded,
     serving_device,
 )
 from .losses import CrossEntropyLoss, MSELoss
@@ -838,8 +839,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         # One seed per net for init, dropout and batch order that leaves the global RNG
         # untouched; net 0 is the fit a single net would make (and sets model_config_).
         seed = self._net_seed(i)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed, self.device_):
             if i == 0:
                 self._build_model(train)
             else:
@@ -958,8 +958,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             # the fitted weights as they were, not mid-cycle ones beside the old history_.
             self._own_model()
             self._adapt_target(y, w)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed_ + len(self.history_))
+            with seeded(self.seed_ + len(self.history_), self.device_):
                 learner = self._cycle_learner(train, self._early_stopping(valid), continued=True)
                 # epochs as given: the learner refuses a non-int (int() turned 1.7 into 1 silently)
                 learner.fit_one_cycle(train, epochs, self.lr if lr is None else lr, valid=valid)
@@ -1050,8 +1049,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             train, _, _ = probe._setup(X, y, None, sample_weight=sample_weight, split=False)
         # Dropout draws from torch's global RNG: seeded here and put back afterwards, so a sweep
         # is repeatable and leaves the caller's random stream as it was, fitted model or not.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(probe.seed_)
+        with seeded(probe.seed_, probe.device_):
             if probe is not self:
                 probe._build_model(train)
             result = probe._learner(len(train)).lr_find(train, start_lr=start_lr, end_lr=end_lr, num_it=num_it)
@@ -1497,8 +1495,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         self.class_weight_ = weights
         self.threshold_ = self.class_scale_ = None
         self.model_config_["n_out"] = len(classes)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed_)
+        with seeded(self.seed_, self.device_):
             for net in getattr(self.model_, "nets", [self.model_]):  # every net of a NetBag
                 old, k = net.head[0], net.k
                 d_in = old.in_features if k == 1 else old.weight.shape[1]

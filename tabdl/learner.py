@@ -7,11 +7,12 @@ collate, which is what makes fastai's tabular loop 2x slower than a bare torch l
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import numbers
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,7 +26,7 @@ from .metrics import Metric
 from .optim import WeightAverage
 from .schedule import DEFAULT_MOMS, one_cycle_lr, one_cycle_mom
 
-__all__ = ["TensorData", "Learner", "freeze_to", "RandomSampler", "resolve_device", "serving_device",
+__all__ = ["TensorData", "Learner", "freeze_to", "RandomSampler", "resolve_device", "seeded", "serving_device",
            "DivergenceWarning"]
 
 
@@ -48,6 +49,32 @@ def resolve_device(device: str | torch.device) -> torch.device:
         except (RuntimeError, AssertionError) as e:
             raise ValueError(f"device {device!r} is not available here: {e}") from None
     return resolved
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: str | torch.device = "cpu") -> Iterator[None]:
+    """Random draws in the block (init, dropout, batch order) come from ``seed``, and the caller's
+    random streams are as they were afterwards.
+
+    torch.manual_seed seeds every CUDA generator too, which ``fork_rng(devices=[])`` does not put
+    back: a fit on the CPU (or on one GPU) changed the caller's CUDA streams. So the CPU generator
+    is seeded alone, plus ``device``'s own when it is a GPU, and only those are forked.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        index = torch.cuda.current_device() if device.index is None else device.index
+        with torch.random.fork_rng(devices=[index]), torch.cuda.device(index):
+            torch.default_generator.manual_seed(seed)
+            torch.cuda.manual_seed(seed)
+            yield
+    elif device.type == "cpu":
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(seed)
+            yield
+    else:  # mps & co: torch.manual_seed reaches their generators (and they are not put back)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            yield
 
 
 def serving_device(device: str | torch.device) -> torch.device:

@@ -286,3 +286,18 @@ def test_the_divergence_reference_is_the_loss_on_evenly_spaced_rows():
     assert lrn._loss_on(train) == pytest.approx(every)  # under max_rows: every row
     spaced = train[torch.arange(0, 5000, 5)]  # 5000 rows, at most 1000: every 5th
     assert lrn._loss_on(train, max_rows=1000) == pytest.approx(float(lrn.loss_func(lrn.predict_raw(spaced), spaced.y)))
+
+
+def test_seeded_draws_repeat_and_leave_the_callers_stream_alone():
+    from tabdl.learner import seeded
+
+    torch.manual_seed(7)
+    state = torch.get_rng_state()
+    with seeded(3):
+        a = torch.rand(4)
+    with seeded(3, torch.device("cpu")):
+        b = torch.rand(4)
+    assert torch.equal(a, b)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(3)
+    assert torch.equal(torch.rand(4), a)  # the seed torch.manual_seed(3) gives, on the CPU
