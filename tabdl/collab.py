@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, column_or_1d
 
 from .columns import category_codes, check_unique_columns
 from .estimators import _check_y_range, _TabularEstimator, _warn_if_outside_y_range
@@ -657,8 +657,21 @@ class FactorEncoder(TransformerMixin, BaseEstimator):
         self.vocabulary_ = pd.Index(keys, dtype=object)
         values = self.factors.to_numpy(dtype=np.float32)
         self.table_ = np.vstack([np.zeros((1, values.shape[1]), np.float32), values])  # row 0: unknown
-        self.n_features_in_ = 1
+        # The X it is fitted on, as a Pipeline reads it (transform picks ``column`` from a wider frame)
+        self.n_features_in_ = 1 if X is None or np.ndim(X) < 2 else int(np.shape(X)[1])
+        if isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # ids of any kind, missing ones included (they map to zeros), in a 1-D Series or array
+        tags.input_tags.allow_nan = tags.input_tags.string = tags.input_tags.categorical = True
+        tags.input_tags.one_d_array = True
+        tags.transformer_tags.preserves_dtype = []  # float32 vectors, whatever the ids
+        return tags
 
     def _column(self, X: Any) -> pd.Series:
         if isinstance(X, pd.Series):
@@ -683,4 +696,6 @@ class FactorEncoder(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "table_")
+        if input_features is not None:  # checked as scikit-learn checks it; the names are the factors'
+            _check_feature_names_in(self, input_features)
         return np.asarray([f"{self.prefix}{c}" for c in self.factors.columns], dtype=object)

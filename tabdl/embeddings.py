@@ -404,9 +404,12 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         names = self._input_names()
         if input_features is not None:
             input_features = [str(f) for f in input_features]
-            if len(input_features) != self.n_features_in_ or (
-                hasattr(self, "feature_names_in_") and input_features != list(self.feature_names_in_)
-            ):
+            if len(input_features) != self.n_features_in_:  # scikit-learn's wording for each case
+                raise ValueError(
+                    f"input_features should have length equal to number of features ({self.n_features_in_}), "
+                    f"got {len(input_features)}"
+                )
+            if hasattr(self, "feature_names_in_") and input_features != list(self.feature_names_in_):
                 raise ValueError("input_features is not equal to feature_names_in_")
             names = dict(zip(self.columns_, input_features))
         out = [f"{names[c]}_emb{i}" for c, t in zip(self.cat_features_, self._out_tables) for i in range(t.shape[1])]

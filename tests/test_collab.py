@@ -507,3 +507,22 @@ def test_recommend_keeps_uint64_ids_beyond_int64():
     rec = mf.recommend([big, np.uint64(1)], k=2)
     assert rec["user"].tolist() == [big, big, 1, 1]
     assert mf.recommend([1, 2], k=1)["user"].dtype == np.int64  # ints that fit stay int64
+
+
+def test_factor_encoder_reads_as_the_transformer_it_is(fitted):
+    # Found in review: its tags said float64 preserved and no NaN / text / 1-D input, all of
+    # which it takes; in a Pipeline n_features_in_ was 1 for a 2-column X; input_features was ignored.
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    mf, X, y = fitted
+    enc = mf.user_encoder()
+    tags = enc.__sklearn_tags__()
+    assert tags.input_tags.allow_nan and tags.input_tags.string and tags.input_tags.one_d_array
+    assert tags.transformer_tags.preserves_dtype == []
+    assert enc.transform(pd.Series([X["user"].iloc[0], None])).dtype == np.float32
+    pipe = make_pipeline(clone(enc), Ridge()).fit(X, y)
+    assert pipe.n_features_in_ == 2 and list(pipe[0].feature_names_in_) == ["user", "item"]
+    assert list(pipe[0].get_feature_names_out(["user", "item"])) == list(enc.get_feature_names_out())
+    with pytest.raises(ValueError, match="input_features is not equal to feature_names_in_"):
+        pipe[0].get_feature_names_out(["zzz", "item"])

@@ -125,6 +125,8 @@ def test_pandas_output_names_and_remainder(fitted):
     assert isinstance(out, pd.DataFrame)
     assert list(out.columns) == expected == list(enc.get_feature_names_out())
     assert out.index.equals(X_idx.index)
+    with pytest.raises(ValueError, match="input_features should have length equal to number of features"):
+        enc.get_feature_names_out(["a"])  # scikit-learn's wording, as its checks expect
     enc.set_params(remainder="drop")
     assert list(enc.transform(X).columns) == expected[:-1]
 
