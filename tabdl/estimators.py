@@ -977,11 +977,13 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def fine_tune(self, X: Any, y: Any, *, epochs: int = 3, freeze_epochs: int | None = 1,
                   lr: float | slice | None = None, sample_weight: Any = None,
                   eval_set: tuple[Any, ...] | None = None):
-        """fastai's recipe for moving a fitted model to new data.
+        """fastai's two-phase recipe for moving a fitted model to new data, on tabdl's one-cycle.
 
         Train the head alone for ``freeze_epochs`` at the top LR (0 or None: no frozen phase),
         then unfreeze and train all groups for ``epochs`` with discriminative LRs (``slice(lo,
-        hi)`` spaces them from the embeddings to the head). ``lr=None`` takes the estimator's
+        hi)`` spaces them from the embeddings to the head). Both phases are plain one-cycles
+        (``pct_start`` 0.25, ``div`` 25); fastai's ``fine_tune`` also warms the frozen phase up
+        over 99% of its steps, halves the LR after it and starts the unfrozen phase at ``div`` 5. ``lr=None`` takes the estimator's
         ``lr``: a float ``hi`` becomes ``slice(hi / 100, hi)``, as fastai's ``lr_mult=100``.
         Preprocessing stats stay those of the first fit; a classifier whose classes change gets
         a new head. ``sample_weight`` and ``eval_set`` as in ``fit``. A frozen phase that
