@@ -182,6 +182,16 @@ def _warn_if_outside_y_range(y_range: Any, y: np.ndarray, what: str) -> None:
         )
 
 
+def _trains_on_cuda(device: Any) -> bool:
+    """Whether ``device`` (a parameter, not yet validated) would train on a GPU here."""
+    if isinstance(device, str) and device == "auto":
+        return torch.cuda.is_available()
+    try:
+        return torch.device(device).type == "cuda"
+    except (RuntimeError, TypeError):
+        return False  # fit says what is wrong with it
+
+
 @contextlib.contextmanager
 def _about(what: str):
     """ValueErrors raised in the block say what they are about (``"eval_set: ..."``)."""
@@ -327,7 +337,11 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
 
     # >>> tags
     def __sklearn_tags__(self):
-        return tabular_tags(super().__sklearn_tags__(), self.random_state)
+        tags = tabular_tags(super().__sklearn_tags__(), self.random_state)
+        # A seed repeats a fit bit for bit on the CPU only: CUDA's embedding backward adds with
+        # atomics, in no fixed order.
+        tags.non_deterministic = tags.non_deterministic or _trains_on_cuda(self.device)
+        return tags
 
     # >>> validation
     def _validate_params(self) -> None:

@@ -1102,3 +1102,14 @@ def test_a_categorical_column_folded_whole_warns_once_named():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         TabularRegressor(epochs=1, random_state=0, n_bags=1).fit(X.drop(columns="id"), y)
+
+
+def test_a_seed_is_deterministic_on_the_cpu_only(monkeypatch):
+    # CUDA's embedding backward adds with atomics: a seeded fit on a GPU does not repeat bit for bit.
+    assert not TabularRegressor(random_state=0, device="cpu").__sklearn_tags__().non_deterministic
+    assert TabularRegressor(random_state=0, device="cuda").__sklearn_tags__().non_deterministic
+    assert TabularClassifier(device="cpu").__sklearn_tags__().non_deterministic  # no seed
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert TabularClassifier(random_state=0).__sklearn_tags__().non_deterministic  # "auto" picks the GPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not TabularClassifier(random_state=0).__sklearn_tags__().non_deterministic
