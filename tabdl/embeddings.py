@@ -85,6 +85,7 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         ``emb_sizes``, ``min_category_count`` ...). A plain dict, not an estimator object, so a
         pickled encoder never references torch-backed classes. The inner net is one net
         (``n_bags=1``) unless this sets ``n_bags``; only the first net's tables are exported.
+        ``set_params(estimator_params__epochs=5)`` sets one of them (a grid search reaches them so).
     axes : {"principal", "net"}, default "principal"
         Coordinates of the exported vectors. "principal": each table is centred and rotated onto
         its principal axes (PCA over its rows, the unknown vector included), so axis 0 is the
@@ -148,6 +149,15 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         self.n_components = n_components
         self.dtype = dtype
         self.random_state = random_state
+
+    def set_params(self, **params: Any) -> EntityEmbeddingEncoder:
+        """scikit-learn's ``set_params``, plus ``estimator_params__<name>`` for one parameter of
+        the inner net (``GridSearchCV`` over ``{"enc__estimator_params__epochs": [5, 10]}``):
+        ``estimator_params`` is a plain dict, which scikit-learn cannot reach into."""
+        inner = {k.split("__", 1)[1]: params.pop(k) for k in [k for k in params if k.startswith("estimator_params__")]}
+        if inner:  # a new dict: a clone's parameters are never shared with the original's
+            params["estimator_params"] = {**(params.get("estimator_params", self.estimator_params) or {}), **inner}
+        return super().set_params(**params)
 
     def __sklearn_tags__(self):
         tags = tabular_tags(super().__sklearn_tags__(), self.random_state)

@@ -435,3 +435,23 @@ def test_passthrough_reads_date_text_in_a_column_that_held_datetimes(tmp_path):
     # A column of numbers is not read as dates.
     with pytest.raises(ValueError, match="'a' holds non-numeric"):
         enc.transform(text.assign(a="2020-01-01"))
+
+
+def test_a_grid_search_reaches_the_inner_nets_parameters():
+    # estimator_params is a plain dict: set_params(estimator_params__epochs=...) failed with an
+    # AttributeError ('dict' object has no attribute 'set_params').
+    from lightgbm import LGBMRegressor
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+
+    enc = EntityEmbeddingEncoder(estimator_params={"layers": (8,), "epochs": 1}, min_category_count=1, random_state=0)
+    other = clone(enc).set_params(estimator_params__epochs=2, estimator_params__dropout=0.1)
+    assert other.estimator_params == {"layers": (8,), "epochs": 2, "dropout": 0.1}
+    assert enc.estimator_params == {"layers": (8,), "epochs": 1}  # the original's dict is untouched
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"c": rng.choice(list("abcd"), 120), "a": rng.normal(size=120)})
+    y = X["a"] + (X["c"] == "a")
+    pipe = Pipeline([("enc", enc), ("gbm", LGBMRegressor(n_estimators=5, verbose=-1))])
+    search = GridSearchCV(pipe, {"enc__estimator_params__epochs": [1, 2]}, cv=2).fit(X, y)
+    assert search.best_estimator_["enc"].estimator_params["epochs"] in (1, 2)
+    assert search.best_estimator_["enc"].estimator_params["layers"] == (8,)
