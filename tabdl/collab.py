@@ -19,7 +19,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, column_or_1d
 
-from .columns import category_codes, check_unique_columns
+from .columns import boxed, category_codes, check_unique_columns
 from .estimators import _check_y_range, _TabularEstimator, _warn_if_outside_y_range
 from .guards import check_positive
 from .learner import Learner, TensorData
@@ -44,7 +44,7 @@ _SCORE_CHUNK = 2**22
 def _ids_for(col: pd.Series, vocab: Sequence[str]) -> np.ndarray:
     """The original id for each vocabulary key (vocabularies hold normalised string keys)."""
     uniq = pd.Series(pd.unique(col.dropna()))
-    first = dict(zip(category_keys(uniq), uniq.to_numpy(object)))
+    first = dict(zip(category_keys(uniq), pd.Series(boxed(uniq), dtype=object).to_numpy()))
     ids = pd.Series([first[k] for k in vocab], dtype=object).to_numpy()  # tuple ids stay one per row
     # Whole-number ids read as floats (an id column with a gap, a CSV with an empty cell) come
     # back as ints, as the same ids without the gap do: 1198, not 1198.0.

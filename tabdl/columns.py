@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["as_frame", "row_as_frame", "category_keys", "category_codes", "check_column_names", "factorize_keys",
+__all__ = ["as_frame", "row_as_frame", "boxed", "category_keys", "category_codes", "check_column_names", "factorize_keys",
            "holds_datetimes", "date_values", "holds_quantities", "iso_dates", "key_spellings", "lookup_code", "mean_std",
            "numeric_values"]
 
@@ -99,6 +99,22 @@ def _key(v: Any) -> str | None:
     return str(v)
 
 
+# pandas 2.x crashes the process (a segfault) boxing zoned datetimes of a unit coarser than ns
+# from before 1677 out of an array in a zone other than UTC; boxing in UTC and converting each
+# Timestamp is safe, and gives the same Timestamps.
+_PANDAS_2 = int(pd.__version__.split(".")[0]) < 3
+
+
+def boxed(values: Any) -> Any:
+    """The values of a Series, Index or array as Python objects (Timestamps for datetimes),
+    boxed without pandas 2.x's crash on old zoned dates: a list, or ``values`` itself to iterate."""
+    tz = getattr(getattr(values, "dtype", None), "tz", None)
+    if not (_PANDAS_2 and tz is not None and str(tz) != "UTC"):
+        return values
+    utc = values.dt.tz_convert("UTC") if isinstance(values, pd.Series) else values.tz_convert("UTC")
+    return [v if v is pd.NaT else v.tz_convert(tz) for v in utc]
+
+
 def factorize_keys(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``(codes, keys)``: ``keys[codes]`` are the per-row keys of ``category_keys``.
 
@@ -131,7 +147,7 @@ def factorize_keys(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             codes, uniques = pd.factorize(per_row, use_na_sentinel=True)
     if getattr(uniques, "dtype", None) is not None and uniques.dtype.kind == "f":
         uniques = np.asarray(uniques)  # an Index yields Python floats: a float32's own digits are lost
-    keys = np.array([_key(u) for u in uniques] + [None], dtype=object)
+    keys = np.array([_key(u) for u in boxed(uniques)] + [None], dtype=object)
     return codes, keys
 
 

@@ -23,6 +23,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from .callbacks import EarlyStopping, ProgressBar, Recorder, SmoothLoss, epoch_steps
 from .columns import (
+    _PANDAS_2,
+    boxed,
     category_keys,
     check_column_names,
     check_unique_columns,
@@ -69,7 +71,6 @@ from .sampling import (
 __all__ = ["TabularRegressor", "TabularClassifier"]
 
 
-_PANDAS_2 = int(pd.__version__.split(".")[0]) < 3
 
 
 def _label(value: Any) -> Any:
@@ -1090,14 +1091,14 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             pre = self.preprocessor_
             check_unique_columns(X.columns, pre.cat_names_ + pre.cont_names_)
             if _PANDAS_2:
-                # Zoned columns in UTC, as the preprocessor reads them anyway: pandas 2.x crashed the
-                # process boxing non-UTC values of a coarser unit than ns from before 1677 as
-                # objects. Not scanned on pandas 3 (the dtype scan costs ~5 % of this path).
+                # Zoned columns boxed as ``boxed`` does (pandas 2.x crashed the process boxing old
+                # zoned dates). In their own zone, not UTC: a category keys its zone (a UTC spelling
+                # read as unseen). Not scanned on pandas 3 (the dtype scan costs ~5 % of this path).
                 zoned = [i for i, t in enumerate(X.dtypes) if isinstance(t, pd.DatetimeTZDtype) and str(t.tz) != "UTC"]
                 if zoned:
                     X = X.copy(deep=False)
                     for i in zoned:
-                        X.isetitem(i, X.iloc[:, i].dt.tz_convert("UTC"))
+                        X.isetitem(i, pd.Series(boxed(X.iloc[:, i]), index=X.index, dtype=object))
             row = dict(zip(X.columns, X.to_numpy(dtype=object)[0]))
             return TensorData(*pre.transform_row(row))
         return TensorData(*self.preprocessor_.transform(X))

@@ -1113,3 +1113,19 @@ def test_a_seed_is_deterministic_on_the_cpu_only(monkeypatch):
     assert TabularClassifier(random_state=0).__sklearn_tags__().non_deterministic  # "auto" picks the GPU
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert not TabularClassifier(random_state=0).__sklearn_tags__().non_deterministic
+
+
+@pytest.mark.parametrize("dates", [["2020-01-01T12:00", "2020-05-05T12:00"], ["1500-01-01T12:00", "2020-05-05T12:00"]])
+def test_a_zoned_date_category_reads_the_same_in_one_row_and_in_a_batch(dates):
+    # Found in review (pandas 2.2): the one-row path converted zoned columns to UTC, so a
+    # category fitted in Tokyo time read as unseen one row at a time; and keying dates from before
+    # 1677 in a zone crashed the process (pandas 2.x boxing them out of the array).
+    rng = np.random.default_rng(0)
+    v = np.array(dates, dtype="datetime64[s]")[rng.integers(0, 2, 80)]
+    X = pd.DataFrame({"t": pd.Series(v).dt.tz_localize("UTC").dt.tz_convert("Asia/Tokyo"), "f": rng.normal(size=80)})
+    y = (X["t"].dt.year == 2020) * 3.0 + X["f"]
+    reg = fast(TabularRegressor, n_bags=1, cat_features=["t"], min_category_count=1).fit(X, y)
+    assert len(reg.preprocessor_.vocabs_[0]) == 2
+    batch = reg.predict(X.head(6))
+    one = np.array([reg.predict(X.iloc[[i]])[0] for i in range(6)])
+    np.testing.assert_allclose(one, batch, rtol=1e-5, atol=1e-5)
