@@ -450,6 +450,8 @@ def _read_csv(source, path: str | None = None):
     """The CSV at ``source`` (a path, or a text buffer read from ``path``, which names it)."""
     import pandas as pd
 
+    from .columns import _PANDAS_2
+
     path = source if path is None else path
     if isinstance(source, str):
         p = Path(source)
@@ -464,7 +466,11 @@ def _read_csv(source, path: str | None = None):
         # first column as the index, and every column was read one place to the left, silently.
         # low_memory=False: types guessed over the whole file, not per 262k-row chunk (codes
         # read as ints in one chunk and as text in the next were two categories each).
-        df = pd.read_csv(source, index_col=False, low_memory=False)
+        # float_precision="round_trip" on pandas 2: its fast parser read floats one ulp off, and a
+        # value at the training median then sat on either side of the quantile scaler's tie (one
+        # CSV, two predictions). pandas 3 round-trips by default and deprecates the argument.
+        exact = {"float_precision": "round_trip"} if _PANDAS_2 else {}
+        df = pd.read_csv(source, index_col=False, low_memory=False, **exact)
     except pd.errors.EmptyDataError:
         raise CLIError(f"{path} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:

@@ -391,6 +391,13 @@ def numeric_values(col: pd.Series, name: Any, date_advice: bool = False) -> np.n
     """float64 values of a continuous column (NaN for missing); datetimes become epoch seconds.
     ``date_advice``: text that reads as ISO dates is met with "convert it with pd.to_datetime"
     (at fit; at predict a column of numbers must not be told to take dates)."""
+    if isinstance(col.dtype, pd.ArrowDtype) and col.dtype.kind in "mM":
+        # pyarrow timestamps, dates and durations (read_parquet(dtype_backend="pyarrow")) as
+        # numpy's, in their own unit: their to_numpy() gave objects, and a bare TypeError below.
+        at = col.dtype.pyarrow_dtype
+        unit = getattr(at, "unit", "s")  # date32 / date64 have none: days and ms are whole seconds
+        kind = "timedelta64" if col.dtype.kind == "m" else "datetime64"
+        col = col.astype(f"{kind}[{unit}, UTC]" if getattr(at, "tz", None) else f"{kind}[{unit}]")
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
         # Seconds since the epoch; NaT becomes NaN and is filled like any missing value.
         if getattr(col.dtype, "tz", None) is not None:
@@ -428,8 +435,23 @@ ISO_DATE = r"\s*\d{4}-\d{2}-\d{2}"  # how an ISO 8601 date string starts
 def _iso_parse(words: pd.Series) -> pd.Series:
     """UTC datetimes of a column's strings; NaT where a value is no ISO 8601 date (2024-02-30,
     a word, a number, a missing value)."""
-    iso = words.str.match(ISO_DATE, na=False)
-    return pd.to_datetime(words.where(iso), format="ISO8601", utc=True, errors="coerce")
+    is_text = np.fromiter((isinstance(v, str) for v in words.to_numpy(object)), dtype=bool, count=len(words))
+    text = words.where(is_text)  # the .str accessor refuses an object column of flags and NaN (a CSV's True/False)
+    iso = text.str.match(ISO_DATE, na=False)
+    parsed = pd.to_datetime(text.where(iso), format="ISO8601", utc=True, errors="coerce")
+    if _PANDAS_2:
+        # pandas 2.x parses into nanoseconds, where dates outside 1677-2262 (9999-12-31, an open
+        # end) are NaT; its Timestamp reads them in a coarser unit, as pandas 3 does.
+        lost = np.flatnonzero((iso & parsed.isna()).to_numpy())
+        if len(lost):
+            parsed = parsed.astype(object)
+            for i in lost:
+                try:
+                    ts = pd.Timestamp(text.iloc[i])
+                except (ValueError, OverflowError):  # 2024-02-30: no date, as above
+                    continue
+                parsed.iloc[i] = ts.tz_convert("UTC") if ts.tz is not None else ts.tz_localize("UTC")
+    return parsed
 
 
 def iso_dates(col: pd.Series) -> pd.Series | None:

@@ -394,7 +394,7 @@ class TabularPreprocessor:
             else:
                 if self._dates[j]:
                     v = date_values(X[c], c)
-                elif holds_datetimes(X[c]):
+                elif holds_datetimes(X[c]) and X[c].notna().any():  # NaT alone is missing, as one row reads it
                     raise _dates_in_numbers(c)
                 else:
                     v = numeric_values(X[c], c)

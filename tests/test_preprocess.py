@@ -388,6 +388,8 @@ def test_dates_in_a_column_of_numbers_raise_in_both_paths():
         with pytest.raises(ValueError, match=msg):
             pre.transform_row({"v": v})
     assert pre.transform_row({"v": pd.NaT})[1].tolist() == pre.transform_row({"v": None})[1].tolist()  # missing
+    nat = pre.transform(pd.DataFrame({"v": pd.Series([pd.NaT, pd.NaT], dtype=object)}))[1]  # as the batch reads it
+    assert nat.tolist() == pre.transform(pd.DataFrame({"v": [None, None]}))[1].tolist()
     dated = fit(pd.DataFrame({"d": pd.to_datetime(["2024-01-01", "2024-01-03"])}))
     assert dated.transform_row({"d": pd.Timestamp("2024-01-02")})[1].shape == (1, 1)  # dates at fit: read
 
@@ -760,3 +762,31 @@ def test_estimators_give_the_rare_category_test_their_target(task):
     else:
         est = TabularRegressor(epochs=1, random_state=0).fit(X, y)
     assert est.preprocessor_.rare_kept_ == ["c"]
+
+
+def test_iso_dates_beyond_nanoseconds_and_text_among_flags():
+    # Found in review (pandas 2.2): ISO text outside 1677-2262 (an open end, 9999-12-31) parsed
+    # to NaT, so a date column read from a CSV was refused or read as categories; and a column of
+    # flags with a blank (objects, not text) broke the date sniffing.
+    from tabdl.columns import iso_dates
+
+    dates = iso_dates(pd.Series(["9999-12-31", "1500-01-01T10:00:00+02:00", None], dtype=object))
+    assert dates is not None
+    assert [str(d) for d in dates[:2]] == ["9999-12-31 00:00:00+00:00", "1500-01-01 08:00:00+00:00"]
+    assert iso_dates(pd.Series([True, False, None], dtype=object)) is None
+    assert iso_dates(pd.Series(["2024-02-30", "2024-01-01"], dtype=object)) is None  # no such date
+
+
+def test_pyarrow_dates_and_durations_read_as_numpy_ones():
+    # Found in review: pyarrow timestamps (zoned) and date32 columns, as read_parquet(dtype_backend=
+    # "pyarrow") gives them, raised a bare TypeError; they read as the numpy columns they hold.
+    pa = pytest.importorskip("pyarrow")
+    base = pd.Series(pd.date_range("2020-01-01", periods=5, freq="D"))
+    zoned = base.dt.tz_localize("Asia/Tokyo")
+    assert np.array_equal(
+        numeric_values(zoned.astype(pd.ArrowDtype(pa.timestamp("us", tz="Asia/Tokyo"))), "t"), numeric_values(zoned, "t"))
+    assert np.array_equal(numeric_values(pd.Series(base.dt.date).astype(pd.ArrowDtype(pa.date32())), "d"),
+                          numeric_values(base, "d"))
+    dur = pd.Series(pd.to_timedelta([1, 2, None], unit="s"))
+    assert np.array_equal(numeric_values(dur.astype(pd.ArrowDtype(pa.duration("s"))), "s"),
+                          numeric_values(dur, "s"), equal_nan=True)
