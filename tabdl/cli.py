@@ -345,7 +345,10 @@ def _stray_text(y):
     if _is_numeric(y) or pd.api.types.is_bool_dtype(y) or not len(values):
         return values[:0]
     text = values[pd.to_numeric(values, errors="coerce").isna()]
-    return text if len(text) <= 0.1 * len(values) else values[:0]
+    # Rare words, or a few placeholder words ("unknown", "?") beside mostly numbers: at 15% of
+    # "unknown" the target trained as one class per number.
+    placeholders = text.nunique() <= 5 and len(text) < 0.5 * len(values)
+    return text if len(text) <= 0.1 * len(values) or placeholders else values[:0]
 
 
 def _describe_stray(stray) -> str:

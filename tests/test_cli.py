@@ -411,6 +411,22 @@ def test_a_number_target_with_a_stray_word_is_named_not_made_into_classes(tmp_pa
     assert not (tmp_path / "m.tabdl").exists()
 
 
+def test_placeholder_words_beside_numbers_are_named_however_many(tmp_path, capsys):
+    # Found in review: 15% of "unknown" (over the 10% stray rule) trained as one class per number.
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=100)})
+    df["y"] = (df["x"] * 100 + 1000).round(1).astype(object)
+    df.loc[df.index[::7], "y"] = "unknown"
+    df.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["train", str(tmp_path / "t.csv"), "--target", "y", "--out", str(tmp_path / "m.tabdl"), *FAST]) == 1
+    assert "15 value(s) that are not numbers, such as 'unknown'" in _error_line(capsys)
+    df["y"] = np.where(df["x"] > 0, "yes", "no")  # text classes: no numbers beside them
+    df.to_csv(tmp_path / "c.csv", index=False)
+    argv = ["train", str(tmp_path / "c.csv"), "--target", "y", "--out", str(tmp_path / "c.tabdl"), "--n-bags", "1"]
+    with redirect_stdout(io.StringIO()):
+        assert main([*argv, *FAST]) == 0
+
+
 def test_date_columns_of_a_csv_are_read_as_dates_in_train_and_predict(tmp_path, capsys):
     # As text, each date was a category of one or two rows, all folded away: validation R2 0.13.
     rng = np.random.default_rng(0)
