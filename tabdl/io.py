@@ -26,6 +26,7 @@ import json
 import math
 import os
 import sys
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -68,6 +69,15 @@ FORMAT = "tabdl"
 FORMAT_VERSION = 4
 READS_VERSIONS = (1, 2, 3, 4)
 _META, _WEIGHTS = "meta.json", "weights.pt"
+# The largest meta.json load reads (its inflated size): a deflate "bomb" of a few MB would
+# otherwise be read whole into memory. A 1,000,000-category vocabulary weighs about 11 MB of
+# JSON, and a MatrixFactorization's seen items about 6 bytes per training rating (150 MB for
+# 25M ratings): 1 GiB leaves room for ~90 such vocabularies or ~150M ratings. Raise it for more.
+MAX_META_BYTES = 1 << 30
+# A weights.pt deflated to less than 1/_WEIGHTS_RATIO of its size is refused above
+# _WEIGHTS_FREE bytes: save stores the weights uncompressed, and float weights barely compress,
+# so only a crafted file inflates its member that far.
+_WEIGHTS_RATIO, _WEIGHTS_FREE = 100, 64 << 20
 
 
 # >>> JSON encoding of the Python values estimators hold
@@ -136,49 +146,190 @@ def encode(obj: Any, where: str = "value") -> Any:
     )
 
 
+class _Bad(ValueError):
+    """A malformed value in a file's state; ``where`` is the path to it, outermost first."""
+
+    def __init__(self, msg: str):
+        super().__init__(msg)
+        self.msg, self.where = msg, []
+
+    def __str__(self) -> str:
+        at = "".join(f"[{k!r}]" for k in reversed(self.where))
+        return f"state{at}: {self.msg}" if at else self.msg
+
+
+def _real(v: Any) -> bool:
+    """An int or float JSON value (not a bool)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _count(v: Any) -> bool:
+    """A non-negative int JSON value (not a bool)."""
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+# The most dimensions a stored array may have (numpy's own limit is 64).
+_MAX_NDIM = 32
+# A string array's width (numpy's fixed itemsize) may exceed its longest string by this factor
+# (np.unique of labels cast to a wider dtype) before its size is judged; beyond it, and above
+# _WIDE_BYTES in all, the width is an untrusted number that would allocate n * width bytes.
+_WIDE_FACTOR, _WIDE_BYTES = 4, 1 << 20
+
+
 def decode(obj: Any) -> Any:
-    """Inverse of ``encode``; builds only lists, dicts, tuples, slices, arrays and frames."""
+    """Inverse of ``encode``; builds only lists, dicts, tuples, slices, arrays and frames.
+
+    A malformed tag (an array whose values do not fit its dtype or shape, a float that is not
+    "nan"/"inf"/"-inf", ...) raises ValueError naming the path to it."""
     if isinstance(obj, list):
-        return [decode(v) for v in obj]
+        out = []
+        for i, v in enumerate(obj):
+            try:
+                out.append(decode(v))
+            except _Bad as e:
+                e.where.append(i)
+                raise
+        return out
     if not isinstance(obj, dict):
         return obj
+    try:
+        return _decode_dict(obj)
+    except _Bad:
+        raise
+    except (ValueError, TypeError, OverflowError, KeyError, IndexError, MemoryError) as e:
+        # pandas / numpy refusing what a tag holds
+        raise _Bad(f"{_tag_of(obj)} {type(e).__name__}: {e}") from None
+
+
+def _tag_of(obj: dict) -> str:
+    return next((t for t in _TAGS if t in obj), "value")
+
+
+def _decode_dict(obj: dict) -> Any:
     if "__tuple__" in obj:
-        return tuple(decode(v) for v in obj["__tuple__"])
+        if not isinstance(obj["__tuple__"], list):
+            raise _Bad("__tuple__ does not hold a list")
+        return tuple(decode(obj["__tuple__"]))
     if "__slice__" in obj:
-        return slice(*(decode(v) for v in obj["__slice__"]))
+        parts = obj["__slice__"]
+        if not (isinstance(parts, list) and len(parts) == 3 and all(v is None or _real(v) for v in parts)):
+            raise _Bad("__slice__ does not hold [start, stop, step] numbers")
+        return slice(*parts)
     if "__float__" in obj:
-        return float(obj["__float__"])  # "nan", "inf", "-inf"
+        if obj["__float__"] not in ("nan", "inf", "-inf"):  # encode writes only these
+            raise _Bad(f"__float__ holds {str(obj['__float__'])[:40]!r}, not 'nan', 'inf' or '-inf'")
+        return float(obj["__float__"])
     if set(obj) == {"__timestamp__", "tz"} and isinstance(obj["__timestamp__"], str):
         # By its whole shape: files before version 4 hold a user's {"__timestamp__": ...} as a plain dict
+        if obj["tz"] is not None and not isinstance(obj["tz"], str):
+            raise _Bad(f"__timestamp__'s tz is a {type(obj['tz']).__name__}, not a zone name")
         ts = pd.Timestamp(obj["__timestamp__"])
+        if ts is pd.NaT:
+            raise _Bad("__timestamp__ holds NaT")
         try:
-            return ts.tz_convert(obj["tz"]) if obj.get("tz") else ts
+            return ts.tz_convert(obj["tz"]) if obj["tz"] else ts
         except (ValueError, TypeError, KeyError):  # a zone this machine's tz database lacks: the offset
             return ts
     if "__items__" in obj:
-        return {_hashable(decode(k)): decode(v) for k, v in obj["__items__"]}
+        items = obj["__items__"]
+        if not (isinstance(items, list) and all(isinstance(p, list) and len(p) == 2 for p in items)):
+            raise _Bad("__items__ does not hold [key, value] pairs")
+        out = {}
+        for i, (k, v) in enumerate(items):
+            try:
+                out[_hashable(decode(k))] = decode(v)
+            except _Bad as e:
+                e.where.append(i)
+                raise
+        return out
     if "__ndarray__" in obj:
-        flat, shape = decode(obj["__ndarray__"]), tuple(obj["shape"])
-        dtype = np.dtype(obj["dtype"])
-        if dtype.kind not in _ARRAY_KINDS:
-            raise ValueError(f"array dtype {dtype} is not allowed in a tabdl file")
-        if dtype.kind == "M":
-            return np.array(flat, dtype=dtype).reshape(shape)
-        if dtype.kind == "m":
-            return np.array(flat, dtype=np.int64).view(dtype).reshape(shape)
-        if dtype.kind == "O":
-            arr = np.empty(len(flat), dtype=object)
-            arr[:] = flat
-            return arr.reshape(shape)
-        return np.asarray(flat, dtype=dtype).reshape(shape)
+        return _decode_array(obj)
     if "__frame__" in obj:
-        f = obj["__frame__"]
-        columns = decode(f["columns"])
-        data = {i: decode(f["data"][str(i)]) for i in range(len(columns))}
-        df = pd.DataFrame(data, index=decode(f["index"]))
-        df.columns = columns
-        return df
-    return {k: decode(v) for k, v in obj.items()}
+        return _decode_frame(obj["__frame__"])
+    out = {}
+    for k, v in obj.items():
+        try:
+            out[k] = decode(v)
+        except _Bad as e:
+            e.where.append(k)
+            raise
+    return out
+
+
+def _decode_array(obj: dict) -> np.ndarray:
+    dtype, shape = obj.get("dtype"), obj.get("shape")
+    if not isinstance(dtype, str):
+        raise _Bad(f"__ndarray__'s dtype is a {type(dtype).__name__}, not a dtype's name")
+    dtype = np.dtype(dtype)
+    # Sub-array, structured and void dtypes hide sizes and fields of their own: never stored.
+    if dtype.kind not in _ARRAY_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise _Bad(f"array dtype {dtype} is not allowed in a tabdl file")
+    if not (isinstance(shape, list) and len(shape) <= _MAX_NDIM and all(_count(n) for n in shape)):
+        raise _Bad(f"__ndarray__'s shape {str(shape)[:60]} is not a list of sizes")
+    flat = decode(obj["__ndarray__"])
+    if not isinstance(flat, list):
+        raise _Bad("__ndarray__ does not hold a list of values")
+    if math.prod(shape) != len(flat):
+        raise _Bad(f"__ndarray__'s shape {shape} does not match its {len(flat)} values")
+    shape = tuple(shape)
+    kind = dtype.kind
+    if kind == "O":
+        arr = np.empty(len(flat), dtype=object)
+        try:
+            arr[:] = flat
+        except ValueError:  # values that are lists of one length: numpy would read them as a 2-D array
+            for i, v in enumerate(flat):
+                arr[i] = v
+        return arr.reshape(shape)
+    if kind == "M":
+        if not all(isinstance(v, str) for v in flat):  # numpy's own ISO text ("NaT" included)
+            raise _Bad(f"a {dtype} array holds values that are not date text")
+        return np.array(flat, dtype=dtype).reshape(shape)
+    if kind == "U" and flat:
+        if not all(isinstance(v, str) for v in flat):
+            raise _Bad(f"a {dtype} array holds values that are not text")
+        longest = max(map(len, flat))
+        if dtype.itemsize > 4 * _WIDE_FACTOR * max(longest, 1) and len(flat) * dtype.itemsize > _WIDE_BYTES:
+            raise _Bad(f"a {dtype} array's width is far beyond its longest string ({longest})")
+        return np.array(flat, dtype=dtype).reshape(shape)
+    if kind == "U":
+        return np.empty(shape, dtype=dtype)  # no values: no bytes, whatever the width
+    # bool, int, float and duration (int counts) arrays: numbers that fit the dtype, no text
+    raw = np.asarray(flat) if flat else np.empty(0, dtype=dtype if kind != "m" else np.int64)
+    allowed = {"b": "b", "i": "iu", "u": "iu", "f": "biuf", "m": "iu"}[kind]
+    if raw.ndim != 1 or raw.dtype.kind not in allowed:
+        raise _Bad(f"a {dtype} array holds values that are not {'bools' if kind == 'b' else 'numbers'} of its kind")
+    if kind in "ium" and raw.size:
+        info = np.iinfo(np.int64 if kind == "m" else dtype)
+        if raw.min() < info.min or raw.max() > info.max:
+            raise _Bad(f"a {dtype} array holds values beyond its range")
+    if kind == "m":
+        return raw.astype(np.int64).view(dtype).reshape(shape)
+    return raw.astype(dtype, copy=False).reshape(shape)
+
+
+def _decode_frame(f: Any) -> pd.DataFrame:
+    if not (isinstance(f, dict) and isinstance(f.get("data"), dict) and "columns" in f and "index" in f):
+        raise _Bad("__frame__ does not hold columns, index and data")
+    columns = decode(f["columns"])
+    index = decode(f["index"])
+    if not isinstance(columns, list):
+        raise _Bad("__frame__'s columns are not a list")
+    if not _one_dim(index):
+        raise _Bad("__frame__'s index is not a list")
+    data = {}
+    for i in range(len(columns)):
+        col = decode(f["data"].get(str(i)))
+        if not _one_dim(col) or len(col) != len(index):
+            raise _Bad(f"__frame__'s column {i} does not hold one value per row of its index ({len(index)})")
+        data[i] = col
+    df = pd.DataFrame(data, index=index)
+    df.columns = columns
+    return df
+
+
+def _one_dim(v: Any) -> bool:
+    return isinstance(v, list) or isinstance(v, np.ndarray) and v.ndim == 1
 
 
 def _hashable(k: Any) -> Any:
@@ -276,18 +427,19 @@ def save(model: Any, path: str | os.PathLike) -> str:
 
 
 def load(path: str | os.PathLike) -> Any:
-    """Read a model written by ``save``. Raises ValueError for a corrupted, truncated or
-    incompatible file."""
+    """Read a model written by ``save``. Raises ValueError naming the file for a corrupted,
+    truncated, incompatible or inconsistent file (see MAX_META_BYTES for the size cap)."""
     import torch
 
     path = os.fspath(path)
     try:
         with zipfile.ZipFile(path) as zf:
-            meta = json.loads(zf.read(_META).decode("utf-8"))
-            weights = zf.read(_WEIGHTS)
+            meta_bytes, weights = _read_members(zf, path)
+        meta = json.loads(meta_bytes.decode("utf-8"))
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    # A flipped or missing byte surfaces as any of these, depending on where it lands.
+    # A flipped or missing byte surfaces as any of these, depending on where it lands; an
+    # encrypted member is a RuntimeError, JSON nested too deep a RecursionError (one too).
     except (
         zipfile.BadZipFile,
         zlib.error,
@@ -296,12 +448,14 @@ def load(path: str | os.PathLike) -> Any:
         OSError,
         NotImplementedError,
         ValueError,
+        RuntimeError,
+        MemoryError,
     ) as e:
         raise ValueError(f"{path!r} is not a readable tabdl file ({_what_file(path)}): {e}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path!r} is not a tabdl model file")
     version = meta.get("format_version")
-    if version not in READS_VERSIONS:
+    if type(version) is not int or version not in READS_VERSIONS:  # true == 1 to Python, not a version
         raise ValueError(
             f"{path!r} has tabdl format version {version!r} (written by tabdl {meta.get('tabdl_version')}); "
             f"this tabdl {_tabdl_version()} reads versions {', '.join(map(str, READS_VERSIONS))}"
@@ -312,13 +466,66 @@ def load(path: str | os.PathLike) -> Any:
         tensors = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for a bad archive
         raise ValueError(f"{path!r}: cannot read the weights ({type(e).__name__}: {e})") from None
-    kind, cls = _kind_of(str(meta.get("class")))
+    del weights
+    name = meta.get("class")
+    if not isinstance(name, str):
+        raise ValueError(f"{path!r}: its class is {name!r}, not a name")
     try:
+        kind, cls = _kind_of(name)
+    except ValueError as e:
+        raise ValueError(f"{path!r}: {e}") from None
+    try:
+        _check_tensors(tensors)
+        if "state" not in meta:
+            raise _Bad("the file holds no state")
         return kind.from_state(cls, decode(meta["state"]), tensors)
-    except (KeyError, TypeError, AttributeError, IndexError, RuntimeError) as e:
-        raise ValueError(
-            f"{path!r}: the saved {meta['class']} state is inconsistent ({type(e).__name__}: {e})"
-        ) from None
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RuntimeError, OverflowError,
+            NotImplementedError) as e:
+        what = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+        raise ValueError(f"{path!r}: the saved {name} state is inconsistent ({what})") from None
+
+
+def _read_members(zf: zipfile.ZipFile, path: str) -> tuple[bytes, bytes]:
+    """meta.json and weights.pt, each read once its size is known to be sane."""
+    names = zf.namelist()
+    for member in (_META, _WEIGHTS):
+        if names.count(member) > 1:  # readers disagree on which copy counts
+            raise ValueError(f"it holds {member} {names.count(member)} times")
+    info = zf.getinfo(_META)
+    if info.file_size > MAX_META_BYTES:
+        raise ValueError(f"its {_META} is {info.file_size / 2**20:.0f} MiB, beyond the "
+                         f"{MAX_META_BYTES / 2**20:.0f} MiB load reads (tabdl.io.MAX_META_BYTES)")
+    with zf.open(info) as f:  # bounded: a header that understates the size cannot make it read more
+        meta = f.read(MAX_META_BYTES + 1)
+    if len(meta) > MAX_META_BYTES:
+        raise ValueError(f"its {_META} inflates beyond the {MAX_META_BYTES / 2**20:.0f} MiB load reads")
+    info = zf.getinfo(_WEIGHTS)
+    if info.compress_type != zipfile.ZIP_STORED and info.file_size > max(
+            _WEIGHTS_FREE, _WEIGHTS_RATIO * info.compress_size):
+        raise ValueError(f"its {_WEIGHTS} inflates from {info.compress_size} to {info.file_size} bytes, "
+                         "far beyond what weights compress to")
+    return meta, zf.read(info)
+
+
+def _check_tensors(tensors: Any) -> None:
+    """The weights are a dict of named tensors, each backed by storage of its own size: an
+    expanded view (stride 0) would pass a (10**6, 10**6) table off as a few bytes of file."""
+    import torch
+
+    if not isinstance(tensors, dict):
+        raise _Bad(f"the weights are a {type(tensors).__name__}, not a dict of named tensors")
+    storages, used = {}, 0
+    for k, t in tensors.items():
+        if not isinstance(k, str) or not isinstance(t, torch.Tensor):
+            raise _Bad(f"the weights hold {k!r}: {type(t).__name__}, not a named tensor")
+        storage = t.untyped_storage()
+        need = t.numel() * t.element_size()
+        if storage.nbytes() < need:
+            raise _Bad(f"weight {k!r} of shape {tuple(t.shape)} is a view over {storage.nbytes()} bytes")
+        storages[storage.data_ptr()] = storage.nbytes()
+        used += need
+    if used > sum(storages.values()):
+        raise _Bad("the weights share their storage (views of one another)")
 
 
 def _what_file(path: str) -> str:
@@ -346,25 +553,75 @@ def build_with_weights(
     """``make()`` a module and give it the saved weights, skipping the random init.
 
     The module is built on the meta device (no memory, no init: a 1M-row embedding table took
-    4 s to initialise only to be overwritten) and the loaded tensors are assigned in place; this
-    also leaves the global torch RNG untouched. A module with state outside its state_dict
-    (non-persistent buffers) would stay on meta, and one whose constructor reads tensor values
-    cannot run on meta: those are built the ordinary way.
+    4 s to initialise only to be overwritten), and the loaded tensors are assigned in place once
+    each matches the name, shape and dtype of the module's own; this also leaves the global
+    torch RNG untouched. Literal tensors (``torch.tensor(data)``: index buffers, bin edges,
+    offsets) are built for real, from data the file holds: a constructor may read them, and
+    those the weights hold too must equal them. Nothing sized by the file's numbers is
+    allocated before the weights have shown those sizes. A ValueError says what disagrees.
+    A module with other state outside its state_dict (a non-persistent buffer from a factory)
+    is then built the ordinary way, at the sizes the weights confirmed.
     """
     import torch
 
-    try:
-        with torch.device("meta"):
-            model = make()
-        model.load_state_dict(tensors, strict=True, assign=True)
-        if not any(t.is_meta for t in [*model.parameters(), *model.buffers()]):
-            return model
-    except (RuntimeError, NotImplementedError):  # a constructor that reads tensor values (.item())
-        pass
+    with torch.device("meta"), _literals_on_cpu():
+        model = make()
+    own = model.state_dict(keep_vars=True)
+    missing, extra = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
+    if missing or extra:
+        raise _Bad(f"the weights do not fit the net its config describes: missing {missing[:5]}"
+                   f"{' ...' if len(missing) > 5 else ''}, unexpected {extra[:5]}{' ...' if len(extra) > 5 else ''}")
+    params = {name for name, _ in model.named_parameters()}
+    for name, mine in own.items():
+        got = tensors[name]
+        if got.dtype != mine.dtype or got.shape != mine.shape:
+            raise _Bad(f"weight {name!r} is {got.dtype} {tuple(got.shape)}; the net has {mine.dtype} {tuple(mine.shape)}")
+        if not mine.is_meta and mine.ndim and not mine.is_floating_point() and not torch.equal(got, mine):
+            # an index buffer the config also describes (raw_cont's columns); not a counter
+            raise _Bad(f"weight {name!r} disagrees with the net's config")
+        if got.is_floating_point() and not _all_finite(got):
+            if name in params:  # training restores finite weights after a NaN/inf loss
+                raise _Bad(f"weight {name!r} holds NaN or inf values: the model would predict NaN")
+            warnings.warn(f"buffer {name!r} holds NaN or inf values: some predictions may be NaN",
+                          RuntimeWarning, stacklevel=3)
+    model.load_state_dict(tensors, strict=True, assign=True)
+    if not any(t.is_meta for t in [*model.parameters(), *model.buffers()]):
+        return model
     with torch.random.fork_rng(devices=[]):
         model = make()
     model.load_state_dict(tensors, strict=True)
     return model
+
+
+def _all_finite(t: torch.Tensor) -> bool:
+    """No NaN or inf in ``t``: one sum, which a NaN or inf makes non-finite, and the exact test
+    only when that sum overflowed."""
+    import torch
+
+    return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
+
+
+_LITERALS_MODE: Any = None
+
+
+def _literals_on_cpu() -> Any:
+    """A torch function mode under which ``torch.tensor(data)`` builds on the CPU, whatever
+    device context is active: the data is already in memory (from the file's JSON), and a
+    module's constructor may read it (rtdl's bin checks call ``.item()``)."""
+    global _LITERALS_MODE
+    if _LITERALS_MODE is None:
+        import torch
+        from torch.overrides import TorchFunctionMode
+
+        class LiteralsOnCpu(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                kwargs = dict(kwargs or {})
+                if func is torch.tensor and kwargs.get("device") is None:
+                    kwargs["device"] = "cpu"
+                return func(*args, **kwargs)
+
+        _LITERALS_MODE = LiteralsOnCpu
+    return _LITERALS_MODE()
 
 
 class SaveMixin:
@@ -440,19 +697,192 @@ def _tabular_from_state(cls: type, state: dict[str, Any], tensors: dict[str, tor
     from .learner import serving_device
     from .preprocess import TabularPreprocessor
 
+    if not isinstance(state.get("params"), dict) or not isinstance(state.get("attrs"), dict):
+        raise _Bad("state['params'] and state['attrs'] must be dicts")
     est = cls(**state["params"])
     _set_fitted_attrs(est, state["attrs"])
+    _check_preprocessor(state.get("preprocessor"))
     est.preprocessor_ = TabularPreprocessor.from_dict(state["preprocessor"])
+    _check_net_config(est, tensors)  # before anything is built from its numbers
     model = build_with_weights(
         est._make_model, tensors
     )  # TabularMLP, or a MatrixFactorization's net
+    _check_fitted(est, model)
     device = serving_device(est.device_)
     est.device_ = str(device)
     est.model_ = model.to(device).eval()
-    frozen = set(state.get("frozen", ()))
+    frozen = state.get("frozen", [])
+    if not isinstance(frozen, list):
+        raise _Bad("state['frozen'] must be a list of parameter names")
+    frozen = set(frozen)
     for name, p in est.model_.named_parameters():
         p.requires_grad_(name not in frozen)
     return est
+
+
+# The sizes a net's config (model_config_) gives, by key; each is checked against the weights
+# before a net is built (NetBag's n_bags against the nets the weights hold).
+_SIZES = ("n_cont", "n_out", "k", "n_users", "n_items", "n_factors")
+_SIZE_LISTS = ("cardinalities", "emb_dims", "layers")
+
+
+def _check_net_config(est: Any, tensors: dict[str, torch.Tensor]) -> None:
+    """model_config_'s sizes are counts no larger than the weights it must describe, and its
+    n_bags the number of nets the weights hold: a config that claims 20,000 nets or layers
+    20,000 wide fails here, before a module is built for it."""
+    config = getattr(est, "model_config_", None)
+    if not isinstance(config, dict):
+        raise _Bad("state['attrs']['model_config_'] must be a dict")
+    numel = sum(t.numel() for t in tensors.values())
+
+    def size(key: str, v: Any) -> None:
+        if not _count(v) or v > numel:
+            raise _Bad(f"model_config_[{key!r}] is {str(v)[:40]}, not a size the "
+                       f"{numel} weights could hold")
+
+    for key in _SIZES:
+        if key in config:
+            size(key, config[key])
+    for key in _SIZE_LISTS:
+        if key in config:
+            v = config[key]
+            if not isinstance(v, list) or len(v) > len(tensors):
+                raise _Bad(f"model_config_[{key!r}] is not a list of at most {len(tensors)} sizes")
+            for n in v:
+                size(key, n)
+    for sub, keys in (("num_embeddings", ("d_embedding", "n_frequencies")), ("neighbours", ("n_pairs", "k"))):
+        part = config.get(sub)
+        if part is not None:
+            if not isinstance(part, dict):
+                raise _Bad(f"model_config_[{sub!r}] must be a dict or None")
+            for key in keys:
+                if key in part:
+                    size(f"{sub}.{key}", part[key])
+    n_bags = config.get("n_bags", 1)
+    nets = {k.split(".", 2)[1] for k in tensors if k.startswith("nets.")}
+    if not _count(n_bags) or n_bags != max(len(nets), 1):
+        raise _Bad(f"model_config_['n_bags'] is {str(n_bags)[:40]}, but the weights hold "
+                   f"{max(len(nets), 1)} net(s)")
+
+
+def _check_fitted(est: Any, model: torch.nn.Module) -> None:
+    """The preprocessor, the net and the fitted attributes agree, so that predict cannot index
+    past a table, mis-size a net's input or compute with text where numbers belong."""
+    pre, config = est.preprocessor_, est.model_config_
+    if config.get("kind") == "dot":
+        cards = [config.get("n_users"), config.get("n_items")]
+    else:
+        cards = config.get("cardinalities")
+        if config.get("n_cont") != pre.n_cont_out_:
+            raise _Bad(f"the net takes {config.get('n_cont')} continuous inputs; the preprocessor "
+                       f"gives {pre.n_cont_out_} ({len(pre.cont_names_)} columns, "
+                       f"{sum(pre.has_indicator_)} missing-value indicators)")
+        n_out = 1 if config.get("kind") == "nn" else est._n_out()
+        if config.get("n_out") != n_out:
+            raise _Bad(f"the net has {config.get('n_out')} outputs; the fitted targets need {n_out}")
+        reduce = "proba" if type(est).__name__ == "TabularClassifier" else "mean"
+        if config.get("reduce", reduce) != reduce:  # members average as the task does
+            raise _Bad(f"model_config_['reduce'] is {config.get('reduce')!r}; a {type(est).__name__} averages by {reduce!r}")
+    if cards != pre.cardinalities_:
+        raise _Bad(f"the embedding tables have {cards} rows; the vocabularies need "
+                   f"{pre.cardinalities_} (one more than each vocabulary)")
+    device = getattr(est, "device_", None)
+    if not isinstance(device, str) or device.split(":")[0] == "meta":
+        raise _Bad(f"device_ is {device!r}, not a device to serve on")
+    name = type(est).__name__
+    if name == "TabularRegressor":
+        n = est.n_outputs_
+        if not _count(n) or n != config.get("n_out"):
+            raise _Bad(f"n_outputs_ is {n!r}; the net has {config.get('n_out')} outputs")
+        for key in ("y_mean_", "y_std_", "y_min_", "y_max_"):
+            _numbers(est, key, (n,))
+    elif name == "TabularClassifier":
+        classes = est.classes_
+        if not isinstance(classes, np.ndarray) or classes.ndim != 1:
+            raise _Bad("classes_ is not a 1-D array")
+        for key in ("class_weight_", "class_scale_"):
+            if getattr(est, key, None) is not None:
+                _numbers(est, key, (len(classes),))
+        if getattr(est, "threshold_", None) is not None and not _real(est.threshold_):
+            raise _Bad(f"threshold_ is {est.threshold_!r}, not a number")
+    elif name == "MatrixFactorization":
+        _check_collab(est, model)
+
+
+def _numbers(est: Any, key: str, shape: tuple[int, ...]) -> None:
+    v = getattr(est, key)
+    if not isinstance(v, np.ndarray) or v.dtype.kind not in "biuf" or v.shape != shape:
+        raise _Bad(f"{key} is not an array of {shape[0]} number(s)")
+
+
+def _check_preprocessor(d: Any) -> None:
+    """The preprocessor's state (TabularPreprocessor.to_dict) holds what transform reads."""
+    from types import SimpleNamespace
+
+    if not isinstance(d, dict) or not isinstance(d.get("params"), dict):
+        raise _Bad("state['preprocessor'] is not a preprocessor's state")
+    pre = SimpleNamespace(scaler=d["params"].get("scaler"), **{
+        f"{k}_": d.get(k) for k in ("columns", "cat_names", "cont_names", "vocabs", "fills", "has_indicator", "stats")})
+    if pre.scaler not in ("standard", "quantile", "none"):
+        raise _Bad(f"the preprocessor's scaler is {pre.scaler!r}")
+    for key in ("columns_", "cat_names_", "cont_names_", "vocabs_", "fills_", "has_indicator_", "stats_"):
+        if not isinstance(getattr(pre, key), list):
+            raise _Bad(f"the preprocessor's {key} is not a list")
+    if not set(pre.cat_names_ + pre.cont_names_) <= set(pre.columns_):
+        raise _Bad("the preprocessor's categorical and continuous columns are not among its columns")
+    if len(pre.vocabs_) != len(pre.cat_names_):
+        raise _Bad(f"the preprocessor has {len(pre.vocabs_)} vocabularies for {len(pre.cat_names_)} categorical columns")
+    for j, vocab in enumerate(pre.vocabs_):
+        if not isinstance(vocab, list) or not all(isinstance(k, str) for k in vocab):
+            raise _Bad(f"the preprocessor's vocabulary {j} is not a list of strings")
+    n = len(pre.cont_names_)
+    if not len(pre.fills_) == len(pre.has_indicator_) == len(pre.stats_) == n:
+        raise _Bad(f"the preprocessor's fills ({len(pre.fills_)}), indicators ({len(pre.has_indicator_)}) "
+                   f"and stats ({len(pre.stats_)}) do not match its {n} continuous columns")
+    for j in range(n):
+        if not _real(pre.fills_[j]) or not isinstance(pre.has_indicator_[j], bool):
+            raise _Bad(f"the preprocessor's fill or indicator of column {pre.cont_names_[j]!r} is not a number / bool")
+        s = pre.stats_[j]
+        ok = isinstance(s, dict)
+        if ok and pre.scaler == "standard":
+            ok = _real(s.get("mean")) and _real(s.get("std"))
+        elif ok and pre.scaler == "quantile":
+            q, r = s.get("quantiles"), s.get("references")
+            ok = (isinstance(q, list) and isinstance(r, list) and 0 < len(q) == len(r)
+                  and all(map(_real, q)) and all(map(_real, r)))
+        if not ok:
+            raise _Bad(f"the preprocessor's stats of column {pre.cont_names_[j]!r} do not fit scaler={pre.scaler!r}")
+
+
+def _check_collab(est: Any, model: torch.nn.Module) -> None:
+    n_users, n_items = (c - 1 for c in est.preprocessor_.cardinalities_)
+    for key, n in (("user_ids_", n_users), ("item_ids_", n_items)):
+        ids = getattr(est, key)
+        if not isinstance(ids, np.ndarray) or ids.shape != (n,):
+            raise _Bad(f"{key} does not hold the {n} ids of its vocabulary")
+    indptr, items = est.seen_indptr_, est.seen_items_
+    if not (isinstance(indptr, np.ndarray) and isinstance(items, np.ndarray) and indptr.dtype.kind in "iu"
+            and items.dtype.kind in "iu" and indptr.shape == (n_users + 2,) and items.ndim == 1):
+        raise _Bad(f"seen_indptr_ / seen_items_ are not int arrays of {n_users + 2} offsets / item codes")
+    if indptr[0] != 0 or indptr[-1] != len(items) or (np.diff(indptr) < 0).any():
+        raise _Bad("seen_indptr_ does not index seen_items_")
+    if len(items) and (items.min() < 0 or items.max() > n_items):
+        raise _Bad(f"seen_items_ holds item codes outside 0..{n_items}")
+    for key, rated in getattr(est, "seen_by_unknown_users_", {}).items():
+        if not isinstance(rated, list) or not all(_count(c) and 1 <= c <= n_items for c in rated):
+            raise _Bad(f"seen_by_unknown_users_[{key!r}] holds item codes outside 1..{n_items}")
+    y_range = est.y_range_
+    if y_range is not None and not (isinstance(y_range, tuple) and len(y_range) == 2 and all(map(_real, y_range))):
+        raise _Bad(f"y_range_ is {y_range!r}, not (low, high)")
+    if not _real(est.global_mean_):
+        raise _Bad(f"global_mean_ is {est.global_mean_!r}, not a number")
+    nb = getattr(model, "neighbours", None)
+    if nb is not None and len(nb.pair_keys):
+        keys, near = nb.pair_keys, nb.neighbour_items
+        if keys[0] < 0 or keys[-1] >= (n_users + 1) * (n_items + 1) or (keys[1:] < keys[:-1]).any():
+            raise _Bad("the neighbour tables' pair keys are not sorted (user, item) keys")
+        if near.numel() and (near.min() < 0 or near.max() > n_items):
+            raise _Bad(f"the neighbour tables hold item codes outside 0..{n_items}")
 
 
 register("TabularRegressor", "tabdl.estimators", _tabular_to_state, _tabular_from_state)
@@ -478,19 +908,55 @@ def _encoder_to_state(enc: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]
 
 
 def _encoder_from_state(cls: type, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Any:
+    import torch
+
+    if not isinstance(state.get("params"), dict) or not isinstance(state.get("attrs"), dict):
+        raise _Bad("state['params'] and state['attrs'] must be dicts")
     params = dict(state["params"])
+    if not isinstance(params.get("dtype"), str):
+        raise _Bad(f"the encoder's dtype is {params.get('dtype')!r}, not a dtype's name")
     params["dtype"] = np.dtype(params["dtype"]).type
     # Files written before the principal-axes export hold the net's own coordinates.
     params.setdefault("axes", "net")
     enc = cls(**params)
+    enc._validate_params()  # the estimator's own checks: a float dtype, known axes, ...
     enc.centers_ = enc.components_ = None
     _set_fitted_attrs(enc, state["attrs"])
-    enc.tables_ = [tensors[f"tables.{j}"].numpy().copy() for j in range(state["n_tables"])]
-    if len(tensors) != state["n_tables"] or len(enc.tables_) != len(enc.vocabs_):
-        raise KeyError("tables do not match the vocabularies")
+    n = state.get("n_tables")
+    vocabs, cats = getattr(enc, "vocabs_", None), getattr(enc, "cat_features_", None)
+    if not (isinstance(vocabs, list) and all(isinstance(v, list) and all(isinstance(k, str) for k in v) for v in vocabs)):
+        raise _Bad("the encoder's vocabs_ is not a list of lists of strings")
+    if not _count(n) or n != len(vocabs) or not isinstance(cats, list) or len(cats) != n \
+            or set(tensors) != {f"tables.{j}" for j in range(n)}:
+        raise _Bad(f"n_tables ({repr(n)[:20]}), the tables ({len(tensors)}), the vocabularies and the "
+                   "categorical columns do not match")
+    for j in range(n):
+        t = tensors[f"tables.{j}"]
+        if t.dtype not in (torch.float32, torch.float64) or t.ndim != 2 or len(t) != len(vocabs[j]) + 1:
+            raise _Bad(f"table {j} is {t.dtype} {tuple(t.shape)}; its vocabulary needs float32 "
+                       f"({len(vocabs[j]) + 1}, dim): one row per category and one for unknowns")
+        if not _all_finite(t):
+            raise _Bad(f"table {j} holds NaN or inf values")
+    enc.tables_ = [tensors[f"tables.{j}"].numpy().copy() for j in range(n)]
+    if (enc.centers_ is None) != (enc.components_ is None) or (enc.centers_ is None) != (enc.axes == "net"):
+        raise _Bad(f"centers_ / components_ do not fit axes={enc.axes!r}")
+    if enc.centers_ is not None:
+        if not (isinstance(enc.centers_, list) and isinstance(enc.components_, list)
+                and len(enc.centers_) == len(enc.components_) == n):
+            raise _Bad(f"centers_ / components_ are not lists of {n} arrays")
+        for j, (c, p, t) in enumerate(zip(enc.centers_, enc.components_, enc.tables_)):
+            dim = t.shape[1]
+            if not (isinstance(c, np.ndarray) and isinstance(p, np.ndarray) and c.dtype.kind == "f"
+                    and p.dtype.kind == "f" and c.shape == (dim,) and p.ndim == 2 and p.shape[0] == dim
+                    and p.shape[1] <= dim):
+                raise _Bad(f"centers_[{j}] / components_[{j}] do not fit table {j}'s {dim} dims")
     enc._build_lookups()
-    if state.get("output"):
-        enc.set_output(**state["output"])
+    output = state.get("output")
+    if output:
+        if not isinstance(output, dict) or not set(output) <= {"transform"} \
+                or output.get("transform") not in (None, "default", "pandas", "polars"):
+            raise _Bad(f"the encoder's output setting {str(output)[:60]} is not set_output(transform=...)")
+        enc.set_output(**output)
     return enc
 
 

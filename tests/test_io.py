@@ -535,3 +535,290 @@ def test_list_like_and_device_parameters_are_saved_as_what_they_stand_for(tmp_pa
         np.testing.assert_array_equal(back.predict(X), reg.predict(X))
         if not isinstance(cats, set):  # a set's order is its own: the columns' order may differ
             np.testing.assert_array_equal(back.predict(X), base.predict(X))
+
+
+# >>> hostile and broken files: load fails at once with a ValueError naming the file
+def _edit(data: bytes, meta_change=None, weights_change=None) -> bytes:
+    """``data`` (a saved file) with its meta.json and/or weights edited, the checksum the loader
+    verifies recomputed."""
+    import hashlib
+
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        meta, weights = json.loads(src.read("meta.json")), src.read("weights.pt")
+    if weights_change is not None:
+        sd = torch.load(io.BytesIO(weights), weights_only=True)
+        sd = weights_change(sd) or sd
+        buf = io.BytesIO()
+        torch.save(sd, buf)
+        weights = buf.getvalue()
+        meta["weights_sha256"] = hashlib.sha256(weights).hexdigest()
+    if meta_change is not None:
+        meta = meta_change(meta) or meta
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        dst.writestr("meta.json", meta if isinstance(meta, str) else json.dumps(meta))
+        dst.writestr("weights.pt", weights)
+    return out.getvalue()
+
+
+def _refused(tmp_path, data: bytes, match: str = "") -> str:
+    p = tmp_path / "hostile.tabdl"
+    p.write_bytes(data)
+    with pytest.raises(ValueError, match=match) as err:
+        tabdl.load(p)
+    assert str(p) in str(err.value)
+    return str(err.value)
+
+
+@pytest.fixture(scope="module")
+def one_net_bytes(tmp_path_factory):
+    X = _frame()
+    path = tmp_path_factory.mktemp("m") / "r.tabdl"
+    TabularRegressor(n_bags=1, **FAST).fit(X, np.nan_to_num(X["a"].to_numpy())).save(path)
+    return path.read_bytes()
+
+
+def _config(change):
+    def edit(m):
+        change(m["state"]["attrs"]["model_config_"])
+    return edit
+
+
+def test_a_config_bigger_than_its_weights_fails_before_a_net_is_built(tmp_path, saved_bytes, one_net_bytes,
+                                                                       monkeypatch):
+    # Found in review: n_bags=20000 (or layers=[20000, 20000]) in a 110 KB file took 55 s and
+    # 4 GB: after the load onto meta nets failed, the whole model was built from the config.
+    from tabdl import modules
+
+    built = []
+    init = modules.TabularMLP.__init__
+
+    def counting(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        built.append(next(self.parameters()).device.type)
+
+    monkeypatch.setattr(modules.TabularMLP, "__init__", counting)
+    _refused(tmp_path, _edit(saved_bytes, _config(lambda c: c.update(n_bags=50))), "n_bags")
+    assert built == []  # not one net, not even on meta
+    _refused(tmp_path, _edit(one_net_bytes, _config(lambda c: c.update(layers=[200]))), "body.0.0.weight")
+    _refused(tmp_path, _edit(one_net_bytes, _config(lambda c: c.update(layers=[4000, 4000]))), "layers")
+    assert "cpu" not in built  # never materialised
+    _refused(tmp_path, _edit(one_net_bytes, _config(lambda c: c.update(n_cont=10**12))), "n_cont")
+    _refused(tmp_path, _edit(one_net_bytes, _config(lambda c: c.update(layers=[1] * 10_000))), "layers")
+
+
+def test_meta_json_beyond_the_cap_is_refused_unread(tmp_path, saved_bytes, monkeypatch):
+    # Found in review: a 3 MB file whose meta.json inflates to 3 GB was read whole (MemoryError).
+    assert tabdl.io.MAX_META_BYTES >= 2**30  # a 1M-category vocabulary is ~11 MB of JSON
+    with zipfile.ZipFile(io.BytesIO(saved_bytes)) as src:
+        meta, weights = src.read("meta.json"), src.read("weights.pt")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        dst.writestr("meta.json", meta[:-1] + b" " * 3_000_000 + b"}")  # deflates to a few KB
+        dst.writestr("weights.pt", weights)
+    monkeypatch.setattr(tabdl.io, "MAX_META_BYTES", 1_000_000)
+    _refused(tmp_path, out.getvalue(), "MAX_META_BYTES")
+
+
+def test_encrypted_members_and_deep_json_are_value_errors(tmp_path, saved_bytes):
+    # Found in review: a RuntimeError (encrypted flag) and a RecursionError escaped load.
+    for member in ("meta.json", "weights.pt"):
+        data = bytearray(saved_bytes)
+        with zipfile.ZipFile(io.BytesIO(saved_bytes)) as zf:
+            info = zf.getinfo(member)
+        data[info.header_offset + 6] |= 1  # general purpose flag bit 0: encrypted
+        central = bytes(data).rfind(b"PK\x01\x02", 0, len(data))
+        while central >= 0:  # the central directory's record of the member
+            name_len = int.from_bytes(data[central + 28 : central + 30], "little")
+            if data[central + 46 : central + 46 + name_len] == member.encode():
+                data[central + 8] |= 1
+            central = bytes(data).rfind(b"PK\x01\x02", 0, central)
+        _refused(tmp_path, bytes(data), "encrypted")
+    _refused(tmp_path, _edit(saved_bytes, lambda m: "[" * 100_000 + "]" * 100_000), "not a readable")
+    _refused(tmp_path, _edit(saved_bytes, lambda m: json.dumps(m)[:-1] + ',"x":' + "[" * 5000 + "]" * 5000 + "}"),
+             "not a readable")
+    _refused(tmp_path, _edit(saved_bytes, lambda m: m.update(format_version=True)), "format version")
+
+
+def _nd(flat, dtype, shape):
+    return {"__ndarray__": flat, "dtype": dtype, "shape": shape}
+
+
+MALFORMED = {
+    "bigint": _nd([10**40], "<i8", [1]),
+    "int-out-of-range": _nd([300], "|u1", [1]),
+    "shape-mismatch": _nd([1, 2, 3], "<f8", [4]),
+    "negative-shape": _nd([1, 2, 3, 4], "<f8", [-1, 2]),
+    "huge-shape": _nd([], "<f8", [0, 10**30, 10**30]),
+    "shape-not-list": _nd([1], "<f8", "ab"),
+    "many-dims": _nd([1], "<f8", [1] * 100),
+    "subarray-dtype": _nd([1], "(1000,1000,1000)f8", [1]),
+    "object-subarray": _nd([1], "(3,)O", [1]),
+    "void-dtype": _nd([1], "V8", [1]),
+    "structured-dtype": _nd([1], "i4,f8", [1]),
+    "dtype-not-str": _nd([1.5], None, [1]),
+    "dtype-unknown": _nd([1], "nope", [1]),
+    "wide-text": _nd(["a"] * 1000, "<U2000000", [1000]),
+    "text-for-float": _nd(["x"], "<f8", [1]),
+    "number-text-for-float": _nd(["1.5"], "<f8", [1]),
+    "text-for-bool": _nd(["False"], "|b1", [1]),
+    "nested-for-float": _nd([[1, 2], [3]], "<f8", [2]),
+    "flat-not-list": _nd(5, "<f8", []),
+    "bad-dates": _nd(["notadate"], "<M8[ns]", [1]),
+    "ints-for-dates": _nd([5], "<M8[ns]", [1]),
+    "text-for-durations": _nd(["x"], "<m8[ns]", [1]),
+    "float-text": {"__float__": "abc"},
+    "float-number": {"__float__": 5},
+    "float-huge": {"__float__": "1" * 5000},
+    "timestamp-text": {"__timestamp__": "notadate", "tz": None},
+    "timestamp-year": {"__timestamp__": "99999-01-01", "tz": None},
+    "timestamp-tz-int": {"__timestamp__": "2024-01-01T00:00:00+00:00", "tz": 5},
+    "items-not-pairs": {"__items__": [[1]]},
+    "items-triples": {"__items__": [[1, 2, 3]]},
+    "items-int": {"__items__": 5},
+    "items-unhashable": {"__items__": [[{"a": 1}, 2]]},
+    "tuple-int": {"__tuple__": 5},
+    "slice-four": {"__slice__": [1, 2, 3, 4]},
+    "slice-dict": {"__slice__": {"a": 1}},
+    "frame-str": {"__frame__": "x"},
+    "frame-columns-int": {"__frame__": {"columns": 5, "index": [], "data": {}}},
+    "frame-missing-column": {"__frame__": {"columns": ["a"], "index": [0], "data": {}}},
+    "frame-ragged": {"__frame__": {"columns": ["a", "b"], "index": [0], "data": {"0": [1, 2, 3], "1": [1]}}},
+    "frame-short-column": {"__frame__": {"columns": ["a"], "index": [0, 1, 2, 3], "data": {"0": [1]}}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_malformed_tags_name_the_file_and_the_field(tmp_path, saved_bytes, name):
+    # Found in review: OverflowError, TypeError, MemoryError or a silently wrong value.
+    def plant(m):
+        m["state"]["attrs"]["foo_"] = {"deep": [0, MALFORMED[name]]}
+
+    msg = _refused(tmp_path, _edit(saved_bytes, plant), "state is inconsistent")
+    assert "['attrs']['foo_']['deep'][1]" in msg
+    with pytest.raises(ValueError):
+        decode(MALFORMED[name])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16, torch.complex64, torch.int64,
+                                   torch.bool])
+def test_weights_of_another_dtype_are_refused(tmp_path, saved_bytes, dtype):
+    # Found in review: they loaded, and predict failed inside torch (or ran on int weights).
+    def retype(sd):
+        sd["nets.0.body.0.0.weight"] = sd["nets.0.body.0.0.weight"].to(dtype)
+
+    _refused(tmp_path, _edit(saved_bytes, weights_change=retype), "'nets.0.body.0.0.weight' is torch")
+
+
+def test_weights_of_another_shape_or_not_tensors_are_refused(tmp_path, saved_bytes):
+    def shrink(sd):
+        sd["nets.0.embeds.tables.0.weight"] = sd["nets.0.embeds.tables.0.weight"][:1]
+
+    _refused(tmp_path, _edit(saved_bytes, weights_change=shrink), "'nets.0.embeds.tables.0.weight'")
+    _refused(tmp_path, _edit(saved_bytes, weights_change=lambda sd: [1, 2]), "not a dict")
+    _refused(tmp_path, _edit(saved_bytes, weights_change=lambda sd: {**sd, "x": 5}), "named tensor")
+    # an expanded view claims a size its storage lacks
+    _refused(tmp_path, _edit(saved_bytes, weights_change=lambda sd: {**sd, "x": torch.zeros(1).expand(10**6, 10**6)}),
+             "view")
+
+
+def test_nan_weights_are_refused(tmp_path, saved_bytes):
+    # The learner restores finite weights after a NaN/inf loss, so no saved model holds them.
+    def poison(sd):
+        sd["nets.1.head.0.weight"] = torch.full_like(sd["nets.1.head.0.weight"], float("nan"))
+
+    _refused(tmp_path, _edit(saved_bytes, weights_change=poison), "NaN")
+
+
+def _pre(key, value):
+    def edit(m):
+        m["state"]["preprocessor"][key] = value
+    return edit
+
+
+def _attr(key, value):
+    def edit(m):
+        m["state"]["attrs"][key] = value
+    return edit
+
+
+def test_a_preprocessor_that_disagrees_with_the_net_is_refused(tmp_path, one_net_bytes):
+    # Found in review: each loaded, then predict hit an IndexError / TypeError (or gave garbage).
+    def more_columns(m):
+        p = m["state"]["preprocessor"]
+        p["cont_names"].append("a2"), p["columns"].append("a2"), p["fills"].append(0.0)
+        p["has_indicator"].append(False), p["stats"].append(p["stats"][0])
+
+    meta = json.loads(zipfile.ZipFile(io.BytesIO(one_net_bytes)).read("meta.json"))
+    vocab = meta["state"]["preprocessor"]["vocabs"][0]
+    for edit, match in [
+        (_pre("vocabs", [vocab + [f"q{i}" for i in range(20)], meta["state"]["preprocessor"]["vocabs"][1]]),
+         "vocabularies"),
+        (_pre("vocabs", [vocab]), "vocabularies"),
+        (_pre("vocabs", ["xyz", "ab"]), "vocabulary"),
+        (more_columns, "continuous inputs"),
+        (_pre("fills", [0.0]), "fills"),
+        (_pre("fills", ["a", "b"]), "fill"),
+        (_pre("stats", []), "stats"),
+        (_pre("cat_names", ["zzz", "s"]), "columns"),
+        (_attr("y_min_", "abc"), "y_min_"),
+        (_attr("device_", "meta"), "device_"),
+        (_attr("device_", 5), "device_"),
+        (_config(lambda c: c.update(reduce="proba")), "reduce"),
+    ]:
+        _refused(tmp_path, _edit(one_net_bytes, edit), match)
+
+
+def test_a_classifier_whose_classes_disagree_with_its_net_is_refused(tmp_path, saved_bytes):
+    _refused(tmp_path, _edit(saved_bytes, _attr("classes_", _nd([0, 1, 2], "<i8", [3]))), "outputs")
+    _refused(tmp_path, _edit(saved_bytes, lambda m: m.update({"class": "TabularRegressor"})), "inconsistent")
+
+
+def test_matrix_factorization_seen_items_out_of_range_are_refused(tmp_path):
+    mf = _matrix_factorization()[0]
+    data = (mf.save(tmp_path / "mf.tabdl") and (tmp_path / "mf.tabdl").read_bytes())
+    n_users, n_items = len(mf.user_ids_), len(mf.item_ids_)
+    items = mf.seen_items_.copy()
+    items[0] = n_items + 5
+    _refused(tmp_path, _edit(data, _attr("seen_items_", encode(items))), "seen_items_")
+    indptr = mf.seen_indptr_.copy()
+    indptr[-1] += 100
+    _refused(tmp_path, _edit(data, _attr("seen_indptr_", encode(indptr))), "seen_indptr_")
+    _refused(tmp_path, _edit(data, _attr("seen_indptr_", encode(indptr[:-1]))), "seen_indptr_")
+    _refused(tmp_path, _edit(data, _attr("y_range_", "abc")), "y_range_")
+
+    def scramble(sd):
+        sd["neighbours.neighbour_items"] = torch.full_like(sd["neighbours.neighbour_items"], n_items + 7)
+
+    _refused(tmp_path, _edit(data, weights_change=scramble), "neighbour")
+    assert n_users > 0
+
+
+def test_an_encoder_whose_tables_disagree_with_its_vocabularies_is_refused(tmp_path):
+    enc = _entity_embedding_encoder(standalone=False)[0]  # vocabularies of 3 and 2 categories
+    enc.save(tmp_path / "e.tabdl")
+    data = (tmp_path / "e.tabdl").read_bytes()
+    good = enc.tables_[0]
+
+    def table(t):
+        return lambda sd: sd.update({"tables.0": t})
+
+    for change, match in [
+        (table(torch.from_numpy(good[:1].copy())), "table 0"),  # fewer rows: np.take(mode="clip") hid it
+        (table(torch.from_numpy(good[:0].copy())), "table 0"),
+        (table(torch.from_numpy(good.ravel().copy())), "table 0"),
+        (table(torch.from_numpy(good).to(torch.int64)), "table 0"),
+        (table(torch.from_numpy(good).to(torch.complex64)), "table 0"),
+        (table(torch.from_numpy(good).to(torch.bfloat16)), "table 0"),
+        (lambda sd: sd.update({"zzz": torch.zeros(1)}), "n_tables"),
+    ]:
+        _refused(tmp_path, _edit(data, weights_change=change), match)
+    for edit, match in [
+        (lambda m: m["state"]["params"].update(dtype="V8"), "float dtype"),
+        (lambda m: m["state"]["params"].update(dtype="<U5"), "float dtype"),
+        (lambda m: m["state"].update(n_tables=10**12), "n_tables"),
+        (lambda m: m["state"].update(n_tables="2"), "n_tables"),
+        (_attr("centers_", [_nd([0.0], "<f4", [1])] * 2), "centers_"),
+        (lambda m: m["state"].update(output={"transform": "evil"}), "output"),
+    ]:
+        _refused(tmp_path, _edit(data, edit), match)
