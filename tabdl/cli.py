@@ -629,6 +629,12 @@ def _bench(args: argparse.Namespace) -> int:
     return run.main(argv)
 
 
+def _printable(text: str) -> str:
+    """``text`` on one line without control characters (a card's description could move the
+    cursor, recolour the terminal or start lines of its own)."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
+
+
 def _datasets(args: argparse.Namespace) -> int:
     from . import datasets
 
@@ -637,11 +643,11 @@ def _datasets(args: argparse.Namespace) -> int:
     for name in names:
         try:
             card = datasets.card(name)
-        except ValueError as err:  # one broken card of the user's: listed as such, the rest still are
-            print(f"{name:<{width}}  (unreadable: {_one_line(err)})")
+        except (ValueError, OSError) as err:  # one broken card of the user's: listed as such, the rest still are
+            print(f"{name:<{width}}  (unreadable: {_printable(_one_line(err))})")
             continue
         print(
-            f"{name:<{width}}  {card['task']:<10}  {card['metric']:<7}  {card.get('description', '')}"
+            f"{name:<{width}}  {card['task']:<10}  {card['metric']:<7}  {_printable(card.get('description', ''))}"
         )
     print(
         f"\ncards live in {', '.join(map(str, datasets.card_dirs()))} (TABDL_DATA_DIR adds a folder); "

@@ -20,6 +20,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,7 +71,7 @@ def card_dirs() -> list[Path]:
 
 def list_datasets() -> list[str]:
     """Sorted names of the cards in :func:`card_dirs`."""
-    return sorted({p.stem for d in card_dirs() for p in d.glob("*.json")})
+    return sorted({p.stem for d in card_dirs() for p in d.glob("*.json") if p.is_file()})
 
 
 def __getattr__(name: str):
@@ -94,7 +95,7 @@ def load(name_or_path: str | os.PathLike, *, max_rows: int | None = None) -> Dat
     name = card.get("name", path.stem)
 
     # The cached frame is shared between calls: only non-mutating operations below.
-    df = _read_source(card["source"], path.parent).drop(columns="rownames", errors="ignore")
+    df = _read_source(card["source"], path).drop(columns="rownames", errors="ignore")
     cat, cont = [*card["categorical"]], [*card["continuous"]]
     target = card["target"]
     dropna = card.get("filter", {}).get("dropna", [])
@@ -144,7 +145,7 @@ def _read_card(path: Path) -> dict:
     into letters)."""
     try:
         card = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise ValueError(f"card {path} is not valid JSON: {err}") from None
     if not isinstance(card, dict):
         raise ValueError(f"card {path} must hold a JSON object, got {type(card).__name__}")
@@ -165,7 +166,70 @@ def _read_card(path: Path) -> dict:
     if not isinstance(source, dict) or not ("csv" in source or {"package", "item"} <= set(source)):
         raise ValueError(f'card {path}: "source" must be {{"csv": path}} or {{"package": ..., "item": ...}}, '
                          f"got {source!r}")
+    _check_types(card, path)
     return card
+
+
+def _names(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(c, str) for c in v)
+
+
+def _real(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_types(card: dict, path: Path) -> None:
+    """Every optional key of the card holds what ``load`` reads from it: a string where a list
+    belongs was split into letters, a list where an object belongs an AttributeError."""
+
+    def bad(key: str, want: str) -> ValueError:
+        return ValueError(f"card {path}: {key!r} must be {want}, got {_short(card_get(key))}")
+
+    def card_get(key: str) -> Any:
+        value: Any = card
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+    for key in ("name", "description"):
+        if key in card and not isinstance(card[key], str):
+            raise bad(key, "a string")
+    if "drop" in card and not _names(card["drop"]):
+        raise bad("drop", "a list of column names")
+    if "filter" in card:
+        f = card["filter"]
+        if not isinstance(f, dict) or not set(f) <= {"dropna"}:
+            raise bad("filter", 'an object such as {"dropna": [columns]}')
+        if "dropna" in f and not _names(f["dropna"]):
+            raise bad("filter.dropna", "a list of column names")
+    if "split" in card:
+        split = card["split"]
+        if not isinstance(split, dict) or not set(split) <= {"test_size", "random_state"}:
+            raise bad("split", 'an object such as {"test_size": 0.2, "random_state": 0}')
+        size = split.get("test_size", 0.2)
+        if not _real(size) or not (0 < size < 1 or isinstance(size, int) and size >= 1):
+            raise bad("split.test_size", "a fraction in (0, 1) or a number of rows >= 1")
+        seed = split.get("random_state", 0)
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32):
+            raise bad("split.random_state", "an int in [0, 2**32) or null")
+    source = card["source"]
+    if "csv" in source:
+        if not isinstance(source["csv"], str) or not source["csv"].strip():
+            raise bad("source.csv", "the path of a CSV file")
+    elif not isinstance(source["package"], str) or not isinstance(source["item"], str):
+        raise bad("source", 'an object of strings {"package": ..., "item": ...}')
+    target = card["target"]
+    if target.get("transform") is not None and not isinstance(target["transform"], str):
+        raise bad("target.transform", '"log" or null')
+    if "greater_than" in target and not (_real(target["greater_than"]) or isinstance(target["greater_than"], str)):
+        raise bad("target.greater_than", "a number (or a string, for a text column)")
+    if "equals" in target and not (target["equals"] is None or isinstance(target["equals"], (str, int, float))):
+        raise bad("target.equals", "a string, number or boolean")
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _card_path(name_or_path: str | os.PathLike) -> Path:
@@ -183,10 +247,14 @@ def _card_path(name_or_path: str | os.PathLike) -> Path:
     return path
 
 
-def _read_source(source: dict, card_dir: Path) -> pd.DataFrame:
+def _read_source(source: dict, card_path: Path) -> pd.DataFrame:
     if "csv" in source:
         # Not cached: a user's file may change between calls.
-        return pd.read_csv(card_dir / source["csv"])  # an absolute path overrides card_dir
+        csv = card_path.parent / source["csv"]  # an absolute path overrides the card's folder
+        try:
+            return pd.read_csv(csv)
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, IsADirectoryError) as err:
+            raise ValueError(f"card {card_path}: cannot read its CSV {csv}: {' '.join(str(err).split())}") from None
     return _rdataset(source["package"], source["item"])
 
 
@@ -233,7 +301,12 @@ def _make_target(col: pd.Series, spec: dict, task: str, name: str) -> pd.Series:
     if "equals" in spec:
         y = col == spec["equals"]
     elif "greater_than" in spec:
-        y = col > spec["greater_than"]
+        try:
+            y = col > spec["greater_than"]
+        except TypeError:
+            raise ValueError(f"dataset {name!r}: greater_than {spec['greater_than']!r} cannot compare with "
+                             f"target column {spec['column']!r}, which holds {col.dtype} values such as "
+                             f"{col.dropna().iloc[0]!r}") from None
     else:
         try:
             y = col.astype(np.float64)

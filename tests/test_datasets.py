@@ -161,3 +161,55 @@ def test_broken_cards_are_named_and_listed_apart(tmp_path, monkeypatch, capsys):
 def test_max_rows_is_checked_and_named(tmp_path, bad):
     with pytest.raises(ValueError, match="max_rows must be None or an int >= 5"):
         datasets.load(_write_card(tmp_path), max_rows=bad)
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"drop": "size"}, "'drop' must be a list of column names"),  # was split into letters
+        ({"filter": {"dropna": "size"}}, "'filter.dropna' must be a list"),
+        ({"filter": ["size"]}, "'filter' must be an object"),  # was an AttributeError
+        ({"split": [0.2]}, "'split' must be an object"),  # was a TypeError
+        ({"split": {"test_size": "x"}}, "'split.test_size'"),
+        ({"split": {"random_state": -1}}, "'split.random_state'"),
+        ({"source": {"csv": 5}}, "'source.csv' must be the path"),  # was a TypeError
+        ({"source": {"csv": ""}}, "'source.csv' must be the path"),  # was an IsADirectoryError
+        ({"source": {"package": 1, "item": "x"}}, "'source' must be an object of strings"),
+        ({"description": ["x"]}, "'description' must be a string"),
+        ({"target": {"column": "size", "greater_than": [1]}}, "'target.greater_than'"),
+        ({"target": {"column": "size", "greater_than": "abc"}, "continuous": []}, "greater_than .abc. cannot compare"),
+    ],
+)
+def test_every_card_field_is_type_checked(tmp_path, overrides, match):
+    path = _write_card(tmp_path, **overrides)
+    with pytest.raises(ValueError, match=match) as err:
+        datasets.load(path)
+    assert "toy" in str(err.value)  # the card is named
+
+
+@pytest.mark.parametrize("text", ["", "a,b\n1,2,3,4\n5\n\"unclosed\n"])
+def test_an_unreadable_csv_names_the_card_and_the_csv(tmp_path, text):
+    path = _write_card(tmp_path)
+    (tmp_path / "toy.csv").write_text(text)
+    with pytest.raises(ValueError, match=r"card .*toy.json: cannot read its CSV .*toy.csv"):
+        datasets.load(path)
+
+
+def test_a_deeply_nested_card_is_listed_apart(tmp_path, monkeypatch, capsys):
+    # Found in review: its RecursionError aborted `tabdl datasets`.
+    from tabdl.cli import main
+
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "folder.json").mkdir()  # a folder is no card
+    _write_card(tmp_path, description="line1\nline2\x1b[31mRED\x07")
+    with pytest.raises(ValueError, match="deep.json is not valid JSON"):
+        datasets.card(tmp_path / "deep.json")
+    with pytest.raises(ValueError, match="deep.json is not valid JSON"):
+        datasets.load(tmp_path / "deep.json")
+    monkeypatch.setenv("TABDL_DATA_DIR", str(tmp_path))
+    assert "folder" not in datasets.list()
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "(unreadable: card" in out.split("deep", 1)[1] and "diamonds" in out
+    toy = next(line for line in out.splitlines() if line.startswith("toy"))
+    assert toy.endswith("line1 line2 [31mRED") and "\x1b" not in out and "\x07" not in out
