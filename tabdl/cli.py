@@ -443,10 +443,16 @@ def _a(name: str) -> str:
 
 
 def _stdin_text():
-    """stdin read once into memory: predict reads its CSV twice (see _keep_category_text)."""
+    """stdin read once into memory: predict reads its CSV twice (see _keep_category_text).
+    Decoded here as a file is (UTF-8, a BOM skipped): the text layer's surrogate escapes of
+    other bytes failed later with "can't encode character '\\udce9'", naming nothing."""
     import io
 
-    return io.StringIO(sys.stdin.read())
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    try:
+        return io.StringIO(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as err:
+        raise CLIError(f"cannot read stdin as CSV: {_one_line(err)}") from None
 
 
 def _read_csv(source, path: str | None = None):

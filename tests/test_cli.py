@@ -560,6 +560,16 @@ def test_subprocess_smoke(csv_dir, tmp_path):
     assert piped.stdout == from_file.stdout and len(piped.stdout.splitlines()) == 26
 
 
+def test_stdin_that_is_not_utf8_is_named(reg_model, capsys, monkeypatch):
+    # Found in review: the text layer's surrogate escape of a Latin-1 byte failed later with
+    # "can't encode character '\\udce9'"; a BOM is skipped as in a file.
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"num,cat\n1.5,\xe9\n"), encoding="utf-8"))
+    assert main(["predict", str(reg_model), "-"]) == 1
+    assert _error_line(capsys).startswith("tabdl: error: cannot read stdin as CSV: 'utf-8' codec can't decode byte 0xe9")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\xef\xbb\xbfnum\n1.5\n"), encoding="utf-8"))
+    assert cli._stdin_text().read() == "num\n1.5\n"
+
+
 def test_a_csv_with_another_separator_is_named(csv_dir, reg_model, tmp_path, capsys):
     text = (csv_dir / "new.csv").read_text().replace(",", ";")
     (tmp_path / "semi.csv").write_text(text)
