@@ -653,7 +653,7 @@ def _datasets(args: argparse.Namespace) -> int:
             print(f"{name:<{width}}  (unreadable: {_printable(_one_line(err))})")
             continue
         print(
-            f"{name:<{width}}  {card['task']:<10}  {card['metric']:<7}  {_printable(card.get('description', ''))}"
+            f"{name:<{width}}  {card['task']:<10}  {card['metric']:<7}  {_printable(card.get('description') or '')}"
         )
     print(
         f"\ncards live in {', '.join(map(str, datasets.card_dirs()))} (TABDL_DATA_DIR adds a folder); "

@@ -170,6 +170,11 @@ def _read_card(path: Path) -> dict:
     return card
 
 
+def _keys(d: dict) -> set:
+    """A card object's keys, less "_comment"-style ones (JSON has no comments)."""
+    return {k for k in d if not (isinstance(k, str) and k.startswith("_"))}
+
+
 def _names(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(c, str) for c in v)
 
@@ -191,24 +196,25 @@ def _check_types(card: dict, path: Path) -> None:
             value = value.get(part) if isinstance(value, dict) else None
         return value
 
-    for key in ("name", "description"):
-        if key in card and not isinstance(card[key], str):
-            raise bad(key, "a string")
+    if "name" in card and not isinstance(card["name"], str):
+        raise bad("name", "a string")
+    if card.get("description") is not None and not isinstance(card["description"], str):
+        raise bad("description", "a string or null")
     if "drop" in card and not _names(card["drop"]):
         raise bad("drop", "a list of column names")
     if "filter" in card:
         f = card["filter"]
-        if not isinstance(f, dict) or not set(f) <= {"dropna"}:
+        if not isinstance(f, dict) or not _keys(f) <= {"dropna"}:
             raise bad("filter", 'an object such as {"dropna": [columns]}')
         if "dropna" in f and not _names(f["dropna"]):
             raise bad("filter.dropna", "a list of column names")
     if "split" in card:
         split = card["split"]
-        if not isinstance(split, dict) or not set(split) <= {"test_size", "random_state"}:
+        if not isinstance(split, dict) or not _keys(split) <= {"test_size", "random_state"}:
             raise bad("split", 'an object such as {"test_size": 0.2, "random_state": 0}')
         size = split.get("test_size", 0.2)
-        if not _real(size) or not (0 < size < 1 or isinstance(size, int) and size >= 1):
-            raise bad("split.test_size", "a fraction in (0, 1) or a number of rows >= 1")
+        if size is not None and (not _real(size) or not (0 < size < 1 or isinstance(size, int) and size >= 1)):
+            raise bad("split.test_size", "a fraction in (0, 1), a number of rows >= 1, or null (scikit-learn's 0.25)")
         seed = split.get("random_state", 0)
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32):
             raise bad("split.random_state", "an int in [0, 2**32) or null")

@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .guards import outside_tabdl
+
 if TYPE_CHECKING:
     import torch
 
@@ -170,10 +172,10 @@ def _count(v: Any) -> bool:
 
 # The most dimensions a stored array may have (numpy's own limit is 64).
 _MAX_NDIM = 32
-# A string array's width (numpy's fixed itemsize) may exceed its longest string by this factor
-# (np.unique of labels cast to a wider dtype) before its size is judged; beyond it, and above
-# _WIDE_BYTES in all, the width is an untrusted number that would allocate n * width bytes.
-_WIDE_FACTOR, _WIDE_BYTES = 4, 1 << 20
+# A string array (numpy's fixed width) may take up to this factor of the text it holds, or
+# _WIDE_BYTES, whichever is more (np.unique of labels cast to a wider dtype); beyond it the width
+# is an untrusted number that would allocate n * width bytes.
+_WIDE_FACTOR, _WIDE_BYTES = 64, 1 << 20
 
 
 def decode(obj: Any) -> Any:
@@ -288,8 +290,10 @@ def _decode_array(obj: dict) -> np.ndarray:
     if kind == "U" and flat:
         if not all(isinstance(v, str) for v in flat):
             raise _Bad(f"a {dtype} array holds values that are not text")
-        longest = max(map(len, flat))
-        if dtype.itemsize > 4 * _WIDE_FACTOR * max(longest, 1) and len(flat) * dtype.itemsize > _WIDE_BYTES:
+        # np.unique of int labels cast to text is <U21 for 5-character labels: judged by the bytes
+        # it would allocate against the text the file holds, not by the width alone.
+        longest, held = max(map(len, flat)), 4 * (sum(map(len, flat)) + len(flat))
+        if len(flat) * dtype.itemsize > max(_WIDE_BYTES, _WIDE_FACTOR * held):
             raise _Bad(f"a {dtype} array's width is far beyond its longest string ({longest})")
         return np.array(flat, dtype=dtype).reshape(shape)
     if kind == "U":
@@ -583,7 +587,7 @@ def build_with_weights(
             if name in params:  # training restores finite weights after a NaN/inf loss
                 raise _Bad(f"weight {name!r} holds NaN or inf values: the model would predict NaN")
             warnings.warn(f"buffer {name!r} holds NaN or inf values: some predictions may be NaN",
-                          RuntimeWarning, stacklevel=3)
+                          RuntimeWarning, stacklevel=outside_tabdl())
     model.load_state_dict(tensors, strict=True, assign=True)
     if not any(t.is_meta for t in [*model.parameters(), *model.buffers()]):
         return model
@@ -750,7 +754,10 @@ def _check_net_config(est: Any, tensors: dict[str, torch.Tensor]) -> None:
                 raise _Bad(f"model_config_[{key!r}] is not a list of at most {len(tensors)} sizes")
             for n in v:
                 size(key, n)
-    for sub, keys in (("num_embeddings", ("d_embedding", "n_frequencies")), ("neighbours", ("n_pairs", "k"))):
+    # num_embeddings' sizes are not counts of the weights: the config keeps them for a net with
+    # no column to embed (categoricals only, or flags that enter raw), and the meta build confirms
+    # them against the weights where a module holds them.
+    for sub, keys in (("neighbours", ("n_pairs", "k")),):
         part = config.get(sub)
         if part is not None:
             if not isinstance(part, dict):

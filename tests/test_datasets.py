@@ -187,6 +187,17 @@ def test_every_card_field_is_type_checked(tmp_path, overrides, match):
     assert "toy" in str(err.value)  # the card is named
 
 
+def test_cards_that_loaded_before_the_field_checks_still_load(tmp_path):
+    # Found in review: the checks refused a null test_size (scikit-learn's 0.25), a null
+    # description and "_comment" keys, which cards loaded with before.
+    path = _write_card(tmp_path, description=None, split={"test_size": None, "_comment": "sklearn's default"},
+                       filter={"dropna": [], "_why": "no rows to drop"})
+    X_train, X_test, _, _ = datasets.load(path)
+    assert len(X_test) == pytest.approx(0.25 * (len(X_train) + len(X_test)), abs=1)
+    with pytest.raises(ValueError, match="'split' must be an object"):  # a misspelt key still is an error
+        datasets.load(_write_card(tmp_path, split={"train_size": 0.7}))
+
+
 @pytest.mark.parametrize("text", ["", "a,b\n1,2,3,4\n5\n\"unclosed\n"])
 def test_an_unreadable_csv_names_the_card_and_the_csv(tmp_path, text):
     path = _write_card(tmp_path)

@@ -730,6 +730,25 @@ def test_nan_weights_are_refused(tmp_path, saved_bytes):
     _refused(tmp_path, _edit(saved_bytes, weights_change=poison), "NaN")
 
 
+def test_legitimate_files_the_load_checks_once_refused(tmp_path):
+    # Found in review: a categoricals-only table keeps num_embeddings' sizes in its config (32
+    # frequencies) for a net of 26 weights; 13,000 int-like text classes are <U21 for labels of
+    # 5 characters. Both were refused by checks meant for hostile files.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"s": rng.choice(list("xyz"), 1200)})
+    reg = TabularRegressor(layers=(), epochs=1, n_bags=1, random_state=0).fit(X, rng.normal(size=1200))
+    assert reg.model_config_["num_embeddings"] and reg.model_.num_embeds is None
+    np.testing.assert_array_equal(_roundtrip(reg, tmp_path).predict(X), reg.predict(X))
+    labels = np.arange(13000).astype(str)
+    clf = TabularClassifier(layers=(4,), epochs=1, n_bags=1, n_members=1, num_embeddings=None, random_state=0)
+    Xc = pd.DataFrame({"a": np.arange(26000.0)})
+    clf.fit(Xc, np.tile(labels, 2))
+    assert clf.classes_.dtype == np.dtype("<U21")
+    back = _roundtrip(clf, tmp_path)
+    np.testing.assert_array_equal(back.classes_, clf.classes_)
+    np.testing.assert_array_equal(back.predict(Xc.head(50)), clf.predict(Xc.head(50)))
+
+
 def _pre(key, value):
     def edit(m):
         m["state"]["preprocessor"][key] = value
