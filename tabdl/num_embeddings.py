@@ -94,9 +94,12 @@ def compute_bins(x: np.ndarray, n_bins: int) -> list[list[float]]:
     refs = np.linspace(0.0, 1.0, int(n_bins) + 1)
     bins = []
     for j in range(x.shape[1]):
-        edges = np.unique(np.quantile(x[:, j], refs)) if len(x) else np.zeros(1)
+        # Deduplicated in float32, the module's dtype: two quantiles a float32 ulp apart met as
+        # one edge there, and rtdl refused the unsorted bins.
+        edges = np.unique(np.quantile(x[:, j], refs).astype(np.float32)) if len(x) else np.zeros(1, np.float32)
         if len(edges) < 2:
-            edges = np.array([edges[0], edges[0] + 1.0])
+            top = edges[0] + np.float32(1.0)  # one ulp up where +1 is lost (|c| >= 2**24)
+            edges = np.array([edges[0], top if top > edges[0] else np.nextafter(edges[0], np.float32(np.inf))])
         bins.append([float(e) for e in edges])
     return bins
 

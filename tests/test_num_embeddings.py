@@ -21,6 +21,18 @@ def test_compute_bins_handles_constant_and_discrete_columns():
     assert json.loads(json.dumps(bins)) == bins
 
 
+def test_bins_stay_distinct_in_the_modules_float32():
+    # Found in review: quantiles a float32 ulp apart were distinct in float64 and one edge once
+    # cast, so rtdl refused the bins; a constant beyond 2**24 lost its + 1 in float32.
+    a = np.float32(1)
+    x = np.array([[a, 3e8]] * 3 + [[np.nextafter(a, np.float32(2)), 3e8]] * 3, np.float32)
+    bins = compute_bins(x, 4)
+    for b in bins:
+        edges = np.asarray(b, dtype=np.float32)
+        assert len(edges) >= 2 and (np.diff(edges) > 0).all()
+    NumEmbeddings(2, num_embedding_config({"kind": "piecewise"}), bins)  # accepted by rtdl
+
+
 def test_config_fills_defaults_and_rejects_unknown():
     cfg = num_embedding_config("periodic")
     assert cfg["kind"] == "periodic" and cfg["d_embedding"] > 0
