@@ -202,6 +202,17 @@ def _about(what: str):
         raise ValueError(f"{what}: {e}") from None
 
 
+def _every_class_trains(y: np.ndarray, tr: np.ndarray, va: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The cut with the rows of any class that only the validation part holds moved back to
+    training. A class of one row cannot be stratified: the plain cut could hold it out, and the
+    net trained on the other classes alone while threshold="auto" was tuned on that row."""
+    held_out = np.setdiff1d(np.unique(y[va]), np.unique(y[tr]))
+    if not len(held_out):
+        return tr, va
+    back = np.isin(y[va], held_out)
+    return np.concatenate([tr, va[back]]), va[~back]
+
+
 def _row_weights(sample_weight: Any, n_rows: int) -> np.ndarray | None:
     """``sample_weight`` checked as scikit-learn's estimators check it (a number, or one finite
     value >= 0 per row, not all 0), as float64 weights scaled to a largest weight of 1 (float32
@@ -557,7 +568,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                     break
             if zeros:
                 tr, va = _weighted_on_both_sides(tr, va, w, seed)
-            cuts.append((tr, va))
+            if self._task == "classification":
+                tr, va = _every_class_trains(y, tr, va)
+            cuts.append((tr, None if len(va) == 0 else va))
         return cuts
 
     def _net_seed(self, i: int) -> int:
@@ -1358,7 +1371,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             )
         self._check_float_threshold(self.classes_)
         self.class_weight_ = class_weights(self.class_weight, y, self.classes_, w)
-        warn_if_accuracy_misleading(self.metrics, y)
+        warn_if_accuracy_misleading(self.metrics, y, sample_weight=w)
 
     def _tunes_on_valid(self) -> bool:
         return self.threshold == "auto"

@@ -172,21 +172,25 @@ def get_metric(metric: Any) -> Metric:
 
 
 def warn_if_accuracy_misleading(
-    metrics: Sequence[Any] | None, y: Any, *, majority_share: float = 0.8, stacklevel: int | None = None
+    metrics: Sequence[Any] | None, y: Any, *, majority_share: float = 0.8, stacklevel: int | None = None,
+    sample_weight: Any = None,
 ) -> None:
-    """Warn when ``metrics`` asks for accuracy while one class holds most rows of ``y``.
+    """Warn when ``metrics`` asks for accuracy while one class holds most rows of ``y`` (most of
+    their weight, with ``sample_weight``: the accuracy in ``history_`` is weighted).
 
     With a 90% majority, predicting it everywhere scores 0.9 accuracy and learns nothing.
     ``stacklevel`` counts from this function's caller; None names the first line outside tabdl.
     """
     if not metrics or not any(get_metric(m).name == "accuracy" for m in metrics):
         return
-    _, counts = np.unique(np.asarray(y), return_counts=True)
+    _, codes = np.unique(np.asarray(y), return_inverse=True)
+    counts = np.bincount(codes.reshape(-1), weights=None if sample_weight is None else np.asarray(sample_weight, float))
     share = counts.max() / counts.sum()
     if share > majority_share:
+        what = "rows" if sample_weight is None else "row weight"
         warnings.warn(
             f"metrics include 'accuracy' but the majority class holds {share:.0%} of the training "
-            f"rows: predicting it everywhere already scores {share:.2f}. Prefer "
+            f"{what}: predicting it everywhere already scores {share:.2f}. Prefer "
             "'balanced_accuracy', 'f1', 'mcc', 'roc_auc' or 'pr_auc'.",
             UserWarning,
             stacklevel=outside_tabdl() if stacklevel is None else stacklevel + 1,

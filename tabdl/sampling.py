@@ -13,6 +13,7 @@ All class arguments here are class *codes* 0..k-1 (positions in the estimator's 
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -139,7 +140,7 @@ UNDERSAMPLE_FLOOR = 100
 
 
 class UndersampleSampler:
-    """Each epoch, every class is capped at ``round(ratio * n_min)`` rows.
+    """Each epoch, every class is capped at ``floor(ratio * n_min)`` rows (at least 1).
 
     ``n_min`` is the row count of the smallest class present, so after sampling each class holds
     at most ``ratio`` times as many rows as the smallest one: ``ratio`` is the majority:minority
@@ -152,7 +153,7 @@ class UndersampleSampler:
         _check_ratio(ratio)
         self.groups, k = _groups(y, n_classes)
         n_min = min(len(g) for g in self.groups if len(g))
-        cap = max(1, int(round(float(ratio) * n_min)))
+        cap = max(1, math.floor(float(ratio) * n_min))  # rounded up, 1.5 x 1 row kept 2:1
         self.class_counts = np.array([min(len(g), cap) for g in self.groups], dtype=np.int64)
         self.ratio = float(ratio)
         self.n_classes = k
@@ -459,7 +460,9 @@ def tune_threshold(
     and ``from_counts`` sees weighted counts; a metric without ``from_counts`` that does not take
     weights, such as a plain callable, scores them unweighted). With weights the candidates
     are still the unweighted quantiles once there are more than ``max_candidates`` scores, so a
-    weighted cut equals the cut of the rows repeated exactly only below that.
+    weighted cut equals the cut of the rows repeated exactly only below that, and only for
+    ``method="empirical"``: the calibrated method's Platt targets are smoothed by the number of
+    rows (weights are scaled, so their absolute size is not known here).
 
     Rows with ``p >= threshold`` are predicted positive (code 1, i.e. ``classes_[1]``).
     Candidates are the midpoints between consecutive distinct probabilities.
