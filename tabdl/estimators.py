@@ -1508,8 +1508,21 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         return self._encode_target(y_new, self._classes_after(y))
 
     def _check_float_threshold(self, classes: np.ndarray) -> None:
+        """The decision rule fits the classes: a float cut needs two, and a callable
+        ``threshold_metric`` is tried on the class codes before training (fbeta_score's binary
+        average on a multiclass target failed only once the whole fit was done)."""
         if self.threshold not in (None, "auto") and len(classes) != 2:
             raise ValueError(f"a float threshold needs a binary target, got {len(classes)} classes; use 'auto'")
+        metric = self.threshold_metric
+        if self.threshold == "auto" and len(classes) > 2 and callable(metric) and not isinstance(metric, Metric):
+            codes = np.arange(len(classes))
+            try:
+                metric(codes, codes)
+            except (ValueError, TypeError) as e:
+                raise ValueError(
+                    f"threshold_metric {getattr(metric, '__name__', metric)!r} cannot score {len(classes)} classes "
+                    f"({e}); pass one that averages over classes, e.g. partial(fbeta_score, beta=2, average='macro')"
+                ) from None
 
     def _adapt_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         classes = self._classes_after(y)

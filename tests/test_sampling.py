@@ -804,3 +804,24 @@ def test_tuned_rule_and_class_weights_survive_save_and_load(tmp_path):
     assert loaded.threshold_ == clf.threshold_ and loaded.get_params()["class_weight"] == {1: 4.0}
     np.testing.assert_allclose(loaded.class_weight_, [1.0, 4.0])
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+
+
+def test_a_binary_only_threshold_metric_on_classes_is_refused_before_training():
+    # Found in review: partial(fbeta_score, beta=2) on a 3-class target failed with scikit-learn's
+    # bare "average='binary'" message once the whole fit was done; and balanced accuracy on
+    # validation rows lacking a class repeated scikit-learn's warning for every power tried.
+    from functools import partial
+
+    from sklearn.metrics import fbeta_score
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(300, 3)), columns=list("abc"))
+    y = np.array(["a"] * 200 + ["b"] * 95 + ["c"] * 5)
+    with pytest.raises(ValueError, match="threshold_metric .* cannot score 3 classes"):
+        TabularClassifier(**FAST, threshold="auto", threshold_metric=partial(fbeta_score, beta=2)).fit(X, y)
+    TabularClassifier(**{**FAST, "epochs": 1}, threshold="auto",
+                      threshold_metric=partial(fbeta_score, beta=2, average="macro")).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="y_pred contains classes not in y_true")
+        TabularClassifier(**{**FAST, "epochs": 1}, threshold="auto", threshold_metric="balanced_accuracy").fit(
+            X, y, eval_set=(X.iloc[:40], np.array(["a"] * 30 + ["b"] * 10)))
