@@ -388,7 +388,27 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         learner = super()._cycle_learner(train, callbacks, continued=continued, seed=seed, progress=progress)
         known = pairs is not None and len(pairs)
         learner.known_ratings = (pairs, self._factor_scores(pairs) + residuals) if known else None
+        held = self.__dict__.get("_fine_tune_known")
+        if held:  # fine_tune's unfrozen phase: its frozen phase's tables hold X's ratings already
+            learner.known_ratings = held[0]
+        elif held is not None:
+            held.append(learner.known_ratings)
         return learner
+
+    def fine_tune(self, X: Any, y: Any, *, epochs: int = 3, freeze_epochs: int | None = 1,
+                  lr: float | slice | None = None, sample_weight: Any = None,
+                  eval_set: tuple[Any, ...] | None = None):
+        # Both phases train on (X, y), and each cycle refits the correction on the ratings known
+        # before it plus its own: the unfrozen phase added X's ratings a second time (3:1 to the new
+        # rating of a pair rated before). Both phases start from the ratings known before the call.
+        self._fine_tune_known: list = []
+        try:
+            return super().fine_tune(X, y, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr,
+                                     sample_weight=sample_weight, eval_set=eval_set)
+        finally:
+            self.__dict__.pop("_fine_tune_known", None)
+
+    fine_tune.__doc__ = _TabularEstimator.fine_tune.__doc__
 
     def _factor_scores(self, codes: torch.Tensor) -> np.ndarray:
         """The model's ratings for (user, item) code pairs (the factors alone while tables are empty)."""

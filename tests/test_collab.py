@@ -526,3 +526,33 @@ def test_factor_encoder_reads_as_the_transformer_it_is(fitted):
     assert list(pipe[0].get_feature_names_out(["user", "item"])) == list(enc.get_feature_names_out())
     with pytest.raises(ValueError, match="input_features is not equal to feature_names_in_"):
         pipe[0].get_feature_names_out(["zzz", "item"])
+
+
+def test_fine_tune_adds_its_ratings_to_the_correction_once():
+    # Found in review: both phases of fine_tune refit the correction on the tables before them
+    # plus (X, y), so the unfrozen phase counted X's ratings twice: a pair rated 1 at fit and 5 in
+    # fine_tune's data was stored as 4.0 (fit_one_cycle: their mean, 3.0).
+    X, y = _ratings(n_users=30, n_items=20, frac=0.5)
+    A, yA = pd.concat([X.iloc[:150], pd.DataFrame({"user": [99], "item": [999]})]), np.r_[y.iloc[:150], 1.0]
+    B, yB = pd.concat([X.iloc[150:], pd.DataFrame({"user": [99], "item": [999]})]), np.r_[y.iloc[150:], 5.0]
+
+    def stored(mf):  # the rating behind the pair's residual: the factors' score plus the residual
+        nb = mf.model_.neighbours
+        pairs, res = nb.known_pairs()
+        codes = mf.preprocessor_.transform(pd.DataFrame({"user": [99], "item": [999]}))[0]
+        j = int(((pairs[:, 0] == codes[0, 0]) & (pairs[:, 1] == codes[0, 1])).nonzero()[0, 0])
+        tables = {k: getattr(nb, k).clone() for k in ("pair_keys", "pair_residuals", "neighbour_items", "neighbour_weights")}
+        nb.set_tables(None)
+        score = mf._factor_scores(codes.long())[0]
+        nb.set_tables(tables)
+        return score + res[j]
+
+    kw = {**FAST, "epochs": 2, "n_neighbors": 5, "min_count": 1}
+    for how in ("fit_one_cycle", "fine_tune"):
+        mf = MatrixFactorization(**kw).fit(A, yA)
+        assert stored(mf) == pytest.approx(1.0, abs=1e-4)
+        if how == "fit_one_cycle":
+            mf.fit_one_cycle(B, yB, epochs=1)
+        else:
+            mf.fine_tune(B, yB, epochs=1, freeze_epochs=1)
+        assert stored(mf) == pytest.approx(3.0, abs=1e-4), how
