@@ -97,8 +97,16 @@ def _top_dense(num, co, rows, norm, idx, wts) -> None:
     sim[:, 0] = 0.0  # the unknown item
     np.maximum(sim, 0.0, out=sim)  # anti-correlated items are not neighbours
     k = idx.shape[1]
-    top = np.argpartition(-sim, k - 1, axis=1)[:, :k]  # (B, k)
+    # The k best, ties at the k-th value going to the lowest item codes, best first: what the
+    # sparse pass picks (argpartition broke ties its own way, so tables depended on the path).
+    kth = -np.partition(-sim, k - 1, axis=1)[:, k - 1 : k]  # (B, 1)
+    above = sim > kth
+    tied = sim == kth
+    chosen = above | tied & (np.cumsum(tied, axis=1) <= k - above.sum(axis=1, keepdims=True))
+    top = np.nonzero(chosen)[1].reshape(len(rows), k)  # item order within each row
     w = np.take_along_axis(sim, top, axis=1)
+    order = np.argsort(-w, axis=1, kind="stable")
+    top, w = np.take_along_axis(top, order, axis=1), np.take_along_axis(w, order, axis=1)
     idx[rows], wts[rows] = np.where(w > 0, top, 0), w
 
 

@@ -238,3 +238,19 @@ def test_recommend_matrix_is_built_once_per_set_of_tables():
     for clone in (pickle.loads(pickle.dumps(mod)), copy.deepcopy(mod)):
         assert clone._csr is None
         torch.testing.assert_close(clone.matrix(u, i), mod.matrix(u, i))
+
+
+def test_dense_and_sparse_top_k_break_ties_alike(monkeypatch):
+    # Found in review: items with a single co-rater share similarities exactly, and the dense
+    # pass (argpartition) broke those ties its own way: the same ratings gave other tables by path.
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(1, 30, 120), rng.integers(1, 40, 120)
+    resid = rng.choice([-1.0, 1.0], 120)
+    out = {}
+    for name, share in (("dense", -1.0), ("sparse", 2.0)):
+        monkeypatch.setattr(nb, "_DENSE_SHARE", share)
+        out[name] = nb.fit_item_neighbours(users, items, resid, 30, 40, k=3)
+    w = out["dense"]["neighbour_weights"]
+    assert ((w[:, :-1] == w[:, 1:]) & (w[:, 1:] > 0)).any()  # ties among real neighbours occur here
+    for key in out["dense"]:
+        torch.testing.assert_close(out["dense"][key], out["sparse"][key], rtol=0, atol=0)
