@@ -551,11 +551,19 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         self.model_.eval()
         with torch.inference_mode():
             if isinstance(self.model_, DotProductBias):
-                out = self.model_.score_matrix(u, i)
-            else:
-                pairs = torch.stack([u.repeat_interleave(len(i)), i.repeat(len(u))], dim=1)  # (U * I, 2)
-                out = self.model_(pairs, torch.zeros(len(pairs), 0, device=self.device_))
-            return out.float().cpu().numpy().reshape(len(u), len(i)).copy()  # writable, for masking
+                return self.model_.score_matrix(u, i).float().cpu().numpy().copy()  # writable, for masking
+            # The MLP scores (user, item) rows: each row holds activations as wide as its widest
+            # layer, so the items go in chunks of _SCORE_CHUNK activations (300 users x 20,000
+            # items in one pass peaked at 6.7 GB).
+            width = max([2 * self.model_config_["emb_dims"][0], *self.model_config_["layers"]])
+            step = max(1, _SCORE_CHUNK // max(width * len(u), 1))
+            out = np.empty((len(u), len(i)), dtype=np.float32)
+            for s in range(0, len(i), step):
+                ic = i[s : s + step]
+                pairs = torch.stack([u.repeat_interleave(len(ic)), ic.repeat(len(u))], dim=1)  # (U * I', 2)
+                scores = self.model_(pairs, torch.zeros(len(pairs), 0, device=self.device_))
+                out[:, s : s + step] = scores.float().cpu().numpy().reshape(len(u), len(ic))
+            return out
 
     def recommend(self, user: Any, k: int = 10, *, exclude_seen: bool = True) -> pd.DataFrame:
         """The top-``k`` items by predicted rating for one user, or for a list of users.

@@ -234,6 +234,22 @@ def test_nn_kind_fits_and_stays_in_range():
     np.testing.assert_allclose(rec["score"], mf.predict(pd.DataFrame({"user": user, "item": rec["item"]})), rtol=1e-5)
 
 
+def test_nn_kind_scores_items_in_chunks_that_bound_memory(monkeypatch):
+    # Found in review: the MLP scored every (user, item) row of a chunk at once, each row as wide
+    # as its widest layer: 300 users x 20,000 items peaked at 6.7 GB. Items now go in chunks.
+    import tabdl.collab as collab
+
+    X, y = _ratings()
+    mf = MatrixFactorization(**FAST, kind="nn", layers=(16,)).fit(X, y)
+    users = X["user"].unique()[:4].tolist()
+    whole = mf.recommend(users, k=20, exclude_seen=False)
+    monkeypatch.setattr(collab, "_SCORE_CHUNK", 64)  # 64 activations: an item or so per pass
+    chunked = mf.recommend(users, k=20, exclude_seen=False)
+    pd.testing.assert_frame_equal(chunked, whole, rtol=1e-5)
+    pairs = chunked[["user", "item"]]
+    np.testing.assert_allclose(chunked["score"], mf.predict(pairs), rtol=1e-5)
+
+
 def test_bad_parameters_name_themselves():
     X, y = _ratings()
     with pytest.raises(ValueError, match="kind"):
