@@ -71,8 +71,6 @@ from .sampling import (
 __all__ = ["TabularRegressor", "TabularClassifier"]
 
 
-
-
 def _label(value: Any) -> Any:
     """A class label as Python prints it in a message: ``2``, not ``np.int64(2)``. String labels
     of an object array are already Python strings (``.tolist()`` on them raised)."""
@@ -1011,8 +1009,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         then unfreeze and train all groups for ``epochs`` with discriminative LRs (``slice(lo,
         hi)`` spaces them from the embeddings to the head). Both phases are plain one-cycles
         (``pct_start`` 0.25, ``div`` 25); fastai's ``fine_tune`` also warms the frozen phase up
-        over 99% of its steps, halves the LR after it and starts the unfrozen phase at ``div`` 5. ``lr=None`` takes the estimator's
-        ``lr``: a float ``hi`` becomes ``slice(hi / 100, hi)``, as fastai's ``lr_mult=100``.
+        over 99% of its steps, halves the LR after it and starts the unfrozen phase at ``div`` 5.
+        ``lr=None`` takes the estimator's ``lr``: a float ``hi`` becomes ``slice(hi / 100, hi)``,
+        as fastai's ``lr_mult=100``.
         Preprocessing stats stay those of the first fit; a classifier whose classes change gets
         a new head. ``sample_weight`` and ``eval_set`` as in ``fit``. A frozen phase that
         diverges (or is interrupted) ends the call there, with its best weights and ``diverged_``.
