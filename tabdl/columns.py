@@ -430,6 +430,8 @@ def refuse_inf(v: np.ndarray, name: Any) -> np.ndarray:
 
 
 ISO_DATE = r"\s*\d{4}-\d{2}-\d{2}"  # how an ISO 8601 date string starts
+# A whole ISO 8601 date or date-time, with an optional offset.
+_ISO_FULL = ISO_DATE + r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?\s*"
 
 
 def _iso_parse(words: pd.Series) -> pd.Series:
@@ -442,7 +444,9 @@ def _iso_parse(words: pd.Series) -> pd.Series:
     if _PANDAS_2:
         # pandas 2.x parses into nanoseconds, where dates outside 1677-2262 (9999-12-31, an open
         # end) are NaT; its Timestamp reads them in a coarser unit, as pandas 3 does.
-        lost = np.flatnonzero((iso & parsed.isna()).to_numpy())
+        # Only whole ISO 8601 text: pandas 2's Timestamp also reads "2024-01-01 5pm", which the
+        # format="ISO8601" parse (and pandas 3) call no date.
+        lost = np.flatnonzero((iso & parsed.isna() & text.str.fullmatch(_ISO_FULL, na=False)).to_numpy())
         if len(lost):
             parsed = parsed.astype(object)
             for i in lost:

@@ -200,15 +200,26 @@ def _about(what: str):
         raise ValueError(f"{what}: {e}") from None
 
 
-def _every_class_trains(y: np.ndarray, tr: np.ndarray, va: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _every_class_trains(y: np.ndarray, tr: np.ndarray, va: np.ndarray, w: np.ndarray | None,
+                        seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The cut with the rows of any class that only the validation part holds moved back to
     training. A class of one row cannot be stratified: the plain cut could hold it out, and the
-    net trained on the other classes alone while threshold="auto" was tuned on that row."""
+    net trained on the other classes alone while threshold="auto" was tuned on that row. As many
+    rows of the largest class take their place (of weight > 0 where the part would have none),
+    so the validation part keeps its size and its weighted rows."""
     held_out = np.setdiff1d(np.unique(y[va]), np.unique(y[tr]))
     if not len(held_out):
         return tr, va
     back = np.isin(y[va], held_out)
-    return np.concatenate([tr, va[back]]), va[~back]
+    tr, va = np.concatenate([tr, va[back]]), va[~back]
+    labels, counts = np.unique(y[tr], return_counts=True)
+    pool = y[tr] == labels[counts.argmax()]
+    if w is not None and not w[va].any():
+        pool &= w[tr] > 0
+    pool = np.flatnonzero(pool)
+    n = min(int(back.sum()), int(counts.max()) - 1, len(pool))
+    pick = np.random.default_rng(seed).choice(pool, size=n, replace=False)
+    return np.delete(tr, pick), np.concatenate([va, tr[pick]])
 
 
 def _row_weights(sample_weight: Any, n_rows: int) -> np.ndarray | None:
@@ -567,8 +578,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             if zeros:
                 tr, va = _weighted_on_both_sides(tr, va, w, seed)
             if self._task == "classification":
-                tr, va = _every_class_trains(y, tr, va)
-            cuts.append((tr, None if len(va) == 0 else va))
+                tr, va = _every_class_trains(y, tr, va, w, seed)
+            cuts.append((tr, va))
         return cuts
 
     def _net_seed(self, i: int) -> int:

@@ -369,7 +369,7 @@ class TabularPreprocessor:
     def _in_float32(self, j: int, v: np.ndarray) -> np.ndarray:
         """``v`` (column j scaled), or a ValueError naming the column where it overflows float32
         (the quantile scaler's output is bounded): those rows were NaN predictions, silently."""
-        big = np.abs(v).max(initial=0.0)
+        big = np.abs(v).max(initial=0.0) if isinstance(v, np.ndarray) else abs(float(v))  # one row: a scalar
         if big > _FLOAT32_MAX:
             raise ValueError(
                 f"column {self.cont_names_[j]!r} holds a value that is {big:.3g} after "

@@ -154,7 +154,8 @@ class UndersampleSampler:
         _check_ratio(ratio)
         self.groups, k = _groups(y, n_classes)
         n_min = min(len(g) for g in self.groups if len(g))
-        cap = max(1, math.floor(float(ratio) * n_min))  # rounded up, 1.5 x 1 row kept 2:1
+        # floor (rounded, 1.5 x 1 row kept 2:1), of the product rounded first: 2.3 * 100 is 229.999...
+        cap = max(1, math.floor(round(float(ratio) * n_min, 6)))
         self.class_counts = np.array([min(len(g), cap) for g in self.groups], dtype=np.int64)
         self.ratio = float(ratio)
         self.n_classes = k

@@ -29,8 +29,11 @@ def _phase(step: int, total: int, pct_start: float) -> tuple[int, float]:
     if step < warm:
         return 0, step / warm
     rest = total - warm - 1
-    if rest < 1:  # one annealing step: it is the last step and ends the cycle (it stayed at the peak)
-        return 1, 1.0
+    if rest < 1:
+        # One annealing step: halfway down, as fastai's continuous phase would place it. At the
+        # peak, a 2-step cycle's weights came from its largest step; at the end (max_lr / 1e5),
+        # a 1-step cycle with pct_start=0 did not train at all.
+        return 1, 0.5
     return 1, min(1.0, (step - warm) / rest)
 
 

@@ -115,6 +115,8 @@ def test_undersample_ratio_is_never_exceeded():
     for y, ratio in ((np.repeat([0, 1], [100, 1]), 1.5), (np.repeat([0, 1], [100, 3]), 1.9)):
         counts = np.bincount(y[UndersampleSampler(y, ratio)(torch.Generator().manual_seed(0)).numpy()])
         assert counts[0] / counts[1] <= ratio
+    # ... nor lost to float error: 2.3 * 100 is 229.99999999999997
+    assert UndersampleSampler(np.repeat([0, 1], [100, 1000]), 2.3, 2).class_counts.tolist() == [100, 230]
 
 
 def test_a_class_of_one_row_is_never_held_out_of_training():
@@ -128,8 +130,22 @@ def test_a_class_of_one_row_is_never_held_out_of_training():
     with pytest.warns(UserWarning, match="validation rows hold only class 'maj'"):
         clf.fit(X, y)
     for tr, va in clf._cuts(y, 2, True):
-        assert 199 in tr and 199 not in va
+        assert 199 in tr and 199 not in va and len(va) == 20  # a row of the largest class in its place
     assert (clf.predict(X) == "min").sum() < 20
+    # Where the validation part was that row alone, it keeps a row; where its only weighted row was
+    # the moved one, the row taken in its place weighs more than zero.
+    small_X, small_y = X.iloc[:10], np.array([0] * 5 + [1] * 4 + [2])
+    for seed in range(6):
+        fit = TabularClassifier(**{**FAST, "epochs": 1, "random_state": seed, "threshold": "auto"})
+        fit.fit(small_X, small_y)
+    y20 = np.array([0] * 10 + [1] * 9 + [2])
+    w = np.zeros(20)
+    w[[0, 1, 10, 11, 19]] = 1.0
+    for seed in range(6):
+        fit = TabularClassifier(**{**FAST, "epochs": 2, "random_state": seed}).fit(X.iloc[:20], y20, sample_weight=w)
+        (tr, va), = fit._cuts(y20, 1, True, fit._sample_weight(w, 20))
+        assert 19 in tr and w[va].any() and len(va) == 2
+        assert (fit.history_["valid_loss"] > 0).all()
 
 
 @pytest.mark.parametrize("ratio", [0.5, 0, "2", True, float("inf"), float("nan")])  # inf: an OverflowError deep in fit
