@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from .guards import is_number
+
 __all__ = ["Dataset", "card", "card_dirs", "data_dir", "list_datasets", "load"]
 
 _TASKS = ("regression", "binary", "collab")
@@ -179,10 +181,6 @@ def _names(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(c, str) for c in v)
 
 
-def _real(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def _check_types(card: dict, path: Path) -> None:
     """Every optional key of the card holds what ``load`` reads from it: a string where a list
     belongs was split into letters, a list where an object belongs an AttributeError."""
@@ -213,7 +211,7 @@ def _check_types(card: dict, path: Path) -> None:
         if not isinstance(split, dict) or not _keys(split) <= {"test_size", "random_state"}:
             raise bad("split", 'an object such as {"test_size": 0.2, "random_state": 0}')
         size = split.get("test_size", 0.2)
-        if size is not None and (not _real(size) or not (0 < size < 1 or isinstance(size, int) and size >= 1)):
+        if size is not None and (not is_number(size) or not (0 < size < 1 or isinstance(size, int) and size >= 1)):
             raise bad("split.test_size", "a fraction in (0, 1), a number of rows >= 1, or null (scikit-learn's 0.25)")
         seed = split.get("random_state", 0)
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32):
@@ -227,7 +225,7 @@ def _check_types(card: dict, path: Path) -> None:
     target = card["target"]
     if target.get("transform") is not None and not isinstance(target["transform"], str):
         raise bad("target.transform", '"log" or null')
-    if "greater_than" in target and not (_real(target["greater_than"]) or isinstance(target["greater_than"], str)):
+    if "greater_than" in target and not (is_number(target["greater_than"]) or isinstance(target["greater_than"], str)):
         raise bad("target.greater_than", "a number (or a string, for a text column)")
     if "equals" in target and not (target["equals"] is None or isinstance(target["equals"], (str, int, float))):
         raise bad("target.equals", "a string, number or boolean")

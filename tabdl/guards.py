@@ -7,7 +7,8 @@ call is refused. Torch-free, so that every module may use them.
   tabdl supports 3.10.
 - ``unchanged_on_error``: a refused refit must not leave a fitted model half replaced.
 - ``finite`` and ``check_positive``: the parameter checks the torch-free modules (the encoder)
-  share with the estimators.
+  share with the estimators; ``is_number`` and ``is_count``: the same for values read from a
+  file (a saved model, a dataset card), where a bool is no number.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["outside_tabdl", "unchanged_on_error", "finite", "check_positive"]
+__all__ = ["outside_tabdl", "unchanged_on_error", "finite", "check_positive", "is_number", "is_count"]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -71,3 +72,13 @@ def check_positive(name: str, value: Any, *, integer: bool = False, allow_zero: 
     if not ok or not (integer or finite(value)):
         what = "an int" if integer else "a finite number"
         raise ValueError(f"{name} must be {what} {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+
+
+def is_number(v: Any) -> bool:
+    """An int or float value (not a bool), as JSON holds numbers."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def is_count(v: Any) -> bool:
+    """A non-negative int value (not a bool)."""
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0

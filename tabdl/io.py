@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .guards import outside_tabdl
+from .guards import is_count, is_number, outside_tabdl
 
 if TYPE_CHECKING:
     import torch
@@ -160,16 +160,6 @@ class _Bad(ValueError):
         return f"state{at}: {self.msg}" if at else self.msg
 
 
-def _real(v: Any) -> bool:
-    """An int or float JSON value (not a bool)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _count(v: Any) -> bool:
-    """A non-negative int JSON value (not a bool)."""
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
-
-
 # The most dimensions a stored array may have (numpy's own limit is 64).
 _MAX_NDIM = 32
 # A string array (numpy's fixed width) may take up to this factor of the text it holds, or
@@ -214,7 +204,7 @@ def _decode_dict(obj: dict) -> Any:
         return tuple(decode(obj["__tuple__"]))
     if "__slice__" in obj:
         parts = obj["__slice__"]
-        if not (isinstance(parts, list) and len(parts) == 3 and all(v is None or _real(v) for v in parts)):
+        if not (isinstance(parts, list) and len(parts) == 3 and all(v is None or is_number(v) for v in parts)):
             raise _Bad("__slice__ does not hold [start, stop, step] numbers")
         return slice(*parts)
     if "__float__" in obj:
@@ -266,7 +256,7 @@ def _decode_array(obj: dict) -> np.ndarray:
     # Sub-array, structured and void dtypes hide sizes and fields of their own: never stored.
     if dtype.kind not in _ARRAY_KINDS or dtype.fields is not None or dtype.subdtype is not None:
         raise _Bad(f"array dtype {dtype} is not allowed in a tabdl file")
-    if not (isinstance(shape, list) and len(shape) <= _MAX_NDIM and all(_count(n) for n in shape)):
+    if not (isinstance(shape, list) and len(shape) <= _MAX_NDIM and all(is_count(n) for n in shape)):
         raise _Bad(f"__ndarray__'s shape {str(shape)[:60]} is not a list of sizes")
     flat = decode(obj["__ndarray__"])
     if not isinstance(flat, list):
@@ -705,8 +695,7 @@ def _tabular_from_state(cls: type, state: dict[str, Any], tensors: dict[str, tor
         raise _Bad("state['params'] and state['attrs'] must be dicts")
     est = cls(**state["params"])
     _set_fitted_attrs(est, state["attrs"])
-    _check_preprocessor(state.get("preprocessor"))
-    est.preprocessor_ = TabularPreprocessor.from_dict(state["preprocessor"])
+    est.preprocessor_ = TabularPreprocessor.from_dict(state.get("preprocessor"))
     _check_net_config(est, tensors)  # before anything is built from its numbers
     model = build_with_weights(
         est._make_model, tensors
@@ -740,7 +729,7 @@ def _check_net_config(est: Any, tensors: dict[str, torch.Tensor]) -> None:
     numel = sum(t.numel() for t in tensors.values())
 
     def size(key: str, v: Any) -> None:
-        if not _count(v) or v > numel:
+        if not is_count(v) or v > numel:
             raise _Bad(f"model_config_[{key!r}] is {str(v)[:40]}, not a size the "
                        f"{numel} weights could hold")
 
@@ -767,7 +756,7 @@ def _check_net_config(est: Any, tensors: dict[str, torch.Tensor]) -> None:
                     size(f"{sub}.{key}", part[key])
     n_bags = config.get("n_bags", 1)
     nets = {k.split(".", 2)[1] for k in tensors if k.startswith("nets.")}
-    if not _count(n_bags) or n_bags != max(len(nets), 1):
+    if not is_count(n_bags) or n_bags != max(len(nets), 1):
         raise _Bad(f"model_config_['n_bags'] is {str(n_bags)[:40]}, but the weights hold "
                    f"{max(len(nets), 1)} net(s)")
 
@@ -799,7 +788,7 @@ def _check_fitted(est: Any, model: torch.nn.Module) -> None:
     name = type(est).__name__
     if name == "TabularRegressor":
         n = est.n_outputs_
-        if not _count(n) or n != config.get("n_out"):
+        if not is_count(n) or n != config.get("n_out"):
             raise _Bad(f"n_outputs_ is {n!r}; the net has {config.get('n_out')} outputs")
         for key in ("y_mean_", "y_std_", "y_min_", "y_max_"):
             _numbers(est, key, (n,))
@@ -810,7 +799,7 @@ def _check_fitted(est: Any, model: torch.nn.Module) -> None:
         for key in ("class_weight_", "class_scale_"):
             if getattr(est, key, None) is not None:
                 _numbers(est, key, (len(classes),))
-        if getattr(est, "threshold_", None) is not None and not _real(est.threshold_):
+        if getattr(est, "threshold_", None) is not None and not is_number(est.threshold_):
             raise _Bad(f"threshold_ is {est.threshold_!r}, not a number")
     elif name == "MatrixFactorization":
         _check_collab(est, model)
@@ -820,45 +809,6 @@ def _numbers(est: Any, key: str, shape: tuple[int, ...]) -> None:
     v = getattr(est, key)
     if not isinstance(v, np.ndarray) or v.dtype.kind not in "biuf" or v.shape != shape:
         raise _Bad(f"{key} is not an array of {shape[0]} number(s)")
-
-
-def _check_preprocessor(d: Any) -> None:
-    """The preprocessor's state (TabularPreprocessor.to_dict) holds what transform reads."""
-    from types import SimpleNamespace
-
-    if not isinstance(d, dict) or not isinstance(d.get("params"), dict):
-        raise _Bad("state['preprocessor'] is not a preprocessor's state")
-    pre = SimpleNamespace(scaler=d["params"].get("scaler"), **{
-        f"{k}_": d.get(k) for k in ("columns", "cat_names", "cont_names", "vocabs", "fills", "has_indicator", "stats")})
-    if pre.scaler not in ("standard", "quantile", "none"):
-        raise _Bad(f"the preprocessor's scaler is {pre.scaler!r}")
-    for key in ("columns_", "cat_names_", "cont_names_", "vocabs_", "fills_", "has_indicator_", "stats_"):
-        if not isinstance(getattr(pre, key), list):
-            raise _Bad(f"the preprocessor's {key} is not a list")
-    if not set(pre.cat_names_ + pre.cont_names_) <= set(pre.columns_):
-        raise _Bad("the preprocessor's categorical and continuous columns are not among its columns")
-    if len(pre.vocabs_) != len(pre.cat_names_):
-        raise _Bad(f"the preprocessor has {len(pre.vocabs_)} vocabularies for {len(pre.cat_names_)} categorical columns")
-    for j, vocab in enumerate(pre.vocabs_):
-        if not isinstance(vocab, list) or not all(isinstance(k, str) for k in vocab):
-            raise _Bad(f"the preprocessor's vocabulary {j} is not a list of strings")
-    n = len(pre.cont_names_)
-    if not len(pre.fills_) == len(pre.has_indicator_) == len(pre.stats_) == n:
-        raise _Bad(f"the preprocessor's fills ({len(pre.fills_)}), indicators ({len(pre.has_indicator_)}) "
-                   f"and stats ({len(pre.stats_)}) do not match its {n} continuous columns")
-    for j in range(n):
-        if not _real(pre.fills_[j]) or not isinstance(pre.has_indicator_[j], bool):
-            raise _Bad(f"the preprocessor's fill or indicator of column {pre.cont_names_[j]!r} is not a number / bool")
-        s = pre.stats_[j]
-        ok = isinstance(s, dict)
-        if ok and pre.scaler == "standard":
-            ok = _real(s.get("mean")) and _real(s.get("std"))
-        elif ok and pre.scaler == "quantile":
-            q, r = s.get("quantiles"), s.get("references")
-            ok = (isinstance(q, list) and isinstance(r, list) and 0 < len(q) == len(r)
-                  and all(map(_real, q)) and all(map(_real, r)))
-        if not ok:
-            raise _Bad(f"the preprocessor's stats of column {pre.cont_names_[j]!r} do not fit scaler={pre.scaler!r}")
 
 
 def _check_collab(est: Any, model: torch.nn.Module) -> None:
@@ -876,12 +826,12 @@ def _check_collab(est: Any, model: torch.nn.Module) -> None:
     if len(items) and (items.min() < 0 or items.max() > n_items):
         raise _Bad(f"seen_items_ holds item codes outside 0..{n_items}")
     for key, rated in getattr(est, "seen_by_unknown_users_", {}).items():
-        if not isinstance(rated, list) or not all(_count(c) and 1 <= c <= n_items for c in rated):
+        if not isinstance(rated, list) or not all(is_count(c) and 1 <= c <= n_items for c in rated):
             raise _Bad(f"seen_by_unknown_users_[{key!r}] holds item codes outside 1..{n_items}")
     y_range = est.y_range_
-    if y_range is not None and not (isinstance(y_range, tuple) and len(y_range) == 2 and all(map(_real, y_range))):
+    if y_range is not None and not (isinstance(y_range, tuple) and len(y_range) == 2 and all(map(is_number, y_range))):
         raise _Bad(f"y_range_ is {y_range!r}, not (low, high)")
-    if not _real(est.global_mean_):
+    if not is_number(est.global_mean_):
         raise _Bad(f"global_mean_ is {est.global_mean_!r}, not a number")
     nb = getattr(model, "neighbours", None)
     if nb is not None and len(nb.pair_keys):
@@ -933,7 +883,7 @@ def _encoder_from_state(cls: type, state: dict[str, Any], tensors: dict[str, tor
     vocabs, cats = getattr(enc, "vocabs_", None), getattr(enc, "cat_features_", None)
     if not (isinstance(vocabs, list) and all(isinstance(v, list) and all(isinstance(k, str) for k in v) for v in vocabs)):
         raise _Bad("the encoder's vocabs_ is not a list of lists of strings")
-    if not _count(n) or n != len(vocabs) or not isinstance(cats, list) or len(cats) != n \
+    if not is_count(n) or n != len(vocabs) or not isinstance(cats, list) or len(cats) != n \
             or set(tensors) != {f"tables.{j}" for j in range(n)}:
         raise _Bad(f"n_tables ({repr(n)[:20]}), the tables ({len(tensors)}), the vocabularies and the "
                    "categorical columns do not match")

@@ -29,6 +29,7 @@ from .columns import (
     numeric_values,
     scalar_number,
 )
+from .guards import is_number
 
 __all__ = [
     "TabularPreprocessor", "as_frame", "auto_min_category_count", "category_keys", "emb_size_rule", "rare_signal_f",
@@ -170,6 +171,43 @@ def _dates_in_numbers(name: Any) -> ValueError:
     # Read as seconds since the epoch (1.7e9), a date lands far beyond the numbers the column
     # held at fit, and its prediction says nothing: refused, by the batch and one-row paths alike.
     return ValueError(f"continuous column {name!r} held numbers at fit and holds dates here; convert it as at fit")
+
+
+def _check_state(d: Any) -> None:
+    """``d`` (``to_dict``'s, read back from a file) holds what transform reads: a ValueError says
+    what disagrees (a crafted or damaged file otherwise failed at predict, deep in numpy)."""
+    if not isinstance(d, dict) or not isinstance(d.get("params"), dict):
+        raise ValueError("state['preprocessor'] is not a preprocessor's state")
+    scaler = d["params"].get("scaler")
+    if scaler not in ("standard", "quantile", "none"):
+        raise ValueError(f"the preprocessor's scaler is {scaler!r}")
+    for key in ("columns", "cat_names", "cont_names", "vocabs", "fills", "has_indicator", "stats"):
+        if not isinstance(d.get(key), list):
+            raise ValueError(f"the preprocessor's {key}_ is not a list")
+    cats, conts, vocabs, fills, flags, stats = (d[k] for k in ("cat_names", "cont_names", "vocabs", "fills",
+                                                               "has_indicator", "stats"))
+    if not set(cats + conts) <= set(d["columns"]):
+        raise ValueError("the preprocessor's categorical and continuous columns are not among its columns")
+    if len(vocabs) != len(cats):
+        raise ValueError(f"the preprocessor has {len(vocabs)} vocabularies for {len(cats)} categorical columns")
+    for j, vocab in enumerate(vocabs):
+        if not isinstance(vocab, list) or not all(isinstance(k, str) for k in vocab):
+            raise ValueError(f"the preprocessor's vocabulary {j} is not a list of strings")
+    if not len(fills) == len(flags) == len(stats) == len(conts):
+        raise ValueError(f"the preprocessor's fills ({len(fills)}), indicators ({len(flags)}) "
+                         f"and stats ({len(stats)}) do not match its {len(conts)} continuous columns")
+    for c, fill, flag, st in zip(conts, fills, flags, stats):
+        if not is_number(fill) or not isinstance(flag, bool):
+            raise ValueError(f"the preprocessor's fill or indicator of column {c!r} is not a number / bool")
+        ok = isinstance(st, dict)
+        if ok and scaler == "standard":
+            ok = is_number(st.get("mean")) and is_number(st.get("std"))
+        elif ok and scaler == "quantile":
+            q, r = st.get("quantiles"), st.get("references")
+            ok = (isinstance(q, list) and isinstance(r, list) and 0 < len(q) == len(r)
+                  and all(map(is_number, q)) and all(map(is_number, r)))
+        if not ok:
+            raise ValueError(f"the preprocessor's stats of column {c!r} do not fit scaler={scaler!r}")
 
 
 class TabularPreprocessor:
@@ -461,6 +499,7 @@ class TabularPreprocessor:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TabularPreprocessor:
+        _check_state(d)
         pre = cls(**d["params"])
         pre.columns_ = d["columns"]
         pre.min_category_count_ = int(d.get("min_category_count", pre.min_category_count))
