@@ -386,12 +386,13 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         pairs, residuals = nbrs.known_pairs() if nbrs is not None else (None, None)
         self._set_neighbours(None)
         learner = super()._cycle_learner(train, callbacks, continued=continued, seed=seed, progress=progress)
-        known = pairs is not None and len(pairs)
-        learner.known_ratings = (pairs, self._factor_scores(pairs) + residuals) if known else None
         held = self.__dict__.get("_fine_tune_known")
         if held:  # fine_tune's unfrozen phase: its frozen phase's tables hold X's ratings already
             learner.known_ratings = held[0]
-        elif held is not None:
+            return learner
+        known = pairs is not None and len(pairs)
+        learner.known_ratings = (pairs, self._factor_scores(pairs) + residuals) if known else None
+        if held is not None:
             held.append(learner.known_ratings)
         return learner
 

@@ -1379,7 +1379,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
                 f"TabularClassifier needs at least 2 classes with sample_weight > 0, got 1 class "
                 f"({_label(weighted[0])!r}); the other classes' rows all weigh 0"
             )
-        self._check_float_threshold(self.classes_)
+        self._check_decision_rule(self.classes_)
         self.class_weight_ = class_weights(self.class_weight, y, self.classes_, w)
         warn_if_accuracy_misleading(self.metrics, y, sample_weight=w)
 
@@ -1517,7 +1517,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     def _encode_for(self, y_new: np.ndarray, y: np.ndarray) -> torch.Tensor:
         return self._encode_target(y_new, self._classes_after(y))
 
-    def _check_float_threshold(self, classes: np.ndarray) -> None:
+    def _check_decision_rule(self, classes: np.ndarray) -> None:
         """The decision rule fits the classes: a float cut needs two, and a callable
         ``threshold_metric`` is tried on the class codes before training (fbeta_score's binary
         average on a multiclass target failed only once the whole fit was done)."""
@@ -1536,7 +1536,7 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
 
     def _adapt_target(self, y: np.ndarray, w: np.ndarray | None = None) -> None:
         classes = self._classes_after(y)
-        self._check_float_threshold(classes)
+        self._check_decision_rule(classes)
         if classes is self.classes_:
             # The cycle weighs its own rows by the current class_weight, as its sampler draws them
             # by the current sampling (a set_params(class_weight=...) after fit was ignored).
