@@ -201,7 +201,7 @@ def _train(args: argparse.Namespace) -> int:
     from .metrics import get_metric
     from .preprocess import categorical_column
 
-    _check_out(args.out)  # before training, not after it: a bad path would lose the model
+    _check_out(args.out, args.csv)  # before training, not after it: a bad path would lose the model
     drop = _names(args.drop)
     cats = _names(args.cat)
     weight = _names(args.weight or "")
@@ -372,7 +372,7 @@ def _predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
     if args.out != "-":
-        _check_out(args.out)
+        _check_out(args.out, args.csv, args.model)
     est = _load(args.model)
     if not hasattr(est, "predict"):
         raise CLIError(f"{args.model} holds {_a(type(est).__name__)}, which has no predict")
@@ -428,14 +428,24 @@ def _quiet_stdout() -> None:
         pass
 
 
-def _check_out(path: str) -> None:
-    """Refuse an --out that cannot be written, before any work is done for it."""
+def _check_out(path: str, *inputs: str) -> None:
+    """Refuse an --out that cannot be written, or that is one of the command's ``inputs`` (the
+    CSV, the model): it was overwritten, and the training data or the model was lost for good.
+    Before any work is done for it."""
     from .io import check_save_path
 
     try:
         check_save_path(path)
     except OSError as err:
         raise CLIError(f"--out: {err}") from None
+    for source in inputs:
+        try:
+            same = source != "-" and os.path.samefile(path, source)
+        except OSError:  # either one does not exist (yet): not the same file
+            same = False
+        if same:
+            raise CLIError(f"--out {path} is the input file {source}, which it would overwrite; "
+                           "give another name")
 
 
 def _a(name: str) -> str:

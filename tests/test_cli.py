@@ -396,6 +396,22 @@ def test_bad_options(csv_dir, capsys):
         assert says in capsys.readouterr().err
 
 
+def test_an_out_that_names_an_input_file_is_refused(csv_dir, reg_model, tmp_path, capsys):
+    # --out overwrote the command's own inputs: the training CSV became a zip, the predict CSV
+    # or the model became the predictions.
+    train = tmp_path / "train.csv"
+    train.write_bytes((csv_dir / "train.csv").read_bytes())
+    model = tmp_path / "m.tabdl"
+    model.write_bytes(reg_model.read_bytes())
+    before = {p: p.read_bytes() for p in (train, model)}
+    for argv in (["train", str(train), "--target", "price", "--out", str(train)],
+                 ["predict", str(model), str(train), "--out", str(train)],
+                 ["predict", str(model), str(csv_dir / "new.csv"), "--out", str(model)]):
+        assert main(argv) == 1
+        assert "is the input file" in _error_line(capsys)
+    assert before == {p: p.read_bytes() for p in (train, model)}
+
+
 def test_a_number_target_with_a_stray_word_is_named_not_made_into_classes(tmp_path, capsys):
     # One "unknown" made pandas read the column as text: "auto" trained a class per value.
     rng = np.random.default_rng(0)
