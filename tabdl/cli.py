@@ -498,10 +498,27 @@ def _read_csv(source, path: str | None = None):
         raise CLIError(f"cannot read {path} as CSV: {_one_line(err)}{hint}") from None
     if len(df) == 0:
         raise CLIError(f"{path} has a header but no rows")
+    _check_unique_header(source, path)
     if df.shape[1] == 1 and (sep := _other_separator(source)):
         raise CLIError(f"{path} reads as the one column {str(df.columns[0])[:60]!r}: tabdl reads "
                        f"comma-separated files, and this one looks separated by {sep!r}")
     return df
+
+
+def _check_unique_header(source, path: str) -> None:
+    """Refuse a header that names a column twice. pandas renames the second "y" to "y.1", which
+    then trained as a feature beside the target "y" (a copy of it leaked it), and --cat or
+    --drop reached only the first of the two."""
+    import pandas as pd
+
+    if not isinstance(source, str):
+        source.seek(0)
+    names = pd.read_csv(source, header=None, nrows=1, dtype=str, index_col=False).iloc[0]
+    counts = names.dropna().value_counts()  # blank names are pandas' "Unnamed: i", all distinct
+    if (counts > 1).any():
+        name = counts.index[0]
+        raise CLIError(f"the header of {path} names column {name!r} {counts.iloc[0]} times; "
+                       "give each column its own name")
 
 
 def _other_separator(source) -> str | None:

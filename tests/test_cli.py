@@ -412,6 +412,20 @@ def test_an_out_that_names_an_input_file_is_refused(csv_dir, reg_model, tmp_path
     assert before == {p: p.read_bytes() for p in (train, model)}
 
 
+def test_a_header_naming_a_column_twice_is_refused(csv_dir, reg_model, tmp_path, capsys):
+    # pandas read the second "price" as "price.1": a copy of the target trained as a feature.
+    df = pd.read_csv(csv_dir / "train.csv")
+    df.insert(1, "price.1", df["price"])
+    df.to_csv(tmp_path / "t.csv", index=False)
+    text = (tmp_path / "t.csv").read_text().replace("price.1", "price", 1)
+    (tmp_path / "t.csv").write_text(text)
+    assert main(["train", str(tmp_path / "t.csv"), "--target", "price", "--out", str(tmp_path / "m.tabdl")]) == 1
+    assert "names column 'price' 2 times" in _error_line(capsys)
+    assert not (tmp_path / "m.tabdl").exists()
+    assert main(["predict", str(reg_model), str(tmp_path / "t.csv")]) == 1
+    assert "names column 'price' 2 times" in _error_line(capsys)
+
+
 def test_a_number_target_with_a_stray_word_is_named_not_made_into_classes(tmp_path, capsys):
     # One "unknown" made pandas read the column as text: "auto" trained a class per value.
     rng = np.random.default_rng(0)
