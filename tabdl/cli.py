@@ -210,7 +210,8 @@ def _train(args: argparse.Namespace) -> int:
     # names goes anyway.
     df = _drop_index_column(raw, args.csv, keep=cats + weight)
     if args.target not in df.columns:
-        raise CLIError(f"target column {args.target!r} not in {args.csv} (columns: {_columns(df)})")
+        raise CLIError(f"target column {args.target!r} not in {args.csv} (columns: {_columns(df)})"
+                       + _spaced([args.target], df.columns))
     for opt, names in (("--drop", drop), ("--cat", cats), ("--weight", weight)):
         unknown = [c for c in names if c not in raw.columns]
         if unknown:
@@ -380,6 +381,11 @@ def _predict(args: argparse.Namespace) -> int:
     name = "stdin" if args.csv == "-" else args.csv
     df = _read_csv(source, name)
     X = _keep_category_text(_drop_index_column(df, name, keep=getattr(est, "feature_names_in_", ())), source, est)
+    # Named here, with the file: the estimator's "X is missing column(s)" names neither.
+    missing = [c for c in getattr(est, "feature_names_in_", ()) if c not in X.columns]
+    if missing:
+        raise CLIError(f"{name} lacks column(s) {missing} that {args.model} was trained on "
+                       f"(columns: {_columns(X)}){_spaced(missing, X.columns)}")
     if hasattr(est, "predict_proba"):
         proba = est.predict_proba(X)
         # predict, not the argmax of proba: a saved classifier may carry a decision threshold
@@ -621,6 +627,13 @@ def _load(path: str):
 
 def _names(spec: str) -> list[str]:
     return [s.strip() for s in spec.split(",") if s.strip()]
+
+
+def _spaced(wanted, columns) -> str:
+    """A hint for names that the CSV spells with spaces around them (" y " in "x, y, z"), which
+    a list of its columns hides."""
+    near = [c for c in columns if isinstance(c, str) and c != c.strip() and c.strip() in wanted]
+    return f"; the CSV has {near}, with spaces around the name" if near else ""
 
 
 def _columns(df) -> str:

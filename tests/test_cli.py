@@ -516,7 +516,14 @@ def test_predict_errors(csv_dir, reg_model, tmp_path, capsys):
 
     pd.read_csv(csv_dir / "new.csv").drop(columns="color").to_csv(tmp_path / "x.csv", index=False)
     assert main(["predict", str(reg_model), str(tmp_path / "x.csv")]) == 1
-    assert "color" in _error_line(capsys)  # the missing feature column is named
+    err = _error_line(capsys)  # the missing feature column is named, with the file that lacks it
+    assert "x.csv lacks column(s) ['color']" in err and "(columns: a, code)" in err
+    # A header spelled with spaces after its commas: the list of columns hid them.
+    (tmp_path / "s.csv").write_text((csv_dir / "new.csv").read_text().replace(",", ", "))
+    assert main(["predict", str(reg_model), str(tmp_path / "s.csv")]) == 1
+    assert "the CSV has [' color', ' code'], with spaces around the name" in _error_line(capsys)
+    assert main(["train", str(tmp_path / "s.csv"), "--target", "code"]) == 1
+    assert "not in" in (err := _error_line(capsys)) and "the CSV has [' code']" in err
 
 
 def test_bench_forwards_its_options_to_the_runner(monkeypatch):
