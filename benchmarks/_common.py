@@ -172,7 +172,11 @@ def add_common_args(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def cli(run: Callable[..., list[dict]], doc: str | None, argv: list[str] | None = None) -> None:
     """The command line a plain benchmark module shares: ``--quick``, ``--threads``, then its tables."""
-    ap = argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0] if doc else None)
+    # The docstring's first paragraph, not its first line: imbalance's summary runs over two
+    # lines, and --help cut it at "class weights, each with and".
+    ap = argparse.ArgumentParser(
+        description=" ".join(doc.strip().split("\n\n")[0].split()) if doc else None
+    )
     args = add_common_args(ap).parse_args(argv)
     limit_threads(args.threads)
     print_results(run(quick=args.quick))

@@ -32,3 +32,16 @@ def test_common_args_refuse_a_bad_thread_count(value, capsys):
     assert exc.value.code == 2
     assert "--threads:" in capsys.readouterr().err
     assert ap.parse_args(["--threads", "2"]).threads == 2
+
+
+def test_the_help_describes_a_module_by_its_whole_first_paragraph(monkeypatch, capsys):
+    # imbalance's summary spans two lines: --help ended at "class weights, each with and".
+    from benchmarks import imbalance
+
+    monkeypatch.setattr(imbalance, "run", lambda quick: pytest.fail("ran on --help"))
+    with pytest.raises(SystemExit) as exc:
+        imbalance.main(["--help"])
+    assert exc.value.code == 0
+    assert "each with and without a decision threshold tuned on the validation part" in " ".join(
+        capsys.readouterr().out.split()
+    )
