@@ -146,7 +146,9 @@ def _read_card(path: Path) -> dict:
     card gave a bare JSONDecodeError or KeyError, and a string where a list belongs was split
     into letters)."""
     try:
-        card = json.loads(path.read_text())
+        # JSON is UTF-8 (RFC 8259), whatever the locale: read in Windows' cp1252 (or a C locale) a
+        # card's "é" came out as "Ã©" (or "not valid JSON"). utf-8-sig: Notepad's BOM is skipped.
+        card = json.loads(path.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise ValueError(f"card {path} is not valid JSON: {err}") from None
     if not isinstance(card, dict):

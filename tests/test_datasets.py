@@ -89,6 +89,16 @@ def test_user_csv_card(tmp_path):
     assert datasets.load(str(tmp_path / "toy.json")).name == "toy"
 
 
+def test_a_card_is_read_as_utf8_with_or_without_a_bom(tmp_path):
+    # Read in the locale's encoding, a card's "é" was mojibake on Windows (cp1252); and the BOM
+    # that Notepad writes made the card "not valid JSON".
+    path = _write_card(tmp_path, description="Café prices")
+    text = json.dumps(json.loads(path.read_bytes()), ensure_ascii=False)
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert datasets.card(path)["description"] == "Café prices"
+    assert datasets.load(path).name == "toy"
+
+
 def test_unknown_name_lists_options():
     with pytest.raises(ValueError, match="unknown dataset 'nope'.*churn.*diamonds"):
         datasets.load("nope")
