@@ -101,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - start
 
     report = out / "README.md"
-    report.write_text(_report(outcomes, plots, args, total, out))
+    # UTF-8 whatever the locale: in Windows' cp1252 (or a C locale) the "−" of the summary was a
+    # UnicodeEncodeError once every module had run, and the report was lost.
+    report.write_text(_report(outcomes, plots, args, total, out), encoding="utf-8")
     failed = [o for o in outcomes if o.status == "failed"]
     print(f"\nTables: {report}")
     if plots:

@@ -1,8 +1,11 @@
 """benchmarks/run.py: failures are reported and fail the run; ratios come from the same table."""
 
 import importlib.machinery
+import os
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -62,6 +65,29 @@ def test_all_ok_exits_zero(monkeypatch, tmp_path):
     _fake_module(monkeypatch, "fake_ok", _ok)
     assert run.main(["--no-plots", "--out", str(tmp_path), "--only", "fake_ok"]) == 0
     assert "fake table (quick=False)" in (tmp_path / "README.md").read_text()
+
+
+def test_the_report_is_written_as_utf8_whatever_the_locale(tmp_path):
+    # Under an ASCII locale (a C locale; Windows' cp1252 lacks it too) the summary's "−" was a
+    # UnicodeEncodeError after every module had run.
+    script = (
+        "import importlib.machinery, sys, types\n"
+        "import pandas as pd\n"
+        "from benchmarks import run\n"
+        "mod = types.ModuleType('benchmarks.fake_ok')\n"
+        "mod.__spec__ = importlib.machinery.ModuleSpec('benchmarks.fake_ok', None)\n"
+        "mod.run = lambda quick=False: [{'title': 't', 'table': pd.DataFrame({'a': [1]}),"
+        " 'notes': '1 \\u2212 AUC'}]\n"
+        "sys.modules['benchmarks.fake_ok'] = mod\n"
+        "sys.exit(run.main(['--no-plots', '--out', sys.argv[1], '--only', 'fake_ok']))\n"
+    )
+    root = str(Path(run.__file__).resolve().parent.parent)
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
+           "PYTHONIOENCODING": "utf-8", "PYTHONPATH": root}
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 \u2212 AUC" in (tmp_path / "README.md").read_text(encoding="utf-8")
 
 
 def test_malformed_results_count_as_failure(monkeypatch, tmp_path):
