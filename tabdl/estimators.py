@@ -811,7 +811,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         held them out (out of bag). With ``eval_set`` every net validates on it and trains on all
         of X, so the nets differ by seed only.
         """
-        with unchanged_on_error(self):  # a refused or failed refit keeps the fitted model
+        # A refused or failed refit keeps the fitted model. So does a Ctrl-C that escapes
+        # _fit_nets: it keeps every net that finished, so one that escapes fell where none had
+        # (encoding X, scoring), and the old net was left beside the new target scaling.
+        with unchanged_on_error(self, interrupt=True):
             return self._fit_nets(X, y, eval_set, sample_weight)
 
     def _fit_nets(self, X: Any, y: Any, eval_set: tuple[Any, ...] | None, sample_weight: Any) -> _TabularEstimator:
@@ -990,7 +993,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         w = self._train_weights(sample_weight, len(X))
         train = TensorData(*self.preprocessor_.transform(X), self._encode_for(y, y), _weight_tensor(w))
         valid = None if eval_set is None else self._eval_tensors(self._check_eval_set(eval_set), y)
-        with unchanged_on_error(self):
+        # Ctrl-C too: the loop keeps the best weights of one it meets, and one outside it (the
+        # new head, scoring) would leave the new weights beside the old history_ and rule.
+        with unchanged_on_error(self, interrupt=True):
             # The cycle trains a copy, so that an error part-way (a metric that raises) leaves
             # the fitted weights as they were, not mid-cycle ones beside the old history_.
             self._own_model()

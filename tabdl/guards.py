@@ -38,19 +38,23 @@ def outside_tabdl() -> int:
 
 
 @contextlib.contextmanager
-def unchanged_on_error(obj: Any) -> Iterator[None]:
+def unchanged_on_error(obj: Any, *, interrupt: bool = False) -> Iterator[None]:
     """An exception in the block puts ``obj``'s attributes back as they were.
 
     A shallow copy: it restores the attributes the block replaces (a refit builds new nets,
     preprocessing and target stats), not objects changed in place, so it wraps only code that
     replaces. The previous fit stays in memory until the block ends. KeyboardInterrupt is let
     through as it is: training loops keep what they finished (README, Ctrl-C), and restoring
-    would throw finished nets away.
+    would throw finished nets away. ``interrupt``: undo a KeyboardInterrupt too, for a block whose
+    training loops absorb the Ctrl-C whose work they keep: one that escapes them fell where
+    nothing is kept, and left the estimator half replaced (a refit's new target scaling or
+    preprocessing beside its old net: silently wrong predictions).
     """
     before = dict(obj.__dict__)
+    undone = (Exception, KeyboardInterrupt) if interrupt else Exception
     try:
         yield
-    except Exception:
+    except undone:
         obj.__dict__.clear()
         obj.__dict__.update(before)
         raise

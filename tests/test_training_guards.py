@@ -13,6 +13,7 @@ from tabdl.callbacks import Callback
 from tabdl.estimators import _TabularEstimator
 from tabdl.learner import DivergenceWarning, Learner, TensorData
 from tabdl.modules import TabularMLP
+from tabdl.preprocess import TabularPreprocessor
 
 FAST = dict(epochs=3, layers=(16,), random_state=0)
 
@@ -353,6 +354,26 @@ def test_a_bag_keeps_its_finished_nets_when_ctrl_c_falls_between_two_nets(monkey
                         lambda self, i, *a: (_ for _ in ()).throw(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):  # nothing finished: the interrupt is the caller's
         TabularRegressor(**{**FAST, "n_bags": 4}).fit(X, y)
+
+
+def test_ctrl_c_that_escapes_a_refit_or_a_cycle_leaves_the_fit_it_started_from(monkeypatch):
+    # Ctrl-C while a refit encoded X (before any net trained) escaped with the new target scaling
+    # beside the old net: every prediction came out ~1000x (a refit on y * 1000).
+    X, y = _frame()
+    model = TabularRegressor(**FAST).fit(X, y)
+    before, history = model.predict(X), model.history_.copy()
+    monkeypatch.setattr(TabularPreprocessor, "transform", lambda self, X: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y * 1000)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(model.predict(X), before)
+    # The same for a continued cycle stopped outside its loop: its weights beside the old history_.
+    monkeypatch.setattr(_TabularEstimator, "_store_history", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        model.fit_one_cycle(X, y, epochs=1, lr=0.1)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(model.predict(X), before)
+    pd.testing.assert_frame_equal(model.history_, history)
 
 
 def test_ctrl_c_while_a_bag_scores_a_net_out_of_bag_keeps_the_nets_before_it(monkeypatch):
