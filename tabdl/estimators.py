@@ -771,11 +771,21 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
 
     def _check_validation(self, has_valid: bool) -> None:
         """Refuse a fit that needs a validation part and has none (a hook: the classifier's
-        "auto"); say that ``patience`` has nothing to watch without one."""
+        "auto"); say that ``patience`` has nothing to watch, and ``metrics`` nothing to score,
+        without one (the metrics asked for were otherwise missing from history_ without a word)."""
+        advice = "Set validation_fraction (with enough rows for it) or pass eval_set"
         if self.patience and not has_valid:
             warnings.warn(
                 f"patience={self.patience} watches the validation loss, and this fit has no validation "
-                "part: every epoch runs. Set validation_fraction (with enough rows for it) or pass eval_set",
+                f"part: every epoch runs. {advice}",
+                UserWarning,
+                stacklevel=outside_tabdl(),
+            )
+        if self.metrics and not has_valid:
+            names = [m.name for m in self._metric_objects()]
+            warnings.warn(
+                f"metrics {names} are scored on the validation part, and this fit has none: history_ holds "
+                f"no column for them. {advice}",
                 UserWarning,
                 stacklevel=outside_tabdl(),
             )

@@ -474,6 +474,18 @@ def test_patience_without_a_validation_part_says_it_has_nothing_to_watch(data):
         fast(TabularRegressor, epochs=2, patience=2, n_bags=1).fit(X, reg_target(X))
 
 
+def test_metrics_without_a_validation_part_say_they_have_nothing_to_score(data):
+    # metrics=["rmse"] with validation_fraction=None once left history_ without an rmse column,
+    # and said nothing.
+    X, _ = data
+    with pytest.warns(UserWarning, match=r"metrics \['rmse'\] are scored on the validation part, and this fit has none"):
+        reg = fast(TabularRegressor, epochs=2, metrics=["rmse"], n_bags=1, validation_fraction=None).fit(X, reg_target(X))
+    assert "rmse" not in reg.history_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # with a validation part: no warning, and the column
+        assert "rmse" in fast(TabularRegressor, epochs=2, metrics=["rmse"], n_bags=1).fit(X, reg_target(X)).history_
+
+
 def test_best_epoch_of_a_continued_cycle_is_numbered_as_history_is(data):
     # best_epoch_ once counted from the cycle's own start while history_ numbers epochs across
     # cycles: after a continued cycle it pointed at a row of the first fit.
