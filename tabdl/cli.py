@@ -15,6 +15,7 @@ import argparse
 import math
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,7 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():  # restores showwarning on the way out
+            if not os.environ.get("TABDL_DEBUG"):
+                warnings.showwarning = _show_warning
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("tabdl: interrupted", file=sys.stderr)
         return 130
@@ -59,6 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"tabdl: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line of the command's own: Python's format named runpy's frame
+    ("<frozen runpy>:88: UserWarning: ..."), which means nothing to a command-line user."""
+    kind = "" if category is UserWarning else f" ({category.__name__})"
+    print(f"tabdl: warning{kind}: {' '.join(str(message).split())}", file=file or sys.stderr)
 
 
 def _int_in(low: int, high: int | None = None):

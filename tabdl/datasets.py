@@ -261,6 +261,8 @@ def _read_source(source: dict, card_path: Path) -> pd.DataFrame:
             return pd.read_csv(csv)
         except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, IsADirectoryError) as err:
             raise ValueError(f"card {card_path}: cannot read its CSV {csv}: {' '.join(str(err).split())}") from None
+        except FileNotFoundError:  # the type kept for callers; pandas' message named no card
+            raise FileNotFoundError(f"card {card_path}: its CSV {csv} does not exist") from None
     return _rdataset(source["package"], source["item"])
 
 

@@ -4,6 +4,7 @@ import io
 import os
 import subprocess
 import sys
+import warnings
 from contextlib import redirect_stdout
 
 import numpy as np
@@ -698,3 +699,28 @@ def test_small_holdouts_say_what_to_change(tmp_path, capsys):
     argv = ["train", str(tmp_path / "c3.csv"), "--target", "k", "--out", str(tmp_path / "c.tabdl"),
             "--epochs", "1", "--n-bags", "1", "--no-progress"]
     assert main(argv) == 0
+
+
+def test_a_warning_reads_as_one_line_of_the_command(csv_dir, tmp_path, monkeypatch, capsys):
+    # Python's own format named runpy's frame ("<frozen runpy>:88: UserWarning: ..."), which
+    # means nothing to a user of the command line.
+    from tabdl import TabularRegressor
+
+    fit = TabularRegressor.fit
+
+    def warning_fit(self, *args, **kwargs):
+        warnings.warn("the data is odd\n  in two lines", UserWarning, stacklevel=2)
+        warnings.warn("a named kind", RuntimeWarning, stacklevel=2)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(TabularRegressor, "fit", warning_fit)
+    monkeypatch.delenv("TABDL_DEBUG", raising=False)
+    before = warnings.showwarning
+    rc = main(["train", str(csv_dir / "train.csv"), "--target", "price", "--drop", "label",
+               "--out", str(tmp_path / "m.tabdl"), *FAST])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "tabdl: warning: the data is odd in two lines\n" in err
+    assert "tabdl: warning (RuntimeWarning): a named kind\n" in err
+    assert "UserWarning" not in err and "runpy" not in err
+    assert warnings.showwarning is before  # the command leaves the process's warning hook alone

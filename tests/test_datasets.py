@@ -234,3 +234,11 @@ def test_a_deeply_nested_card_is_listed_apart(tmp_path, monkeypatch, capsys):
     assert "(unreadable: card" in out.split("deep", 1)[1] and "diamonds" in out
     toy = next(line for line in out.splitlines() if line.startswith("toy"))
     assert toy.endswith("line1 line2 [31mRED") and "\x1b" not in out and "\x07" not in out
+
+
+def test_a_card_whose_csv_is_gone_names_the_card(tmp_path):
+    # pandas' "No such file or directory" named the CSV only; the type stays FileNotFoundError.
+    path = _write_card(tmp_path)
+    (tmp_path / "toy.csv").unlink(missing_ok=True)
+    with pytest.raises(FileNotFoundError, match=r"card .*toy.json: its CSV .*toy.csv does not exist"):
+        datasets.load(path)
