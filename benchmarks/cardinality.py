@@ -162,6 +162,7 @@ def run(quick: bool = False, threads: int | None = None) -> list[dict]:
         ("peak RSS after predict + save + load", f"{m['rss_peak_gb']:.2f} GB"),
         (f"within {LIMIT_GB:.0f} GB", "yes" if m["rss_peak_gb"] <= LIMIT_GB else "NO"),
         ("fit time", f"{m['fit_s']:.0f} s (batch size {BATCH_SIZE})"),
+        ("training diverged (the DivergenceWarning's flag)", str(m["diverged"])),
         ("predictions finite (half the ids unseen; one row too)", str(m["predict_finite"])),
         (
             "saved file / save / load",
@@ -189,6 +190,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.child:
         if args.threads:
+            # torch's pool only: limit_threads would import LightGBM into the process whose
+            # peak RSS is the measurement, and this fit runs no BLAS or LightGBM work.
             import torch
 
             torch.set_num_threads(args.threads)
