@@ -18,7 +18,7 @@ import pandas as pd
 
 __all__ = ["as_frame", "row_as_frame", "boxed", "category_keys", "category_codes", "check_column_names", "factorize_keys",
            "holds_datetimes", "date_values", "holds_quantities", "iso_dates", "key_spellings", "lookup_code", "mean_std",
-           "numeric_values"]
+           "numeric_values", "arrow_labels"]
 
 
 def row_as_frame(X: Any, names: Any) -> Any:
@@ -345,6 +345,17 @@ def epoch_seconds(stamps: np.ndarray, missing: np.ndarray | bool = False) -> np.
 _DATE_KINDS = ("datetime", "datetime64", "date")
 _TIME_KINDS = (*_DATE_KINDS, "timedelta", "timedelta64")
 _QUANTITY_KINDS = (*_TIME_KINDS, "decimal", "floating", "mixed-integer-float")
+
+
+def arrow_labels(dtype: Any) -> bool:
+    """Whether a pyarrow-backed dtype holds labels that pandas' dtype checks miss: a dictionary
+    is pandas' category as ``read_parquet(dtype_backend="pyarrow")`` gives it back (kind "O", no
+    string dtype), of whatever values, as a category of ints is still categorical."""
+    if not isinstance(dtype, pd.ArrowDtype):
+        return False
+    import pyarrow as pa  # installed: an ArrowDtype exists only with it
+
+    return pa.types.is_dictionary(dtype.pyarrow_dtype)
 
 
 def holds_quantities(col: pd.Series) -> bool:

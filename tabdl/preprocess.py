@@ -17,6 +17,7 @@ import torch
 from scipy.special import ndtri
 
 from .columns import (
+    arrow_labels,
     as_frame,
     category_codes,
     category_keys,
@@ -113,6 +114,7 @@ def categorical_column(col: pd.Series) -> bool:
         return not holds_quantities(col)
     return (
         isinstance(dtype, pd.CategoricalDtype)
+        or arrow_labels(dtype)
         or pd.api.types.is_bool_dtype(dtype)
         or pd.api.types.is_string_dtype(dtype)
         or isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype))  # labels, not quantities

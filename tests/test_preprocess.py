@@ -790,3 +790,24 @@ def test_pyarrow_dates_and_durations_read_as_numpy_ones():
     dur = pd.Series(pd.to_timedelta([1, 2, None], unit="s"))
     assert np.array_equal(numeric_values(dur.astype(pd.ArrowDtype(pa.duration("s"))), "s"),
                           numeric_values(dur, "s"), equal_nan=True)
+
+
+def test_pyarrow_dictionary_columns_are_categorical_like_pandas_categories():
+    # Found in review: read_parquet(dtype_backend="pyarrow") gives a pandas category column back
+    # as a pyarrow dictionary, which was read as continuous: fit failed on its text ("could not
+    # convert string to float"), and a dictionary of ints became one number. Both are categories.
+    pa = pytest.importorskip("pyarrow")
+    text = pd.Series(pd.Categorical(["b", "a", "b", None, "c", "a", "b", "a"]))
+    ints = pd.Series(pd.Categorical([7, 8, 7, None, 9, 8, 7, 8]))
+
+    def as_dictionary(s, values):
+        return s.astype(pd.ArrowDtype(pa.dictionary(pa.int8(), values)))
+
+    X = pd.DataFrame({"text": text, "ints": ints})
+    Xa = pd.DataFrame(
+        {"text": as_dictionary(text, pa.string()), "ints": as_dictionary(ints, pa.int64())}
+    )
+    pre, pre_a = fit(X), fit(Xa)
+    assert pre_a.cat_names_ == pre.cat_names_ == ["text", "ints"]
+    assert pre_a.vocabs_ == pre.vocabs_
+    assert_same(pre_a.transform(Xa), pre.transform(X))
