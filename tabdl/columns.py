@@ -486,8 +486,8 @@ def date_values(col: pd.Series, name: Any) -> np.ndarray:
     values reads as UTC dates (a CSV holds dates as text). Text is parsed where it stands and
     every other value is read as ``scalar_number`` reads it, so a batch gives what its rows give
     one at a time, whatever the column's dtype (object, str, category)."""
-    if isinstance(col.dtype, pd.CategoricalDtype):  # categories of date text: their values
-        col = col.astype(object)
+    if isinstance(col.dtype, pd.CategoricalDtype) or arrow_labels(col.dtype):
+        col = col.astype(object)  # categories of date text (pandas' or pyarrow's): their values
     if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
         return numeric_values(col, name)
     values = col.to_numpy(dtype=object)

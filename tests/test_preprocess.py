@@ -811,3 +811,15 @@ def test_pyarrow_dictionary_columns_are_categorical_like_pandas_categories():
     assert pre_a.cat_names_ == pre.cat_names_ == ["text", "ints"]
     assert pre_a.vocabs_ == pre.vocabs_
     assert_same(pre_a.transform(Xa), pre.transform(X))
+
+
+def test_a_pyarrow_dictionary_of_date_text_reads_as_dates_like_a_category():
+    # Found in review: a column that held datetimes at fit read ISO text from a category at
+    # predict, but not from the pyarrow dictionary that read_parquet(dtype_backend="pyarrow")
+    # gives for one ("could not convert string to float: '2024-01-08'").
+    pa = pytest.importorskip("pyarrow")
+    days = pd.Series(pd.date_range("2024-01-01", periods=6, freq="7D"))
+    pre = fit(pd.DataFrame({"d": days}))
+    text = days.dt.strftime("%Y-%m-%d")
+    col = text.astype(pd.ArrowDtype(pa.dictionary(pa.int32(), pa.string())))
+    assert_same(pre.transform(pd.DataFrame({"d": col})), pre.transform(pd.DataFrame({"d": days})))
