@@ -350,12 +350,14 @@ _QUANTITY_KINDS = (*_TIME_KINDS, "decimal", "floating", "mixed-integer-float")
 def arrow_labels(dtype: Any) -> bool:
     """Whether a pyarrow-backed dtype holds labels that pandas' dtype checks miss: a dictionary
     is pandas' category as ``read_parquet(dtype_backend="pyarrow")`` gives it back (kind "O", no
-    string dtype), of whatever values, as a category of ints is still categorical."""
+    string dtype), of whatever values, as a category of ints is still categorical; binary is
+    bytes, which an object column holds as categories too."""
     if not isinstance(dtype, pd.ArrowDtype):
         return False
     import pyarrow as pa  # installed: an ArrowDtype exists only with it
 
-    return pa.types.is_dictionary(dtype.pyarrow_dtype)
+    t = dtype.pyarrow_dtype
+    return pa.types.is_dictionary(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t)
 
 
 def holds_quantities(col: pd.Series) -> bool:

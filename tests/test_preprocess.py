@@ -823,3 +823,17 @@ def test_a_pyarrow_dictionary_of_date_text_reads_as_dates_like_a_category():
     text = days.dt.strftime("%Y-%m-%d")
     col = text.astype(pd.ArrowDtype(pa.dictionary(pa.int32(), pa.string())))
     assert_same(pre.transform(pd.DataFrame({"d": col})), pre.transform(pd.DataFrame({"d": days})))
+
+
+def test_pyarrow_binary_columns_are_categorical_like_bytes_objects():
+    # Found in review: bytes in an object column are categories, but the same bytes as pyarrow
+    # binary (a parquet BYTE_ARRAY column without a UTF-8 annotation) read as continuous and
+    # failed fit ("could not convert string to float: b'a'").
+    pa = pytest.importorskip("pyarrow")
+    raw = pd.Series([b"a", b"b", b"a", None, b"b", b"a"], dtype=object)
+    pre = fit(pd.DataFrame({"raw": raw}))
+    for t in (pa.binary(), pa.large_binary()):
+        X = pd.DataFrame({"raw": raw.astype(pd.ArrowDtype(t))})
+        pre_a = fit(X)
+        assert pre_a.cat_names_ == pre.cat_names_ == ["raw"] and pre_a.vocabs_ == pre.vocabs_
+        assert_same(pre_a.transform(X), pre.transform(pd.DataFrame({"raw": raw})))
