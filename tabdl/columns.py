@@ -26,7 +26,8 @@ def row_as_frame(X: Any, names: Any) -> Any:
     ``learn.predict`` takes a row) or a dict as a frame; anything else as it is. With int or tuple
     names (``read_csv(header=None)``, a MultiIndex) the index must hold exactly those names: a
     Series indexed 0..n-1 is otherwise as likely a column of values."""
-    if isinstance(X, Mapping) and not hasattr(X, "tocsr"):  # {column: value}: one row, named as a frame's
+    # {column: value}: one row, named as a frame's; another library's table: named too
+    if isinstance(X, Mapping) and not hasattr(X, "tocsr") or _other_frame(X):
         return as_frame(X)
     if not isinstance(X, pd.Series) or names is None:
         return X
@@ -40,12 +41,22 @@ def row_as_frame(X: Any, names: Any) -> Any:
     return X
 
 
+def _other_frame(X: Any) -> bool:
+    """Whether X is another library's table (a pyarrow Table or RecordBatch, a polars DataFrame):
+    scikit-learn reads its column names, which np.asarray drops (a table with its columns in
+    another order was then read by position, silently)."""
+    return (not isinstance(X, pd.DataFrame) and hasattr(X, "columns")
+            and callable(getattr(X, "to_pandas", None)))
+
+
 def as_frame(X: Any) -> pd.DataFrame:
     """Wrap arrays and lists as a DataFrame without copying a DataFrame that is already one."""
     if isinstance(X, pd.DataFrame):
         return X
     if isinstance(X, pd.Series):
         return X.to_frame()
+    if _other_frame(X):
+        return X.to_pandas()
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):  # before Mapping: scipy's dok format is a dict
         raise TypeError("sparse input is not supported by tabdl: pass a dense array or DataFrame")
     if isinstance(X, Mapping):

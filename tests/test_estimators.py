@@ -278,6 +278,22 @@ def test_extra_and_reordered_columns(fitted_reg, data):
         np.testing.assert_allclose(fitted_reg.predict(shuffled.iloc[:1]), base[:1], rtol=1e-5)
 
 
+def test_a_pyarrow_table_keeps_its_column_names(fitted_reg, data):
+    # Found in review: a pyarrow Table (scikit-learn reads its names) went through np.asarray and
+    # lost them: read by position, a table with its columns in another order was misread
+    # silently, and a net fitted on one had columns 0, 1, ...
+    pa = pytest.importorskip("pyarrow")
+    X, X_test = data
+    base = fitted_reg.predict(X_test)
+    shuffled = pa.Table.from_pandas(X_test[list(reversed(X_test.columns))], preserve_index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no feature-name warnings either
+        np.testing.assert_allclose(fitted_reg.predict(shuffled), base, rtol=1e-6)
+        np.testing.assert_allclose(fitted_reg.predict(shuffled.slice(0, 1)), base[:1], rtol=1e-5)
+    reg = fast(TabularRegressor, epochs=1, n_bags=1).fit(pa.Table.from_pandas(X), reg_target(X))
+    assert list(reg.feature_names_in_) == list(X.columns)
+
+
 @pytest.mark.parametrize("tuples", [False, True])
 def test_non_string_names_in_another_order_are_selected_by_name(data, tuples):
     # Int or tuple names go by position (scikit-learn's rule), and a reordered frame was misread.
