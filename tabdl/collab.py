@@ -19,14 +19,14 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, column_or_1d
 
-from .columns import boxed, category_codes, check_unique_columns
+from .columns import as_frame, boxed, category_codes, category_keys, check_unique_columns
 from .estimators import _check_y_range, _TabularEstimator, _warn_if_outside_y_range
 from .guards import check_positive
 from .learner import Learner, TensorData
 from .modules import DotProductBias, TabularMLP
 from .neighbours import fit_item_neighbours
 from .optim import LazyAdamW
-from .preprocess import TabularPreprocessor, _resolve, as_frame, category_keys
+from .preprocess import TabularPreprocessor, _resolve
 
 __all__ = ["MatrixFactorization", "FactorEncoder"]
 

@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 from .callbacks import EarlyStopping, ProgressBar, Recorder, SmoothLoss, epoch_steps
 from .columns import (
     _PANDAS_2,
+    as_frame,
     boxed,
     category_keys,
     check_column_names,
@@ -52,7 +53,7 @@ from .lr_finder import LRFindResult
 from .metrics import Metric, get_metric, warn_if_accuracy_misleading
 from .modules import TabularMLP, embedded_columns
 from .num_embeddings import compute_bins, num_embedding_config
-from .preprocess import TabularPreprocessor, as_frame
+from .preprocess import TabularPreprocessor
 from .sampling import (
     OVERSAMPLE_DEFER,
     UNDERSAMPLE_FLOOR,

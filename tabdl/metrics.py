@@ -23,8 +23,8 @@ import pandas as pd
 from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
+from .columns import as_frame, category_keys
 from .guards import outside_tabdl
-from .preprocess import as_frame, category_keys
 
 __all__ = ["Metric", "get_metric", "METRICS", "warn_if_accuracy_misleading", "recall_at_k", "ndcg_at_k"]
 

@@ -32,9 +32,7 @@ from .columns import (
 )
 from .guards import is_number
 
-__all__ = [
-    "TabularPreprocessor", "as_frame", "auto_min_category_count", "category_keys", "emb_size_rule", "rare_signal_f",
-]
+__all__ = ["TabularPreprocessor", "auto_min_category_count", "emb_size_rule", "rare_signal_f"]
 
 Scaler = Literal[
     "standard",  # (x - mean) / std

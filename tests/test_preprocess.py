@@ -9,11 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from tabdl.columns import category_codes, lookup_code, numeric_values
+from tabdl.columns import category_codes, category_keys, lookup_code, numeric_values
 from tabdl.preprocess import (
     TabularPreprocessor,
     auto_min_category_count,
-    category_keys,
     rare_signal_f,
 )
 
