@@ -428,7 +428,7 @@ def load(path: str | os.PathLike) -> Any:
     path = os.fspath(path)
     try:
         with zipfile.ZipFile(path) as zf:
-            meta_bytes, weights = _read_members(zf, path)
+            meta_bytes, weights = _read_members(zf)
         meta = json.loads(meta_bytes.decode("utf-8"))
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
@@ -479,8 +479,9 @@ def load(path: str | os.PathLike) -> Any:
         raise ValueError(f"{path!r}: the saved {name} state is inconsistent ({what})") from None
 
 
-def _read_members(zf: zipfile.ZipFile, path: str) -> tuple[bytes, bytes]:
-    """meta.json and weights.pt, each read once its size is known to be sane."""
+def _read_members(zf: zipfile.ZipFile) -> tuple[bytes, bytes]:
+    """meta.json and weights.pt, each read once its size is known to be sane. A ValueError says
+    what is wrong with the file; load names the file."""
     names = zf.namelist()
     for member in (_META, _WEIGHTS):
         if names.count(member) > 1:  # readers disagree on which copy counts
