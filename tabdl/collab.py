@@ -21,7 +21,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, c
 
 from .columns import as_frame, boxed, category_codes, category_keys, check_unique_columns
 from .estimators import _check_y_range, _TabularEstimator, _warn_if_outside_y_range
-from .guards import check_positive
+from .guards import check_positive, is_count, is_number
 from .learner import Learner, TensorData
 from .modules import DotProductBias, TabularMLP
 from .neighbours import fit_item_neighbours
@@ -499,6 +499,38 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         data = np.ones(len(self.seen_items_), dtype=bool)
         shape = (len(self.user_ids_) + 1, len(self.item_ids_) + 1)
         return sparse.csr_matrix((data, self.seen_items_, self.seen_indptr_), shape=shape)
+
+    def _check_loaded(self, model: torch.nn.Module) -> None:
+        # The ids, the seen pairs and the neighbour tables index by the vocabularies' codes.
+        n_users, n_items = (c - 1 for c in self.preprocessor_.cardinalities_)
+        for key, n in (("user_ids_", n_users), ("item_ids_", n_items)):
+            ids = getattr(self, key)
+            if not isinstance(ids, np.ndarray) or ids.shape != (n,):
+                raise ValueError(f"{key} does not hold the {n} ids of its vocabulary")
+        indptr, items = self.seen_indptr_, self.seen_items_
+        if not (isinstance(indptr, np.ndarray) and isinstance(items, np.ndarray) and indptr.dtype.kind in "iu"
+                and items.dtype.kind in "iu" and indptr.shape == (n_users + 2,) and items.ndim == 1):
+            raise ValueError(f"seen_indptr_ / seen_items_ are not int arrays of {n_users + 2} offsets / item codes")
+        if indptr[0] != 0 or indptr[-1] != len(items) or (np.diff(indptr) < 0).any():
+            raise ValueError("seen_indptr_ does not index seen_items_")
+        if len(items) and (items.min() < 0 or items.max() > n_items):
+            raise ValueError(f"seen_items_ holds item codes outside 0..{n_items}")
+        for key, rated in getattr(self, "seen_by_unknown_users_", {}).items():
+            if not isinstance(rated, list) or not all(is_count(c) and 1 <= c <= n_items for c in rated):
+                raise ValueError(f"seen_by_unknown_users_[{key!r}] holds item codes outside 1..{n_items}")
+        y_range = self.y_range_
+        if y_range is not None and not (isinstance(y_range, tuple) and len(y_range) == 2
+                                        and all(map(is_number, y_range))):
+            raise ValueError(f"y_range_ is {y_range!r}, not (low, high)")
+        if not is_number(self.global_mean_):
+            raise ValueError(f"global_mean_ is {self.global_mean_!r}, not a number")
+        nb = getattr(model, "neighbours", None)
+        if nb is not None and len(nb.pair_keys):
+            keys, near = nb.pair_keys, nb.neighbour_items
+            if keys[0] < 0 or keys[-1] >= (n_users + 1) * (n_items + 1) or (keys[1:] < keys[:-1]).any():
+                raise ValueError("the neighbour tables' pair keys are not sorted (user, item) keys")
+            if near.numel() and (near.min() < 0 or near.max() > n_items):
+                raise ValueError(f"the neighbour tables hold item codes outside 0..{n_items}")
 
     def predict(self, X: Any) -> np.ndarray:
         """Ratings for (user, item) rows; unknown ids fall back to the global bias and known biases."""

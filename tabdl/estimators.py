@@ -35,7 +35,7 @@ from .columns import (
     tabular_tags,
 )
 from .ensemble import MemberLoss, NetBag, ensemble_head, out_of_bag
-from .guards import check_positive, finite, outside_tabdl, unchanged_on_error
+from .guards import check_positive, finite, is_count, is_number, outside_tabdl, unchanged_on_error
 from .io import SaveMixin
 from .learner import (
     DivergenceWarning,
@@ -283,6 +283,12 @@ def _check_int_or_auto(name: str, value: Any) -> None:
         check_positive(name, value, integer=True)
     except ValueError:  # name the default too: "Auto" or "20" is a near miss of it
         raise ValueError(f"{name} must be 'auto' or an int > 0, got {value!r}") from None
+
+
+def _check_numbers(est: Any, key: str, shape: tuple[int, ...]) -> None:
+    v = getattr(est, key)
+    if not isinstance(v, np.ndarray) or v.dtype.kind not in "biuf" or v.shape != shape:
+        raise ValueError(f"{key} is not an array of {shape[0]} number(s)")
 
 
 def _with_base_params(init, base_init):
@@ -1177,6 +1183,13 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             device = serving_device(self.device_)
             self.device_, self.model_ = str(device), self.model_.to(device)
 
+    # >>> a state read back by tabdl.load
+    def _check_loaded(self, model: torch.nn.Module) -> None:
+        """The fitted attributes this class adds agree with ``model`` and with each other, so that
+        predict cannot compute with text where numbers belong; a ValueError says what disagrees.
+        tabdl.io has already matched the net to its config, the preprocessor and device_."""
+        raise NotImplementedError
+
     # >>> plots
     def plot_losses(self, ax=None):
         """Batch losses raw and EWMA-smoothed, and the validation loss per epoch."""
@@ -1272,6 +1285,13 @@ class TabularRegressor(RegressorMixin, _TabularEstimator):
 
     def _n_out(self) -> int:
         return self.n_outputs_
+
+    def _check_loaded(self, model: torch.nn.Module) -> None:
+        n, n_out = self.n_outputs_, self.model_config_.get("n_out")
+        if not is_count(n) or n != n_out:
+            raise ValueError(f"n_outputs_ is {n!r}; the net has {n_out} outputs")
+        for key in ("y_mean_", "y_std_", "y_min_", "y_max_"):
+            _check_numbers(self, key, (n,))
 
     def _loss(self) -> torch.nn.Module:
         return MSELoss()
@@ -1573,6 +1593,16 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
 
     def _n_out(self) -> int:
         return len(self.classes_)
+
+    def _check_loaded(self, model: torch.nn.Module) -> None:
+        classes = self.classes_
+        if not isinstance(classes, np.ndarray) or classes.ndim != 1:
+            raise ValueError("classes_ is not a 1-D array")
+        for key in ("class_weight_", "class_scale_"):
+            if getattr(self, key, None) is not None:
+                _check_numbers(self, key, (len(classes),))
+        if getattr(self, "threshold_", None) is not None and not is_number(self.threshold_):
+            raise ValueError(f"threshold_ is {self.threshold_!r}, not a number")
 
     def _loss(self) -> torch.nn.Module:
         w = getattr(self, "class_weight_", None)

@@ -786,61 +786,7 @@ def _check_fitted(est: Any, model: torch.nn.Module) -> None:
     device = getattr(est, "device_", None)
     if not isinstance(device, str) or device.split(":")[0] == "meta":
         raise _Bad(f"device_ is {device!r}, not a device to serve on")
-    name = type(est).__name__
-    if name == "TabularRegressor":
-        n = est.n_outputs_
-        if not is_count(n) or n != config.get("n_out"):
-            raise _Bad(f"n_outputs_ is {n!r}; the net has {config.get('n_out')} outputs")
-        for key in ("y_mean_", "y_std_", "y_min_", "y_max_"):
-            _numbers(est, key, (n,))
-    elif name == "TabularClassifier":
-        classes = est.classes_
-        if not isinstance(classes, np.ndarray) or classes.ndim != 1:
-            raise _Bad("classes_ is not a 1-D array")
-        for key in ("class_weight_", "class_scale_"):
-            if getattr(est, key, None) is not None:
-                _numbers(est, key, (len(classes),))
-        if getattr(est, "threshold_", None) is not None and not is_number(est.threshold_):
-            raise _Bad(f"threshold_ is {est.threshold_!r}, not a number")
-    elif name == "MatrixFactorization":
-        _check_collab(est, model)
-
-
-def _numbers(est: Any, key: str, shape: tuple[int, ...]) -> None:
-    v = getattr(est, key)
-    if not isinstance(v, np.ndarray) or v.dtype.kind not in "biuf" or v.shape != shape:
-        raise _Bad(f"{key} is not an array of {shape[0]} number(s)")
-
-
-def _check_collab(est: Any, model: torch.nn.Module) -> None:
-    n_users, n_items = (c - 1 for c in est.preprocessor_.cardinalities_)
-    for key, n in (("user_ids_", n_users), ("item_ids_", n_items)):
-        ids = getattr(est, key)
-        if not isinstance(ids, np.ndarray) or ids.shape != (n,):
-            raise _Bad(f"{key} does not hold the {n} ids of its vocabulary")
-    indptr, items = est.seen_indptr_, est.seen_items_
-    if not (isinstance(indptr, np.ndarray) and isinstance(items, np.ndarray) and indptr.dtype.kind in "iu"
-            and items.dtype.kind in "iu" and indptr.shape == (n_users + 2,) and items.ndim == 1):
-        raise _Bad(f"seen_indptr_ / seen_items_ are not int arrays of {n_users + 2} offsets / item codes")
-    if indptr[0] != 0 or indptr[-1] != len(items) or (np.diff(indptr) < 0).any():
-        raise _Bad("seen_indptr_ does not index seen_items_")
-    if len(items) and (items.min() < 0 or items.max() > n_items):
-        raise _Bad(f"seen_items_ holds item codes outside 0..{n_items}")
-    for key, rated in getattr(est, "seen_by_unknown_users_", {}).items():
-        if not isinstance(rated, list) or not all(is_count(c) and 1 <= c <= n_items for c in rated):
-            raise _Bad(f"seen_by_unknown_users_[{key!r}] holds item codes outside 1..{n_items}")
-    y_range = est.y_range_
-    if y_range is not None and not (isinstance(y_range, tuple) and len(y_range) == 2 and all(map(is_number, y_range))):
-        raise _Bad(f"y_range_ is {y_range!r}, not (low, high)")
-    if not is_number(est.global_mean_):
-        raise _Bad(f"global_mean_ is {est.global_mean_!r}, not a number")
-    nb = getattr(model, "neighbours", None)
-    if nb is not None and len(nb.pair_keys):
-        keys, near = nb.pair_keys, nb.neighbour_items
-        if keys[0] < 0 or keys[-1] >= (n_users + 1) * (n_items + 1) or (keys[1:] < keys[:-1]).any():
-            raise _Bad("the neighbour tables' pair keys are not sorted (user, item) keys")
-        if near.numel() and (near.min() < 0 or near.max() > n_items):
-            raise _Bad(f"the neighbour tables hold item codes outside 0..{n_items}")
+    est._check_loaded(model)  # the attributes each class adds, checked by the class that fits them
 
 
 register("TabularRegressor", "tabdl.estimators", _tabular_to_state, _tabular_from_state)
