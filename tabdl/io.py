@@ -777,8 +777,8 @@ def _check_fitted(est: Any, model: torch.nn.Module) -> None:
         n_out = 1 if config.get("kind") == "nn" else est._n_out()
         if config.get("n_out") != n_out:
             raise _Bad(f"the net has {config.get('n_out')} outputs; the fitted targets need {n_out}")
-        reduce = "proba" if type(est).__name__ == "TabularClassifier" else "mean"
-        if config.get("reduce", reduce) != reduce:  # members average as the task does
+        reduce = "mean" if est._task == "regression" else "proba"  # as _model_config sets it
+        if config.get("reduce", reduce) != reduce:
             raise _Bad(f"model_config_['reduce'] is {config.get('reduce')!r}; a {type(est).__name__} averages by {reduce!r}")
     if cards != pre.cardinalities_:
         raise _Bad(f"the embedding tables have {cards} rows; the vocabularies need "
