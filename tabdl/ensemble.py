@@ -48,19 +48,19 @@ def ensemble_head(d_in: int, n_out: int, k: int) -> nn.Module:
     return LinearEnsemble(d_in, n_out, k=k)
 
 
-def _to_averaged(out: torch.Tensor, how: str) -> torch.Tensor:
+def _to_averaged(out: torch.Tensor, how: Reduce) -> torch.Tensor:
     """Raw outputs -> the space members are averaged in (probabilities for "proba")."""
     return torch.softmax(out.float(), dim=-1) if how == "proba" else out
 
 
-def _from_averaged(mean: torch.Tensor, how: str) -> torch.Tensor:
+def _from_averaged(mean: torch.Tensor, how: Reduce) -> torch.Tensor:
     """An average back to one model's raw-output space: log(mean p) for "proba", whose softmax
     is mean p again, so downstream code (softmax in predict_proba, cross-entropy as the
     validation loss) needs no change."""
     return torch.log(mean.clamp_min(1e-12)) if how == "proba" else mean
 
 
-def reduce_members(out: torch.Tensor, how: str) -> torch.Tensor:
+def reduce_members(out: torch.Tensor, how: Reduce) -> torch.Tensor:
     """``(B, k, n_out) -> (B, n_out)``: the ensemble's prediction, in the same space as one member's."""
     return _from_averaged(_to_averaged(out, how).mean(dim=1), how)
 
@@ -92,7 +92,7 @@ class NetBag(nn.Module):
     the nets' groups side by side, so freezing and discriminative learning rates act on all nets.
     """
 
-    def __init__(self, nets: list[nn.Module], reduce: str):
+    def __init__(self, nets: list[nn.Module], reduce: Reduce):
         super().__init__()
         self.nets = nn.ModuleList(nets)
         self.reduce = reduce
@@ -114,7 +114,7 @@ class NetBag(nn.Module):
         return [nn.ModuleList(groups) for groups in zip(*(net.layer_groups() for net in self.nets))]
 
 
-def out_of_bag(parts: list[tuple[np.ndarray, torch.Tensor]], how: str) -> tuple[np.ndarray, torch.Tensor]:
+def out_of_bag(parts: list[tuple[np.ndarray, torch.Tensor]], how: Reduce) -> tuple[np.ndarray, torch.Tensor]:
     """Each net's validation predictions ``(rows, raw outputs)`` -> the rows held out by at least
     one net and, per row, the average over the nets that held it out (in ``reduce_members``' space,
     so it reads like the output of one model). Rows index one frame shared by all parts."""

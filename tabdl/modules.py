@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .ensemble import MemberScaling, ensemble_head, reduce_members
+from .ensemble import MemberScaling, Reduce, ensemble_head, reduce_members
 from .neighbours import ItemNeighbours
 from .num_embeddings import NumEmbeddings
 
@@ -112,7 +112,7 @@ class TabularMLP(nn.Module):
         num_bins: list[list[float]] | None = None,
         raw_cont: Sequence[Sequence[float]] = (),
         k: int = 1,
-        reduce: str = "mean",
+        reduce: Reduce = "mean",
     ):
         super().__init__()
         self.embeds = EntityEmbeddings(cardinalities, emb_dims)

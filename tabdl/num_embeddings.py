@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ NumEmbeddingKind = Literal[
     "periodic",  # PLR: periodic features (cos, sin of learned frequencies), per-column linear, ReLU
     "piecewise",  # PLE: piecewise-linear encoding over quantile bins, then per-column linear
 ]
-NUM_EMBEDDING_KINDS = ("periodic", "piecewise")
+NUM_EMBEDDING_KINDS = get_args(NumEmbeddingKind)
 
 # Defaults per kind. sigma (the init scale of the frequencies) matters most for "periodic";
 # inputs arrive rank-gauss or standard scaled (unit spread). On the validation parts 0.3 beat
