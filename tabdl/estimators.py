@@ -53,7 +53,7 @@ from .lr_finder import LRFindResult
 from .metrics import Metric, get_metric, warn_if_accuracy_misleading
 from .modules import TabularMLP, embedded_columns
 from .num_embeddings import compute_bins, num_embedding_config
-from .preprocess import TabularPreprocessor
+from .preprocess import Scaler, TabularPreprocessor
 from .sampling import (
     OVERSAMPLE_DEFER,
     UNDERSAMPLE_FLOOR,
@@ -330,7 +330,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         cat_features: Sequence[Any] | None = None,
         cont_features: Sequence[Any] | None = None,
         min_category_count: int | str = "auto",  # 1% of training rows in [3, 100]: tabdl.preprocess
-        scaler: str = "quantile",
+        scaler: Scaler = "quantile",
         num_embeddings: str | dict[str, Any] | None = "auto",
         n_members: int = 2,  # TabM-mini members; 1 is the fast setting, 4 the most accurate (ablation.md)
         n_bags: int | str = "auto",  # whole nets, each on its own validation cut: see _n_bags

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -179,7 +179,7 @@ def _check_state(d: Any) -> None:
     if not isinstance(d, dict) or not isinstance(d.get("params"), dict):
         raise ValueError("state['preprocessor'] is not a preprocessor's state")
     scaler = d["params"].get("scaler")
-    if scaler not in ("standard", "quantile", "none"):
+    if scaler not in get_args(Scaler):
         raise ValueError(f"the preprocessor's scaler is {scaler!r}")
     for key in ("columns", "cat_names", "cont_names", "vocabs", "fills", "has_indicator", "stats"):
         if not isinstance(d.get(key), list):
@@ -249,7 +249,7 @@ class TabularPreprocessor:
             raise ValueError("X is empty: found 0 rows, a minimum of 1 is required")
         if X.shape[1] == 0:
             raise ValueError(f"X has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
-        if self.scaler not in ("standard", "quantile", "none"):
+        if self.scaler not in get_args(Scaler):
             raise ValueError(f"scaler must be 'standard', 'quantile' or 'none', got {self.scaler!r}")
         mcc = self.min_category_count
         if isinstance(mcc, str) and mcc == "auto":
