@@ -2,6 +2,7 @@
 # on first use (~2.5 s), which these small tests do not need.
 import gc
 import json
+import os
 import pickle
 
 import numpy as np
@@ -13,6 +14,7 @@ from tabdl.columns import category_codes, category_keys, lookup_code, numeric_va
 from tabdl.preprocess import (
     TabularPreprocessor,
     auto_min_category_count,
+    categorical_column,
     rare_signal_f,
 )
 
@@ -836,3 +838,13 @@ def test_pyarrow_binary_columns_are_categorical_like_bytes_objects():
         pre_a = fit(X)
         assert pre_a.cat_names_ == pre.cat_names_ == ["raw"] and pre_a.vocabs_ == pre.vocabs_
         assert_same(pre_a.transform(X), pre.transform(pd.DataFrame({"raw": raw})))
+
+
+def test_the_suite_runs_on_the_string_storage_it_was_asked_for():
+    # The Makefile's second run reads text in Python objects (TABDL_STRING_STORAGE=python): a
+    # conftest that stopped applying it would run pyarrow's storage twice, unseen.
+    storage = os.environ.get("TABDL_STRING_STORAGE")
+    if storage is None or int(pd.__version__.split(".")[0]) < 3:
+        pytest.skip("default storage, or pandas 2 (text is object)")
+    assert pd.Series(["a"]).dtype.storage == storage
+    assert categorical_column(pd.Series(["a", "b"]))
