@@ -26,8 +26,8 @@ def row_as_frame(X: Any, names: Any) -> Any:
     ``learn.predict`` takes a row) or a dict as a frame; anything else as it is. With int or tuple
     names (``read_csv(header=None)``, a MultiIndex) the index must hold exactly those names: a
     Series indexed 0..n-1 is otherwise as likely a column of values."""
-    # {column: value}: one row, named as a frame's; another library's table: named too
-    if isinstance(X, Mapping) and not hasattr(X, "tocsr") or _other_frame(X):
+    # {column: value}: one row, named as a frame's; records and another library's table: named too
+    if isinstance(X, Mapping) and not hasattr(X, "tocsr") or _other_frame(X) or _records(X):
         return as_frame(X)
     if not isinstance(X, pd.Series) or names is None:
         return X
@@ -39,6 +39,12 @@ def row_as_frame(X: Any, names: Any) -> Any:
     except TypeError:  # unhashable labels
         pass
     return X
+
+
+def _records(X: Any) -> bool:
+    """Whether X is JSON records, ``[{column: value}, ...]``: rows named as one dict's row is
+    (np.asarray made a 1-D array of dicts, refused as "Expected 2D array")."""
+    return isinstance(X, (list, tuple)) and bool(X) and all(isinstance(r, Mapping) for r in X)
 
 
 def _other_frame(X: Any) -> bool:
@@ -64,6 +70,8 @@ def as_frame(X: Any) -> pd.DataFrame:
         # it (scalars broadcast). A tuple is a value, not a column: a category may be one.
         columnar = any(pd.api.types.is_list_like(v) and not isinstance(v, tuple) for v in X.values())
         return pd.DataFrame(X) if columnar else pd.DataFrame([X])
+    if _records(X):
+        return pd.DataFrame(list(X))
     arr = np.asarray(X)
     if arr.ndim == 1:
         raise ValueError(

@@ -415,6 +415,9 @@ def test_a_dict_is_one_row_or_a_table(fitted_clf, data):
         np.testing.assert_allclose(fitted_clf.predict_proba(row), fitted_clf.predict_proba(X_test.iloc[[3]]), rtol=1e-6)
         np.testing.assert_array_equal(fitted_clf.predict_proba(X_test.iloc[:5].to_dict("list")),
                                       fitted_clf.predict_proba(X_test.iloc[:5]))
+        # JSON records, keys in any order: rows by name ("Expected 2D array" before).
+        records = [dict(reversed(list(r.items()))) for r in X_test.iloc[:5].to_dict("records")]
+        np.testing.assert_array_equal(fitted_clf.predict_proba(records), fitted_clf.predict_proba(X_test.iloc[:5]))
     # Lists beside scalars are a table, as pandas reads the dict (the scalars broadcast).
     mixed = {**row, "num": [row["num"], 0.0]}
     np.testing.assert_array_equal(fitted_clf.predict_proba(mixed), fitted_clf.predict_proba(pd.DataFrame(mixed)))
