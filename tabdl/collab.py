@@ -19,10 +19,12 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, column_or_1d
 
+from ._docs import ATTRIBUTES, PARAMETERS, entries, fill_doc
 from .columns import as_frame, boxed, category_codes, category_keys, check_unique_columns
 from .estimators import _check_y_range, _TabularEstimator, _warn_if_outside_y_range
 from .guards import check_positive, is_count, is_number
 from .learner import Learner, TensorData
+from .lr_finder import LRFindResult
 from .modules import DotProductBias, TabularMLP
 from .neighbours import fit_item_neighbours
 from .optim import LazyAdamW
@@ -82,6 +84,12 @@ class _PenalisedMSE(torch.nn.Module):
         return loss
 
 
+@fill_doc(
+    shared_parameters=entries(PARAMETERS, "patience"),
+    shared_parameters_end=entries(PARAMETERS, "device", "verbose"),
+    shared_attributes=entries(ATTRIBUTES, "history_", "loss_curve_", "best_epoch_", "n_features_in_",
+                              "feature_names_in_", "seed_", "device_", "diverged_"),
+)
 class MatrixFactorization(RegressorMixin, _TabularEstimator):
     """Rating prediction from learned user and item factors, trained with the one-cycle policy.
 
@@ -119,15 +127,145 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
     epoch; 128 factors, reg 0.08/0.12, 8/12 epochs, lr 1.5e-2 and min_count 2/3 all within
     0.001-0.002 of it (seed noise is about 0.003).
 
-    ``batch_size="auto"`` is about 16 steps per epoch, a power of 2 up to 4096: 4096 on
-    movielens' 90k training ratings; on 76,500 of them it scored best (validation RMSE 0.8576 /
-    0.8586 over two seeds, against 0.8600 / 0.8634 at 1024), while on fewer ratings a fixed 4096
-    left too few steps (17k ratings: 0.9760 / 0.9791 at 4096, 0.9477 / 0.9408 at the rule's
-    1024; benchmarks/results/collab.md, "Batch size on fewer ratings").
+    Parameters
+    ----------
+    n_factors : int > 0, default=64
+        Width of the user and item factor vectors (kind="dot"; each table row holds the factors
+        and then the bias), or of the two embeddings fed to the MLP (kind="nn").
+    kind : {"dot", "nn"}, default="dot"
+        "dot": ``sigmoid(u . i + b_u + b_i + g)`` scaled to ``y_range_`` (the plain sum when
+        ``y_range=None``). "nn": the two embeddings concatenated and fed to an MLP (``layers``,
+        with BatchNorm after each hidden layer, ``dropout``, ``emb_dropout``), whose output the
+        sigmoid scales likewise; no user or item biases, no neighbour correction.
+    y_range : "auto", (float, float) or None, default="auto"
+        The range the sigmoid scales predictions into, kept as ``y_range_``. "auto": the
+        training ratings' range padded by a tenth of its width on each side (by 1.0 when every
+        rating is the same), since a sigmoid reaches its ends only at infinity (fastai's
+        (0, 5.5) for 0.5-5 stars). A pair (low, high), finite with low < high: that range, with a
+        ``UserWarning`` when ratings fall outside it. None: no sigmoid, predictions unbounded.
+        The mean rating must lie inside the range (a ``ValueError``). With "auto", continued
+        training on ratings outside ``y_range_`` is a ``ValueError`` (fit a new model for a new
+        scale); with your own range it warns and trains.
+    weight_decay : float >= 0 or "auto", default="auto"
+        AdamW's decoupled weight decay, on the tables and weight matrices (with
+        ``lazy_updates``, only the rows a batch touched decay). "auto": 0 for kind="dot", where
+        ``reg`` regularises and decay on top did not help on validation; 1.0 for kind="nn",
+        which overfits without it (valid RMSE 0.940 at 0, 0.917 at 1.0 with dropout 0.1).
+    reg : float >= 0, default=0.1
+        kind="dot": the L2 penalty per rating on the factors, added to the MSE: ``reg`` times
+        the batch's mean over ratings of ``|u|^2 + |i|^2`` for the user and item each rating
+        uses.
+    bias_reg : float >= 0 or None, default=0.01
+        kind="dot": the same penalty on the user and item biases; None: ``reg``.
+    lazy_updates : bool, default=True
+        kind="dot": sparse gradients for the tables and ``tabdl.optim.LazyAdamW``, which moves
+        only the rows a batch touched (their moments and weight decay too), so a step costs
+        O(batch) rather than O(users + items). Dense updates scored 0.8687 against 0.8658.
+    n_neighbors : int >= 0, default=50
+        kind="dot": the item-neighbour correction above, with this many neighbours per item,
+        fitted after every training cycle; 0 is plain matrix factorisation. Ignored by
+        kind="nn".
+    epochs : int > 0, default=10
+        Epochs of ``fit``'s one-cycle schedule (no "auto" here).
+    lr : float or slice, default=1e-2
+        Peak learning rate of the one-cycle schedule, as in TabularRegressor. The layer groups
+        are the factor table and the global offset ``g`` for kind="dot" (``slice(hi)`` trains
+        the table at ``hi / 10``, ``slice(lo, hi)`` at ``lo``), the embeddings, the MLP body
+        and the head for kind="nn".
+    batch_size : int > 0 or "auto", default="auto"
+        Ratings per optimiser step. "auto": about 16 steps per epoch, the power of 2 at or
+        below ``n_train / 16`` clipped to [16, 4096]: 4096 on movielens' 90k training ratings.
+        On 76,500 ratings 4096 scored best (validation RMSE 0.8576 / 0.8586 over two seeds,
+        against 0.8600 / 0.8634 at 1024), while on fewer ratings a fixed 4096 left too few
+        steps (17k ratings: 0.9760 / 0.9791 at 4096, 0.9477 / 0.9408 at the rule's 1024;
+        benchmarks/results/collab.md, "Batch size on fewer ratings").
+    validation_fraction : float in [0, 1) or None, default=None
+        Share of the ratings held out (a random cut, not trained on) and scored after every
+        epoch: the epoch of the lowest validation loss is kept, and ``patience`` and
+        ``metrics`` read this part. None (the default) or 0: every rating trains and the last
+        epoch is kept. Ignored when ``fit`` gets ``eval_set``.
+    {shared_parameters}
+    min_count : int >= 1, default=1
+        Users and items with fewer ratings in the training rows are unknown (code 0: a zero
+        factor and bias), as ids never seen are. A column whose every id is that rare gets a
+        ``UserWarning``.
+    layers : sequence of int, default=(128,)
+        kind="nn" only: the MLP's hidden layer widths (each Linear -> ReLU -> BatchNorm ->
+        dropout).
+    dropout : float in [0, 1), default=0.3
+        kind="nn" only: dropout after each hidden layer.
+    emb_dropout : float in [0, 1), default=0.5
+        kind="nn" only: dropout on the two concatenated embeddings. With these two defaults
+        (and weight_decay 1.0) valid RMSE was 0.889, against 0.917 with dropout 0.1.
+    user_col, item_col : column label, int position or None, default=None
+        The columns of X holding the user and item ids (ints, strings, any hashable value).
+        None: the first / second column by position; a label among X's columns names that
+        column; an int that is not one is a position. Other columns of X are not used; the same
+        column twice is a ``ValueError``.
+    metrics : list of str or callable, or None, default=None
+        Scores recorded after every epoch on the validation part, one ``history_`` column each:
+        "rmse", "mae", "r2", or callables ``f(y_true, y_pred)`` of ratings named by their
+        ``__name__`` (see TabularRegressor).
+    {shared_parameters_end}
+    random_state : None, int or numpy.random.RandomState, default=None
+        Seed of the fit: the validation cut, the initialisation, dropout and batch order. An
+        int repeats the fit bit for bit on the CPU; None draws a fresh seed. Kept as ``seed_``.
 
-    Attributes: ``user_factors_``, ``item_factors_`` (DataFrames indexed by id, one column per
-    factor), ``user_bias_``, ``item_bias_`` (kind="dot" only), ``user_ids_``, ``item_ids_``,
-    ``global_mean_``, ``y_range_``, ``preprocessor_``, ``model_``, ``history_``, ``loss_curve_``.
+    Attributes
+    ----------
+    user_factors_, item_factors_ : pandas.DataFrame
+        The learned vectors, indexed by id (the index named after the id column), one column
+        per factor (``f0``, ``f1``, ...); read from ``model_`` on access.
+    user_bias_, item_bias_ : pandas.DataFrame
+        The learned biases, indexed by id, in a column ``bias``; kind="dot" only (kind="nn"
+        raises ``AttributeError``).
+    user_ids_, item_ids_ : ndarray
+        The ids the model knows (its vocabularies' order; int64 when they are all whole
+        numbers).
+    user_col_, item_col_ : column label
+        The id columns of the X given to ``fit``.
+    global_mean_ : float
+        The mean training rating, where the global bias ``g`` starts.
+    y_range_ : (float, float) or None
+        The range predictions are scaled into (``y_range`` resolved).
+    seen_indptr_, seen_items_ : ndarray of int64
+        The rated (user, item) pairs of every training call, as CSR arrays over the
+        vocabularies' codes (item codes per user code): ``recommend(exclude_seen=True)`` drops
+        them.
+    seen_by_unknown_users_ : dict
+        The known items rated by users the model has no code for (rarer than ``min_count``, or
+        new in a later cycle), by user key; ``recommend`` drops them too.
+    n_outputs_ : int
+        1.
+    preprocessor_ : tabdl.preprocess.TabularPreprocessor
+        The user and item vocabularies (``vocabs_``).
+    model_ : tabdl.modules.DotProductBias or tabdl.modules.TabularMLP
+        The trained model (kind="dot" or "nn"), with the neighbour tables for kind="dot".
+    model_config_ : dict
+        The model's constructor arguments as plain JSON, from which ``tabdl.load`` rebuilds it.
+    {shared_attributes}
+
+    See Also
+    --------
+    TabularRegressor : Entity embeddings for any table, not just (user, item) pairs.
+    FactorEncoder : One id column to its factor vectors (``user_encoder()``,
+        ``item_encoder()``).
+    tabdl.metrics.recall_at_k, tabdl.metrics.ndcg_at_k : Scores of ``recommend``'s lists.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tabdl import MatrixFactorization
+    >>> X = pd.DataFrame({"user": [1, 1, 2, 2, 3, 3, 4],
+    ...                   "item": ["a", "b", "a", "c", "b", "c", "a"]})
+    >>> y = [5, 3, 4, 2, 1, 2, 5]
+    >>> mf = MatrixFactorization(n_factors=4, epochs=3, random_state=0).fit(X, y)
+    >>> mf.predict(pd.DataFrame({"user": [1, 9], "item": ["c", "a"]})).shape  # user 9 is unknown
+    (2,)
+    >>> mf.recommend(1, k=2)["item"].tolist()  # user 1 rated a and b already
+    ['c']
+    >>> mf.item_factors_.shape
+    (3, 4)
     """
 
     _task = "regression"
@@ -399,6 +537,45 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
     def fine_tune(self, X: Any, y: Any, *, epochs: int = 3, freeze_epochs: int | None = 1,
                   lr: float | slice | None = None, sample_weight: Any = None,
                   eval_set: tuple[Any, ...] | None = None):
+        """fastai's two-phase recipe on the fitted model: the head alone, then every layer group.
+
+        Both phases are plain one-cycles (``pct_start`` 0.25, ``div`` 25). The ratings join the
+        seen pairs of ``recommend``, and the neighbour correction is fitted again once, on the
+        ratings its tables held before the call plus X's. A frozen phase that diverges (or is
+        interrupted) ends the call there, with its best weights and ``diverged_``; an error
+        leaves the model as it was.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            (user, item) rows, as ``predict`` takes them. The vocabularies stay those of the
+            first fit: ids it did not know stay unknown.
+        y : array-like of shape (n_ratings,)
+            The ratings (see ``y_range`` on ratings outside ``y_range_``).
+        epochs : int > 0, default=3
+            Epochs of the unfrozen phase.
+        freeze_epochs : int >= 0 or None, default=1
+            Epochs of the frozen phase first, at the top LR, training the last layer group
+            only: for kind="dot" that is the global offset ``g`` alone (the factors and biases
+            stay fixed), for kind="nn" the MLP's head. 0 or None: no frozen phase.
+        lr : float, slice or None, default=None
+            The unfrozen phase's LR per layer group (see the ``lr`` parameter). None:
+            ``slice(self.lr / 100, self.lr)``, which for kind="dot" (two groups) trains the factor
+            table at ``self.lr / 100`` and ``g`` at ``self.lr``; pass a float to train the
+            factors at that LR.
+        sample_weight : None
+            Not taken: anything else is a ``ValueError`` (the neighbour correction and the seen
+            items of ``recommend`` count every rating alike).
+        eval_set : (X_valid, y_valid) or None, default=None
+            Ratings scored after every epoch of both phases: each keeps its epoch of the lowest
+            validation loss, and ``patience`` and ``metrics`` read them. Without it the phases
+            have no validation part (``validation_fraction`` serves ``fit`` only) and keep their
+            last epoch.
+
+        Returns
+        -------
+        self
+        """
         # Both phases train on (X, y), and each cycle refits the correction on the ratings known
         # before it plus its own: the unfrozen phase added X's ratings a second time (3:1 to the new
         # rating of a pair rated before). Both phases start from the ratings known before the call.
@@ -409,7 +586,16 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         finally:
             self.__dict__.pop("_fine_tune_known", None)
 
-    fine_tune.__doc__ = _TabularEstimator.fine_tune.__doc__
+    def lr_find(self, X: Any, y: Any, *, start_lr: float = 1e-7, end_lr: float = 10.0,
+                num_it: int = 100, sample_weight: Any = None) -> LRFindResult:
+        """Run the LR finder: ``num_it`` steps with the LR growing exponentially from ``start_lr``
+        to ``end_lr``, stopped when the loss diverges. On a fitted model it probes the current
+        factors and restores them; on an unfitted one it probes a freshly initialised model and
+        leaves the estimator unfitted. ``sample_weight`` is not taken (anything but None is a
+        ``ValueError``). Returns the result (``.lrs``, ``.losses``, ``.suggestion``, ``.valley``,
+        ``.plot()``).
+        """
+        return super().lr_find(X, y, start_lr=start_lr, end_lr=end_lr, num_it=num_it, sample_weight=sample_weight)
 
     def _factor_scores(self, codes: torch.Tensor) -> np.ndarray:
         """The model's ratings for (user, item) code pairs (the factors alone while tables are empty)."""
@@ -466,8 +652,40 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         self._store_seen_by_unknown_users(X, codes, merge=False)
         return self
 
-    def fit_one_cycle(self, X: Any, y: Any, **kwargs: Any) -> MatrixFactorization:
-        super().fit_one_cycle(X, y, **kwargs)
+    def fit_one_cycle(self, X: Any, y: Any, *, epochs: int = 1, lr: float | slice | None = None,
+                      sample_weight: Any = None, eval_set: tuple[Any, ...] | None = None) -> MatrixFactorization:
+        """Train the fitted model further with one more one-cycle, keeping the vocabularies.
+
+        Frozen layer groups (``freeze``) stay fixed. The ratings join the seen pairs of
+        ``recommend``, and the neighbour correction is fitted again on the ratings its tables
+        held plus the new ones, against the factors the cycle leaves.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            (user, item) rows, as ``predict`` takes them. The vocabularies stay those of the
+            first fit: ids it did not know stay unknown.
+        y : array-like of shape (n_ratings,)
+            The ratings. With ``y_range="auto"`` they must lie inside ``y_range_`` (a
+            ``ValueError`` otherwise: fit a new model for a new scale); with your own range,
+            ratings outside it warn.
+        epochs : int > 0, default=1
+            Epochs of the cycle.
+        lr : float, slice or None, default=None
+            The cycle's peak LR per layer group (see the ``lr`` parameter); None: ``self.lr``.
+        sample_weight : None
+            Not taken: anything else is a ``ValueError`` (the neighbour correction and the seen
+            items of ``recommend`` count every rating alike).
+        eval_set : (X_valid, y_valid) or None, default=None
+            Ratings scored after every epoch: the epoch of the lowest validation loss is kept,
+            and ``patience`` and ``metrics`` read them. Without it the cycle has no validation
+            part (``validation_fraction`` serves ``fit`` only) and keeps its last epoch.
+
+        Returns
+        -------
+        self
+        """
+        super().fit_one_cycle(X, y, epochs=epochs, lr=lr, sample_weight=sample_weight, eval_set=eval_set)
         X = self._check_X_predict(X)
         codes = self.preprocessor_.transform(X[[self.user_col_, self.item_col_]])[0].numpy()
         self._store_seen_by_unknown_users(X, codes, merge=True)

@@ -105,6 +105,7 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
     Attributes
     ----------
     task_ : "regression" or "classification"
+    columns_ : list, the column labels of the X given to fit, in order
     cat_features_, cont_features_ : column labels of each role
     date_features_ : the continuous columns that held datetimes at fit (``remainder="passthrough"``
         writes them as seconds since the epoch, and reads ISO 8601 text in them as dates)
