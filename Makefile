@@ -28,6 +28,7 @@ STORAGE_TESTS := tests/test_preprocess.py tests/test_io.py tests/test_properties
 
 test: $(STAMP)
 	$(PY) -m ruff check tabdl benchmarks tests
+	$(PY) -m ruff format --check tabdl benchmarks tests
 	$(PY) -m pytest -n $(TEST_WORKERS)
 	TABDL_STRING_STORAGE=python $(PY) -m pytest -n $(TEST_WORKERS) $(STORAGE_TESTS)
 

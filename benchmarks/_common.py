@@ -164,9 +164,12 @@ def positive_int(text: str) -> int:
 
 def add_common_args(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     ap.add_argument("--quick", action="store_true", help="row subsets, a few minutes")
-    ap.add_argument("--threads", type=positive_int, default=None,
-                    help="cap torch/OpenMP/BLAS threads and the random forest's n_jobs "
-                         "(default: the libraries' own choice)")
+    ap.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="cap torch/OpenMP/BLAS threads and the random forest's n_jobs (default: the libraries' own choice)",
+    )
     return ap
 
 
@@ -174,9 +177,7 @@ def cli(run: Callable[..., list[dict]], doc: str | None, argv: list[str] | None 
     """The command line a plain benchmark module shares: ``--quick``, ``--threads``, then its tables."""
     # The docstring's first paragraph, not its first line: imbalance's summary runs over two
     # lines, and --help cut it at "class weights, each with and".
-    ap = argparse.ArgumentParser(
-        description=" ".join(doc.strip().split("\n\n")[0].split()) if doc else None
-    )
+    ap = argparse.ArgumentParser(description=" ".join(doc.strip().split("\n\n")[0].split()) if doc else None)
     args = add_common_args(ap).parse_args(argv)
     limit_threads(args.threads)
     print_results(run(quick=args.quick))

@@ -40,9 +40,19 @@ QUICK_ROWS = {"diamonds": 6_000, "churn": 2_000, "flights": 8_000}
 
 # The core issue's default, spelled out so the table keeps meaning after the defaults change.
 OLD_DEFAULT: dict[str, Any] = {
-    "layers": (200, 100), "dropout": 0.1, "emb_dropout": 0.0, "batchnorm": True, "epochs": 10,
-    "lr": 1e-2, "batch_size": "n/16,max256", "weight_decay": 0.01, "scaler": "quantile",
-    "min_category_count": 3, "num_embeddings": None, "n_members": 1, "average_weights": False,
+    "layers": (200, 100),
+    "dropout": 0.1,
+    "emb_dropout": 0.0,
+    "batchnorm": True,
+    "epochs": 10,
+    "lr": 1e-2,
+    "batch_size": "n/16,max256",
+    "weight_decay": 0.01,
+    "scaler": "quantile",
+    "min_category_count": 3,
+    "num_embeddings": None,
+    "n_members": 1,
+    "average_weights": False,
     "n_bags": 1,
 }
 # Numerical-embedding options spelled out, so rows keep meaning if the module defaults move.
@@ -124,8 +134,7 @@ def validation_parts(name: str, max_rows: int | None, split_seed: int = 1):
 
     d = load(name, max_rows=max_rows)
     strat = d.y_train if d.task == "binary" else None
-    Xf, Xv, yf, yv = train_test_split(d.X_train, d.y_train, test_size=0.2, random_state=split_seed,
-                                      stratify=strat)
+    Xf, Xv, yf, yv = train_test_split(d.X_train, d.y_train, test_size=0.2, random_state=split_seed, stratify=strat)
     return d, Xf, Xv, yf, yv
 
 
@@ -146,8 +155,9 @@ def resolve(name: str, variants=VARIANTS) -> dict[str, Any]:
     return {**(resolve(base, variants) if base else dict(OLD_DEFAULT)), **change}
 
 
-def run(quick: bool = False, tasks=TASKS, only: list[str] | None = None, variants=VARIANTS,
-        split_seeds=(1,)) -> list[dict]:
+def run(
+    quick: bool = False, tasks=TASKS, only: list[str] | None = None, variants=VARIANTS, split_seeds=(1,)
+) -> list[dict]:
     if quick and only is None:
         only = QUICK_VARIANTS
     unknown = [n for n in only or () if n not in {v[0] for v in variants}]
@@ -163,8 +173,16 @@ def run(quick: bool = False, tasks=TASKS, only: list[str] | None = None, variant
             Xa, Xb = frames(Xf, Xv, d.cat_features)
             r = fit_score(task, lightgbm_model(task), Xa, yf, Xb, yv)
             ref.append(error(task, r))
-            rows.append({"task": name, "split": seed, "model": f"lightgbm_{how}", "change": "", **_cols(task, r),
-                         "ratio": np.nan})
+            rows.append(
+                {
+                    "task": name,
+                    "split": seed,
+                    "model": f"lightgbm_{how}",
+                    "change": "",
+                    **_cols(task, r),
+                    "ratio": np.nan,
+                }
+            )
         best_ref = min(ref)
         for vname, base, change in variants:
             if only and vname not in only:
@@ -173,8 +191,16 @@ def run(quick: bool = False, tasks=TASKS, only: list[str] | None = None, variant
             params["batch_size"] = batch_size_for(params["batch_size"], len(Xf))
             r = fit_score(task, tabdl_model(task, params, d.cat_features), Xf, yf, Xv, yv)
             desc = ", ".join(f"{k}={v}" for k, v in change.items()) or "(baseline)"
-            rows.append({"task": name, "split": seed, "model": vname, "change": f"{desc} vs {base}" if base else desc,
-                         **_cols(task, r), "ratio": error(task, r) / best_ref})
+            rows.append(
+                {
+                    "task": name,
+                    "split": seed,
+                    "model": vname,
+                    "change": f"{desc} vs {base}" if base else desc,
+                    **_cols(task, r),
+                    "ratio": error(task, r) / best_ref,
+                }
+            )
             print(rows[-1], file=sys.stderr, flush=True)
     table = pd.DataFrame(rows)
     notes = (
@@ -202,6 +228,7 @@ def final(quick: bool = False, tasks=TASKS) -> list[dict]:
         n_fit = len(load_task(name, quick).X_train)
         old = {**OLD_DEFAULT, "batch_size": batch_size_for(OLD_DEFAULT["batch_size"], n_fit)}
         old_row = evaluate(name, quick, old, baselines=False, label="tabdl core-issue default (old)")
+
         def err(rows: pd.DataFrame) -> pd.Series:
             return rows["rmse"] if rows["rmse"].notna().all() else 1 - rows["auc"]
 
@@ -209,9 +236,13 @@ def final(quick: bool = False, tasks=TASKS) -> list[dict]:
         old_row["error_ratio_vs_lgbm"] = err(old_row) / best_err
         parts += [df, old_row]
     table = pd.concat(parts, ignore_index=True)
-    notes = ("Test split of the protocol, one run. 'tabdl defaults' is the new default; the old row is "
-             f"the core issue's default ({OLD_DEFAULT}) fitted in the same process.")
-    return [{"title": "Quality on test: new tabdl defaults vs old default and LightGBM", "table": table, "notes": notes}]
+    notes = (
+        "Test split of the protocol, one run. 'tabdl defaults' is the new default; the old row is "
+        f"the core issue's default ({OLD_DEFAULT}) fitted in the same process."
+    )
+    return [
+        {"title": "Quality on test: new tabdl defaults vs old default and LightGBM", "table": table, "notes": notes}
+    ]
 
 
 def fit_times(name: str = "flights", quick: bool = False) -> list[dict]:
@@ -227,8 +258,13 @@ def fit_times(name: str = "flights", quick: bool = False) -> list[dict]:
         start = time.perf_counter()
         tabdl_model(d.task, d.cat_features, **params).fit(d.X_train, d.y_train)
         rows.append({"task": name, "model": label, "fit_s": time.perf_counter() - start})
-    return [{"title": f"Fit time on {name}: old vs new default, one process", "table": pd.DataFrame(rows),
-             "notes": "Run order top to bottom; compare the new row with the mean of the two old rows."}]
+    return [
+        {
+            "title": f"Fit time on {name}: old vs new default, one process",
+            "table": pd.DataFrame(rows),
+            "notes": "Run order top to bottom; compare the new row with the mean of the two old rows.",
+        }
+    ]
 
 
 def _names(known, what: str):
@@ -238,9 +274,7 @@ def _names(known, what: str):
         names = [n for n in text.split(",") if n]
         unknown = [n for n in names if n not in known]
         if unknown:
-            raise argparse.ArgumentTypeError(
-                f"unknown {what}: {', '.join(unknown)} (known: {', '.join(known)})"
-            )
+            raise argparse.ArgumentTypeError(f"unknown {what}: {', '.join(unknown)} (known: {', '.join(known)})")
         return names
 
     return parse
@@ -254,15 +288,23 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = add_common_args(argparse.ArgumentParser(prog="python -m benchmarks.ablation",
-                                                 description=__doc__.splitlines()[0]))
+    ap = add_common_args(
+        argparse.ArgumentParser(prog="python -m benchmarks.ablation", description=__doc__.splitlines()[0])
+    )
     ap.add_argument("--final", action="store_true", help="the one test-set comparison (after choosing)")
     ap.add_argument("--fit-time", action="store_true", help="old vs new default fit time on --tasks")
-    ap.add_argument("--tasks", type=_names(TASKS, "task"), default=list(TASKS),
-                    help=f"comma-separated, of {','.join(TASKS)} (default: all)")
-    ap.add_argument("--only", type=_names([v[0] for v in VARIANTS], "variant"), default=[],
-                    help="comma-separated variant names (default: all; --quick: "
-                         f"{','.join(QUICK_VARIANTS)})")
+    ap.add_argument(
+        "--tasks",
+        type=_names(TASKS, "task"),
+        default=list(TASKS),
+        help=f"comma-separated, of {','.join(TASKS)} (default: all)",
+    )
+    ap.add_argument(
+        "--only",
+        type=_names([v[0] for v in VARIANTS], "variant"),
+        default=[],
+        help=f"comma-separated variant names (default: all; --quick: {','.join(QUICK_VARIANTS)})",
+    )
     ap.add_argument("--split-seeds", type=_ints, default=(1,), help="comma-separated seeds of the validation split")
     a = ap.parse_args(argv)
     if not a.tasks:

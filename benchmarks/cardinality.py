@@ -98,13 +98,9 @@ def _child(n_levels: int, reps: int, epochs: int) -> dict:
     out["table_params"] = int(reg.model_.embeds.tables[0].weight.numel())
     out["diverged"] = bool(reg.diverged_)
     # >>> Predict, including unseen levels and the one-row path
-    X_new = X.iloc[:10_000].assign(
-        id=[f"new{k}" if k % 2 else v for k, v in enumerate(X["id"].iloc[:10_000])]
-    )
+    X_new = X.iloc[:10_000].assign(id=[f"new{k}" if k % 2 else v for k, v in enumerate(X["id"].iloc[:10_000])])
     pred = reg.predict(X_new)
-    out["predict_finite"] = bool(
-        np.isfinite(pred).all() and np.isfinite(reg.predict(X_new.iloc[:1])).all()
-    )
+    out["predict_finite"] = bool(np.isfinite(pred).all() and np.isfinite(reg.predict(X_new.iloc[:1])).all())
     out["rss_predict_gb"] = _peak_rss_gb()
     # >>> Save / load round trip
     with tempfile.TemporaryDirectory() as d:
@@ -177,16 +173,12 @@ def run(quick: bool = False, threads: int | None = None) -> list[dict]:
         f"{m['uncapped_width']}-wide table: {uncapped_gb:.1f} GB of weights, about {4 * uncapped_gb:.0f} GB "
         "with gradients and AdamW's two moment buffers (computed, not run)."
     )
-    return [
-        {"title": "A categorical with 1,000,000 distinct values", "table": table, "notes": notes}
-    ]
+    return [{"title": "A categorical with 1,000,000 distinct values", "table": table, "notes": notes}]
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
-    ap.add_argument(
-        "--child", nargs=3, type=int, metavar=("LEVELS", "REPS", "EPOCHS"), help=argparse.SUPPRESS
-    )
+    ap.add_argument("--child", nargs=3, type=int, metavar=("LEVELS", "REPS", "EPOCHS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         if args.threads:

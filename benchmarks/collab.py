@@ -107,19 +107,23 @@ def _surprise_rows(data, quick: bool) -> list[dict] | None:
             seen = [j for j, _ in trainset.ur[u]]
             scores[r, seen] = -np.inf
         top = np.argsort(-scores, axis=1, kind="stable")[:, :K]
-        recs = pd.DataFrame({
-            "user": np.repeat(users, K),
-            "item": [trainset.to_raw_iid(j) for j in top.ravel()],
-        })
-        rows.append({
-            "model": name,
-            "rmse": _rmse(y_test, pred),
-            "fit_s": t(),
-            # SVD's fit is its SGD epochs (after initialising the factors); BaselineOnly's ALS
-            # has no comparable epoch.
-            PER_EPOCH: len(X_train) * algo.n_epochs / t() if hasattr(algo, "n_epochs") else np.nan,
-            **ranking_scores(X_test, y_test, recs),
-        })
+        recs = pd.DataFrame(
+            {
+                "user": np.repeat(users, K),
+                "item": [trainset.to_raw_iid(j) for j in top.ravel()],
+            }
+        )
+        rows.append(
+            {
+                "model": name,
+                "rmse": _rmse(y_test, pred),
+                "fit_s": t(),
+                # SVD's fit is its SGD epochs (after initialising the factors); BaselineOnly's ALS
+                # has no comparable epoch.
+                PER_EPOCH: len(X_train) * algo.n_epochs / t() if hasattr(algo, "n_epochs") else np.nan,
+                **ranking_scores(X_test, y_test, recs),
+            }
+        )
     return rows
 
 
@@ -134,8 +138,9 @@ def _known_users(trainset, users) -> tuple[list, np.ndarray]:
     return known, np.asarray(inner, dtype=np.int64)
 
 
-def bare_loop(model: nn.Module, x_cat: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int,
-              lr: float, seed: int = 0) -> float:
+def bare_loop(
+    model: nn.Module, x_cat: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int, lr: float, seed: int = 0
+) -> float:
     """The baseline: randperm index batches, MSE, a constant LR, no learner. Seconds.
 
     AdamW, or LazyAdamW when the module's tables give sparse gradients.
@@ -200,20 +205,27 @@ def _throughput(mf: MatrixFactorization, data, rounds: int) -> dict:
         "bare_dense": "bare torch loop, same DotProductBias with dense gradients, torch AdamW",
     }
     med = statistics.median
-    table = pd.DataFrame([
-        {"what": labels[k], "ratings x epochs per wall-second, whole fit (median)": med(wall[k]),
-         "ratings x epochs per CPU-second, whole fit (median)": med(cpu[k]),
-         "CPU ratio vs bare lazy": med(cpu[k]) / med(cpu["bare_lazy"])}
-        for k in wall
-    ])
-    notes = (f"{rounds} alternated rounds of a {epochs}-epoch fit each on {n:,} ratings, batch size "
-             f"{bs}, torch threads {torch.get_num_threads()}, on a machine shared with other "
-             "jobs (wall-clock rates are what this process got, CPU-second rates what it would get "
-             "with a core to itself). Every rate is ratings x epochs / the seconds of the whole call: "
-             "for tabdl the whole MatrixFactorization.fit (encoding, the epochs, and in the default "
-             f"row the {mf.n_neighbors}-neighbour correction fitted after them), for the bare loops "
-             "the loop alone (the tensors are encoded beforehand). fastai collab_learner trains at 31k ratings/s (issue 4); the "
-             "goal is >= 600k ratings/s on 2 cores.")
+    table = pd.DataFrame(
+        [
+            {
+                "what": labels[k],
+                "ratings x epochs per wall-second, whole fit (median)": med(wall[k]),
+                "ratings x epochs per CPU-second, whole fit (median)": med(cpu[k]),
+                "CPU ratio vs bare lazy": med(cpu[k]) / med(cpu["bare_lazy"]),
+            }
+            for k in wall
+        ]
+    )
+    notes = (
+        f"{rounds} alternated rounds of a {epochs}-epoch fit each on {n:,} ratings, batch size "
+        f"{bs}, torch threads {torch.get_num_threads()}, on a machine shared with other "
+        "jobs (wall-clock rates are what this process got, CPU-second rates what it would get "
+        "with a core to itself). Every rate is ratings x epochs / the seconds of the whole call: "
+        "for tabdl the whole MatrixFactorization.fit (encoding, the epochs, and in the default "
+        f"row the {mf.n_neighbors}-neighbour correction fitted after them), for the bare loops "
+        "the loop alone (the tensors are encoded beforehand). fastai collab_learner trains at 31k ratings/s (issue 4); the "
+        "goal is >= 600k ratings/s on 2 cores."
+    )
     return {"title": "MatrixFactorization training throughput on movielens", "table": table, "notes": notes}
 
 
@@ -229,9 +241,12 @@ def collab_notes(n_train: int, n_test: int, quick: bool, surprise_ran: bool) -> 
         f"{PER_EPOCH} = ratings x epochs / seconds in the training epochs: for tabdl the sum of "
         "its epochs' times (history_; the training passes only, without the encoding and the "
         "neighbour correction that its fit_s includes)"
-        + ("; for Surprise SVD its whole fit (initialising the factors, then its SGD epochs; the "
-           "trainset is built before the clock starts), BaselineOnly's ALS has no comparable epoch."
-           if surprise_ran else ".")
+        + (
+            "; for Surprise SVD its whole fit (initialising the factors, then its SGD epochs; the "
+            "trainset is built before the clock starts), BaselineOnly's ALS has no comparable epoch."
+            if surprise_ran
+            else "."
+        )
     )
     lines.append("Quoted, not run here: Surprise SVD tuned 0.877, fastai collab_learner 0.893 (BENCHMARKS.md).")
     return " ".join(lines)

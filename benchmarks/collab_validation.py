@@ -61,19 +61,29 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.collab_validation",
         description=__doc__.splitlines()[0],
-        epilog='example: python -m benchmarks.collab_validation \'[{"n_neighbors": 0}, {}]\'',
+        epilog="example: python -m benchmarks.collab_validation '[{\"n_neighbors\": 0}, {}]'",
     )
-    ap.add_argument("settings", type=settings, metavar="JSON",
-                    help="a JSON list of MatrixFactorization keyword dicts, {} for the defaults")
-    ap.add_argument("--threads", type=positive_int, default=1,
-                    help="cap torch/OpenMP/BLAS threads (default: %(default)s)")
+    ap.add_argument(
+        "settings",
+        type=settings,
+        metavar="JSON",
+        help="a JSON list of MatrixFactorization keyword dicts, {} for the defaults",
+    )
+    ap.add_argument(
+        "--threads", type=positive_int, default=1, help="cap torch/OpenMP/BLAS threads (default: %(default)s)"
+    )
     args = ap.parse_args(argv)
     limit_threads(args.threads)
     for params in args.settings:
         t0 = time.time()
         rmse = validation_rmse(params)
-        print(json.dumps(params), f"mean {np.mean(rmse):.4f}", " ".join(f"{r:.4f}" for r in rmse),
-              f"{time.time() - t0:.0f}s", flush=True)
+        print(
+            json.dumps(params),
+            f"mean {np.mean(rmse):.4f}",
+            " ".join(f"{r:.4f}" for r in rmse),
+            f"{time.time() - t0:.0f}s",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

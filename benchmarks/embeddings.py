@@ -82,13 +82,17 @@ def evaluate(name: str, quick: bool = False) -> tuple[pd.DataFrame, EntityEmbedd
     # estimators' n_bags="auto" made it a bag (5 nets on churn) whose score and fit_s the row
     # reported, while only the first net's embeddings are exported. That first net is the
     # one-net fit, so the embeddings are the same either way.
-    net = tabdl_model(d.task, d.cat_features, min_category_count=EntityEmbeddingEncoder().min_category_count,
-                      n_bags=1)
+    net = tabdl_model(d.task, d.cat_features, min_category_count=EntityEmbeddingEncoder().min_category_count, n_bags=1)
     with timer() as t:
         net.fit(X_train, y_train)
     net_s = t()
-    rows.append(_row(d, f"tabdl net, min_category_count={net.min_category_count}, one net (the EE source)",
-                     {**score(d.task, y_test, predict_for(d.task, net, X_test)), "fit_s": net_s}))
+    rows.append(
+        _row(
+            d,
+            f"tabdl net, min_category_count={net.min_category_count}, one net (the EE source)",
+            {**score(d.task, y_test, predict_for(d.task, net, X_test)), "fit_s": net_s},
+        )
+    )
     enc = net.embedding_encoder()
     with timer() as t:
         E_train, E_test = enc.transform(X_train), enc.transform(X_test)
@@ -102,8 +106,11 @@ def evaluate(name: str, quick: bool = False) -> tuple[pd.DataFrame, EntityEmbedd
         r["error_ratio_vs_lgbm"] = r["_error"] / best
     if not quick:
         for kind, label in (("lgbm", "LightGBM on fastai EE"), ("rf", "RandomForest on fastai EE")):
-            rows.append(_row(d, f"{label} (QUOTED from BENCHMARKS.md, not run)",
-                             _quoted(d.task, FASTAI_EE_QUOTED[d.name][kind])))
+            rows.append(
+                _row(
+                    d, f"{label} (QUOTED from BENCHMARKS.md, not run)", _quoted(d.task, FASTAI_EE_QUOTED[d.name][kind])
+                )
+            )
     df = pd.DataFrame(rows).drop(columns="_error")
     df["n_features"] = np.nan
     df.loc[df["model"].isin([LGBM_EE, RF_EE]), "n_features"] = E_train.shape[1]
@@ -134,8 +141,15 @@ def transform_speed(enc: EntityEmbeddingEncoder, X: pd.DataFrame, *, min_rows: i
                 out = fn()
             cpu = min(cpu, time.process_time() - c0)
             wall = min(wall, t())
-        rows.append({"method": label, "rows": len(big), "out_columns": out.shape[1],
-                     "rows_per_cpu_s": len(big) / cpu, "rows_per_wall_s": len(big) / wall})
+        rows.append(
+            {
+                "method": label,
+                "rows": len(big),
+                "out_columns": out.shape[1],
+                "rows_per_cpu_s": len(big) / cpu,
+                "rows_per_wall_s": len(big) / wall,
+            }
+        )
     df = pd.DataFrame(rows)
     df["ratio_vs_ordinal_cpu"] = df["rows_per_cpu_s"] / df["rows_per_cpu_s"].iloc[1]
     return df
@@ -172,10 +186,21 @@ def leakage_study() -> pd.DataFrame:
                 E_fit = enc.fit_transform(X_fit, y_fit)
             enc_s = t()
             E_val = enc.transform(X_val)
-            for model_label, model in (("LightGBM", lightgbm_model(d.task)), ("RandomForest", random_forest_model(d.task))):
+            for model_label, model in (
+                ("LightGBM", lightgbm_model(d.task)),
+                ("RandomForest", random_forest_model(d.task)),
+            ):
                 s = fit_score(d.task, model, E_fit, y_fit, E_val, y_val)
-                rows.append({"task": name, "embeddings": label, "model": model_label,
-                             "valid_error": _error(d.task, s), "encoder_fit_s": enc_s, "fit_rows": len(X_fit)})
+                rows.append(
+                    {
+                        "task": name,
+                        "embeddings": label,
+                        "model": model_label,
+                        "valid_error": _error(d.task, s),
+                        "encoder_fit_s": enc_s,
+                        "fit_rows": len(X_fit),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -188,36 +213,46 @@ def run(quick: bool = False, leakage: bool = False, tasks: tuple[str, ...] = TAS
         subset = "quick: " + ", ".join(f"{k} {v:,} rows" if v else f"{k} all rows" for k, v in rows.items())
     else:
         subset = "full protocol split"
-    results = [{
-        "title": "Entity embeddings (EE) from a tabdl net fed to LightGBM and RandomForest",
-        "table": table,
-        "notes": (
-            "error_ratio_vs_lgbm = error (RMSE, or 1 - AUC) / error of the better LightGBM column of this run "
-            "(< 1 beats it). EE = the vectors of the net that EntityEmbeddingEncoder(random_state=0) trains "
-            f"(estimator defaults, min_category_count={EntityEmbeddingEncoder().min_category_count}, one net: "
-            "n_bags=1, whose score and fit_s the EE source row reports), each table "
-            "centred and rotated onto its principal axes (axes='principal'), continuous columns passed through raw. fit_s of the EE rows = tree fit + encoding (train and test); "
-            f"add the net's fit_s for the full pipeline. Rows: {subset}."
-        ),
-    }]
+    results = [
+        {
+            "title": "Entity embeddings (EE) from a tabdl net fed to LightGBM and RandomForest",
+            "table": table,
+            "notes": (
+                "error_ratio_vs_lgbm = error (RMSE, or 1 - AUC) / error of the better LightGBM column of this run "
+                "(< 1 beats it). EE = the vectors of the net that EntityEmbeddingEncoder(random_state=0) trains "
+                f"(estimator defaults, min_category_count={EntityEmbeddingEncoder().min_category_count}, one net: "
+                "n_bags=1, whose score and fit_s the EE source row reports), each table "
+                "centred and rotated onto its principal axes (axes='principal'), continuous columns passed through raw. fit_s of the EE rows = tree fit + encoding (train and test); "
+                f"add the net's fit_s for the full pipeline. Rows: {subset}."
+            ),
+        }
+    ]
     if "flights" in tasks:  # the speed section times the flights encoder
         flights_enc = parts[tasks.index("flights")][1]
         X_flights = load_task("flights", quick).X_train
         speed = transform_speed(flights_enc, X_flights, min_rows=200_000 if quick else 1_000_000)
-        results.append({
-            "title": "EntityEmbeddingEncoder.transform speed on flights' 7 categorical columns",
-            "table": speed,
-            "notes": ("Best of 3, numpy output, the flights training frame repeated to >= the row count shown; "
-                      f"output width {int(speed['out_columns'].iloc[0])} float32 columns. Both sides run on one "
-                      "thread, so CPU time is the steady clock on a shared machine; wall-clock shown too."),
-        })
+        results.append(
+            {
+                "title": "EntityEmbeddingEncoder.transform speed on flights' 7 categorical columns",
+                "table": speed,
+                "notes": (
+                    "Best of 3, numpy output, the flights training frame repeated to >= the row count shown; "
+                    f"output width {int(speed['out_columns'].iloc[0])} float32 columns. Both sides run on one "
+                    "thread, so CPU time is the steady clock on a shared machine; wall-clock shown too."
+                ),
+            }
+        )
     if leakage:
-        results.append({
-            "title": "Leakage guard: validation error of trees on EE fitted four ways",
-            "table": leakage_study(),
-            "notes": ("error = RMSE or 1 - AUC on a validation part (20% of the training split, random_state=0); "
-                      f"the test split is not used. Rows loaded per task: {LEAKAGE_ROWS}."),
-        })
+        results.append(
+            {
+                "title": "Leakage guard: validation error of trees on EE fitted four ways",
+                "table": leakage_study(),
+                "notes": (
+                    "error = RMSE or 1 - AUC on a validation part (20% of the training split, random_state=0); "
+                    f"the test split is not used. Rows loaded per task: {LEAKAGE_ROWS}."
+                ),
+            }
+        )
     return results
 
 

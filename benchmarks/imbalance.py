@@ -96,9 +96,7 @@ def _task_rows(task: str, data, cats, seeds) -> list[dict]:
             X_train, y_train, test_size=0.1, stratify=y_train, random_state=seed
         )
         for name, kw in CONFIGS:
-            clf = TabularClassifier(
-                cat_features=cats, threshold="auto", threshold_metric="f1", random_state=seed, **kw
-            )
+            clf = TabularClassifier(cat_features=cats, threshold="auto", threshold_metric="f1", random_state=seed, **kw)
             with timer() as t:
                 clf.fit(X_fit, y_fit, eval_set=(X_val, y_val))
             proba = clf.predict_proba(X_test)
@@ -109,9 +107,17 @@ def _task_rows(task: str, data, cats, seeds) -> list[dict]:
             rules = [("argmax", None), ("tuned (balanced_accuracy)", ba_cut), ("tuned (f1)", clf.threshold_)]
             for rule, cut in rules:
                 pred = clf.classes_[decide(proba, cut)]
-                rows.append({"task": task, "sampling": name, "threshold": rule, "seed": seed,
-                             **_scores(y_test, proba, pred), "cut": 0.5 if cut is None else cut,
-                             "fit_s": t()})
+                rows.append(
+                    {
+                        "task": task,
+                        "sampling": name,
+                        "threshold": rule,
+                        "seed": seed,
+                        **_scores(y_test, proba, pred),
+                        "cut": 0.5 if cut is None else cut,
+                        "fit_s": t(),
+                    }
+                )
     return rows
 
 
@@ -168,19 +174,20 @@ def run(quick: bool = False) -> list[dict]:
         f"{len(flights[0])} train / {len(flights[1])} test rows (from max_rows={flights_rows}), "
         f"{flights[2].mean():.1%} / {flights[3].mean():.1%} positive"
     )
-    notes = "\n".join([
-        f"Test-set means over seeds {list(seeds)}. {sizes}.",
-        "Each fit uses TabularClassifier defaults plus the sampling / class_weight shown; the "
-        "validation part (10% of the training rows, stratified) is passed as eval_set. 'argmax' "
-        "rows score predict_proba(X).argmax (what threshold=None predicts); 'tuned (m)' rows "
-        "score the same fit with the cut that threshold='auto', threshold_metric=m tunes on the "
-        "validation rows ('tuned (f1)' is the fit's own predict). 'cut' is the threshold on "
-        "P(positive) (0.5 for argmax). Acceptance reads balanced accuracy at its own cut and F1 at "
-        "its own cut. fit_s includes the tuning; fit_ratio is fit_s / plain fit_s.",
-        *acceptance(table),
-    ])
-    return [{"title": "Class imbalance: sampling, class weights and a tuned threshold", "table": table,
-             "notes": notes}]
+    notes = "\n".join(
+        [
+            f"Test-set means over seeds {list(seeds)}. {sizes}.",
+            "Each fit uses TabularClassifier defaults plus the sampling / class_weight shown; the "
+            "validation part (10% of the training rows, stratified) is passed as eval_set. 'argmax' "
+            "rows score predict_proba(X).argmax (what threshold=None predicts); 'tuned (m)' rows "
+            "score the same fit with the cut that threshold='auto', threshold_metric=m tunes on the "
+            "validation rows ('tuned (f1)' is the fit's own predict). 'cut' is the threshold on "
+            "P(positive) (0.5 for argmax). Acceptance reads balanced accuracy at its own cut and F1 at "
+            "its own cut. fit_s includes the tuning; fit_ratio is fit_s / plain fit_s.",
+            *acceptance(table),
+        ]
+    )
+    return [{"title": "Class imbalance: sampling, class weights and a tuned threshold", "table": table, "notes": notes}]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -56,7 +56,9 @@ class _NegAUC(PriorCorrectedLoss):
     """Minus the validation ROC AUC (a ranking rule for the best epoch, to compare)."""
 
     def forward(self, out, y):
-        return torch.tensor(-roc_auc_score(y.cpu().numpy(), out[:, 1].float().cpu().numpy() - out[:, 0].float().cpu().numpy()))
+        return torch.tensor(
+            -roc_auc_score(y.cpu().numpy(), out[:, 1].float().cpu().numpy() - out[:, 0].float().cpu().numpy())
+        )
 
 
 class _TempNLL(PriorCorrectedLoss):
@@ -163,11 +165,15 @@ def _scores(y, p, cut_ba, cut_f1) -> dict[str, float]:
     ba, f1 = METRICS["balanced_accuracy"].func, METRICS["f1"].func
     prec, rec, _ = precision_recall_curve(y, p)
     return {
-        "ba_argmax": ba(y, p >= 0.5), "f1_argmax": f1(y, p >= 0.5),
-        "ba_tuned": ba(y, p >= cut_ba), "f1_tuned": f1(y, p >= cut_f1),
+        "ba_argmax": ba(y, p >= 0.5),
+        "f1_argmax": f1(y, p >= 0.5),
+        "ba_tuned": ba(y, p >= cut_ba),
+        "f1_tuned": f1(y, p >= cut_f1),
         "f1_best": float(np.nanmax(2 * prec * rec / np.maximum(prec + rec, 1e-12))),
-        "auc": roc_auc_score(y, p), "pr_auc": average_precision_score(y, p),
-        "cut_ba": cut_ba, "cut_f1": cut_f1,
+        "auc": roc_auc_score(y, p),
+        "pr_auc": average_precision_score(y, p),
+        "cut_ba": cut_ba,
+        "cut_f1": cut_f1,
     }
 
 
@@ -187,10 +193,14 @@ def run_split(X, y, cats, variant: str, s: int) -> dict:
     out = _scores(yh.to_numpy(), ph, *cuts)
     ba, f1 = METRICS["balanced_accuracy"].func, METRICS["f1"].func
     for w in (0.0, 0.2, 0.3):  # the empirical cut's smoothing window (default 0.1)
-        out[f"f1_s{int(w * 100)}"] = f1(yh.to_numpy(), ph >= tune_threshold(yv.to_numpy(), pv, "f1", method="empirical", smooth=w))
+        out[f"f1_s{int(w * 100)}"] = f1(
+            yh.to_numpy(), ph >= tune_threshold(yv.to_numpy(), pv, "f1", method="empirical", smooth=w)
+        )
     # The empirical cuts, bagged (the median over 64 resamples) and not.
     for suffix, kw in (("empirical", {}), ("unbagged", {"n_bootstrap": 0})):
-        ba_cut, f1_cut = (tune_threshold(yv.to_numpy(), pv, m, method="empirical", **kw) for m in ("balanced_accuracy", "f1"))
+        ba_cut, f1_cut = (
+            tune_threshold(yv.to_numpy(), pv, m, method="empirical", **kw) for m in ("balanced_accuracy", "f1")
+        )
         out[f"ba_tuned_{suffix}"] = ba(yh.to_numpy(), ph >= ba_cut)
         out[f"f1_tuned_{suffix}"] = f1(yh.to_numpy(), ph >= f1_cut)
     return {"variant": variant, "split": s, **out, "best_epoch": clf.best_epoch_, "fit_s": fit_s}
@@ -198,12 +208,17 @@ def run_split(X, y, cats, variant: str, s: int) -> dict:
 
 def main(argv=None) -> None:
     # Checked before the data loads: an unknown variant or --splits 0 was a KeyError after it.
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.imbalance_study",
-                                 description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.imbalance_study", description=__doc__.splitlines()[0])
     ap.add_argument("--task", choices=("churn", "flights-5%"), default="churn")
     ap.add_argument("--splits", type=positive_int, default=8, help="splits per variant (default: %(default)s)")
-    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="NAME",
-                    help=f"default: all of {' '.join(VARIANTS)}")
+    ap.add_argument(
+        "--variants",
+        nargs="+",
+        default=list(VARIANTS),
+        choices=list(VARIANTS),
+        metavar="NAME",
+        help=f"default: all of {' '.join(VARIANTS)}",
+    )
     ap.add_argument("--csv", default=None, help="append per-split rows here")
     args = ap.parse_args(argv)
     limit_threads(1)  # torch and every OpenMP/BLAS pool

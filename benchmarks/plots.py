@@ -89,12 +89,8 @@ def quality_bars(scores: pd.DataFrame, path: Path) -> Path:
         ax.set_xlabel(f"test {metric.upper()} ({better} is better)")
         ax.set_ylabel("model")
         ax.set_title(task)
-    handles = [
-        plt.Rectangle((0, 0), 1, 1, color=c) for f, c in FAMILY_COLORS.items() if f != "other"
-    ]
-    fig.legend(
-        handles, [f for f in FAMILY_COLORS if f != "other"], loc="lower center", ncol=3, fontsize=8
-    )
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for f, c in FAMILY_COLORS.items() if f != "other"]
+    fig.legend(handles, [f for f in FAMILY_COLORS if f != "other"], loc="lower center", ncol=3, fontsize=8)
     fig.suptitle("tabdl vs LightGBM and random forest (same run, same split)")
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=DPI)

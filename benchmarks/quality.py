@@ -107,8 +107,14 @@ def _fastai_row(d: datasets.Dataset) -> dict[str, Any]:
     return row
 
 
-def evaluate(name: str, quick: bool = False, params: dict[str, Any] | None = None, *,
-             baselines: bool = True, label: str = "tabdl defaults") -> pd.DataFrame:
+def evaluate(
+    name: str,
+    quick: bool = False,
+    params: dict[str, Any] | None = None,
+    *,
+    baselines: bool = True,
+    label: str = "tabdl defaults",
+) -> pd.DataFrame:
     """Rows for one task: tabdl (with ``params`` over the defaults) and, if asked, the peers.
 
     ``error_ratio_vs_lgbm`` needs the LightGBM rows, so it is NaN when ``baselines=False``.
@@ -135,12 +141,18 @@ def run(quick: bool = False, params: dict[str, Any] | None = None) -> list[dict]
         "error = RMSE (diamonds, log price) or 1 - AUC; error_ratio_vs_lgbm = error / error of the "
         "better LightGBM column in this run (< 1 beats it). fit_s is wall-clock on a shared machine "
         f"(torch threads {torch.get_num_threads()}). "
-        + (f"--quick: subsets ({subset}) before the split, so scores differ from the protocol; "
-           "the quoted fastai row is left out. " if quick else
-           "The fastai row is quoted from BENCHMARKS.md (not run here); its ratio is against the "
-           "quoted LightGBM figure. ")
-        + (f"tabdl params over the defaults: {params}." if params else
-           "tabdl: TabularRegressor/TabularClassifier(random_state=0, cat_features=card's).")
+        + (
+            f"--quick: subsets ({subset}) before the split, so scores differ from the protocol; "
+            "the quoted fastai row is left out. "
+            if quick
+            else "The fastai row is quoted from BENCHMARKS.md (not run here); its ratio is against the "
+            "quoted LightGBM figure. "
+        )
+        + (
+            f"tabdl params over the defaults: {params}."
+            if params
+            else "tabdl: TabularRegressor/TabularClassifier(random_state=0, cat_features=card's)."
+        )
     )
     return [{"title": "Quality: tabdl defaults vs LightGBM and RandomForest", "table": table, "notes": notes}]
 

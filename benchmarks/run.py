@@ -109,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if plots:
         print("Plots:  " + "\n        ".join(str(p) for p in plots.values()))
     if failed:
-        print(
-            f"FAILED: {', '.join(o.name for o in failed)} (see above and {report})", file=sys.stderr
-        )
+        print(f"FAILED: {', '.join(o.name for o in failed)} (see above and {report})", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -204,9 +202,7 @@ def _run_parallel(names: list[str], quick: bool, jobs: int, threads: int | None)
     from benchmarks._common import limit_threads
 
     done: dict[str, Outcome] = {}
-    with ProcessPoolExecutor(
-        max_workers=jobs, initializer=limit_threads, initargs=(threads,)
-    ) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=limit_threads, initargs=(threads,)) as pool:
         futures = {pool.submit(_run_one, name, quick): name for name in names}
         bar = tqdm(
             as_completed(futures),
@@ -228,18 +224,14 @@ def _run_parallel(names: list[str], quick: bool, jobs: int, threads: int | None)
 
 def _check_results(name: str, results) -> None:
     if not isinstance(results, list) or not results:
-        raise TypeError(
-            f"benchmarks.{name}.run() must return a non-empty list of dicts, got {type(results).__name__}"
-        )
+        raise TypeError(f"benchmarks.{name}.run() must return a non-empty list of dicts, got {type(results).__name__}")
     for r in results:
         if (
             not isinstance(r, dict)
             or not isinstance(r.get("title"), str)
             or not isinstance(r.get("table"), pd.DataFrame)
         ):
-            raise TypeError(
-                f"benchmarks.{name}.run() items need a str 'title' and a DataFrame 'table'"
-            )
+            raise TypeError(f"benchmarks.{name}.run() items need a str 'title' and a DataFrame 'table'")
 
 
 # >>> ratios against the baselines of the same run
@@ -388,9 +380,7 @@ def _report(
             continue
         lines += ["", f"## {o.name}", ""]
         if o.status != "ok":
-            lines.append(
-                f"**{o.status}**" + (f": `{o.error}`" if o.error else " (module not present)")
-            )
+            lines.append(f"**{o.status}**" + (f": `{o.error}`" if o.error else " (module not present)"))
             continue
         for r in o.results:
             lines += [f"### {r['title']}", "", markdown_table(r["table"])]

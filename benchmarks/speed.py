@@ -30,7 +30,16 @@ from tabdl.estimators import TabularClassifier
 from tabdl.learner import Learner, TensorData
 from tabdl.modules import TabularMLP
 
-__all__ = ["SpeedContext", "bare_loop", "timed", "fit_throughput", "one_row_latency", "batch_predict", "SECTIONS", "run"]
+__all__ = [
+    "SpeedContext",
+    "bare_loop",
+    "timed",
+    "fit_throughput",
+    "one_row_latency",
+    "batch_predict",
+    "SECTIONS",
+    "run",
+]
 
 BATCH_SIZE = 256
 LR = 1e-2  # the estimators' default peak LR; the bare loop holds it constant
@@ -51,8 +60,15 @@ class SpeedContext:
         # One net (n_bags=1): every section compares one net's training or forward pass with a
         # bare loop over the same net ("auto" gives 1 on full flights, 2 on --quick's 48k rows).
         return TabularClassifier(
-            **{"random_state": 0, "cat_features": d.cat_features, "batch_size": BATCH_SIZE,
-               "validation_fraction": None, "epochs": self.epochs, "n_bags": 1, **params}
+            **{
+                "random_state": 0,
+                "cat_features": d.cat_features,
+                "batch_size": BATCH_SIZE,
+                "validation_fraction": None,
+                "epochs": self.epochs,
+                "n_bags": 1,
+                **params,
+            }
         )
 
     @functools.cached_property
@@ -78,8 +94,16 @@ def _loss() -> nn.Module:
     return MemberLoss(nn.CrossEntropyLoss())
 
 
-def bare_loop(model: nn.Module, train: TensorData, epochs: int, *, lr: float = LR,
-              batch_size: int = BATCH_SIZE, seed: int = 0, weight_decay: float = 0.01) -> nn.Module:
+def bare_loop(
+    model: nn.Module,
+    train: TensorData,
+    epochs: int,
+    *,
+    lr: float = LR,
+    batch_size: int = BATCH_SIZE,
+    seed: int = 0,
+    weight_decay: float = 0.01,
+) -> nn.Module:
     """The baseline: index batches over the tensors, AdamW (torch defaults) at a constant LR."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.99), eps=1e-5)
     loss_func = _loss()
@@ -113,24 +137,28 @@ def timed(fn: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _throughput_rows(runs: dict[str, list[tuple[float, float]]], rows: int, labels: dict[str, str],
-                     baseline: str) -> pd.DataFrame:
+def _throughput_rows(
+    runs: dict[str, list[tuple[float, float]]], rows: int, labels: dict[str, str], baseline: str
+) -> pd.DataFrame:
     """rows/s on CPU and wall clocks (best and median run) and the ratios to ``baseline``."""
+
     def rate(k: str, clock: int, agg) -> float:
         return rows / agg([r[clock] for r in runs[k]])
 
     out = []
     for k in runs:
-        out.append({
-            "what": labels[k],
-            "rows/CPU-s (best)": rate(k, 1, min),
-            "ratio CPU (best)": rate(k, 1, min) / rate(baseline, 1, min),
-            "ratio CPU (median)": rate(k, 1, statistics.median) / rate(baseline, 1, statistics.median),
-            "rows/s wall (best)": rate(k, 0, min),
-            "ratio wall (best)": rate(k, 0, min) / rate(baseline, 0, min),
-            "ratio wall (median)": rate(k, 0, statistics.median) / rate(baseline, 0, statistics.median),
-            "runs: wall s / CPU s": " ".join(f"{w:.2f}/{c:.2f}" for w, c in runs[k]),
-        })
+        out.append(
+            {
+                "what": labels[k],
+                "rows/CPU-s (best)": rate(k, 1, min),
+                "ratio CPU (best)": rate(k, 1, min) / rate(baseline, 1, min),
+                "ratio CPU (median)": rate(k, 1, statistics.median) / rate(baseline, 1, statistics.median),
+                "rows/s wall (best)": rate(k, 0, min),
+                "ratio wall (best)": rate(k, 0, min) / rate(baseline, 0, min),
+                "ratio wall (median)": rate(k, 0, statistics.median) / rate(baseline, 0, statistics.median),
+                "runs: wall s / CPU s": " ".join(f"{w:.2f}/{c:.2f}" for w, c in runs[k]),
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -197,17 +225,21 @@ def one_row_latency(ctx: SpeedContext) -> dict:
             fn()  # called right away, inside this iteration
             wall[k].append(time.perf_counter_ns() - w)
             cpu[k].append(time.process_time_ns() - c)
-    labels = {"tabdl": "tabdl predict_proba(one-row DataFrame)",
-              "bare": "bare torch forward on one pre-encoded row (eval, inference_mode, softmax)"}
+    labels = {
+        "tabdl": "tabdl predict_proba(one-row DataFrame)",
+        "bare": "bare torch forward on one pre-encoded row (eval, inference_mode, softmax)",
+    }
     rows = []
     for k in ("tabdl", "bare"):
         (w50, w95), (c50, c95) = _percentiles(wall[k]), _percentiles(cpu[k])
         rows.append({"what": labels[k], "p50 ms": w50, "p95 ms": w95, "CPU p50 ms": c50, "CPU p95 ms": c95})
     table = pd.DataFrame(rows)
-    notes = (f"{n} different test rows, each timed once per side, interleaved; wall p50 tabdl/bare "
-             f"{rows[0]['p50 ms'] / rows[1]['p50 ms']:.1f}x. Goal: tabdl p50 <= 1 ms (fastai: 8.1 ms, "
-             "bare forward 0.084 ms, quoted in BENCHMARKS.md). p95 on a shared machine is mostly "
-             "preemption.")
+    notes = (
+        f"{n} different test rows, each timed once per side, interleaved; wall p50 tabdl/bare "
+        f"{rows[0]['p50 ms'] / rows[1]['p50 ms']:.1f}x. Goal: tabdl p50 <= 1 ms (fastai: 8.1 ms, "
+        "bare forward 0.084 ms, quoted in BENCHMARKS.md). p95 on a shared machine is mostly "
+        "preemption."
+    )
     return {"title": "One-row predict latency on flights", "table": table, "notes": notes}
 
 
@@ -227,11 +259,15 @@ def batch_predict(ctx: SpeedContext) -> dict:
     for _ in range(3):
         runs["tabdl"].append(timed(lambda: est.predict_proba(X_test)))
         runs["bare"].append(timed(bare))
-    labels = {"tabdl": "tabdl predict_proba(DataFrame), encoding included",
-              "bare": "bare torch forward on pre-encoded tensors"}
+    labels = {
+        "tabdl": "tabdl predict_proba(DataFrame), encoding included",
+        "bare": "bare torch forward on pre-encoded tensors",
+    }
     table = _throughput_rows(runs, len(X_test), labels, "bare")
-    notes = (f"flights test part, {len(X_test):,} rows, 3 alternated runs. The gap is the encoding "
-             "of the DataFrame (category lookups, quantile scaling), which the bare row skips.")
+    notes = (
+        f"flights test part, {len(X_test):,} rows, 3 alternated runs. The gap is the encoding "
+        "of the DataFrame (category lookups, quantile scaling), which the bare row skips."
+    )
     return {"title": "Batch predict throughput on flights", "table": table, "notes": notes}
 
 

@@ -111,27 +111,21 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: non-numeric targets, and integers with few levels, are classes",
     )
-    t.add_argument(
-        "--out", default="model.tabdl", help="where to save the model (default: %(default)s)"
-    )
+    t.add_argument("--out", default="model.tabdl", help="where to save the model (default: %(default)s)")
     t.add_argument(
         "--cat",
         default="",
         metavar="COLS",
         help="comma-separated columns to treat as categorical (e.g. integer codes)",
     )
-    t.add_argument(
-        "--drop", default="", metavar="COLS", help="comma-separated columns to leave out (ids)"
-    )
+    t.add_argument("--drop", default="", metavar="COLS", help="comma-separated columns to leave out (ids)")
     t.add_argument(
         "--weight",
         default=None,
         metavar="COL",
         help="column of row weights (sample_weight; not a feature); validation metrics are weighted too",
     )
-    t.add_argument(
-        "--epochs", type=int, default=None, help="training epochs (default: the estimator's)"
-    )
+    t.add_argument("--epochs", type=int, default=None, help="training epochs (default: the estimator's)")
     t.add_argument(
         "--n-bags",
         default="auto",
@@ -156,24 +150,21 @@ def _parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("predict", help="predict a CSV with a saved model; CSV on stdout")
     pr.add_argument("model", help="a file written by `tabdl train` or est.save()")
-    pr.add_argument(
-        "csv", help="rows to predict, with the training columns (extra columns are ignored); - reads stdin"
-    )
+    pr.add_argument("csv", help="rows to predict, with the training columns (extra columns are ignored); - reads stdin")
     pr.add_argument("--out", default="-", help="output CSV (default: stdout)")
     pr.set_defaults(func=_predict)
 
-    b = sub.add_parser(
-        "bench", help="run benchmarks/run.py (tables and plots in benchmarks/results)"
-    )
+    b = sub.add_parser("bench", help="run benchmarks/run.py (tables and plots in benchmarks/results)")
+    b.add_argument("--quick", action="store_true", help="row subsets: minutes instead of the full run")
     b.add_argument(
-        "--quick", action="store_true", help="row subsets: minutes instead of the full run"
-    )
-    b.add_argument(
-        "--only", nargs="+", metavar="NAME",
+        "--only",
+        nargs="+",
+        metavar="NAME",
         help="run only these benchmark modules (a partial report: written to a partial/ folder)",
     )
     b.add_argument(
-        "--out", default=None,
+        "--out",
+        default=None,
         help="results folder (default: benchmarks/results; benchmarks/results/quick with --quick; "
         "a partial/ folder below either with --only)",
     )
@@ -221,8 +212,10 @@ def _train(args: argparse.Namespace) -> int:
     # names goes anyway.
     df = _drop_index_column(raw, args.csv, keep=cats + weight)
     if args.target not in df.columns:
-        raise CLIError(f"target column {args.target!r} not in {args.csv} (columns: {_columns(df)})"
-                       + _spaced([args.target], df.columns))
+        raise CLIError(
+            f"target column {args.target!r} not in {args.csv} (columns: {_columns(df)})"
+            + _spaced([args.target], df.columns)
+        )
     for opt, names in (("--drop", drop), ("--cat", cats), ("--weight", weight)):
         unknown = [c for c in names if c not in raw.columns]
         if unknown:
@@ -256,8 +249,10 @@ def _train(args: argparse.Namespace) -> int:
         w = pd.to_numeric(df[weight[0]], errors="coerce")
         bad = w.isna() | ~np.isfinite(w) | (w < 0)
         if bad.any():
-            raise CLIError(f"--weight column {weight[0]!r} needs finite numbers >= 0; {int(bad.sum())} row(s) "
-                           f"are not, such as {df[weight[0]][bad].iloc[0]!r} (data row {bad[bad].index[0] + 1})")
+            raise CLIError(
+                f"--weight column {weight[0]!r} needs finite numbers >= 0; {int(bad.sum())} row(s) "
+                f"are not, such as {df[weight[0]][bad].iloc[0]!r} (data row {bad[bad].index[0] + 1})"
+            )
     X = df.drop(columns=[args.target, *drop, *weight])
     # --cat adds columns to those the dtype rule makes categorical (cat_features is the full
     # list). Not by casting them to strings: a column with a gap reads as float, and "7.0" would
@@ -270,12 +265,16 @@ def _train(args: argparse.Namespace) -> int:
     task = infer_task(y) if args.task == "auto" else args.task
     stray = _stray_text(y)
     if task == "regression" and not _is_numeric(y):
-        raise CLIError(f"--task regression needs a numeric target; {args.target!r} is {y.dtype}"
-                       + (f", {_describe_stray(stray)}" if len(stray) else ""))
+        raise CLIError(
+            f"--task regression needs a numeric target; {args.target!r} is {y.dtype}"
+            + (f", {_describe_stray(stray)}" if len(stray) else "")
+        )
     if args.task == "auto" and len(stray) and y.nunique() > _MAX_AUTO_CLASSES:
         # A number column with a stray word reads as text: as classes it would be one per value.
-        raise CLIError(f"target {args.target!r} reads as text, {_describe_stray(stray)}; fix or drop "
-                       "those rows, or pass --task classification to make every value a class")
+        raise CLIError(
+            f"target {args.target!r} reads as text, {_describe_stray(stray)}; fix or drop "
+            "those rows, or pass --task classification to make every value a class"
+        )
     v = y.to_numpy() if pd.api.types.is_float_dtype(y) else None
     if task == "classification" and v is not None and np.all((np.mod(v, 1) == 0) & (np.abs(v) < 2**53)):
         y = y.astype(np.int64)  # int codes with a gap read as float: labels 0 and 1, not 0.0 and 1.0
@@ -284,8 +283,14 @@ def _train(args: argparse.Namespace) -> int:
     # 10-row, 3-class file fell to scikit-learn's "test_size = 2 should be greater or equal to
     # the number of classes"); else a plain random cut.
     n_valid = math.ceil(args.valid_fraction * len(y))
-    stratify = (y if task == "classification" and y.value_counts().min() >= 2 and n_valid >= y.nunique()
-                and len(y) - n_valid >= y.nunique() else None)
+    stratify = (
+        y
+        if task == "classification"
+        and y.value_counts().min() >= 2
+        and n_valid >= y.nunique()
+        and len(y) - n_valid >= y.nunique()
+        else None
+    )
     try:
         X_tr, X_va, y_tr, y_va = train_test_split(
             X, y, test_size=args.valid_fraction, random_state=args.seed, stratify=stratify
@@ -310,12 +315,16 @@ def _train(args: argparse.Namespace) -> int:
             )
 
     if len(X_va) < 2:  # the estimator would say "eval_set: n_samples=1", an option never passed
-        raise CLIError(f"--valid-fraction {args.valid_fraction} holds out {len(X_va)} of {len(X)} rows; "
-                       "validation needs at least 2: raise --valid-fraction")
+        raise CLIError(
+            f"--valid-fraction {args.valid_fraction} holds out {len(X_va)} of {len(X)} rows; "
+            "validation needs at least 2: raise --valid-fraction"
+        )
     for part, part_w in (("training", w_tr), ("validation", w_va)):
         if part_w is not None and not part_w.any():  # the estimator would name its sample_weight or eval_set
-            raise CLIError(f"--weight column {weight[0]!r} is 0 on every {part} row ({len(part_w)} rows); "
-                           "give more rows a weight above 0, or change --valid-fraction or --seed")
+            raise CLIError(
+                f"--weight column {weight[0]!r} is 0 on every {part} row ({len(part_w)} rows); "
+                "give more rows a weight above 0, or change --valid-fraction or --seed"
+            )
 
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     params = dict(random_state=args.seed, verbose=int(progress), n_bags=n_bags, cat_features=cat_features)
@@ -395,8 +404,10 @@ def _predict(args: argparse.Namespace) -> int:
     # Named here, with the file: the estimator's "X is missing column(s)" names neither.
     missing = [c for c in getattr(est, "feature_names_in_", ()) if c not in X.columns]
     if missing:
-        raise CLIError(f"{name} lacks column(s) {missing} that {args.model} was trained on "
-                       f"(columns: {_columns(X)}){_spaced(missing, X.columns)}")
+        raise CLIError(
+            f"{name} lacks column(s) {missing} that {args.model} was trained on "
+            f"(columns: {_columns(X)}){_spaced(missing, X.columns)}"
+        )
     if hasattr(est, "predict_proba"):
         proba = est.predict_proba(X)
         # predict, not the argmax of proba: a saved classifier may carry a decision threshold
@@ -407,9 +418,7 @@ def _predict(args: argparse.Namespace) -> int:
     else:
         pred = est.predict(X)
         out = pd.DataFrame(pred.reshape(len(X), -1))
-        out.columns = (
-            ["prediction"] if out.shape[1] == 1 else [f"prediction_{j}" for j in out.columns]
-        )
+        out.columns = ["prediction"] if out.shape[1] == 1 else [f"prediction_{j}" for j in out.columns]
     if args.out == "-":
         out.to_csv(sys.stdout, index=False)
         sys.stdout.flush()  # a reader that left early shows here, inside main's handler
@@ -461,8 +470,7 @@ def _check_out(path: str, *inputs: str) -> None:
         except OSError:  # either one does not exist (yet): not the same file
             same = False
         if same:
-            raise CLIError(f"--out {path} is the input file {source}, which it would overwrite; "
-                           "give another name")
+            raise CLIError(f"--out {path} is the input file {source}, which it would overwrite; give another name")
 
 
 def _a(name: str) -> str:
@@ -517,8 +525,10 @@ def _read_csv(source, path: str | None = None):
         raise CLIError(f"{path} has a header but no rows")
     _check_unique_header(source, path)
     if df.shape[1] == 1 and (sep := _other_separator(source)):
-        raise CLIError(f"{path} reads as the one column {str(df.columns[0])[:60]!r}: tabdl reads "
-                       f"comma-separated files, and this one looks separated by {sep!r}")
+        raise CLIError(
+            f"{path} reads as the one column {str(df.columns[0])[:60]!r}: tabdl reads "
+            f"comma-separated files, and this one looks separated by {sep!r}"
+        )
     return df
 
 
@@ -534,8 +544,9 @@ def _check_unique_header(source, path: str) -> None:
     counts = names.dropna().value_counts()  # blank names are pandas' "Unnamed: i", all distinct
     if (counts > 1).any():
         name = counts.index[0]
-        raise CLIError(f"the header of {path} names column {name!r} {counts.iloc[0]} times; "
-                       "give each column its own name")
+        raise CLIError(
+            f"the header of {path} names column {name!r} {counts.iloc[0]} times; give each column its own name"
+        )
 
 
 def _other_separator(source) -> str | None:
@@ -588,8 +599,11 @@ def _keep_category_text(df, path, est):
     import pandas as pd
 
     pre = getattr(est, "preprocessor_", None)
-    texts = [(j, c) for j, c in enumerate(getattr(pre, "cat_names_", []))
-             if c in df.columns and (pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c]))]
+    texts = [
+        (j, c)
+        for j, c in enumerate(getattr(pre, "cat_names_", []))
+        if c in df.columns and (pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c]))
+    ]
     parsed = [(j, c) for j, c in enumerate(getattr(pre, "cat_names_", [])) if c in df.columns and (j, c) not in texts]
     for j, c in texts:
         df[c] = _category_numbers(df[c], pre.vocabs_[j])
@@ -703,9 +717,7 @@ def _datasets(args: argparse.Namespace) -> int:
         except (ValueError, OSError) as err:  # one broken card of the user's: listed as such, the rest still are
             print(f"{name:<{width}}  (unreadable: {_printable(_one_line(err))})")
             continue
-        print(
-            f"{name:<{width}}  {card['task']:<10}  {card['metric']:<7}  {_printable(card.get('description') or '')}"
-        )
+        print(f"{name:<{width}}  {card['task']:<10}  {card['metric']:<7}  {_printable(card.get('description') or '')}")
     print(
         f"\ncards live in {', '.join(map(str, datasets.card_dirs()))} (TABDL_DATA_DIR adds a folder); "
         "load one with tabdl.datasets.load(name) or load('path/to/card.json')",

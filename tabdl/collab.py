@@ -87,8 +87,17 @@ class _PenalisedMSE(torch.nn.Module):
 @fill_doc(
     shared_parameters=entries(PARAMETERS, "patience"),
     shared_parameters_end=entries(PARAMETERS, "device", "verbose"),
-    shared_attributes=entries(ATTRIBUTES, "history_", "loss_curve_", "best_epoch_", "n_features_in_",
-                              "feature_names_in_", "seed_", "device_", "diverged_"),
+    shared_attributes=entries(
+        ATTRIBUTES,
+        "history_",
+        "loss_curve_",
+        "best_epoch_",
+        "n_features_in_",
+        "feature_names_in_",
+        "seed_",
+        "device_",
+        "diverged_",
+    ),
 )
 class MatrixFactorization(RegressorMixin, _TabularEstimator):
     """Rating prediction from learned user and item factors, trained with the one-cycle policy.
@@ -499,8 +508,16 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
             )
         return None
 
-    def _learner(self, n_train: int, callbacks=(), sampler=None, valid_loss_func=None, diverge_ref=None,
-                 seed: int | None = None, progress: str = "fit") -> Learner:
+    def _learner(
+        self,
+        n_train: int,
+        callbacks=(),
+        sampler=None,
+        valid_loss_func=None,
+        diverge_ref=None,
+        seed: int | None = None,
+        progress: str = "fit",
+    ) -> Learner:
         learner = super()._learner(n_train, callbacks, sampler, valid_loss_func, diverge_ref, seed, progress)
         if isinstance(self.model_, DotProductBias) and self.model_.embeds.sparse:
             learner.opt_func = LazyAdamW  # sparse gradients: update the touched rows only
@@ -514,8 +531,15 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
             nbrs.set_tables(tables)
             self.model_config_["neighbours"] = nbrs.config
 
-    def _cycle_learner(self, train: TensorData, callbacks=(), *, continued: bool = False,
-                       seed: int | None = None, progress: str = "fit") -> Learner:
+    def _cycle_learner(
+        self,
+        train: TensorData,
+        callbacks=(),
+        *,
+        continued: bool = False,
+        seed: int | None = None,
+        progress: str = "fit",
+    ) -> Learner:
         # Old residuals describe the old factors: a cycle validates the factors alone, and
         # _after_training fits the correction again. The ratings behind the old tables (residual
         # plus the old factors' score) ride along with the cycle's learner into that refit, so a
@@ -534,9 +558,17 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
             held.append(learner.known_ratings)
         return learner
 
-    def fine_tune(self, X: Any, y: Any, *, epochs: int = 3, freeze_epochs: int | None = 1,
-                  lr: float | slice | None = None, sample_weight: Any = None,
-                  eval_set: tuple[Any, ...] | None = None):
+    def fine_tune(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        epochs: int = 3,
+        freeze_epochs: int | None = 1,
+        lr: float | slice | None = None,
+        sample_weight: Any = None,
+        eval_set: tuple[Any, ...] | None = None,
+    ):
         """fastai's two-phase recipe on the fitted model: the head alone, then every layer group.
 
         Both phases are plain one-cycles (``pct_start`` 0.25, ``div`` 25). The ratings join the
@@ -581,13 +613,22 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         # rating of a pair rated before). Both phases start from the ratings known before the call.
         self._fine_tune_known: list = []
         try:
-            return super().fine_tune(X, y, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr,
-                                     sample_weight=sample_weight, eval_set=eval_set)
+            return super().fine_tune(
+                X, y, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr, sample_weight=sample_weight, eval_set=eval_set
+            )
         finally:
             self.__dict__.pop("_fine_tune_known", None)
 
-    def lr_find(self, X: Any, y: Any, *, start_lr: float = 1e-7, end_lr: float = 10.0,
-                num_it: int = 100, sample_weight: Any = None) -> LRFindResult:
+    def lr_find(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        start_lr: float = 1e-7,
+        end_lr: float = 10.0,
+        num_it: int = 100,
+        sample_weight: Any = None,
+    ) -> LRFindResult:
         """Run the LR finder: ``num_it`` steps with the LR growing exponentially from ``start_lr``
         to ``end_lr``, stopped when the loss diverges. On a fitted model it probes the current
         factors and restores them; on an unfitted one it probes a freshly initialised model and
@@ -615,8 +656,9 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         residuals = ratings - self._factor_scores(codes)
         codes = codes.numpy()
         n_users, n_items = self.preprocessor_.cardinalities_
-        self._set_neighbours(fit_item_neighbours(codes[:, 0], codes[:, 1], residuals, n_users, n_items,
-                                                 self.n_neighbors))
+        self._set_neighbours(
+            fit_item_neighbours(codes[:, 0], codes[:, 1], residuals, n_users, n_items, self.n_neighbors)
+        )
 
     def _encode_target(self, y: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.asarray(y, dtype=np.float32).reshape(-1, 1))
@@ -652,8 +694,16 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         self._store_seen_by_unknown_users(X, codes, merge=False)
         return self
 
-    def fit_one_cycle(self, X: Any, y: Any, *, epochs: int = 1, lr: float | slice | None = None,
-                      sample_weight: Any = None, eval_set: tuple[Any, ...] | None = None) -> MatrixFactorization:
+    def fit_one_cycle(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        epochs: int = 1,
+        lr: float | slice | None = None,
+        sample_weight: Any = None,
+        eval_set: tuple[Any, ...] | None = None,
+    ) -> MatrixFactorization:
         """Train the fitted model further with one more one-cycle, keeping the vocabularies.
 
         Frozen layer groups (``freeze``) stay fixed. The ratings join the seen pairs of
@@ -726,8 +776,14 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
             if not isinstance(ids, np.ndarray) or ids.shape != (n,):
                 raise ValueError(f"{key} does not hold the {n} ids of its vocabulary")
         indptr, items = self.seen_indptr_, self.seen_items_
-        if not (isinstance(indptr, np.ndarray) and isinstance(items, np.ndarray) and indptr.dtype.kind in "iu"
-                and items.dtype.kind in "iu" and indptr.shape == (n_users + 2,) and items.ndim == 1):
+        if not (
+            isinstance(indptr, np.ndarray)
+            and isinstance(items, np.ndarray)
+            and indptr.dtype.kind in "iu"
+            and items.dtype.kind in "iu"
+            and indptr.shape == (n_users + 2,)
+            and items.ndim == 1
+        ):
             raise ValueError(f"seen_indptr_ / seen_items_ are not int arrays of {n_users + 2} offsets / item codes")
         if indptr[0] != 0 or indptr[-1] != len(items) or (np.diff(indptr) < 0).any():
             raise ValueError("seen_indptr_ does not index seen_items_")
@@ -737,8 +793,9 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
             if not isinstance(rated, list) or not all(is_count(c) and 1 <= c <= n_items for c in rated):
                 raise ValueError(f"seen_by_unknown_users_[{key!r}] holds item codes outside 1..{n_items}")
         y_range = self.y_range_
-        if y_range is not None and not (isinstance(y_range, tuple) and len(y_range) == 2
-                                        and all(map(is_number, y_range))):
+        if y_range is not None and not (
+            isinstance(y_range, tuple) and len(y_range) == 2 and all(map(is_number, y_range))
+        ):
             raise ValueError(f"y_range_ is {y_range!r}, not (low, high)")
         if not is_number(self.global_mean_):
             raise ValueError(f"global_mean_ is {self.global_mean_!r}, not a number")
@@ -857,18 +914,22 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
             top, idx = torch.topk(torch.from_numpy(scores), k_eff, dim=1)  # sorted, best first
             top, idx = top.numpy(), idx.numpy()
             r = np.repeat(np.arange(len(uc)), k_eff)
-            frame = pd.DataFrame({
-                "user": pd.Series(users[s : s + step], dtype=object).to_numpy()[r],  # tuple ids stay 1-D
-                "item": self.item_ids_[idx.ravel()],
-                "score": top.ravel().astype(np.float64),
-            })
+            frame = pd.DataFrame(
+                {
+                    "user": pd.Series(users[s : s + step], dtype=object).to_numpy()[r],  # tuple ids stay 1-D
+                    "item": self.item_ids_[idx.ravel()],
+                    "score": top.ravel().astype(np.float64),
+                }
+            )
             frames.append(frame[np.isfinite(frame["score"].to_numpy())])
         # An empty list of users gets the empty table (pd.concat refuses an empty list).
         empty = pd.DataFrame({"user": np.empty(0, dtype=object), "item": self.item_ids_[:0], "score": np.empty(0)})
         out = pd.concat(frames, ignore_index=True) if frames else empty
         if single:
             return out.drop(columns="user")
-        if all(isinstance(u, (int, np.integer)) and _whole_number(u) for u in users):  # uint64 beyond int64 stay objects
+        if all(
+            isinstance(u, (int, np.integer)) and _whole_number(u) for u in users
+        ):  # uint64 beyond int64 stay objects
             out["user"] = out["user"].astype(np.int64)
         return out
 

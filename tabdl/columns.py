@@ -16,9 +16,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["as_frame", "row_as_frame", "boxed", "category_keys", "category_codes", "check_column_names", "factorize_keys",
-           "holds_datetimes", "date_values", "holds_quantities", "iso_dates", "key_spellings", "lookup_code", "mean_std",
-           "numeric_values", "arrow_labels"]
+__all__ = [
+    "as_frame",
+    "row_as_frame",
+    "boxed",
+    "category_keys",
+    "category_codes",
+    "check_column_names",
+    "factorize_keys",
+    "holds_datetimes",
+    "date_values",
+    "holds_quantities",
+    "iso_dates",
+    "key_spellings",
+    "lookup_code",
+    "mean_std",
+    "numeric_values",
+    "arrow_labels",
+]
 
 
 def row_as_frame(X: Any, names: Any) -> Any:
@@ -51,8 +66,7 @@ def _other_frame(X: Any) -> bool:
     """Whether X is another library's table (a pyarrow Table or RecordBatch, a polars DataFrame):
     scikit-learn reads its column names, which np.asarray drops (a table with its columns in
     another order was then read by position, silently)."""
-    return (not isinstance(X, pd.DataFrame) and hasattr(X, "columns")
-            and callable(getattr(X, "to_pandas", None)))
+    return not isinstance(X, pd.DataFrame) and hasattr(X, "columns") and callable(getattr(X, "to_pandas", None))
 
 
 def as_frame(X: Any) -> pd.DataFrame:
@@ -230,8 +244,13 @@ def _aliases(key: str | None, numpy_dates: bool = True) -> tuple[str, ...]:
         # saved vocabularies may hold it ("2024-01-01T00:00:00.000000", in microseconds or ns).
         if numpy_dates:  # in every unit that holds the instant exactly ("2024-01-01T12:00" in minutes)
             exact = ts.to_datetime64()  # in the Timestamp's own unit: no nanoseconds dropped
-            spellings += tuple(dict.fromkeys(  # a unit that truncates or overflows does not convert back
-                str(d) for d in (exact.astype(f"datetime64[{u}]") for u in _NUMPY_UNITS) if d.astype(exact.dtype) == exact))
+            spellings += tuple(
+                dict.fromkeys(  # a unit that truncates or overflows does not convert back
+                    str(d)
+                    for d in (exact.astype(f"datetime64[{u}]") for u in _NUMPY_UNITS)
+                    if d.astype(exact.dtype) == exact
+                )
+            )
     except (ValueError, OverflowError, NotImplementedError):  # 2024-02-30, year 0
         return ()
     return tuple(k for k in spellings if k != key)
@@ -448,8 +467,11 @@ def numeric_values(col: pd.Series, name: Any, date_advice: bool = False) -> np.n
     try:
         v = col.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as e:
-        advice = ("convert it with pd.to_datetime (dates are read as seconds)"
-                  if date_advice and iso_dates(col) is not None else "list it in cat_features or convert it")
+        advice = (
+            "convert it with pd.to_datetime (dates are read as seconds)"
+            if date_advice and iso_dates(col) is not None
+            else "list it in cat_features or convert it"
+        )
         raise ValueError(f"continuous column {name!r} holds non-numeric values ({e}); {advice}") from None
     return refuse_inf(v, name)
 

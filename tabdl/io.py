@@ -115,16 +115,15 @@ def encode(obj: Any, where: str = "value") -> Any:
     if isinstance(obj, dict):
         if all(isinstance(k, str) and k not in _TAGS for k in obj):
             return {k: encode(v, f"{where}[{k!r}]") for k, v in obj.items()}
-        return {
-            "__items__": [[encode(k, where), encode(v, f"{where}[{k!r}]")] for k, v in obj.items()]
-        }
+        return {"__items__": [[encode(k, where), encode(v, f"{where}[{k!r}]")] for k, v in obj.items()]}
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind not in _ARRAY_KINDS:
             raise ValueError(f"{where}: cannot store an array of dtype {obj.dtype} in a tabdl file")
         dtype = "object" if obj.dtype.kind == "O" else obj.dtype.str
         kind = obj.dtype.kind
-        flat = (obj.ravel().astype(str) if kind == "M" else obj.ravel().view(np.int64) if kind == "m"
-                else obj.ravel()).tolist()
+        flat = (
+            obj.ravel().astype(str) if kind == "M" else obj.ravel().view(np.int64) if kind == "m" else obj.ravel()
+        ).tolist()
         return {
             "__ndarray__": encode(flat, where),
             "dtype": dtype,
@@ -143,9 +142,7 @@ def encode(obj: Any, where: str = "value") -> Any:
                 "data": cols,
             }
         }
-    raise ValueError(
-        f"{where}: cannot store a {type(obj).__name__} in a tabdl file (JSON values only)"
-    )
+    raise ValueError(f"{where}: cannot store a {type(obj).__name__} in a tabdl file (JSON values only)")
 
 
 class _Bad(ValueError):
@@ -372,9 +369,7 @@ def save(model: Any, path: str | os.PathLike) -> str:
     name = type(model).__name__
     kind, cls = _kind_of(name)
     if type(model) is not cls:
-        raise ValueError(
-            f"tabdl cannot save a {type(model).__qualname__}: only {kind.module}.{name} is registered"
-        )
+        raise ValueError(f"tabdl cannot save a {type(model).__qualname__}: only {kind.module}.{name} is registered")
     state, tensors = kind.to_state(model)
     buf = io.BytesIO()
     torch.save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, buf)
@@ -385,15 +380,22 @@ def save(model: Any, path: str | os.PathLike) -> str:
         if "['params']" not in str(e):
             raise
         # A parameter only steers later fits: the fitted model predicts without it.
-        raise ValueError(f"{e}. The fitted model does not need it: set_params() it to a JSON value "
-                         "(an int or None for random_state, metric names for metrics) and save again") from None
+        raise ValueError(
+            f"{e}. The fitted model does not need it: set_params() it to a JSON value "
+            "(an int or None for random_state, metric names for metrics) and save again"
+        ) from None
     # The oldest version whose readers read this file right: 4 with a Timestamp or a datetime
     # array, 3 for a net with raw columns, else 2 (a string value that spells a tag only costs a
     # newer version).
     # The state is serialised once: the version is read off its text, then the text is spliced in.
     state_text = json.dumps(encoded, allow_nan=False, separators=(",", ":"))
-    version = 4 if '"__timestamp__"' in state_text or '"<M8[' in state_text or '"<m8[' in state_text else 3 if "raw_cont" in (
-        getattr(model, "model_config_", None) or {}) else 2
+    version = (
+        4
+        if '"__timestamp__"' in state_text or '"<M8[' in state_text or '"<m8[' in state_text
+        else 3
+        if "raw_cont" in (getattr(model, "model_config_", None) or {})
+        else 2
+    )
     meta = {
         "format": FORMAT,
         "format_version": version,
@@ -473,8 +475,16 @@ def load(path: str | os.PathLike) -> Any:
         if "state" not in meta:
             raise _Bad("the file holds no state")
         return kind.from_state(cls, decode(meta["state"]), tensors)
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RuntimeError, OverflowError,
-            NotImplementedError) as e:
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        RuntimeError,
+        OverflowError,
+        NotImplementedError,
+    ) as e:
         what = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
         raise ValueError(f"{path!r}: the saved {name} state is inconsistent ({what})") from None
 
@@ -488,17 +498,22 @@ def _read_members(zf: zipfile.ZipFile) -> tuple[bytes, bytes]:
             raise ValueError(f"it holds {member} {names.count(member)} times")
     info = zf.getinfo(_META)
     if info.file_size > MAX_META_BYTES:
-        raise ValueError(f"its {_META} is {info.file_size / 2**20:.0f} MiB, beyond the "
-                         f"{MAX_META_BYTES / 2**20:.0f} MiB load reads (tabdl.io.MAX_META_BYTES)")
+        raise ValueError(
+            f"its {_META} is {info.file_size / 2**20:.0f} MiB, beyond the "
+            f"{MAX_META_BYTES / 2**20:.0f} MiB load reads (tabdl.io.MAX_META_BYTES)"
+        )
     with zf.open(info) as f:  # bounded: a header that understates the size cannot make it read more
         meta = f.read(MAX_META_BYTES + 1)
     if len(meta) > MAX_META_BYTES:
         raise ValueError(f"its {_META} inflates beyond the {MAX_META_BYTES / 2**20:.0f} MiB load reads")
     info = zf.getinfo(_WEIGHTS)
     if info.compress_type != zipfile.ZIP_STORED and info.file_size > max(
-            _WEIGHTS_FREE, _WEIGHTS_RATIO * info.compress_size):
-        raise ValueError(f"its {_WEIGHTS} inflates from {info.compress_size} to {info.file_size} bytes, "
-                         "far beyond what weights compress to")
+        _WEIGHTS_FREE, _WEIGHTS_RATIO * info.compress_size
+    ):
+        raise ValueError(
+            f"its {_WEIGHTS} inflates from {info.compress_size} to {info.file_size} bytes, "
+            "far beyond what weights compress to"
+        )
     return meta, zf.read(info)
 
 
@@ -531,8 +546,10 @@ def _what_file(path: str) -> str:
     except OSError:
         return "corrupted or truncated?"
     if head[:1] == b"\x80":  # pickle protocol 2+: joblib.dump or pickle.dump wrote it
-        return ("a pickle, from joblib.dump or pickle.dump: read it with joblib.load, which runs "
-                "code from the file, so only a file you trust")
+        return (
+            "a pickle, from joblib.dump or pickle.dump: read it with joblib.load, which runs "
+            "code from the file, so only a file you trust"
+        )
     return "corrupted or truncated?"
 
 
@@ -542,9 +559,7 @@ def _tabdl_version() -> str:
     return __version__
 
 
-def build_with_weights(
-    make: Callable[[], torch.nn.Module], tensors: dict[str, torch.Tensor]
-) -> torch.nn.Module:
+def build_with_weights(make: Callable[[], torch.nn.Module], tensors: dict[str, torch.Tensor]) -> torch.nn.Module:
     """``make()`` a module and give it the saved weights, skipping the random init.
 
     The module is built on the meta device (no memory, no init: a 1M-row embedding table took
@@ -564,21 +579,28 @@ def build_with_weights(
     own = model.state_dict(keep_vars=True)
     missing, extra = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
     if missing or extra:
-        raise _Bad(f"the weights do not fit the net its config describes: missing {missing[:5]}"
-                   f"{' ...' if len(missing) > 5 else ''}, unexpected {extra[:5]}{' ...' if len(extra) > 5 else ''}")
+        raise _Bad(
+            f"the weights do not fit the net its config describes: missing {missing[:5]}"
+            f"{' ...' if len(missing) > 5 else ''}, unexpected {extra[:5]}{' ...' if len(extra) > 5 else ''}"
+        )
     params = {name for name, _ in model.named_parameters()}
     for name, mine in own.items():
         got = tensors[name]
         if got.dtype != mine.dtype or got.shape != mine.shape:
-            raise _Bad(f"weight {name!r} is {got.dtype} {tuple(got.shape)}; the net has {mine.dtype} {tuple(mine.shape)}")
+            raise _Bad(
+                f"weight {name!r} is {got.dtype} {tuple(got.shape)}; the net has {mine.dtype} {tuple(mine.shape)}"
+            )
         if not mine.is_meta and mine.ndim and not mine.is_floating_point() and not torch.equal(got, mine):
             # an index buffer the config also describes (raw_cont's columns); not a counter
             raise _Bad(f"weight {name!r} disagrees with the net's config")
         if got.is_floating_point() and not _all_finite(got):
             if name in params:  # training restores finite weights after a NaN/inf loss
                 raise _Bad(f"weight {name!r} holds NaN or inf values: the model would predict NaN")
-            warnings.warn(f"buffer {name!r} holds NaN or inf values: some predictions may be NaN",
-                          RuntimeWarning, stacklevel=outside_tabdl())
+            warnings.warn(
+                f"buffer {name!r} holds NaN or inf values: some predictions may be NaN",
+                RuntimeWarning,
+                stacklevel=outside_tabdl(),
+            )
     model.load_state_dict(tensors, strict=True, assign=True)
     if not any(t.is_meta for t in [*model.parameters(), *model.buffers()]):
         return model
@@ -652,18 +674,13 @@ def _json_params(est: Any) -> dict[str, Any]:
     if params.get("metrics"):
         # A registered Metric is stored by name (get_metric resolves names); anything else is code.
         params["metrics"] = [
-            m.name if isinstance(m, Metric) and METRICS.get(m.name) is m else m
-            for m in params["metrics"]
+            m.name if isinstance(m, Metric) and METRICS.get(m.name) is m else m for m in params["metrics"]
         ]
     return params
 
 
 def _fitted_attrs(est: Any) -> dict[str, Any]:
-    return {
-        k: v
-        for k, v in vars(est).items()
-        if k.endswith("_") and not k.startswith("_") and k not in _REBUILT
-    }
+    return {k: v for k, v in vars(est).items() if k.endswith("_") and not k.startswith("_") and k not in _REBUILT}
 
 
 def _set_fitted_attrs(est: Any, attrs: dict[str, Any]) -> None:
@@ -698,9 +715,7 @@ def _tabular_from_state(cls: type, state: dict[str, Any], tensors: dict[str, tor
     _set_fitted_attrs(est, state["attrs"])
     est.preprocessor_ = TabularPreprocessor.from_dict(state.get("preprocessor"))
     _check_net_config(est, tensors)  # before anything is built from its numbers
-    model = build_with_weights(
-        est._make_model, tensors
-    )  # TabularMLP, or a MatrixFactorization's net
+    model = build_with_weights(est._make_model, tensors)  # TabularMLP, or a MatrixFactorization's net
     _check_fitted(est, model)
     device = serving_device(est.device_)
     est.device_ = str(device)
@@ -731,8 +746,7 @@ def _check_net_config(est: Any, tensors: dict[str, torch.Tensor]) -> None:
 
     def size(key: str, v: Any) -> None:
         if not is_count(v) or v > numel:
-            raise _Bad(f"model_config_[{key!r}] is {str(v)[:40]}, not a size the "
-                       f"{numel} weights could hold")
+            raise _Bad(f"model_config_[{key!r}] is {str(v)[:40]}, not a size the {numel} weights could hold")
 
     for key in _SIZES:
         if key in config:
@@ -758,8 +772,7 @@ def _check_net_config(est: Any, tensors: dict[str, torch.Tensor]) -> None:
     n_bags = config.get("n_bags", 1)
     nets = {k.split(".", 2)[1] for k in tensors if k.startswith("nets.")}
     if not is_count(n_bags) or n_bags != max(len(nets), 1):
-        raise _Bad(f"model_config_['n_bags'] is {str(n_bags)[:40]}, but the weights hold "
-                   f"{max(len(nets), 1)} net(s)")
+        raise _Bad(f"model_config_['n_bags'] is {str(n_bags)[:40]}, but the weights hold {max(len(nets), 1)} net(s)")
 
 
 def _check_fitted(est: Any, model: torch.nn.Module) -> None:
@@ -771,18 +784,24 @@ def _check_fitted(est: Any, model: torch.nn.Module) -> None:
     else:
         cards = config.get("cardinalities")
         if config.get("n_cont") != pre.n_cont_out_:
-            raise _Bad(f"the net takes {config.get('n_cont')} continuous inputs; the preprocessor "
-                       f"gives {pre.n_cont_out_} ({len(pre.cont_names_)} columns, "
-                       f"{sum(pre.has_indicator_)} missing-value indicators)")
+            raise _Bad(
+                f"the net takes {config.get('n_cont')} continuous inputs; the preprocessor "
+                f"gives {pre.n_cont_out_} ({len(pre.cont_names_)} columns, "
+                f"{sum(pre.has_indicator_)} missing-value indicators)"
+            )
         n_out = 1 if config.get("kind") == "nn" else est._n_out()
         if config.get("n_out") != n_out:
             raise _Bad(f"the net has {config.get('n_out')} outputs; the fitted targets need {n_out}")
         reduce = "mean" if est._task == "regression" else "proba"  # as _model_config sets it
         if config.get("reduce", reduce) != reduce:
-            raise _Bad(f"model_config_['reduce'] is {config.get('reduce')!r}; a {type(est).__name__} averages by {reduce!r}")
+            raise _Bad(
+                f"model_config_['reduce'] is {config.get('reduce')!r}; a {type(est).__name__} averages by {reduce!r}"
+            )
     if cards != pre.cardinalities_:
-        raise _Bad(f"the embedding tables have {cards} rows; the vocabularies need "
-                   f"{pre.cardinalities_} (one more than each vocabulary)")
+        raise _Bad(
+            f"the embedding tables have {cards} rows; the vocabularies need "
+            f"{pre.cardinalities_} (one more than each vocabulary)"
+        )
     device = getattr(est, "device_", None)
     if not isinstance(device, str) or device.split(":")[0] == "meta":
         raise _Bad(f"device_ is {device!r}, not a device to serve on")
@@ -803,9 +822,7 @@ def _encoder_to_state(enc: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]
     params = _plain_params(enc)
     params["dtype"] = np.dtype(params["dtype"]).str  # a numpy type is not JSON
     attrs = {k: v for k, v in _fitted_attrs(enc).items() if k != "tables_"}
-    tensors = {
-        f"tables.{j}": torch.from_numpy(np.ascontiguousarray(t)) for j, t in enumerate(enc.tables_)
-    }
+    tensors = {f"tables.{j}": torch.from_numpy(np.ascontiguousarray(t)) for j, t in enumerate(enc.tables_)}
     # set_output(transform="pandas") is a setting, not a parameter: kept beside them.
     output = dict(getattr(enc, "_sklearn_output_config", {}))
     return {"params": params, "attrs": attrs, "n_tables": len(enc.tables_), "output": output}, tensors
@@ -828,37 +845,61 @@ def _encoder_from_state(cls: type, state: dict[str, Any], tensors: dict[str, tor
     _set_fitted_attrs(enc, state["attrs"])
     n = state.get("n_tables")
     vocabs, cats = getattr(enc, "vocabs_", None), getattr(enc, "cat_features_", None)
-    if not (isinstance(vocabs, list) and all(isinstance(v, list) and all(isinstance(k, str) for k in v) for v in vocabs)):
+    if not (
+        isinstance(vocabs, list) and all(isinstance(v, list) and all(isinstance(k, str) for k in v) for v in vocabs)
+    ):
         raise _Bad("the encoder's vocabs_ is not a list of lists of strings")
-    if not is_count(n) or n != len(vocabs) or not isinstance(cats, list) or len(cats) != n \
-            or set(tensors) != {f"tables.{j}" for j in range(n)}:
-        raise _Bad(f"n_tables ({repr(n)[:20]}), the tables ({len(tensors)}), the vocabularies and the "
-                   "categorical columns do not match")
+    if (
+        not is_count(n)
+        or n != len(vocabs)
+        or not isinstance(cats, list)
+        or len(cats) != n
+        or set(tensors) != {f"tables.{j}" for j in range(n)}
+    ):
+        raise _Bad(
+            f"n_tables ({repr(n)[:20]}), the tables ({len(tensors)}), the vocabularies and the "
+            "categorical columns do not match"
+        )
     for j in range(n):
         t = tensors[f"tables.{j}"]
         if t.dtype not in (torch.float32, torch.float64) or t.ndim != 2 or len(t) != len(vocabs[j]) + 1:
-            raise _Bad(f"table {j} is {t.dtype} {tuple(t.shape)}; its vocabulary needs float32 "
-                       f"({len(vocabs[j]) + 1}, dim): one row per category and one for unknowns")
+            raise _Bad(
+                f"table {j} is {t.dtype} {tuple(t.shape)}; its vocabulary needs float32 "
+                f"({len(vocabs[j]) + 1}, dim): one row per category and one for unknowns"
+            )
         if not _all_finite(t):
             raise _Bad(f"table {j} holds NaN or inf values")
     enc.tables_ = [tensors[f"tables.{j}"].numpy().copy() for j in range(n)]
     if (enc.centers_ is None) != (enc.components_ is None) or (enc.centers_ is None) != (enc.axes == "net"):
         raise _Bad(f"centers_ / components_ do not fit axes={enc.axes!r}")
     if enc.centers_ is not None:
-        if not (isinstance(enc.centers_, list) and isinstance(enc.components_, list)
-                and len(enc.centers_) == len(enc.components_) == n):
+        if not (
+            isinstance(enc.centers_, list)
+            and isinstance(enc.components_, list)
+            and len(enc.centers_) == len(enc.components_) == n
+        ):
             raise _Bad(f"centers_ / components_ are not lists of {n} arrays")
         for j, (c, p, t) in enumerate(zip(enc.centers_, enc.components_, enc.tables_)):
             dim = t.shape[1]
-            if not (isinstance(c, np.ndarray) and isinstance(p, np.ndarray) and c.dtype.kind == "f"
-                    and p.dtype.kind == "f" and c.shape == (dim,) and p.ndim == 2 and p.shape[0] == dim
-                    and p.shape[1] <= dim):
+            if not (
+                isinstance(c, np.ndarray)
+                and isinstance(p, np.ndarray)
+                and c.dtype.kind == "f"
+                and p.dtype.kind == "f"
+                and c.shape == (dim,)
+                and p.ndim == 2
+                and p.shape[0] == dim
+                and p.shape[1] <= dim
+            ):
                 raise _Bad(f"centers_[{j}] / components_[{j}] do not fit table {j}'s {dim} dims")
     enc._build_lookups()
     output = state.get("output")
     if output:
-        if not isinstance(output, dict) or not set(output) <= {"transform"} \
-                or output.get("transform") not in (None, "default", "pandas", "polars"):
+        if (
+            not isinstance(output, dict)
+            or not set(output) <= {"transform"}
+            or output.get("transform") not in (None, "default", "pandas", "polars")
+        ):
             raise _Bad(f"the encoder's output setting {str(output)[:60]} is not set_output(transform=...)")
         enc.set_output(**output)
     return enc

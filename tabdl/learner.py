@@ -26,8 +26,16 @@ from .metrics import Metric
 from .optim import WeightAverage
 from .schedule import DEFAULT_MOMS, one_cycle_lr, one_cycle_mom
 
-__all__ = ["TensorData", "Learner", "freeze_to", "RandomSampler", "resolve_device", "seeded", "serving_device",
-           "DivergenceWarning"]
+__all__ = [
+    "TensorData",
+    "Learner",
+    "freeze_to",
+    "RandomSampler",
+    "resolve_device",
+    "seeded",
+    "serving_device",
+    "DivergenceWarning",
+]
 
 
 class DivergenceWarning(UserWarning):
@@ -405,7 +413,9 @@ class Learner:
 
         return self._fit(train, valid, epochs, schedule)
 
-    def fit(self, train: TensorData, epochs: int, lr: float | slice = 1e-3, *, valid: TensorData | None = None) -> Learner:
+    def fit(
+        self, train: TensorData, epochs: int, lr: float | slice = 1e-3, *, valid: TensorData | None = None
+    ) -> Learner:
         """Constant learning rate (and momentum); ``fit_one_cycle`` is usually the better choice."""
         lrs = group_lrs(lr, len(self.layer_groups()))
         return self._fit(train, valid, epochs, lambda step, total: (lrs, DEFAULT_MOMS[0]))
@@ -497,7 +507,11 @@ class Learner:
             self.interrupted = True  # a caller that chains cycles (fine_tune) stops here too
             self.stop_reason = f"interrupted during epoch {self.epoch}"
             if self.warn_on_stop:
-                kept = f"the best weights so far (epoch {self.best_epoch})" if self.best_epoch else "the weights this cycle started from"
+                kept = (
+                    f"the best weights so far (epoch {self.best_epoch})"
+                    if self.best_epoch
+                    else "the weights this cycle started from"
+                )
                 warnings.warn(
                     f"fit {self.stop_reason}; keeping {kept}",
                     UserWarning,
@@ -522,7 +536,9 @@ class Learner:
         self.stop_reason = f"the loss {what} at epoch {self.epoch} with lr={lr:.3g}"
         self.stop_advice = f"Try lr <= {lr / 10:.2g} (10x below where it diverged), or the suggestion of lr_find(X, y)."
         if self.warn_on_stop:
-            kept = f"the weights of epoch {self.best_epoch}" if self.best_epoch else "the weights this cycle started from"
+            kept = (
+                f"the weights of epoch {self.best_epoch}" if self.best_epoch else "the weights this cycle started from"
+            )
             warnings.warn(
                 f"training diverged: {self.stop_reason}. Restored {kept}. {self.stop_advice}",
                 DivergenceWarning,

@@ -134,8 +134,13 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
         Metric("accuracy", skm.accuracy_score, "label", from_counts=_accuracy_counts, takes_weights=True),
-        Metric("balanced_accuracy", skm.balanced_accuracy_score, "label", from_counts=_balanced_accuracy_counts,
-               takes_weights=True),
+        Metric(
+            "balanced_accuracy",
+            skm.balanced_accuracy_score,
+            "label",
+            from_counts=_balanced_accuracy_counts,
+            takes_weights=True,
+        ),
         Metric("f1", _f1, "label", from_counts=_f1_counts, takes_n_classes=True, takes_weights=True),
         Metric("mcc", skm.matthews_corrcoef, "label", from_counts=_mcc_counts, takes_weights=True),
         Metric("roc_auc", _roc_auc, "proba", takes_weights=True),
@@ -172,7 +177,11 @@ def get_metric(metric: Any) -> Metric:
 
 
 def warn_if_accuracy_misleading(
-    metrics: Sequence[Any] | None, y: Any, *, majority_share: float = 0.8, stacklevel: int | None = None,
+    metrics: Sequence[Any] | None,
+    y: Any,
+    *,
+    majority_share: float = 0.8,
+    stacklevel: int | None = None,
     sample_weight: Any = None,
 ) -> None:
     """Warn when ``metrics`` asks for accuracy while one class holds most rows of ``y`` (most of
@@ -247,7 +256,7 @@ def ndcg_at_k(X, y, recommended, *, k: int = 10, threshold: float = 4.0) -> floa
     n_rel, hits = _ranked_hits(X, y, recommended, k, threshold)
     if len(n_rel) == 0:
         return float("nan")
-    dcg = (1.0 / np.log2(hits["rank"].to_numpy() + 2.0))
+    dcg = 1.0 / np.log2(hits["rank"].to_numpy() + 2.0)
     dcg = hits.assign(g=dcg).groupby("u")["g"].sum().reindex(n_rel.index, fill_value=0.0)
     discounts = np.cumsum(1.0 / np.log2(np.arange(k) + 2.0))
     ideal = discounts[np.minimum(n_rel.to_numpy(), k) - 1]

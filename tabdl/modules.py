@@ -124,14 +124,17 @@ class TabularMLP(nn.Module):
         # rank-gauss value (up to about 5) made fits worse (robustness.md, "Flags on wide tables").
         raw = sorted((int(j), float(lo), float(hi)) for j, lo, hi in raw_cont) if num_embeddings else []
         embedded = embedded_columns(n_cont, [j for j, _, _ in raw])
-        self.num_embeds = NumEmbeddings(len(embedded), num_embeddings, num_bins) if num_embeddings and embedded else None
+        self.num_embeds = (
+            NumEmbeddings(len(embedded), num_embeddings, num_bins) if num_embeddings and embedded else None
+        )
         self.split_cont = bool(raw)
         if self.split_cont:  # saved with the weights, moved with the model
             self.register_buffer("embedded_idx", torch.tensor(embedded, dtype=torch.int64))
             self.register_buffer("raw_idx", torch.tensor([j for j, _, _ in raw], dtype=torch.int64))
             self.register_buffer("raw_low", torch.tensor([lo for _, lo, _ in raw], dtype=torch.float32))
-            self.register_buffer("raw_scale", torch.tensor([1 / (hi - lo) if hi > lo else 1.0 for _, lo, hi in raw],
-                                                           dtype=torch.float32))
+            self.register_buffer(
+                "raw_scale", torch.tensor([1 / (hi - lo) if hi > lo else 1.0 for _, lo, hi in raw], dtype=torch.float32)
+            )
         n_in = self.embeds.out_dim + (len(embedded) if self.num_embeds is None else self.num_embeds.out_dim) + len(raw)
         # k > 1: a TabM-mini ensemble (tabdl.ensemble); members differ in input scaling and head.
         self.k, self.reduce = int(k), reduce
@@ -150,8 +153,11 @@ class TabularMLP(nn.Module):
         x = self.emb_drop(self.embeds(x_cat)) if len(self.embeds.tables) else x_cont[:, :0]
         if self.split_cont:  # (B, n_cont) -> (B, n_embedded * d + n_raw)
             flags = (x_cont[:, self.raw_idx] - self.raw_low) * self.raw_scale  # 0 / 1
-            x_cont = flags if self.num_embeds is None else torch.cat(
-                [self.num_embeds(x_cont[:, self.embedded_idx]), flags], dim=1)
+            x_cont = (
+                flags
+                if self.num_embeds is None
+                else torch.cat([self.num_embeds(x_cont[:, self.embedded_idx]), flags], dim=1)
+            )
         elif self.num_embeds is not None:
             x_cont = self.num_embeds(x_cont)  # (B, n_cont) -> (B, n_cont * d)
         x = torch.cat([x, x_cont], dim=1)  # (B, D)

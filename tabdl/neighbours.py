@@ -91,8 +91,9 @@ def _shrunk_cosine(num, co, norm_i, norm_j):
 def _top_dense(num, co, rows, norm, idx, wts) -> None:
     """Fill ``idx``/``wts`` at ``rows`` with each row's top k by a dense pass over all items: the
     fast way when most items share raters (movielens: most cells of a block are co-rated)."""
-    sim = _shrunk_cosine(num.toarray().astype(np.float32), co.toarray().astype(np.float32),
-                         norm[rows, None], norm[None, :])
+    sim = _shrunk_cosine(
+        num.toarray().astype(np.float32), co.toarray().astype(np.float32), norm[rows, None], norm[None, :]
+    )
     sim[np.arange(len(rows)), rows] = 0.0  # not its own neighbour
     sim[:, 0] = 0.0  # the unknown item
     np.maximum(sim, 0.0, out=sim)  # anti-correlated items are not neighbours
@@ -166,9 +167,12 @@ class ItemNeighbours(nn.Module):
     def set_tables(self, tables: dict[str, torch.Tensor] | None) -> None:
         """Install tables from ``fit_item_neighbours`` (None: empty them), on this module's device."""
         if tables is None:  # new empty tensors: a slice would keep the old storage alive
-            tables = {"pair_keys": self.pair_keys.new_zeros(0), "pair_residuals": self.pair_residuals.new_zeros(0),
-                      "neighbour_items": self.neighbour_items.new_zeros(self.n_items, 0),
-                      "neighbour_weights": self.neighbour_weights.new_zeros(self.n_items, 0)}
+            tables = {
+                "pair_keys": self.pair_keys.new_zeros(0),
+                "pair_residuals": self.pair_residuals.new_zeros(0),
+                "neighbour_items": self.neighbour_items.new_zeros(self.n_items, 0),
+                "neighbour_weights": self.neighbour_weights.new_zeros(self.n_items, 0),
+            }
         for name, value in tables.items():
             setattr(self, name, value.to(getattr(self, name)))  # buffers keep their names and dtype
         self._csr = None
@@ -221,8 +225,9 @@ class ItemNeighbours(nn.Module):
             row = torch.arange(self.n_items, device=w.device).repeat_interleave(nb.shape[1])
             # Coalesced first: the padding slots repeat column 0 (weight 0), and a CSR kernel may
             # expect sorted, unique columns. CSR @ dense was ~80x faster than COO @ dense here.
-            S = torch.sparse_coo_tensor(torch.stack([row, nb.reshape(-1)]), w.reshape(-1),
-                                        (self.n_items, self.n_items), check_invariants=False).coalesce()
+            S = torch.sparse_coo_tensor(
+                torch.stack([row, nb.reshape(-1)]), w.reshape(-1), (self.n_items, self.n_items), check_invariants=False
+            ).coalesce()
             with warnings.catch_warnings():  # "sparse CSR support is in beta": CSR @ dense is stable
                 warnings.simplefilter("ignore", UserWarning)
                 self._csr = (w, w._version, S.to_sparse_csr())

@@ -63,14 +63,14 @@ def num_embedding_config(spec: str | dict[str, Any] | None, n_rows: int | None =
         spec = {"kind": spec}
     if not isinstance(spec, dict) or spec.get("kind") not in NUM_EMBEDDING_KINDS:
         raise ValueError(
-            f"num_embeddings must be None, 'auto', one of {NUM_EMBEDDING_KINDS} or a dict with 'kind', "
-            f"got {spec!r}"
+            f"num_embeddings must be None, 'auto', one of {NUM_EMBEDDING_KINDS} or a dict with 'kind', got {spec!r}"
         )
     kind = spec["kind"]
     unknown = set(spec) - set(_DEFAULTS[kind]) - {"kind"}
     if unknown:
-        raise ValueError(f"num_embeddings options {sorted(unknown)} are unknown for {kind!r}; "
-                         f"known: {sorted(_DEFAULTS[kind])}")
+        raise ValueError(
+            f"num_embeddings options {sorted(unknown)} are unknown for {kind!r}; known: {sorted(_DEFAULTS[kind])}"
+        )
     config = {"kind": kind, **_DEFAULTS[kind], **{k: v for k, v in spec.items() if k != "kind"}}
     for name, least in _LEAST.items():
         v = config.get(name)
@@ -114,8 +114,11 @@ class NumEmbeddings(nn.Module):
         kind, d = config["kind"], int(config["d_embedding"])
         if kind == "periodic":
             self.embed = rne.PeriodicEmbeddings(
-                n_cont, d, n_frequencies=int(config["n_frequencies"]),
-                frequency_init_scale=float(config["sigma"]), lite=bool(config["lite"]),
+                n_cont,
+                d,
+                n_frequencies=int(config["n_frequencies"]),
+                frequency_init_scale=float(config["sigma"]),
+                lite=bool(config["lite"]),
             )
         elif kind == "piecewise":
             if bins is None or len(bins) != n_cont:
@@ -124,7 +127,10 @@ class NumEmbeddings(nn.Module):
                 # One-bin columns (binary indicators) are fine: the linear part carries them.
                 warnings.simplefilter("ignore", UserWarning)
                 self.embed = rne.PiecewiseLinearEmbeddings(
-                    [torch.tensor(b, dtype=torch.float32) for b in bins], d, activation=False, version="B",
+                    [torch.tensor(b, dtype=torch.float32) for b in bins],
+                    d,
+                    activation=False,
+                    version="B",
                 )
         else:
             raise ValueError(f"unknown numerical embedding kind {kind!r}")

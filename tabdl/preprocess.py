@@ -184,8 +184,9 @@ def _check_state(d: Any) -> None:
     for key in ("columns", "cat_names", "cont_names", "vocabs", "fills", "has_indicator", "stats"):
         if not isinstance(d.get(key), list):
             raise ValueError(f"the preprocessor's {key}_ is not a list")
-    cats, conts, vocabs, fills, flags, stats = (d[k] for k in ("cat_names", "cont_names", "vocabs", "fills",
-                                                               "has_indicator", "stats"))
+    cats, conts, vocabs, fills, flags, stats = (
+        d[k] for k in ("cat_names", "cont_names", "vocabs", "fills", "has_indicator", "stats")
+    )
     if not set(cats + conts) <= set(d["columns"]):
         raise ValueError("the preprocessor's categorical and continuous columns are not among its columns")
     if len(vocabs) != len(cats):
@@ -194,8 +195,10 @@ def _check_state(d: Any) -> None:
         if not isinstance(vocab, list) or not all(isinstance(k, str) for k in vocab):
             raise ValueError(f"the preprocessor's vocabulary {j} is not a list of strings")
     if not len(fills) == len(flags) == len(stats) == len(conts):
-        raise ValueError(f"the preprocessor's fills ({len(fills)}), indicators ({len(flags)}) "
-                         f"and stats ({len(stats)}) do not match its {len(conts)} continuous columns")
+        raise ValueError(
+            f"the preprocessor's fills ({len(fills)}), indicators ({len(flags)}) "
+            f"and stats ({len(stats)}) do not match its {len(conts)} continuous columns"
+        )
     for c, fill, flag, st in zip(conts, fills, flags, stats):
         if not is_number(fill) or not isinstance(flag, bool):
             raise ValueError(f"the preprocessor's fill or indicator of column {c!r} is not a number / bool")
@@ -204,8 +207,13 @@ def _check_state(d: Any) -> None:
             ok = is_number(st.get("mean")) and is_number(st.get("std"))
         elif ok and scaler == "quantile":
             q, r = st.get("quantiles"), st.get("references")
-            ok = (isinstance(q, list) and isinstance(r, list) and 0 < len(q) == len(r)
-                  and all(map(is_number, q)) and all(map(is_number, r)))
+            ok = (
+                isinstance(q, list)
+                and isinstance(r, list)
+                and 0 < len(q) == len(r)
+                and all(map(is_number, q))
+                and all(map(is_number, r))
+            )
         if not ok:
             raise ValueError(f"the preprocessor's stats of column {c!r} do not fit scaler={scaler!r}")
 
@@ -324,8 +332,7 @@ class TabularPreprocessor:
         self._index = [pd.Index(v, dtype=object) for v in self.vocabs_]
         self._dicts = [{k: i + 1 for i, k in enumerate(v)} for v in self.vocabs_]
         self._quant = [
-            (np.asarray(s["quantiles"]), np.asarray(s["references"])) if "quantiles" in s else None
-            for s in self.stats_
+            (np.asarray(s["quantiles"]), np.asarray(s["references"])) if "quantiles" in s else None for s in self.stats_
         ]
         self._index_pins()
 
@@ -480,7 +487,8 @@ class TabularPreprocessor:
     def to_dict(self) -> dict[str, Any]:
         return {
             "params": {
-                "min_category_count": self.min_category_count if isinstance(self.min_category_count, str)
+                "min_category_count": self.min_category_count
+                if isinstance(self.min_category_count, str)
                 else int(self.min_category_count),
                 "scaler": self.scaler,
                 "max_emb_params": int(self.max_emb_params),

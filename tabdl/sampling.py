@@ -220,9 +220,11 @@ def check_sampling(sampling: Any, ratio: Any) -> None:
 
 def check_threshold(threshold: Any, metric: Any) -> None:
     """Validate ``threshold`` (None, "auto" or a cut in (0, 1)) and ``threshold_metric``."""
-    if not (threshold is None or threshold == "auto" or (
-        isinstance(threshold, numbers.Real) and not isinstance(threshold, bool) and 0 < threshold < 1
-    )):
+    if not (
+        threshold is None
+        or threshold == "auto"
+        or (isinstance(threshold, numbers.Real) and not isinstance(threshold, bool) and 0 < threshold < 1)
+    ):
         raise ValueError(f"threshold must be None, 'auto' or a number in (0, 1), got {threshold!r}")
     label_metric(metric)
 
@@ -256,8 +258,11 @@ def class_weights(spec: Any, y: Any, classes: np.ndarray, sample_weight: Any = N
         # Within float32's normal range: the loss holds them as float32, where inf (or 1e300,
         # which overflows to it) made every loss NaN and read as a divergence.
         f32 = np.finfo(np.float32)
-        bad = {k: w for k, w in spec.items()
-               if isinstance(w, bool) or not isinstance(w, numbers.Real) or not f32.tiny <= w <= f32.max}
+        bad = {
+            k: w
+            for k, w in spec.items()
+            if isinstance(w, bool) or not isinstance(w, numbers.Real) or not f32.tiny <= w <= f32.max
+        }
         if bad:
             raise ValueError(f"class_weight values must be finite positive numbers (within float32's range), got {bad}")
         # Looked up here, not by compute_class_weight: it casts the labels with int(), so text
@@ -287,8 +292,9 @@ def class_weights(spec: Any, y: Any, classes: np.ndarray, sample_weight: Any = N
     return w
 
 
-def training_priors(y: Any, n_classes: int, sampler: Any = None, weights: np.ndarray | None = None,
-                    sample_weight: Any = None) -> np.ndarray:
+def training_priors(
+    y: Any, n_classes: int, sampler: Any = None, weights: np.ndarray | None = None, sample_weight: Any = None
+) -> np.ndarray:
     """The class shares the loss saw in training: sampled per-epoch counts times class weights,
     and times each class's mean row weight when rows are weighted (``sample_weight``).
 
@@ -350,11 +356,14 @@ def label_metric(name: Any) -> Metric:
     ``fbeta_score`` (binary: class 1 is ``classes_[1]``), higher is better (wrap a loss as
     ``Metric(name, f, "label", greater_is_better=False)``)."""
     labels = sorted(k for k, v in METRICS.items() if v.kind == "label")
-    hint = (f"threshold_metric must be a metric of hard labels ({', '.join(map(repr, labels))}), a callable "
-            "f(y_true, y_pred) of class codes, or a label Metric")
+    hint = (
+        f"threshold_metric must be a metric of hard labels ({', '.join(map(repr, labels))}), a callable "
+        "f(y_true, y_pred) of class codes, or a label Metric"
+    )
     if callable(name) and not isinstance(name, Metric):
-        return Metric(getattr(name, "__name__", "threshold_metric"), name, "label",
-                      takes_weights=get_metric(name).takes_weights)
+        return Metric(
+            getattr(name, "__name__", "threshold_metric"), name, "label", takes_weights=get_metric(name).takes_weights
+        )
     try:
         m = get_metric(name)
     except ValueError:  # get_metric's words are about metrics= entries
@@ -513,9 +522,13 @@ def tune_threshold(
     # above every cut while ``decide`` predicts it negative: either slip gave a cut silently
     # (string labels scored as all negative; a NaN threshold that predicts nothing positive).
     if not np.isin(y, (0, 1)).all():
-        raise ValueError(f"tune_threshold needs y as class codes 0/1 (1 = positive), got values {np.unique(y.astype(str))[:5]}")
+        raise ValueError(
+            f"tune_threshold needs y as class codes 0/1 (1 = positive), got values {np.unique(y.astype(str))[:5]}"
+        )
     if not np.isfinite(p).all():
-        raise ValueError(f"p_pos holds {int((~np.isfinite(p)).sum())} NaN or infinite value(s): a threshold needs finite scores")
+        raise ValueError(
+            f"p_pos holds {int((~np.isfinite(p)).sum())} NaN or infinite value(s): a threshold needs finite scores"
+        )
     w = None
     if sample_weight is not None:
         w = np.asarray(sample_weight, dtype=float).reshape(-1)
@@ -541,8 +554,12 @@ def tune_threshold(
         return _pick(cuts, scores, smooth)
     cell, k = _cells(p, cuts)
     pos, neg = y == 1, y == 0
-    cells = np.concatenate([np.bincount(cell[pos], None if w is None else w[pos], minlength=k),
-                            np.bincount(cell[neg], None if w is None else w[neg], minlength=k)])
+    cells = np.concatenate(
+        [
+            np.bincount(cell[pos], None if w is None else w[pos], minlength=k),
+            np.bincount(cell[neg], None if w is None else w[neg], minlength=k),
+        ]
+    )
     draws = cells[None]  # the rows themselves, unless resamples holding both classes replace them
     if n_bootstrap and cells[:k].sum() and cells[k:].sum():
         rng = np.random.default_rng(random_state)
@@ -554,8 +571,7 @@ def tune_threshold(
     return float(np.median([_pick(cuts, c, smooth) for c in curves]))
 
 
-def _calibrated_cut(y: np.ndarray, p: np.ndarray, m: Metric, sign: float,
-                    w: np.ndarray | None = None) -> float | None:
+def _calibrated_cut(y: np.ndarray, p: np.ndarray, m: Metric, sign: float, w: np.ndarray | None = None) -> float | None:
     """``tune_threshold``'s calibrated cut (rows weighted by ``w``), or None where it falls back (see there)."""
     # Weighted, each class must weigh a row at least (weights of mean 1): positives of weight
     # 1e-8 flattened the Platt fit, and the cut fell below every score.
@@ -576,8 +592,14 @@ def _calibrated_cut(y: np.ndarray, p: np.ndarray, m: Metric, sign: float,
 
 
 def tune_prior_correction(
-    y: Any, proba: Any, priors: np.ndarray, metric: Any = "balanced_accuracy", *, powers: Any = None,
-    unlearned: np.ndarray | None = None, sample_weight: Any = None,
+    y: Any,
+    proba: Any,
+    priors: np.ndarray,
+    metric: Any = "balanced_accuracy",
+    *,
+    powers: Any = None,
+    unlearned: np.ndarray | None = None,
+    sample_weight: Any = None,
 ) -> np.ndarray:
     """Multiclass rule: predict ``argmax(proba / priors**a)``, ``a`` in [0, 1] tuned on ``metric``.
 
@@ -596,13 +618,15 @@ def tune_prior_correction(
     keep = 1.0 if unlearned is None else np.where(unlearned, 0.0, 1.0)
     powers = np.linspace(0, 1, 11) if powers is None else np.asarray(powers, dtype=float)
     sign = 1.0 if m.greater_is_better else -1.0
-    raw = [keep * priors ** -a for a in powers]
+    raw = [keep * priors**-a for a in powers]
     scales = [s / np.mean(s) for s in raw]
     with warnings.catch_warnings():
         # A class the validation rows lack but some power predicts: scikit-learn says so once per
         # power (11 times a fit); the fit's own warnings name what the validation part lacks.
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true", category=UserWarning)
-        scores = np.array([sign * m(y, proba * s, sample_weight=sample_weight) for s in scales])  # it takes argmax itself
+        scores = np.array(
+            [sign * m(y, proba * s, sample_weight=sample_weight) for s in scales]
+        )  # it takes argmax itself
     return scales[_middle_of_best(scores)]
 
 

@@ -37,8 +37,7 @@ def _phase(step: int, total: int, pct_start: float) -> tuple[int, float]:
     return 1, min(1.0, (step - warm) / rest)
 
 
-def one_cycle_lr(step: int, total: int, max_lr, *, div: float = 25.0, pct_start: float = 0.25,
-                 div_final: float = 1e5):
+def one_cycle_lr(step: int, total: int, max_lr, *, div: float = 25.0, pct_start: float = 0.25, div_final: float = 1e5):
     """LR at ``step`` (0-based) of ``total``; ``max_lr`` may be an array (one per param group)."""
     max_lr = np.asarray(max_lr, dtype=np.float64)
     phase, pct = _phase(step, total, pct_start)
@@ -47,8 +46,9 @@ def one_cycle_lr(step: int, total: int, max_lr, *, div: float = 25.0, pct_start:
     return cos_anneal(max_lr, max_lr / div_final, pct)
 
 
-def one_cycle_mom(step: int, total: int, *, moms: tuple[float, float, float] = DEFAULT_MOMS,
-                  pct_start: float = 0.25) -> float:
+def one_cycle_mom(
+    step: int, total: int, *, moms: tuple[float, float, float] = DEFAULT_MOMS, pct_start: float = 0.25
+) -> float:
     """Momentum (beta1) at ``step``: moms[0] -> moms[1] during warm-up, -> moms[2] after."""
     phase, pct = _phase(step, total, pct_start)
     if phase == 0:

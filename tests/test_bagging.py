@@ -18,10 +18,12 @@ FAST = dict(epochs=2, layers=(16,), random_state=0)
 
 def _frame(n=240, seed=0):
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame({
-        "num": rng.normal(size=n),
-        "cat": pd.Series(rng.choice(["a", "b", "c"], size=n), dtype="str"),
-    })
+    X = pd.DataFrame(
+        {
+            "num": rng.normal(size=n),
+            "cat": pd.Series(rng.choice(["a", "b", "c"], size=n), dtype="str"),
+        }
+    )
     X.loc[X.index[::13], "num"] = np.nan
     y = np.nan_to_num(X["num"].to_numpy()) + (X["cat"] == "a") + rng.normal(scale=0.3, size=n)
     return X, y
@@ -80,8 +82,9 @@ def test_out_of_bag_averages_in_probability_space():
     rows, out = out_of_bag([(np.array([0, 2]), logits[0]), (np.array([0]), logits[1])], "proba")
     np.testing.assert_array_equal(rows, [0, 2])
     np.testing.assert_allclose(torch.softmax(out, dim=1).numpy(), [[0.7, 0.3], [0.2, 0.8]], rtol=1e-6)
-    rows, out = out_of_bag([(np.array([1, 0]), torch.tensor([[1.0], [3.0]])), (np.array([1]), torch.tensor([[2.0]]))],
-                           "mean")
+    rows, out = out_of_bag(
+        [(np.array([1, 0]), torch.tensor([[1.0], [3.0]])), (np.array([1]), torch.tensor([[2.0]]))], "mean"
+    )
     np.testing.assert_array_equal(rows, [0, 1])
     np.testing.assert_allclose(out.numpy(), [[3.0], [1.5]])
 
@@ -170,7 +173,6 @@ def test_verbose_bag_labels_each_nets_progress_bar(capfd):
     TabularRegressor(**{**FAST, "n_bags": 1, "verbose": 1}).fit(X, y)
     err = capfd.readouterr().err
     assert "fit:" in err and "net 1/" not in err  # one net: the plain label
-
 
 
 def test_a_column_that_varies_only_in_the_first_nets_validation_rows_is_not_pinned():

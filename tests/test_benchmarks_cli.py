@@ -17,8 +17,13 @@ def nothing_runs(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("ran despite a bad flag")
 
-    for module, name in ((collab_validation, "validation_rmse"), (ablation, "run"), (ablation, "final"),
-                         (imbalance_study, "_task"), (embeddings, "run")):
+    for module, name in (
+        (collab_validation, "validation_rmse"),
+        (ablation, "run"),
+        (ablation, "final"),
+        (imbalance_study, "_task"),
+        (embeddings, "run"),
+    ):
         monkeypatch.setattr(module, name, boom)
 
 
@@ -66,10 +71,13 @@ def test_ablation_passes_checked_names_on(monkeypatch):
     assert seen == {"tasks": ["churn", "diamonds"], "only": ["plr", "c1"], "split_seeds": (1, 2)}
 
 
-@pytest.mark.parametrize("argv, says", [
-    (["--variants", "plain", "nosuch"], "invalid choice: 'nosuch'"),
-    (["--splits", "0"], "--splits: must be an int >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["--variants", "plain", "nosuch"], "invalid choice: 'nosuch'"),
+        (["--splits", "0"], "--splits: must be an int >= 1, got 0"),
+    ],
+)
 def test_imbalance_study_checks_flags_before_loading(nothing_runs, capsys, argv, says):
     # Both were KeyErrors, after the data had loaded.
     assert says in _refused(imbalance_study.main, argv, capsys)

@@ -32,8 +32,14 @@ def test_the_ee_source_row_is_the_one_net_the_encoder_fits(tmp_path, monkeypatch
     df = pd.DataFrame({"c": rng.choice(list("abcd"), n, p=[0.45, 0.35, 0.15, 0.05]), "v": rng.normal(size=n)})
     df["y"] = ((df["c"] == "a") ^ (df["v"] > 0.5) ^ (rng.random(n) < 0.2)).astype(int)
     df.to_csv(tmp_path / "tiny.csv", index=False)
-    card = {"source": {"csv": "tiny.csv"}, "target": {"column": "y", "equals": 1}, "categorical": ["c"],
-            "continuous": ["v"], "task": "binary", "metric": "roc_auc"}
+    card = {
+        "source": {"csv": "tiny.csv"},
+        "target": {"column": "y", "equals": 1},
+        "categorical": ["c"],
+        "continuous": ["v"],
+        "task": "binary",
+        "metric": "roc_auc",
+    }
     (tmp_path / "tiny.json").write_text(json.dumps(card))
     monkeypatch.setenv("TABDL_DATA_DIR", str(tmp_path))
     nets, make = [], embeddings.tabdl_model

@@ -20,8 +20,14 @@ def tiny_card(tmp_path, monkeypatch):
     noise = rng.random(n) < 0.2  # label noise, so no model scores a perfect AUC
     df["y"] = ((df["c"] == "a") ^ (df["v"] > 0.5) ^ noise).astype(int)
     df.to_csv(tmp_path / "tiny.csv", index=False)
-    card = {"source": {"csv": "tiny.csv"}, "target": {"column": "y", "equals": 1}, "categorical": ["c"],
-            "continuous": ["v"], "task": "binary", "metric": "roc_auc"}
+    card = {
+        "source": {"csv": "tiny.csv"},
+        "target": {"column": "y", "equals": 1},
+        "categorical": ["c"],
+        "continuous": ["v"],
+        "task": "binary",
+        "metric": "roc_auc",
+    }
     (tmp_path / "tiny.json").write_text(json.dumps(card))
     monkeypatch.setenv("TABDL_DATA_DIR", str(tmp_path))
     return "tiny"
@@ -56,8 +62,9 @@ def test_evaluate_without_baselines_leaves_the_ratio_empty(tiny_card):
 def test_bare_loop_trains_the_given_module(k):
     g = torch.Generator().manual_seed(0)
     n = 300
-    train = TensorData(torch.randint(0, 4, (n, 1), generator=g), torch.randn(n, 2, generator=g),
-                       torch.randint(0, 2, (n,), generator=g))
+    train = TensorData(
+        torch.randint(0, 4, (n, 1), generator=g), torch.randn(n, 2, generator=g), torch.randint(0, 2, (n,), generator=g)
+    )
     config = {"cardinalities": [4], "emb_dims": [3], "n_cont": 2, "n_out": 2, "k": k}
     model = speed._new_model(config)
     before = [p.detach().clone() for p in model.parameters()]

@@ -82,10 +82,17 @@ def test_the_report_is_written_as_utf8_whatever_the_locale(tmp_path):
         "sys.exit(run.main(['--no-plots', '--out', sys.argv[1], '--only', 'fake_ok']))\n"
     )
     root = str(Path(run.__file__).resolve().parent.parent)
-    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
-           "PYTHONIOENCODING": "utf-8", "PYTHONPATH": root}
-    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, cwd=root,
-                          capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "LC_ALL": "C",
+        "PYTHONUTF8": "0",
+        "PYTHONCOERCECLOCALE": "0",
+        "PYTHONIOENCODING": "utf-8",
+        "PYTHONPATH": root,
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], env=env, cwd=root, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     assert "1 \u2212 AUC" in (tmp_path / "README.md").read_text(encoding="utf-8")
 

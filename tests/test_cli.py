@@ -157,7 +157,24 @@ def test_int_labels_with_a_missing_row_stay_ints(tmp_path, capsys):
     df.loc[5, "label"] = np.nan
     df.to_csv(tmp_path / "t.csv", index=False)
     out = tmp_path / "m.tabdl"
-    assert main(["train", str(tmp_path / "t.csv"), "--target", "label", "--out", str(out), "--epochs", "1", "--n-bags", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(tmp_path / "t.csv"),
+                "--target",
+                "label",
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--n-bags",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["predict", str(out), str(tmp_path / "t.csv")]) == 0
     pred = pd.read_csv(io.StringIO(capsys.readouterr().out))
@@ -174,7 +191,16 @@ def test_train_with_a_one_row_class_whatever_the_split(tmp_path, capsys):
     df.loc[0, "label"] = "rare"
     df.to_csv(tmp_path / "t.csv", index=False)
     for seed in ("1", "2"):
-        argv = ["train", str(tmp_path / "t.csv"), "--target", "label", "--seed", seed, "--out", str(tmp_path / "m.tabdl")]
+        argv = [
+            "train",
+            str(tmp_path / "t.csv"),
+            "--target",
+            "label",
+            "--seed",
+            seed,
+            "--out",
+            str(tmp_path / "m.tabdl"),
+        ]
         assert main([*argv, "--epochs", "1", "--no-progress"]) == 0
     assert "81 training rows, 19 validation rows" in capsys.readouterr().out  # seed 2: moved back
 
@@ -390,9 +416,11 @@ def test_bad_options(csv_dir, capsys):
     assert main([]) == 2
     # Ints out of range are named by argparse: 0 threads was dropped silently, -1 failed deep in
     # torch after making the results folder, and a negative seed blamed the hold-out.
-    for argv, says in ((["bench", "--threads", "0"], "--threads: must be an int >= 1, got 0"),
-                       (["bench", "--jobs", "-2"], "--jobs: must be an int >= 1, got -2"),
-                       (["train", train, "--target", "price", "--seed", "-1"], "--seed: must be an int in [0,")):
+    for argv, says in (
+        (["bench", "--threads", "0"], "--threads: must be an int >= 1, got 0"),
+        (["bench", "--jobs", "-2"], "--jobs: must be an int >= 1, got -2"),
+        (["train", train, "--target", "price", "--seed", "-1"], "--seed: must be an int in [0,"),
+    ):
         assert main(argv) == 2
         assert says in capsys.readouterr().err
 
@@ -405,9 +433,11 @@ def test_an_out_that_names_an_input_file_is_refused(csv_dir, reg_model, tmp_path
     model = tmp_path / "m.tabdl"
     model.write_bytes(reg_model.read_bytes())
     before = {p: p.read_bytes() for p in (train, model)}
-    for argv in (["train", str(train), "--target", "price", "--out", str(train)],
-                 ["predict", str(model), str(train), "--out", str(train)],
-                 ["predict", str(model), str(csv_dir / "new.csv"), "--out", str(model)]):
+    for argv in (
+        ["train", str(train), "--target", "price", "--out", str(train)],
+        ["predict", str(model), str(train), "--out", str(train)],
+        ["predict", str(model), str(csv_dir / "new.csv"), "--out", str(model)],
+    ):
         assert main(argv) == 1
         assert "is the input file" in _error_line(capsys)
     assert before == {p: p.read_bytes() for p in (train, model)}
@@ -435,8 +465,22 @@ def test_a_number_target_with_a_stray_word_is_named_not_made_into_classes(tmp_pa
     df.loc[5, "y"] = "unknown"
     df.to_csv(tmp_path / "t.csv", index=False)
     for task in ("auto", "regression"):
-        assert main(["train", str(tmp_path / "t.csv"), "--target", "y", "--task", task, "--out",
-                     str(tmp_path / "m.tabdl"), *FAST]) == 1
+        assert (
+            main(
+                [
+                    "train",
+                    str(tmp_path / "t.csv"),
+                    "--target",
+                    "y",
+                    "--task",
+                    task,
+                    "--out",
+                    str(tmp_path / "m.tabdl"),
+                    *FAST,
+                ]
+            )
+            == 1
+        )
         err = _error_line(capsys)
         assert "'unknown' (data row 6)" in err  # pandas' row 5, counted from 1 and "1 value(s)" in err
     assert not (tmp_path / "m.tabdl").exists()
@@ -462,15 +506,36 @@ def test_date_columns_of_a_csv_are_read_as_dates_in_train_and_predict(tmp_path, 
     # As text, each date was a category of one or two rows, all folded away: validation R2 0.13.
     rng = np.random.default_rng(0)
     days = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1000, size=400), unit="D")
-    df = pd.DataFrame({"when": days.strftime("%Y-%m-%d"), "code": rng.choice(["2020-x", "b"], size=400),
-                       "y": (days - days.min()).days / 100})
+    df = pd.DataFrame(
+        {
+            "when": days.strftime("%Y-%m-%d"),
+            "code": rng.choice(["2020-x", "b"], size=400),
+            "y": (days - days.min()).days / 100,
+        }
+    )
     df.loc[3, "when"] = np.nan
     df.to_csv(tmp_path / "t.csv", index=False)
     df.drop(columns="y").iloc[:40].to_csv(tmp_path / "new.csv", index=False)
     out = tmp_path / "m.tabdl"
     with redirect_stdout(io.StringIO()) as printed:
-        assert main(["train", str(tmp_path / "t.csv"), "--target", "y", "--out", str(out), "--n-bags", "1",
-                     "--epochs", "10", "--no-progress"]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    str(tmp_path / "t.csv"),
+                    "--target",
+                    "y",
+                    "--out",
+                    str(out),
+                    "--n-bags",
+                    "1",
+                    "--epochs",
+                    "10",
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
     r2 = float(printed.getvalue().split("validation r2: ")[1].split()[0])
     assert r2 > 0.9
     import tabdl
@@ -581,19 +646,33 @@ def test_subprocess_smoke(csv_dir, tmp_path):
     # `tabdl predict ... | head`: the reader leaves early; no BrokenPipeError on stderr.
     big = tmp_path / "big.csv"
     pd.concat([pd.read_csv(csv_dir / "new.csv")] * 2000).to_csv(big, index=False)  # 50,000 rows
-    proc = subprocess.Popen([*cmd, "predict", str(model), str(big)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.Popen(
+        [*cmd, "predict", str(model), str(big)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.stdout.readline().strip() == b"prediction"
     proc.stdout.close()
     assert proc.wait(timeout=300) == 0
     assert proc.stderr.read() == b""
 
     # `python -m tabdl` and `-` for stdin: a CSV piped in predicts as the same file does.
-    from_file = subprocess.run([*cmd, "predict", str(model), str(csv_dir / "new.csv")], capture_output=True,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"}, text=True, timeout=300)
-    piped = subprocess.run([sys.executable, "-m", "tabdl", "predict", str(model), "-"],
-                           input=(csv_dir / "new.csv").read_text(), capture_output=True,
-                           env={**os.environ, "OMP_NUM_THREADS": "1"}, text=True, timeout=300)
+    from_file = subprocess.run(
+        [*cmd, "predict", str(model), str(csv_dir / "new.csv")],
+        capture_output=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        text=True,
+        timeout=300,
+    )
+    piped = subprocess.run(
+        [sys.executable, "-m", "tabdl", "predict", str(model), "-"],
+        input=(csv_dir / "new.csv").read_text(),
+        capture_output=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        text=True,
+        timeout=300,
+    )
     assert piped.returncode == 0, piped.stderr
     assert piped.stdout == from_file.stdout and len(piped.stdout.splitlines()) == 26
 
@@ -603,7 +682,9 @@ def test_stdin_that_is_not_utf8_is_named(reg_model, capsys, monkeypatch):
     # "can't encode character '\\udce9'"; a BOM is skipped as in a file.
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"num,cat\n1.5,\xe9\n"), encoding="utf-8"))
     assert main(["predict", str(reg_model), "-"]) == 1
-    assert _error_line(capsys).startswith("tabdl: error: cannot read stdin as CSV: 'utf-8' codec can't decode byte 0xe9")
+    assert _error_line(capsys).startswith(
+        "tabdl: error: cannot read stdin as CSV: 'utf-8' codec can't decode byte 0xe9"
+    )
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\xef\xbb\xbfnum\n1.5\n"), encoding="utf-8"))
     assert cli._stdin_text().read() == "num\n1.5\n"
 
@@ -631,8 +712,22 @@ def test_an_index_column_written_by_to_csv_is_not_a_feature(csv_dir, reg_model, 
     model = csv_dir / "indexed.tabdl"
     import tabdl
 
-    assert main(["train", str(csv_dir / "indexed.csv"), "--target", "price", "--drop", "Unnamed: 0,label",
-                 "--out", str(model), *FAST]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(csv_dir / "indexed.csv"),
+                "--target",
+                "price",
+                "--drop",
+                "Unnamed: 0,label",
+                "--out",
+                str(model),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     assert tabdl.load(model).preprocessor_.columns_ == [c for c in df.columns if c not in ("price", "label")]
     capsys.readouterr()
     # Piped in, the note names stdin, not "-".
@@ -652,8 +747,26 @@ def test_weight_column_weighs_rows_and_is_not_a_feature(tmp_path, capsys):
     df.to_csv(tmp_path / "t.csv", index=False)
     out = tmp_path / "m.tabdl"
     with redirect_stdout(io.StringIO()) as printed:
-        assert main(["train", str(tmp_path / "t.csv"), "--target", "y", "--weight", "w", "--out", str(out),
-                     "--n-bags", "1", "--epochs", "10", "--no-progress"]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    str(tmp_path / "t.csv"),
+                    "--target",
+                    "y",
+                    "--weight",
+                    "w",
+                    "--out",
+                    str(out),
+                    "--n-bags",
+                    "1",
+                    "--epochs",
+                    "10",
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
     assert "rows weighted by 'w'" in printed.getvalue()
     rmse = float(printed.getvalue().split("validation rmse: ")[1].split()[0])
     assert rmse < 2.0  # scored on the weighted rows; the junk rows' 50 would dominate otherwise
@@ -690,14 +803,38 @@ def test_small_holdouts_say_what_to_change(tmp_path, capsys):
     # fell to scikit-learn's stratification error.
     rng = np.random.default_rng(0)
     pd.DataFrame({"x": rng.normal(size=40), "y": rng.normal(size=40)}).to_csv(tmp_path / "reg.csv", index=False)
-    argv = ["train", str(tmp_path / "reg.csv"), "--target", "y", "--out", str(tmp_path / "m.tabdl"),
-            "--epochs", "1", "--n-bags", "1", "--no-progress"]
+    argv = [
+        "train",
+        str(tmp_path / "reg.csv"),
+        "--target",
+        "y",
+        "--out",
+        str(tmp_path / "m.tabdl"),
+        "--epochs",
+        "1",
+        "--n-bags",
+        "1",
+        "--no-progress",
+    ]
     assert main([*argv, "--valid-fraction", "0.001"]) != 0
     assert "holds out 1 of 40 rows; validation needs at least 2" in capsys.readouterr().err
     x = rng.normal(size=10)
-    pd.DataFrame({"x": x, "k": ["a", "b", "c", "a", "b", "c", "a", "b", "c", "a"]}).to_csv(tmp_path / "c3.csv", index=False)
-    argv = ["train", str(tmp_path / "c3.csv"), "--target", "k", "--out", str(tmp_path / "c.tabdl"),
-            "--epochs", "1", "--n-bags", "1", "--no-progress"]
+    pd.DataFrame({"x": x, "k": ["a", "b", "c", "a", "b", "c", "a", "b", "c", "a"]}).to_csv(
+        tmp_path / "c3.csv", index=False
+    )
+    argv = [
+        "train",
+        str(tmp_path / "c3.csv"),
+        "--target",
+        "k",
+        "--out",
+        str(tmp_path / "c.tabdl"),
+        "--epochs",
+        "1",
+        "--n-bags",
+        "1",
+        "--no-progress",
+    ]
     assert main(argv) == 0
 
 
@@ -716,8 +853,19 @@ def test_a_warning_reads_as_one_line_of_the_command(csv_dir, tmp_path, monkeypat
     monkeypatch.setattr(TabularRegressor, "fit", warning_fit)
     monkeypatch.delenv("TABDL_DEBUG", raising=False)
     before = warnings.showwarning
-    rc = main(["train", str(csv_dir / "train.csv"), "--target", "price", "--drop", "label",
-               "--out", str(tmp_path / "m.tabdl"), *FAST])
+    rc = main(
+        [
+            "train",
+            str(csv_dir / "train.csv"),
+            "--target",
+            "price",
+            "--drop",
+            "label",
+            "--out",
+            str(tmp_path / "m.tabdl"),
+            *FAST,
+        ]
+    )
     assert rc == 0
     err = capsys.readouterr().err
     assert "tabdl: warning: the data is odd in two lines\n" in err

@@ -557,7 +557,9 @@ def test_fine_tune_adds_its_ratings_to_the_correction_once():
         pairs, res = nb.known_pairs()
         codes = mf.preprocessor_.transform(pd.DataFrame({"user": [99], "item": [999]}))[0]
         j = int(((pairs[:, 0] == codes[0, 0]) & (pairs[:, 1] == codes[0, 1])).nonzero()[0, 0])
-        tables = {k: getattr(nb, k).clone() for k in ("pair_keys", "pair_residuals", "neighbour_items", "neighbour_weights")}
+        tables = {
+            k: getattr(nb, k).clone() for k in ("pair_keys", "pair_residuals", "neighbour_items", "neighbour_weights")
+        }
         nb.set_tables(None)
         score = mf._factor_scores(codes.long())[0]
         nb.set_tables(tables)

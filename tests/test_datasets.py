@@ -129,8 +129,9 @@ def test_data_dir_env_var(tmp_path, monkeypatch):
 
 def test_a_log_transform_of_a_target_at_or_below_zero_is_named(tmp_path):
     # log(0) = -inf and log(-1) = NaN: the fit then called the target missing.
-    path = _write_card(tmp_path, target={"column": "size", "transform": "log"}, continuous=[],
-                       task="regression", metric="rmse")
+    path = _write_card(
+        tmp_path, target={"column": "size", "transform": "log"}, continuous=[], task="regression", metric="rmse"
+    )
     with pytest.raises(ValueError, match="log transform needs a target above 0.*'size' holds 1 value.*such as 0"):
         datasets.load(path)
 
@@ -141,8 +142,10 @@ def test_a_log_transform_of_a_target_at_or_below_zero_is_named(tmp_path):
         ({"target": {}}, '"target" must be an object with a "column"'),
         ({"source": {"item": "x"}}, '"source" must be'),
         ({"categorical": "colour"}, "'categorical' must be a list of column names"),
-        ({"target": {"column": "label", "transform": "log"}, "task": "regression", "metric": "rmse"},
-         "target column 'label' holds text such as"),
+        (
+            {"target": {"column": "label", "transform": "log"}, "task": "regression", "metric": "rmse"},
+            "target column 'label' holds text such as",
+        ),
     ],
 )
 def test_a_malformed_card_is_a_value_error_naming_it(tmp_path, overrides, match):
@@ -200,15 +203,19 @@ def test_every_card_field_is_type_checked(tmp_path, overrides, match):
 def test_cards_that_loaded_before_the_field_checks_still_load(tmp_path):
     # Found in review: the checks refused a null test_size (scikit-learn's 0.25), a null
     # description and "_comment" keys, which cards loaded with before.
-    path = _write_card(tmp_path, description=None, split={"test_size": None, "_comment": "sklearn's default"},
-                       filter={"dropna": [], "_why": "no rows to drop"})
+    path = _write_card(
+        tmp_path,
+        description=None,
+        split={"test_size": None, "_comment": "sklearn's default"},
+        filter={"dropna": [], "_why": "no rows to drop"},
+    )
     X_train, X_test, _, _ = datasets.load(path)
     assert len(X_test) == pytest.approx(0.25 * (len(X_train) + len(X_test)), abs=1)
     with pytest.raises(ValueError, match="'split' must be an object"):  # a misspelt key still is an error
         datasets.load(_write_card(tmp_path, split={"train_size": 0.7}))
 
 
-@pytest.mark.parametrize("text", ["", "a,b\n1,2,3,4\n5\n\"unclosed\n"])
+@pytest.mark.parametrize("text", ["", 'a,b\n1,2,3,4\n5\n"unclosed\n'])
 def test_an_unreadable_csv_names_the_card_and_the_csv(tmp_path, text):
     path = _write_card(tmp_path)
     (tmp_path / "toy.csv").write_text(text)

@@ -19,8 +19,10 @@ def section_names(obj, section: str) -> list[str]:
     lines up to the next section (a line underlined by dashes), ``a, b : type`` giving a and b."""
     lines = inspect.getdoc(obj).splitlines()
     try:
-        start = next(i for i in range(len(lines) - 1)
-                     if lines[i].strip() == section and set(lines[i + 1].strip()) == {"-"}) + 2
+        start = (
+            next(i for i in range(len(lines) - 1) if lines[i].strip() == section and set(lines[i + 1].strip()) == {"-"})
+            + 2
+        )
     except StopIteration:
         raise AssertionError(f"{obj.__name__}'s docstring has no {section!r} section") from None
     names = []

@@ -213,8 +213,9 @@ def test_pickle_is_small(fitted):
 def test_standalone_fit_infers_task():
     X, y = make_frame(n=200)
     # min_category_count 20 keeps this small frame's categories (the default 100 would fold them all).
-    enc = EntityEmbeddingEncoder(cat_features=["c", "d"], min_category_count=20, estimator_params=FAST,
-                                 random_state=0).fit(X, y)
+    enc = EntityEmbeddingEncoder(
+        cat_features=["c", "d"], min_category_count=20, estimator_params=FAST, random_state=0
+    ).fit(X, y)
     assert enc.task_ == "regression"
     labels = np.where(y > np.median(y), "hi", "lo")
     enc_c = EntityEmbeddingEncoder(estimator_params=FAST, random_state=0).fit(X, labels)
@@ -306,8 +307,9 @@ def test_cv_gives_out_of_fold_vectors():
     first = np.arange(60)  # ... which all sit in the held-out part of the first fold
     splits = [(np.arange(60, 240), first), (first, np.arange(60, 240))]
     # The net's own axes first: that is where the fold nets are rotated onto the full net.
-    enc = EntityEmbeddingEncoder(cat_features=["c", "d"], min_category_count=20, estimator_params=FAST,
-                                 random_state=0, cv=splits, axes="net")
+    enc = EntityEmbeddingEncoder(
+        cat_features=["c", "d"], min_category_count=20, estimator_params=FAST, random_state=0, cv=splits, axes="net"
+    )
     oof = enc.fit_transform(X, y)
     full = enc.transform(X)
     width_c = enc.tables_[0].shape[1]
@@ -369,8 +371,11 @@ def test_encoders_pickled_or_saved_before_principal_axes_keep_the_net_coordinate
     np.testing.assert_array_equal(old.transform(X), raw.transform(X))
 
     state, tensors = io._encoder_to_state(raw)
-    state = {**state, "params": {k: v for k, v in state["params"].items() if k not in ("axes", "n_components")},
-             "attrs": _as_written_before_principal_axes(state["attrs"])}
+    state = {
+        **state,
+        "params": {k: v for k, v in state["params"].items() if k not in ("axes", "n_components")},
+        "attrs": _as_written_before_principal_axes(state["attrs"]),
+    }
     loaded = io._encoder_from_state(EntityEmbeddingEncoder, state, tensors)
     assert loaded.axes == "net"
     np.testing.assert_array_equal(loaded.transform(X), raw.transform(X))
@@ -389,8 +394,9 @@ def test_axes_beyond_a_tables_rank_export_exact_zeros():
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"flag": rng.choice(["no", "yes"], size=400), "a": rng.normal(size=400)})
     y = X["a"].to_numpy() + (X["flag"] == "yes")
-    enc = EntityEmbeddingEncoder(cat_features=["flag"], min_category_count=3, estimator_params=FAST,
-                                 random_state=0).fit(X, y)
+    enc = EntityEmbeddingEncoder(
+        cat_features=["flag"], min_category_count=3, estimator_params=FAST, random_state=0
+    ).fit(X, y)
     w, p = enc.tables_[0], enc.components_[0]
     assert w.shape == (3, 3)
     rank = np.linalg.matrix_rank(w - w.mean(axis=0), tol=1e-5)
@@ -421,8 +427,13 @@ def test_passthrough_reads_date_text_in_a_column_that_held_datetimes(tmp_path):
     from tabdl import io
 
     rng = np.random.default_rng(0)
-    X = pd.DataFrame({"when": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, 200), "D"),
-                      "c": rng.choice(["x", "y", "z"], 200), "a": rng.normal(size=200)})
+    X = pd.DataFrame(
+        {
+            "when": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, 200), "D"),
+            "c": rng.choice(["x", "y", "z"], 200),
+            "a": rng.normal(size=200),
+        }
+    )
     y = X["a"].to_numpy() + (X["c"] == "y")
     enc = EntityEmbeddingEncoder(cat_features=["c"], estimator_params=FAST, random_state=0).fit(X, y)
     assert enc.date_features_ == ["when"]

@@ -34,8 +34,9 @@ def test_proba_reduce_averages_probabilities():
     torch.testing.assert_close(p, torch.softmax(out, dim=-1).mean(dim=1))
 
 
-@pytest.mark.parametrize("base,y", [(torch.nn.MSELoss(), torch.randn(4, 2)),
-                                    (torch.nn.CrossEntropyLoss(), torch.tensor([0, 1, 1, 0]))])
+@pytest.mark.parametrize(
+    "base,y", [(torch.nn.MSELoss(), torch.randn(4, 2)), (torch.nn.CrossEntropyLoss(), torch.tensor([0, 1, 1, 0]))]
+)
 def test_member_loss_is_the_mean_of_member_losses(base, y):
     out = torch.randn(4, 3, 2)
     expected = torch.stack([base(out[:, j], y) for j in range(3)]).mean()

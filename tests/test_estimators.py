@@ -50,9 +50,7 @@ def _expected_failures(est):
     }
 
 
-@parametrize_with_checks(
-    [fast(TabularRegressor), fast(TabularClassifier)], expected_failed_checks=_expected_failures
-)
+@parametrize_with_checks([fast(TabularRegressor), fast(TabularClassifier)], expected_failed_checks=_expected_failures)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -127,9 +125,7 @@ def test_estimator_types():
 def test_pipeline_and_grid_search(data):
     X, _ = data
     y = reg_target(X)
-    pipe = make_pipeline(
-        FunctionTransformer(lambda d: d.assign(num=d["num"] * 2)), fast(TabularRegressor)
-    )
+    pipe = make_pipeline(FunctionTransformer(lambda d: d.assign(num=d["num"] * 2)), fast(TabularRegressor))
     assert pipe.fit(X, y).predict(X).shape == (len(X),)
     grid = GridSearchCV(fast(TabularRegressor), {"epochs": [1, 6]}, cv=2).fit(X, y)
     assert grid.best_params_ == {"epochs": 6}
@@ -240,11 +236,7 @@ def test_same_random_state_same_predictions(cls, data):
     a = fast(cls, epochs=3, random_state=7).fit(X, y)
     b = fast(cls, epochs=3, random_state=7).fit(X, y)
     c = fast(cls, epochs=3, random_state=8).fit(X, y)
-    out = (
-        (lambda e: e.predict(X_test))
-        if cls is TabularRegressor
-        else (lambda e: e.predict_proba(X_test))
-    )
+    out = (lambda e: e.predict(X_test)) if cls is TabularRegressor else (lambda e: e.predict_proba(X_test))
     np.testing.assert_array_equal(out(a), out(b))
     assert not np.array_equal(out(a), out(c))
 
@@ -299,7 +291,11 @@ def test_non_string_names_in_another_order_are_selected_by_name(data, tuples):
     # Int or tuple names go by position (scikit-learn's rule), and a reordered frame was misread.
     X, X_test = data
     names = [("g", c) for c in X.columns] if tuples else list(range(10, 10 + X.shape[1]))
-    rename = (lambda f: f.set_axis(pd.MultiIndex.from_tuples(names), axis=1)) if tuples else (lambda f: f.set_axis(names, axis=1))
+    rename = (
+        (lambda f: f.set_axis(pd.MultiIndex.from_tuples(names), axis=1))
+        if tuples
+        else (lambda f: f.set_axis(names, axis=1))
+    )
     reg = fast(TabularRegressor, n_bags=1).fit(rename(X), reg_target(X))
     base = reg.predict(rename(X_test))
     np.testing.assert_array_equal(reg.predict(rename(X_test).iloc[:, ::-1]), base)
@@ -396,12 +392,8 @@ def test_one_row_predict_equals_batch_predict(fitted_reg, fitted_clf, data):
     batch_r, batch_p = fitted_reg.predict(X_odd), fitted_clf.predict_proba(X_odd)
     for i in range(6):
         row = X_odd.iloc[[i]]
-        np.testing.assert_allclose(
-            fitted_reg.predict(row), batch_r[i : i + 1], rtol=1e-5, atol=1e-6
-        )
-        np.testing.assert_allclose(
-            fitted_clf.predict_proba(row), batch_p[i : i + 1], rtol=1e-5, atol=1e-6
-        )
+        np.testing.assert_allclose(fitted_reg.predict(row), batch_r[i : i + 1], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(fitted_clf.predict_proba(row), batch_p[i : i + 1], rtol=1e-5, atol=1e-6)
 
 
 def test_a_dict_is_one_row_or_a_table(fitted_clf, data):
@@ -413,8 +405,9 @@ def test_a_dict_is_one_row_or_a_table(fitted_clf, data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no feature-name warning: a dict names its columns
         np.testing.assert_allclose(fitted_clf.predict_proba(row), fitted_clf.predict_proba(X_test.iloc[[3]]), rtol=1e-6)
-        np.testing.assert_array_equal(fitted_clf.predict_proba(X_test.iloc[:5].to_dict("list")),
-                                      fitted_clf.predict_proba(X_test.iloc[:5]))
+        np.testing.assert_array_equal(
+            fitted_clf.predict_proba(X_test.iloc[:5].to_dict("list")), fitted_clf.predict_proba(X_test.iloc[:5])
+        )
         # JSON records, keys in any order: rows by name ("Expected 2D array" before).
         records = [dict(reversed(list(r.items()))) for r in X_test.iloc[:5].to_dict("records")]
         np.testing.assert_array_equal(fitted_clf.predict_proba(records), fitted_clf.predict_proba(X_test.iloc[:5]))
@@ -424,7 +417,9 @@ def test_a_dict_is_one_row_or_a_table(fitted_clf, data):
     assert fitted_clf.predict_proba(mixed).shape == (2, 2)
     # A tuple is a category value (a row's one tuple does not make the dict a table).
     rows = pd.DataFrame({"num": [0.1, 0.2, 0.3, 0.4], "color": [("a", 1), "red", ("a", 1), "blue"]})
-    reg = fast(TabularRegressor, epochs=1, validation_fraction=None, cat_features=["color"]).fit(rows, [1.0, 2.0, 3.0, 4.0])
+    reg = fast(TabularRegressor, epochs=1, validation_fraction=None, cat_features=["color"]).fit(
+        rows, [1.0, 2.0, 3.0, 4.0]
+    )
     np.testing.assert_allclose(reg.predict({"num": 0.1, "color": ("a", 1)}), reg.predict(rows.iloc[[0]]), rtol=1e-6)
     enc = fitted_clf.embedding_encoder()
     assert isinstance(enc, EntityEmbeddingEncoder)
@@ -497,8 +492,12 @@ def test_metrics_without_a_validation_part_say_they_have_nothing_to_score(data):
     # metrics=["rmse"] with validation_fraction=None once left history_ without an rmse column,
     # and said nothing.
     X, _ = data
-    with pytest.warns(UserWarning, match=r"metrics \['rmse'\] are scored on the validation part, and this fit has none"):
-        reg = fast(TabularRegressor, epochs=2, metrics=["rmse"], n_bags=1, validation_fraction=None).fit(X, reg_target(X))
+    with pytest.warns(
+        UserWarning, match=r"metrics \['rmse'\] are scored on the validation part, and this fit has none"
+    ):
+        reg = fast(TabularRegressor, epochs=2, metrics=["rmse"], n_bags=1, validation_fraction=None).fit(
+            X, reg_target(X)
+        )
     assert "rmse" not in reg.history_
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # with a validation part: no warning, and the column
@@ -577,8 +576,17 @@ def test_fine_tune_defaults_follow_the_estimator(fitted_reg, data, monkeypatch):
         reg.fine_tune(X, reg_target(X), freeze_epochs=-1)
 
 
-@pytest.mark.parametrize("kw", [dict(epochs=0), dict(epochs=2.5), dict(freeze_epochs=-1),
-                                dict(lr=slice(0, 1e-2)), dict(lr=slice(1e-4, 1e-2, 2)), dict(lr=float("inf"))])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(epochs=0),
+        dict(epochs=2.5),
+        dict(freeze_epochs=-1),
+        dict(lr=slice(0, 1e-2)),
+        dict(lr=slice(1e-4, 1e-2, 2)),
+        dict(lr=float("inf")),
+    ],
+)
 def test_a_refused_fine_tune_leaves_the_model_as_it_was(fitted_reg, data, kw):
     # The frozen phase trained before the unfrozen one checked epochs and lr: the call raised
     # with the model already changed.
@@ -591,8 +599,16 @@ def test_a_refused_fine_tune_leaves_the_model_as_it_was(fitted_reg, data, kw):
     assert len(reg.history_) == rows
 
 
-@pytest.mark.parametrize("params", [dict(batch_size=0), dict(patience="2"), dict(weight_decay=-1.0),
-                                    dict(threshold=2.0), dict(threshold=0.3, multiclass=True)])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(batch_size=0),
+        dict(patience="2"),
+        dict(weight_decay=-1.0),
+        dict(threshold=2.0),
+        dict(threshold=0.3, multiclass=True),
+    ],
+)
 def test_continued_training_checks_the_parameters_fit_checks(data, params):
     # set_params after fit reached the cycle unchecked: a bare ZeroDivisionError, or a float cut
     # on three classes that never predicted the third.
@@ -625,8 +641,10 @@ def test_an_error_inside_a_continued_cycle_keeps_the_fitted_model(data):
         return 0.0
 
     clf.set_params(metrics=[flaky])
-    for call in (lambda: clf.fit_one_cycle(X, y, epochs=3, eval_set=(X, y)),
-                 lambda: clf.fine_tune(X, y, epochs=3, freeze_epochs=1, eval_set=(X, y))):
+    for call in (
+        lambda: clf.fit_one_cycle(X, y, epochs=3, eval_set=(X, y)),
+        lambda: clf.fine_tune(X, y, epochs=3, freeze_epochs=1, eval_set=(X, y)),
+    ):
         calls.clear()
         with pytest.raises(ValueError, match="metric failed"):
             call()
@@ -873,7 +891,10 @@ def test_refused_continued_training_leaves_the_fitted_model_as_it_was(fitted_clf
         assert clf.classes_.tolist() == ["no", "yes"] and clf.model_config_["n_out"] == 2
         np.testing.assert_array_equal(clf.predict_proba(X_test), before)
     # 2-D labels too: the head was swapped before torch refused them.
-    for Xc, yc, ev in ((X, np.column_stack([y3, y3]), None), (X, y3, (X_test, np.column_stack([clf_target(X_test)] * 2)))):
+    for Xc, yc, ev in (
+        (X, np.column_stack([y3, y3]), None),
+        (X, y3, (X_test, np.column_stack([clf_target(X_test)] * 2))),
+    ):
         with pytest.raises(ValueError, match="needs a 1-D"):
             clf.fit_one_cycle(Xc, yc, epochs=1, eval_set=ev)
         assert clf.classes_.tolist() == ["no", "yes"] and clf.model_config_["n_out"] == 2
@@ -897,13 +918,17 @@ def test_labels_of_mixed_or_other_types_are_named_not_a_numpy_type_error(data):
         fitted.fit_one_cycle(X, mixed, epochs=1)
     # Bool classes meet 0/1 labels as Python compares them (pandas' index keeps them apart).
     flags = clf_target(X) == "yes"
-    as_bool = fast(TabularClassifier, epochs=1).fit(X, flags, eval_set=(X_test, (clf_target(X_test) == "yes").astype(int)))
+    as_bool = fast(TabularClassifier, epochs=1).fit(
+        X, flags, eval_set=(X_test, (clf_target(X_test) == "yes").astype(int))
+    )
     assert as_bool.classes_.tolist() == [False, True]
     as_ints = (clf_target(X) == "yes").astype(int)
     as_text = np.where(clf_target(X_test) == "yes", "1", "0")
-    for y, yv, kind in ((as_ints, pd.Series(as_text), "numbers, such as 0"),
-                        (as_ints, as_text.astype(object), "numbers, such as 0"),
-                        (clf_target(X), (clf_target(X_test) == "yes").astype(int), "text, such as 'no'")):
+    for y, yv, kind in (
+        (as_ints, pd.Series(as_text), "numbers, such as 0"),
+        (as_ints, as_text.astype(object), "numbers, such as 0"),
+        (clf_target(X), (clf_target(X_test) == "yes").astype(int), "text, such as 'no'"),
+    ):
         with pytest.raises(ValueError, match=f"eval_set: y holds labels not seen at fit.*the classes are {kind}"):
             fast(TabularClassifier).fit(X, y, eval_set=(X_test, yv))
 
@@ -920,9 +945,11 @@ def test_metric_names_that_would_share_a_history_column_are_refused(data):
     def valid_loss(y_true, y_pred):
         return 0.0
 
-    for metrics, says in (([lambda t, p: 0.0, lambda t, p: 1.0], "'<lambda>' names two metrics"),
-                          ([partial(fbeta_score, beta=2), partial(fbeta_score, beta=1)], "names two metrics"),
-                          ([valid_loss], "'valid_loss' names a column history_ already holds")):
+    for metrics, says in (
+        ([lambda t, p: 0.0, lambda t, p: 1.0], "'<lambda>' names two metrics"),
+        ([partial(fbeta_score, beta=2), partial(fbeta_score, beta=1)], "names two metrics"),
+        ([valid_loss], "'valid_loss' names a column history_ already holds"),
+    ):
         with pytest.raises(ValueError, match=says):
             fast(TabularRegressor, metrics=metrics).fit(X, reg_target(X))
 
@@ -946,7 +973,9 @@ def test_a_refused_refit_leaves_the_fitted_model_as_it_was(fitted_reg, fitted_cl
     # The encoder and MatrixFactorization keep their fit too.
     from tabdl import EntityEmbeddingEncoder
 
-    enc = EntityEmbeddingEncoder(estimator_params=dict(epochs=1, layers=(8,)), min_category_count=3, random_state=0).fit(X, reg_target(X))
+    enc = EntityEmbeddingEncoder(
+        estimator_params=dict(epochs=1, layers=(8,)), min_category_count=3, random_state=0
+    ).fit(X, reg_target(X))
     out = enc.transform(X_test)
     bad_y = reg_target(X)
     bad_y[3] = np.nan
@@ -1121,8 +1150,14 @@ def test_a_categorical_column_folded_whole_warns_once_named():
     # that held no values at all, says nothing.
     rng = np.random.default_rng(0)
     n = 400
-    X = pd.DataFrame({"id": [f"row{i}" for i in range(n)], "grp": rng.choice(list("abc"), size=n),
-                      "empty": pd.Series([None] * n, dtype=object), "x": rng.normal(size=n)})
+    X = pd.DataFrame(
+        {
+            "id": [f"row{i}" for i in range(n)],
+            "grp": rng.choice(list("abc"), size=n),
+            "empty": pd.Series([None] * n, dtype=object),
+            "x": rng.normal(size=n),
+        }
+    )
     y = X["x"].to_numpy() + (X["grp"] == "a").to_numpy()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -81,9 +81,7 @@ def _matrix_factorization(kind="dot"):
     from tabdl.collab import MatrixFactorization
 
     rng = np.random.default_rng(0)
-    X = pd.DataFrame(
-        {"user": rng.integers(0, 15, 200), "item": [f"m{i}" for i in rng.integers(0, 10, 200)]}
-    )
+    X = pd.DataFrame({"user": rng.integers(0, 15, 200), "item": [f"m{i}" for i in rng.integers(0, 10, 200)]})
     y = rng.integers(1, 6, 200).astype(float)
     mf = MatrixFactorization(kind=kind, n_factors=4, epochs=2, random_state=0).fit(X, y)
     return mf, pd.concat([X, pd.DataFrame({"user": [-1], "item": ["unseen"]})]), ["predict"]
@@ -96,9 +94,7 @@ def _entity_embedding_encoder(standalone=True):
     y = np.nan_to_num(X["a"].to_numpy())
     if standalone:
         params = {"epochs": 2, "layers": (8,), "lr": slice(1e-3, 1e-2)}
-        enc = EntityEmbeddingEncoder(estimator_params=params, dtype=np.float64, random_state=0).fit(
-            X, y
-        )
+        enc = EntityEmbeddingEncoder(estimator_params=params, dtype=np.float64, random_state=0).fit(X, y)
     else:
         enc = TabularRegressor(**FAST).fit(X, y).embedding_encoder()
     X_new = _frame(30, seed=2).assign(s=["unseen", *_frame(30, seed=2)["s"][1:]])
@@ -233,9 +229,7 @@ def test_a_frozen_model_comes_back_frozen(tmp_path):
 
 def test_weights_load_without_pickle(tmp_path):
     X = _frame()
-    path = (
-        TabularRegressor(**FAST).fit(X, np.arange(len(X), dtype=float)).save(tmp_path / "m.tabdl")
-    )
+    path = TabularRegressor(**FAST).fit(X, np.arange(len(X), dtype=float)).save(tmp_path / "m.tabdl")
     with zipfile.ZipFile(path) as zf:
         assert sorted(zf.namelist()) == ["meta.json", "weights.pt"]
         meta = json.loads(zf.read("meta.json"))
@@ -450,8 +444,9 @@ def test_a_parameter_that_is_not_json_says_how_to_save_anyway(tmp_path):
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"x": rng.normal(size=120)})
     y = (X["x"] > 0).astype(int).to_numpy()
-    clf = TabularClassifier(epochs=1, n_bags=1, random_state=np.random.RandomState(0),
-                            metrics=[lambda t, p: 0.0]).fit(X, y)
+    clf = TabularClassifier(epochs=1, n_bags=1, random_state=np.random.RandomState(0), metrics=[lambda t, p: 0.0]).fit(
+        X, y
+    )
     with pytest.raises(ValueError, match=r"\['params'\]\[.*set_params\(\)"):
         clf.save(tmp_path / "m.tabdl")
     assert not (tmp_path / "m.tabdl").exists()
@@ -514,7 +509,9 @@ def test_date_column_names_and_date_ids_save_as_version_4(tmp_path):
 
 def test_save_to_a_folder_or_a_missing_folder_names_the_users_path(tmp_path):
     # The OS error named save's temporary file (m.tabdl.tmp<pid>), a file the user never asked for.
-    model = TabularRegressor(epochs=1, n_bags=1, random_state=0).fit(pd.DataFrame({"a": np.arange(20.0)}), np.arange(20.0))
+    model = TabularRegressor(epochs=1, n_bags=1, random_state=0).fit(
+        pd.DataFrame({"a": np.arange(20.0)}), np.arange(20.0)
+    )
     with pytest.raises(IsADirectoryError, match="it is a folder"):
         model.save(tmp_path)
     with pytest.raises(FileNotFoundError, match="nowhere.*does not exist") as err:
@@ -581,11 +578,13 @@ def one_net_bytes(tmp_path_factory):
 def _config(change):
     def edit(m):
         change(m["state"]["attrs"]["model_config_"])
+
     return edit
 
 
-def test_a_config_bigger_than_its_weights_fails_before_a_net_is_built(tmp_path, saved_bytes, one_net_bytes,
-                                                                       monkeypatch):
+def test_a_config_bigger_than_its_weights_fails_before_a_net_is_built(
+    tmp_path, saved_bytes, one_net_bytes, monkeypatch
+):
     # Found in review: n_bags=20000 (or layers=[20000, 20000]) in a 110 KB file took 55 s and
     # 4 GB: after the load onto meta nets failed, the whole model was built from the config.
     from tabdl import modules
@@ -635,8 +634,11 @@ def test_encrypted_members_and_deep_json_are_value_errors(tmp_path, saved_bytes)
             central = bytes(data).rfind(b"PK\x01\x02", 0, central)
         _refused(tmp_path, bytes(data), "encrypted")
     _refused(tmp_path, _edit(saved_bytes, lambda m: "[" * 100_000 + "]" * 100_000), "not a readable")
-    _refused(tmp_path, _edit(saved_bytes, lambda m: json.dumps(m)[:-1] + ',"x":' + "[" * 5000 + "]" * 5000 + "}"),
-             "not a readable")
+    _refused(
+        tmp_path,
+        _edit(saved_bytes, lambda m: json.dumps(m)[:-1] + ',"x":' + "[" * 5000 + "]" * 5000 + "}"),
+        "not a readable",
+    )
     _refused(tmp_path, _edit(saved_bytes, lambda m: m.update(format_version=True)), "format version")
 
 
@@ -700,8 +702,9 @@ def test_malformed_tags_name_the_file_and_the_field(tmp_path, saved_bytes, name)
         decode(MALFORMED[name])
 
 
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16, torch.complex64, torch.int64,
-                                   torch.bool])
+@pytest.mark.parametrize(
+    "dtype", [torch.float64, torch.float16, torch.bfloat16, torch.complex64, torch.int64, torch.bool]
+)
 def test_weights_of_another_dtype_are_refused(tmp_path, saved_bytes, dtype):
     # Found in review: they loaded, and predict failed inside torch (or ran on int weights).
     def retype(sd):
@@ -718,8 +721,9 @@ def test_weights_of_another_shape_or_not_tensors_are_refused(tmp_path, saved_byt
     _refused(tmp_path, _edit(saved_bytes, weights_change=lambda sd: [1, 2]), "not a dict")
     _refused(tmp_path, _edit(saved_bytes, weights_change=lambda sd: {**sd, "x": 5}), "named tensor")
     # an expanded view claims a size its storage lacks
-    _refused(tmp_path, _edit(saved_bytes, weights_change=lambda sd: {**sd, "x": torch.zeros(1).expand(10**6, 10**6)}),
-             "view")
+    _refused(
+        tmp_path, _edit(saved_bytes, weights_change=lambda sd: {**sd, "x": torch.zeros(1).expand(10**6, 10**6)}), "view"
+    )
 
 
 def test_nan_weights_are_refused(tmp_path, saved_bytes):
@@ -752,12 +756,14 @@ def test_legitimate_files_the_load_checks_once_refused(tmp_path):
 def _pre(key, value):
     def edit(m):
         m["state"]["preprocessor"][key] = value
+
     return edit
 
 
 def _attr(key, value):
     def edit(m):
         m["state"]["attrs"][key] = value
+
     return edit
 
 
@@ -771,8 +777,10 @@ def test_a_preprocessor_that_disagrees_with_the_net_is_refused(tmp_path, one_net
     meta = json.loads(zipfile.ZipFile(io.BytesIO(one_net_bytes)).read("meta.json"))
     vocab = meta["state"]["preprocessor"]["vocabs"][0]
     for edit, match in [
-        (_pre("vocabs", [vocab + [f"q{i}" for i in range(20)], meta["state"]["preprocessor"]["vocabs"][1]]),
-         "vocabularies"),
+        (
+            _pre("vocabs", [vocab + [f"q{i}" for i in range(20)], meta["state"]["preprocessor"]["vocabs"][1]]),
+            "vocabularies",
+        ),
         (_pre("vocabs", [vocab]), "vocabularies"),
         (_pre("vocabs", ["xyz", "ab"]), "vocabulary"),
         (more_columns, "continuous inputs"),
@@ -795,7 +803,7 @@ def test_a_classifier_whose_classes_disagree_with_its_net_is_refused(tmp_path, s
 
 def test_matrix_factorization_seen_items_out_of_range_are_refused(tmp_path):
     mf = _matrix_factorization()[0]
-    data = (mf.save(tmp_path / "mf.tabdl") and (tmp_path / "mf.tabdl").read_bytes())
+    data = mf.save(tmp_path / "mf.tabdl") and (tmp_path / "mf.tabdl").read_bytes()
     n_users, n_items = len(mf.user_ids_), len(mf.item_ids_)
     items = mf.seen_items_.copy()
     items[0] = n_items + 5

@@ -54,9 +54,7 @@ def test_slice_lo_hi_is_geometric():
     np.testing.assert_allclose(group_lrs(slice(1e-5, 1e-2), 4), [1e-5, 1e-4, 1e-3, 1e-2])
 
 
-@pytest.mark.parametrize(
-    "bad", [0.0, -1e-3, slice(None), slice(-1, 1e-2), slice(1e-3, 1e-2, 2), "1e-3"]
-)
+@pytest.mark.parametrize("bad", [0.0, -1e-3, slice(None), slice(-1, 1e-2), slice(1e-3, 1e-2, 2), "1e-3"])
 def test_bad_lr_raises(bad):
     with pytest.raises(ValueError, match="lr"):
         group_lrs(bad, 3)
@@ -193,9 +191,7 @@ def test_metrics_are_recorded_apart_from_the_loss():
     valid = problem(128, seed=2)
     lrn.fit_one_cycle(problem(), 3, lr=1e-2, valid=valid)
     hist = lrn.recorder.history
-    assert {"epoch", "train_loss", "train_loss_smooth", "valid_loss", "lr", "mae"} <= set(
-        hist.columns
-    )
+    assert {"epoch", "train_loss", "train_loss_smooth", "valid_loss", "lr", "mae"} <= set(hist.columns)
     pred = lrn.predict_raw(valid).numpy()
     mae = np.abs(pred - valid.y.numpy()).mean()
     mse = ((pred - valid.y.numpy()) ** 2).mean()

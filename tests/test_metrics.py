@@ -20,9 +20,7 @@ def test_multiclass_auc_with_every_class_present_is_sklearns_one_vs_rest():
     assert get_metric("roc_auc")(y, proba) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize(
-    ("name", "binary"), [("roc_auc", skm.roc_auc_score), ("pr_auc", skm.average_precision_score)]
-)
+@pytest.mark.parametrize(("name", "binary"), [("roc_auc", skm.roc_auc_score), ("pr_auc", skm.average_precision_score)])
 def test_multiclass_auc_averages_the_classes_present(name, binary):
     # A rare class absent from a validation part has no AUC: it made roc_auc NaN on every epoch
     # and counted as 0 in pr_auc.
@@ -40,7 +38,10 @@ def test_label_metrics_from_confusion_counts_equal_sklearns(name):
     # one class (balanced accuracy is then that class's recall, not half of it).
     m = get_metric(name)
     rng = np.random.default_rng(3)
-    cases = [(rng.random(300) < q).astype(np.int64) for q in (0.1, 0.5, 0.9)] + [np.zeros(300, np.int64), np.ones(300, np.int64)]
+    cases = [(rng.random(300) < q).astype(np.int64) for q in (0.1, 0.5, 0.9)] + [
+        np.zeros(300, np.int64),
+        np.ones(300, np.int64),
+    ]
     ys = [(rng.random(300) < 0.2).astype(np.int64), np.zeros(300, np.int64), np.ones(300, np.int64)]
     for y, pred in itertools.product(ys, cases):
         tp, fp = np.sum((pred == 1) & (y == 1)), np.sum((pred == 1) & (y == 0))

@@ -66,9 +66,7 @@ def test_mlp_shapes_groups_and_y_range():
 
 @pytest.mark.parametrize("n_cat, n_cont", [(0, 3), (2, 0)])
 def test_mlp_without_categoricals_or_without_continuous(n_cat, n_cont):
-    net = TabularMLP(
-        cardinalities=[3] * n_cat, emb_dims=[2] * n_cat, n_cont=n_cont, n_out=1, layers=(4,)
-    )
+    net = TabularMLP(cardinalities=[3] * n_cat, emb_dims=[2] * n_cat, n_cont=n_cont, n_out=1, layers=(4,))
     out = net(torch.zeros(5, n_cat, dtype=torch.int64), torch.randn(5, n_cont))
     assert out.shape == (5, 1)
 

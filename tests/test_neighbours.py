@@ -36,8 +36,9 @@ def _reference(users, items, resid, n_users, n_items, k):
             if i != j and ni > 0 and nj > 0:
                 co = rated[:, i] @ rated[:, j]
                 sim[i, j] = max(0.0, R[:, i] @ R[:, j] / (ni * nj) * co / (co + nb.SIM_SHRINK))
-    top = {i: sorted(((sim[i, j], j) for j in range(n_items) if sim[i, j] > 0), reverse=True)[:k]
-           for i in range(n_items)}
+    top = {
+        i: sorted(((sim[i, j], j) for j in range(n_items) if sim[i, j] > 0), reverse=True)[:k] for i in range(n_items)
+    }
     return R, rated, top
 
 
@@ -81,12 +82,17 @@ def test_correction_matches_the_formula_and_the_matrix_matches_the_pairs():
 
 
 def test_corrected_output_stays_inside_y_range():
-    m = DotProductBias(n_users=3, n_items=3, n_factors=2, y_range=(0.5, 5.5), global_bias=3.0,
-                       neighbours={"n_pairs": 0, "k": 0})
-    m.neighbours.set_tables({
-        "pair_keys": torch.tensor([1 * 3 + 2]), "pair_residuals": torch.tensor([1e3]),
-        "neighbour_items": torch.tensor([[0], [2], [1]]), "neighbour_weights": torch.tensor([[0.0], [1.0], [1.0]]),
-    })
+    m = DotProductBias(
+        n_users=3, n_items=3, n_factors=2, y_range=(0.5, 5.5), global_bias=3.0, neighbours={"n_pairs": 0, "k": 0}
+    )
+    m.neighbours.set_tables(
+        {
+            "pair_keys": torch.tensor([1 * 3 + 2]),
+            "pair_residuals": torch.tensor([1e3]),
+            "neighbour_items": torch.tensor([[0], [2], [1]]),
+            "neighbour_weights": torch.tensor([[0.0], [1.0], [1.0]]),
+        }
+    )
     m.eval()
     x = torch.tensor([[1, 1], [1, 2]])
     out = m(x)[:, 0]
@@ -102,8 +108,13 @@ def _series_ratings(seed=0):
     rng = np.random.default_rng(seed)
     n_users, n_series, per = 60, 8, 5
     offset = rng.normal(scale=1.0, size=(n_users, n_series))
-    rows = [(u, s * per + f, 3 + offset[u, s] + 0.2 * rng.normal())
-            for u in range(n_users) for s in range(n_series) for f in range(per) if rng.random() < 0.8]
+    rows = [
+        (u, s * per + f, 3 + offset[u, s] + 0.2 * rng.normal())
+        for u in range(n_users)
+        for s in range(n_series)
+        for f in range(per)
+        if rng.random() < 0.8
+    ]
     frame = pd.DataFrame(rows, columns=["user", "item", "rating"])
     frame["rating"] = frame["rating"].clip(1, 5)
     test = frame.groupby("user").sample(n=5, random_state=seed).index
@@ -138,8 +149,7 @@ def test_estimator_fits_and_refits_the_correction():
     # recommend scores the same corrected predictions
     user = X["user"].iloc[0]
     rec = mf.recommend(user, k=5, exclude_seen=False)
-    np.testing.assert_allclose(rec["score"], mf.predict(pd.DataFrame({"user": user, "item": rec["item"]})),
-                               rtol=1e-5)
+    np.testing.assert_allclose(rec["score"], mf.predict(pd.DataFrame({"user": user, "item": rec["item"]})), rtol=1e-5)
     # another cycle refits the correction on the ratings it knew plus the new ones
     part = X.iloc[: len(X) // 2]
     mf.fit_one_cycle(part, y.iloc[: len(X) // 2], epochs=1)
@@ -149,7 +159,7 @@ def test_estimator_fits_and_refits_the_correction():
 def test_a_cycle_on_new_ratings_keeps_what_the_correction_knew():
     X, y, Xt, yt = _series_ratings(seed=4)
     shuffled = X.sample(frac=1.0, random_state=0).index  # new ratings of known users and items
-    old, new = shuffled[: int(0.9 * len(X))], shuffled[int(0.9 * len(X)):]
+    old, new = shuffled[: int(0.9 * len(X))], shuffled[int(0.9 * len(X)) :]
     mf = MatrixFactorization(**{**FAST, "n_factors": 2, "epochs": 20}).fit(X.loc[old], y.loc[old])
     rmse = lambda: float(np.sqrt(np.mean((mf.predict(Xt) - yt.to_numpy()) ** 2)))  # noqa: E731
     before = rmse()

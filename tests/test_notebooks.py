@@ -41,9 +41,7 @@ def kernel_env(tmp_path, monkeypatch):
     spec = tmp_path / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    (spec / "kernel.json").write_text(
-        json.dumps({"argv": argv, "display_name": "tabdl tests", "language": "python"})
-    )
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "tabdl tests", "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("TABDL_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
@@ -57,9 +55,7 @@ def kernel_env(tmp_path, monkeypatch):
 def test_notebook_runs_in_quick_mode(path, kernel_env):
     nb = nbformat.read(path, as_version=4)
     # Fail loudly if the kernel is some other Python than the one running the tests.
-    check = (
-        f"import sys, tabdl\nassert sys.prefix == {sys.prefix!r}, sys.prefix\nprint(tabdl.__file__)"
-    )
+    check = f"import sys, tabdl\nassert sys.prefix == {sys.prefix!r}, sys.prefix\nprint(tabdl.__file__)"
     nb.cells.insert(0, nbformat.v4.new_code_cell(check))
     client = nbclient.NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(kernel_env)}}

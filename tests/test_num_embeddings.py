@@ -69,8 +69,12 @@ def test_model_rebuilds_from_json_config(kind):
     twin = TabularMLP(**cfg)
     twin.load_state_dict(reg.model_.state_dict())
     reg.model_ = twin
-    np.testing.assert_allclose(reg.predict(X), TabularRegressor(num_embeddings=kind, epochs=2, random_state=0, n_bags=1)
-                               .fit(X, y).predict(X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        reg.predict(X),
+        TabularRegressor(num_embeddings=kind, epochs=2, random_state=0, n_bags=1).fit(X, y).predict(X),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_piecewise_fits_a_sharp_response_better_than_raw_values():
@@ -122,8 +126,9 @@ def test_two_valued_columns_enter_raw_and_still_drive_the_output(kind, monkeypat
     monkeypatch.setattr(tabdl.estimators, "_RAW_FLAGS_ABOVE", 0)
     rng = np.random.default_rng(0)
     n = 1200
-    X = pd.DataFrame({"a": rng.normal(size=n), "flag": rng.integers(0, 2, size=n), "const": 5.0,
-                      "b": rng.uniform(size=n)})
+    X = pd.DataFrame(
+        {"a": rng.normal(size=n), "flag": rng.integers(0, 2, size=n), "const": 5.0, "b": rng.uniform(size=n)}
+    )
     X.loc[::13, "b"] = np.nan
     y = np.sin(2 * X["a"].to_numpy()) + 3.0 * X["flag"].to_numpy()
     reg = TabularRegressor(num_embeddings=kind, epochs=8, random_state=0, n_bags=1).fit(X, y)
@@ -155,12 +160,26 @@ def test_a_frame_of_flags_only_has_no_numerical_embedding(monkeypatch):
     assert clf.model_.num_embeds is None and [r[0] for r in clf.model_config_["raw_cont"]] == [0, 1, 2, 3]
     assert (clf.predict(X) == y).mean() > 0.95  # XOR of two raw flags, learned by the MLP
     # The module alone: every column raw means no embedding and n_cont raw inputs.
-    m = TabularMLP(cardinalities=[], emb_dims=[], n_cont=3, n_out=1, layers=(4,),
-                   num_embeddings=num_embedding_config("periodic"), raw_cont=[[0, 0, 1], [1, 0, 1], [2, 0, 1]])
+    m = TabularMLP(
+        cardinalities=[],
+        emb_dims=[],
+        n_cont=3,
+        n_out=1,
+        layers=(4,),
+        num_embeddings=num_embedding_config("periodic"),
+        raw_cont=[[0, 0, 1], [1, 0, 1], [2, 0, 1]],
+    )
     assert m.num_embeds is None and m.body[0][0].in_features == 3
     # They enter as 0 / 1 whatever values the scaler gave them.
-    m = TabularMLP(cardinalities=[], emb_dims=[], n_cont=2, n_out=1, layers=(4,),
-                   num_embeddings=num_embedding_config("periodic"), raw_cont=[[1, -0.5, 2.0]])
+    m = TabularMLP(
+        cardinalities=[],
+        emb_dims=[],
+        n_cont=2,
+        n_out=1,
+        layers=(4,),
+        num_embeddings=num_embedding_config("periodic"),
+        raw_cont=[[1, -0.5, 2.0]],
+    )
     seen = []
     m.body[0].register_forward_hook(lambda mod, inp, out: seen.append(inp[0]))
     m.eval()(torch.zeros(3, 0, dtype=torch.int64), torch.tensor([[0.3, -0.5], [1.0, 2.0], [-2.0, -0.5]]))
@@ -185,8 +204,9 @@ def test_flags_keep_their_embedding_below_the_width_bar():
 def test_a_net_pickled_before_raw_columns_still_predicts():
     # forward reads split_cont, which __init__ sets: a net unpickled from before it existed has
     # no such attribute and must fall back to the class default (no raw columns).
-    m = TabularMLP(cardinalities=[3], emb_dims=[2], n_cont=2, n_out=1, layers=(4,),
-                   num_embeddings=num_embedding_config("periodic"))
+    m = TabularMLP(
+        cardinalities=[3], emb_dims=[2], n_cont=2, n_out=1, layers=(4,), num_embeddings=num_embedding_config("periodic")
+    )
     x_cat, x_cont = torch.tensor([[1], [2]]), torch.randn(2, 2)
     expected = m.eval()(x_cat, x_cont)
     del m.__dict__["split_cont"]

@@ -178,8 +178,11 @@ def test_date_categories_meet_their_text_date_and_utc_spellings():
     # .dt.date objects or tz-aware in UTC were unseen, silently the unknown vector.
     weeks = pd.Series(pd.date_range("2024-01-01", periods=3, freq="W-MON"))
     noon = pd.Series(pd.to_datetime(["2024-01-01 12:30:00"] * 3))
-    pre = fit(pd.DataFrame({"w": pd.concat([weeks] * 3, ignore_index=True), "t": pd.concat([noon] * 3, ignore_index=True)}),
-              cat_features=["w", "t"], min_category_count=1)
+    pre = fit(
+        pd.DataFrame({"w": pd.concat([weeks] * 3, ignore_index=True), "t": pd.concat([noon] * 3, ignore_index=True)}),
+        cat_features=["w", "t"],
+        min_category_count=1,
+    )
     want = pre.transform(pd.DataFrame({"w": weeks, "t": noon}))[0]
     assert 0 not in want.flatten().tolist()
     spellings = {
@@ -238,11 +241,23 @@ def test_numpy_datetime_objects_key_as_their_timestamps():
     for col in (days, days.dt.strftime("%Y-%m-%d"), days.dt.date):
         assert torch.equal(pre.transform(pd.DataFrame({"d": col.astype(object)}))[0], want)
     assert category_keys(pd.Series([np.datetime64("NaT"), np.timedelta64(3, "h")], dtype=object)).tolist() == [
-        None, "0 days 03:00:00"]
+        None,
+        "0 days 03:00:00",
+    ]
     # Vocabularies saved when these keyed as numpy's text (in the values' own unit) still meet Timestamps.
-    old = pd.Index(["2024-01-01T00:00:00.000000", "2024-01-02T00:00:00.000000000", "2024-01-03T00:00:00",
-                    "2024-01-04T00:00:00.000", "2024-01-05T12:00"], dtype=object)
-    when = pd.Series(pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05 12:00"], format="ISO8601"))
+    old = pd.Index(
+        [
+            "2024-01-01T00:00:00.000000",
+            "2024-01-02T00:00:00.000000000",
+            "2024-01-03T00:00:00",
+            "2024-01-04T00:00:00.000",
+            "2024-01-05T12:00",
+        ],
+        dtype=object,
+    )
+    when = pd.Series(
+        pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05 12:00"], format="ISO8601")
+    )
     assert category_codes(when, old).tolist() == [1, 2, 3, 4, 5]
     codes = {k: i + 1 for i, k in enumerate(old)}
     assert [lookup_code(codes, v) for v in when] == [1, 2, 3, 4, 5]
@@ -270,8 +285,7 @@ def test_a_few_rows_of_a_large_categorical_dtype_get_their_codes():
 def test_utc_date_categories_meet_their_naive_and_text_spellings():
     # Fitted tz-aware in UTC, the keys hold "+00:00": naive dates, ISO text and "Z" text were unseen.
     weeks = pd.Series(pd.date_range("2024-01-01", periods=3, freq="W-MON"))
-    pre = fit(pd.DataFrame({"w": pd.concat([weeks.dt.tz_localize("UTC")] * 2, ignore_index=True)}),
-              cat_features=["w"])
+    pre = fit(pd.DataFrame({"w": pd.concat([weeks.dt.tz_localize("UTC")] * 2, ignore_index=True)}), cat_features=["w"])
     want = pre.transform(pd.DataFrame({"w": weeks.dt.tz_localize("UTC")}))[0]
     assert sorted(want.flatten().tolist()) == [1, 2, 3]
     for w in (weeks, weeks.dt.strftime("%Y-%m-%d"), weeks.dt.strftime("%Y-%m-%dT%H:%M:%SZ"), weeks.dt.date):
@@ -316,7 +330,10 @@ def test_float32_categories_meet_their_float64_spelling_in_both_paths():
     assert list(category_keys(col.astype("category"))) == expected
     pre = fit(pd.DataFrame({"r": pd.Series(values * 5, dtype="float32")}), cat_features=["r"], min_category_count=1)
     codes64, _ = pre.transform(pd.DataFrame({"r": values}))
-    assert codes64.flatten().tolist() == pre.transform(pd.DataFrame({"r": pd.Series(values, dtype="float32")}))[0].flatten().tolist()
+    assert (
+        codes64.flatten().tolist()
+        == pre.transform(pd.DataFrame({"r": pd.Series(values, dtype="float32")}))[0].flatten().tolist()
+    )
     assert 0 not in codes64.flatten().tolist()
     assert pre.transform_row({"r": 0.1})[0].item() == pre.transform_row({"r": np.float32(0.1)})[0].item() != 0
     # pandas widens float32 when it boxes a row as objects (the estimators' one-row path), and a
@@ -436,9 +453,7 @@ def test_standard_scaler_stats_neither_overflow_nor_underflow(scale):
 def test_transform_row_equals_transform():
     X = mixed_frame()
     pre = fit(X, min_category_count=2)  # "c" is rare: folded into 0
-    X2 = X.assign(
-        obj=["b", "zzz", None, "c", "a", "b", "a", "a"], float=[np.nan, 1, 2, 3, 4, 5, 6, 7]
-    )
+    X2 = X.assign(obj=["b", "zzz", None, "c", "a", "b", "a", "a"], float=[np.nan, 1, 2, 3, 4, 5, 6, 7])
     X2.loc[0, "int"] = -3
     full = pre.transform(X2)
     for i in range(len(X2)):
@@ -453,9 +468,13 @@ def test_columns_that_never_varied_at_fit_do_not_move_predict_inputs(scaler):
     # predict was fed through weights that only ever saw one input, at the scaler's clip value
     # (+5.2 for quantile), and the all-NaN column's indicator flipped to a value never seen.
     rng = np.random.default_rng(0)
-    X = pd.DataFrame({"c": 3.0, "gap": np.where(np.arange(40) % 4, 3.0, np.nan), "none": np.nan, "x": rng.normal(size=40)})
+    X = pd.DataFrame(
+        {"c": 3.0, "gap": np.where(np.arange(40) % 4, 3.0, np.nan), "none": np.nan, "x": rng.normal(size=40)}
+    )
     pre = fit(X, scaler=scaler)
-    new = pd.DataFrame({"c": [7.0, -1.0, np.nan], "gap": [8.0, np.nan, 3.0], "none": [2.0, 5.0, np.nan], "x": [0.1, 0.2, 0.3]})
+    new = pd.DataFrame(
+        {"c": [7.0, -1.0, np.nan], "gap": [8.0, np.nan, 3.0], "none": [2.0, 5.0, np.nan], "x": [0.1, 0.2, 0.3]}
+    )
     # "gap" is 3.0 or missing at fit: its value never varied, its missingness did.
     as_at_fit = new.assign(c=3.0, none=np.nan, gap=new["gap"].where(new["gap"].isna(), 3.0))
     _, got = pre.transform(new)
@@ -544,9 +563,7 @@ def test_datetimes_and_durations_are_continuous_seconds_in_both_paths():
     assert values[1, 0] - values[0, 0] == pytest.approx(86400.0)
     for i in range(len(X)):
         row = dict(zip(X.columns, X.to_numpy(dtype=object)[i]))
-        np.testing.assert_allclose(
-            pre.transform_row(row)[1].numpy(), values[i : i + 1].numpy(), rtol=1e-6
-        )
+        np.testing.assert_allclose(pre.transform_row(row)[1].numpy(), values[i : i + 1].numpy(), rtol=1e-6)
 
 
 def test_datetimes_held_as_objects_read_like_their_datetime_column():
@@ -562,8 +579,10 @@ def test_datetimes_held_as_objects_read_like_their_datetime_column():
     with pytest.raises(ValueError, match="'naive' held datetimes at fit.*'x'.*pd.to_datetime"):
         pre.transform(X.astype(object).assign(naive=["x", *X["naive"][1:]]))
     # A column that held datetimes reads ISO 8601 text (a CSV, JSON) as those dates, in both paths.
-    text = X.assign(naive=X["naive"].dt.strftime("%Y-%m-%dT%H:%M:%S").astype(object),
-                    when=X["when"].map(lambda t: t.isoformat() if pd.notna(t) else None).astype(object))
+    text = X.assign(
+        naive=X["naive"].dt.strftime("%Y-%m-%dT%H:%M:%S").astype(object),
+        when=X["when"].map(lambda t: t.isoformat() if pd.notna(t) else None).astype(object),
+    )
     assert_same(pre.transform(text), pre.transform(X))
     for i in range(len(X)):
         assert_same(pre.transform_row(text.iloc[i].to_dict()), pre.transform(X.iloc[[i]]))
@@ -621,7 +640,9 @@ def test_dates_outside_the_nanosecond_range_keep_their_seconds():
     # zoned column like this one, so it goes through UTC first.
     from tabdl import TabularRegressor
 
-    reg = TabularRegressor(epochs=1, n_bags=1, random_state=0).fit(pd.concat([X] * 5, ignore_index=True), np.arange(20.0))
+    reg = TabularRegressor(epochs=1, n_bags=1, random_state=0).fit(
+        pd.concat([X] * 5, ignore_index=True), np.arange(20.0)
+    )
     np.testing.assert_allclose([reg.predict(X.iloc[[i]])[0] for i in range(len(X))], reg.predict(X), rtol=1e-6)
 
 
@@ -630,9 +651,14 @@ def test_numpy_datetimes_in_an_object_column_read_as_seconds_in_both_paths():
     # pd.to_datetime forced ns on Timestamps of mixed units (9999-12-31 overflowed).
     seconds = [1577836800.0, 253402214400.0, np.nan]
     cols = {
-        "np_us": pd.Series([np.datetime64("2020-01-01T00:00:00", "us"), np.datetime64("9999-12-31", "us"), np.datetime64("NaT")], dtype=object),
+        "np_us": pd.Series(
+            [np.datetime64("2020-01-01T00:00:00", "us"), np.datetime64("9999-12-31", "us"), np.datetime64("NaT")],
+            dtype=object,
+        ),
         "np_days": pd.Series([np.datetime64("2020-01-01"), np.datetime64("9999-12-31"), None], dtype=object),
-        "stamps": pd.Series([pd.Timestamp("2020-01-01").as_unit("ns"), pd.Timestamp("9999-12-31"), pd.NaT], dtype=object),
+        "stamps": pd.Series(
+            [pd.Timestamp("2020-01-01").as_unit("ns"), pd.Timestamp("9999-12-31"), pd.NaT], dtype=object
+        ),
     }
     for name, col in cols.items():
         np.testing.assert_array_equal(numeric_values(col, name), seconds, err_msg=name)
@@ -654,12 +680,14 @@ def test_object_columns_of_dates_and_decimals_are_quantities_in_both_paths():
     from decimal import Decimal
 
     days = pd.Series(pd.date_range("2020-01-01", periods=5, freq="7D"))
-    X = pd.DataFrame({
-        "day": days.dt.date.astype(object),
-        "amount": pd.Series([Decimal("1.50"), Decimal("2.25"), None, Decimal("-3"), Decimal("10")], dtype=object),
-        "label": ["a", "b", "a", None, "b"],
-        "mixed": pd.Series([datetime.date(2020, 1, 1), "soon", None, "x", "y"], dtype=object),
-    })
+    X = pd.DataFrame(
+        {
+            "day": days.dt.date.astype(object),
+            "amount": pd.Series([Decimal("1.50"), Decimal("2.25"), None, Decimal("-3"), Decimal("10")], dtype=object),
+            "label": ["a", "b", "a", None, "b"],
+            "mixed": pd.Series([datetime.date(2020, 1, 1), "soon", None, "x", "y"], dtype=object),
+        }
+    )
     X.loc[2, "day"] = None
     pre = fit(X, scaler="none")
     assert pre.cat_names_ == ["label", "mixed"] and pre.cont_names_ == ["day", "amount"]
@@ -785,12 +813,16 @@ def test_pyarrow_dates_and_durations_read_as_numpy_ones():
     base = pd.Series(pd.date_range("2020-01-01", periods=5, freq="D"))
     zoned = base.dt.tz_localize("Asia/Tokyo")
     assert np.array_equal(
-        numeric_values(zoned.astype(pd.ArrowDtype(pa.timestamp("us", tz="Asia/Tokyo"))), "t"), numeric_values(zoned, "t"))
-    assert np.array_equal(numeric_values(pd.Series(base.dt.date).astype(pd.ArrowDtype(pa.date32())), "d"),
-                          numeric_values(base, "d"))
+        numeric_values(zoned.astype(pd.ArrowDtype(pa.timestamp("us", tz="Asia/Tokyo"))), "t"),
+        numeric_values(zoned, "t"),
+    )
+    assert np.array_equal(
+        numeric_values(pd.Series(base.dt.date).astype(pd.ArrowDtype(pa.date32())), "d"), numeric_values(base, "d")
+    )
     dur = pd.Series(pd.to_timedelta([1, 2, None], unit="s"))
-    assert np.array_equal(numeric_values(dur.astype(pd.ArrowDtype(pa.duration("s"))), "s"),
-                          numeric_values(dur, "s"), equal_nan=True)
+    assert np.array_equal(
+        numeric_values(dur.astype(pd.ArrowDtype(pa.duration("s"))), "s"), numeric_values(dur, "s"), equal_nan=True
+    )
 
 
 def test_pyarrow_dictionary_columns_are_categorical_like_pandas_categories():
@@ -805,9 +837,7 @@ def test_pyarrow_dictionary_columns_are_categorical_like_pandas_categories():
         return s.astype(pd.ArrowDtype(pa.dictionary(pa.int8(), values)))
 
     X = pd.DataFrame({"text": text, "ints": ints})
-    Xa = pd.DataFrame(
-        {"text": as_dictionary(text, pa.string()), "ints": as_dictionary(ints, pa.int64())}
-    )
+    Xa = pd.DataFrame({"text": as_dictionary(text, pa.string()), "ints": as_dictionary(ints, pa.int64())})
     pre, pre_a = fit(X), fit(Xa)
     assert pre_a.cat_names_ == pre.cat_names_ == ["text", "ints"]
     assert pre_a.vocabs_ == pre.vocabs_

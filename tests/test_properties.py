@@ -48,16 +48,12 @@ LEVELS = ["a", "b", "c", "d", "e"]
 def _column(kind: str, n: int, draw) -> pd.Series:
     ints = st.integers(0, 4)
     if kind == "float_nan":
-        vals = draw(
-            st.lists(st.one_of(st.floats(-1e3, 1e3), st.just(np.nan)), min_size=n, max_size=n)
-        )
+        vals = draw(st.lists(st.one_of(st.floats(-1e3, 1e3), st.just(np.nan)), min_size=n, max_size=n))
         return pd.Series(vals, dtype="float64")
     if kind == "int":
         return pd.Series(draw(st.lists(ints, min_size=n, max_size=n)), dtype="int64")
     if kind == "nullable_int":
-        return pd.Series(
-            draw(st.lists(st.one_of(ints, st.none()), min_size=n, max_size=n)), dtype="Int64"
-        )
+        return pd.Series(draw(st.lists(st.one_of(ints, st.none()), min_size=n, max_size=n)), dtype="Int64")
     if kind == "str":
         levels = st.one_of(st.sampled_from(LEVELS), st.none())
         return pd.Series(draw(st.lists(levels, min_size=n, max_size=n)), dtype="str")
@@ -94,13 +90,9 @@ def _column(kind: str, n: int, draw) -> pd.Series:
         return pd.Series(pd.to_timedelta(pd.Series(hours, dtype="float64"), unit="h"))
     if kind == "period":
         months = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
-        return pd.Series(
-            pd.PeriodIndex(["2020-01", "2020-02", "2020-03", "2020-04"], freq="M")[months]
-        )
+        return pd.Series(pd.PeriodIndex(["2020-01", "2020-02", "2020-03", "2020-04"], freq="M")[months])
     if kind == "float_inf":
-        return pd.Series(
-            draw(st.lists(st.sampled_from([1.0, np.inf, np.nan]), min_size=n, max_size=n))
-        )
+        return pd.Series(draw(st.lists(st.sampled_from([1.0, np.inf, np.nan]), min_size=n, max_size=n)))
     raise AssertionError(kind)
 
 
@@ -139,18 +131,14 @@ def _either_works_or_names_a_column(fn, columns):
     try:
         return fn()
     except ValueError as e:
-        assert any(repr(c) in str(e) or str(c) in str(e) for c in columns), (
-            f"unnamed column in: {e}"
-        )
+        assert any(repr(c) in str(e) or str(c) in str(e) for c in columns), f"unnamed column in: {e}"
         return None
 
 
 def _fit(task, X, y):
     est = (TabularRegressor if task == "regression" else TabularClassifier)(**FAST)
     with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore"
-        )  # tiny data: divergence warnings are allowed, crashes are not
+        warnings.simplefilter("ignore")  # tiny data: divergence warnings are allowed, crashes are not
         return _either_works_or_names_a_column(lambda: est.fit(X, y), list(X.columns))
 
 
@@ -206,11 +194,7 @@ def test_category_drift_int_vs_str(data):
     n = data.draw(st.integers(6, 30))
     codes = data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
     as_str = data.draw(st.booleans())
-    col = (
-        pd.Series([str(c) for c in codes], dtype="str")
-        if as_str
-        else pd.Series(codes, dtype="int64")
-    )
+    col = pd.Series([str(c) for c in codes], dtype="str") if as_str else pd.Series(codes, dtype="int64")
     X = pd.DataFrame({"k": col, "x": np.linspace(0, 1, n)})
     y = np.asarray(codes, dtype=float) + X["x"].to_numpy()
     est = TabularRegressor(cat_features=["k"], **FAST).fit(X, y)
@@ -228,9 +212,7 @@ def test_non_numeric_values_in_a_continuous_column_name_it(data):
     est = _fit("regression", X, np.arange(len(X), dtype=float))
     if est is None:
         return
-    bad = X.assign(
-        float_nan_0=pd.Series(["oops"] * len(X), dtype=data.draw(st.sampled_from(["str", object])))
-    )
+    bad = X.assign(float_nan_0=pd.Series(["oops"] * len(X), dtype=data.draw(st.sampled_from(["str", object]))))
     pre = est.preprocessor_
     j = pre.cont_names_.index("float_nan_0")
     present = X.assign(float_nan_0=pre.fills_[j])  # the value it always had, never missing

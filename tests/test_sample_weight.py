@@ -29,9 +29,11 @@ def _repeat(t, counts):
 
 @pytest.mark.parametrize(
     "loss, class_weight",
-    [(CrossEntropyLoss(), None),
-     (CrossEntropyLoss(weight=torch.tensor([0.3, 2.0, 1.0]), label_smoothing=0.1), torch.tensor([0.3, 2.0, 1.0])),
-     (PriorCorrectedLoss(np.log([0.5, 2.0, 1.0])), None)],
+    [
+        (CrossEntropyLoss(), None),
+        (CrossEntropyLoss(weight=torch.tensor([0.3, 2.0, 1.0]), label_smoothing=0.1), torch.tensor([0.3, 2.0, 1.0])),
+        (PriorCorrectedLoss(np.log([0.5, 2.0, 1.0])), None),
+    ],
 )
 def test_weighted_cross_entropy_is_repeated_rows_up_to_the_normaliser(loss, class_weight):
     g = torch.Generator().manual_seed(0)
@@ -70,8 +72,10 @@ def test_unweighted_call_is_torch_exactly():
     g = torch.Generator().manual_seed(2)
     out, y = torch.randn(8, 3, generator=g), torch.randint(0, 3, (8,), generator=g)
     cw = torch.tensor([1.0, 3.0, 0.5])
-    assert torch.equal(CrossEntropyLoss(weight=cw, label_smoothing=0.05)(out, y),
-                       torch.nn.CrossEntropyLoss(weight=cw, label_smoothing=0.05)(out, y))
+    assert torch.equal(
+        CrossEntropyLoss(weight=cw, label_smoothing=0.05)(out, y),
+        torch.nn.CrossEntropyLoss(weight=cw, label_smoothing=0.05)(out, y),
+    )
     t = torch.randn(8, 3, generator=g)
     assert torch.equal(MSELoss()(out, t), torch.nn.MSELoss()(out, t))
 
@@ -183,7 +187,10 @@ def test_eval_set_rows_are_weighted_too():
         (np.zeros(200), "zero for every row"),
         ("heavy", "must be a number"),
         (np.ones((200, 2)), "sample_weight"),
-        (np.r_[1.0, np.zeros(199)], "1 of 200 rows weigh more than zero, and the validation cut needs one on each side"),
+        (
+            np.r_[1.0, np.zeros(199)],
+            "1 of 200 rows weigh more than zero, and the validation cut needs one on each side",
+        ),
     ],
 )
 def test_bad_sample_weight_is_refused_by_name(w, match):
@@ -235,8 +242,9 @@ def test_positive_weights_leave_the_cut_as_it_was():
     y = rng.normal(size=200)
     for est, target in ((TabularRegressor(), y), (TabularClassifier(), (y > 0).astype(int))):
         est._setup(pd.DataFrame({"a": y}), target, None)
-        np.testing.assert_array_equal(est._cuts(target, 1, True)[0][1],
-                                      est._cuts(target, 1, True, rng.uniform(1, 2, 200))[0][1])
+        np.testing.assert_array_equal(
+            est._cuts(target, 1, True)[0][1], est._cuts(target, 1, True, rng.uniform(1, 2, 200))[0][1]
+        )
 
 
 def test_sampling_does_not_combine_with_weights():
@@ -304,8 +312,9 @@ def test_balanced_class_weights_count_row_weights():
     X, _, group = _two_groups(n=200)
     w = np.where(group == 1, 3.0, 1.0)
     weighted = TabularClassifier(class_weight="balanced", **FAST).fit(X, group, sample_weight=w)
-    repeated = TabularClassifier(class_weight="balanced", **FAST).fit(X.loc[X.index.repeat(w.astype(int))],
-                                                                      np.repeat(group, w.astype(int)))
+    repeated = TabularClassifier(class_weight="balanced", **FAST).fit(
+        X.loc[X.index.repeat(w.astype(int))], np.repeat(group, w.astype(int))
+    )
     np.testing.assert_allclose(weighted.class_weight_, repeated.class_weight_)  # [2, 2/3]
 
 
@@ -314,13 +323,16 @@ def test_threshold_rule_weighs_the_validation_rows(monkeypatch):
 
     seen = []
     real = est_mod.tune_prior_correction
-    monkeypatch.setattr(est_mod, "tune_prior_correction",
-                        lambda y, proba, *a, **k: seen.append((y, k["sample_weight"])) or real(y, proba, *a, **k))
+    monkeypatch.setattr(
+        est_mod,
+        "tune_prior_correction",
+        lambda y, proba, *a, **k: seen.append((y, k["sample_weight"])) or real(y, proba, *a, **k),
+    )
     X, _, group = _two_groups(n=300)
     y = np.arange(300) % 3
     w = np.where(y == 2, 0.0, np.where(y == 1, 3.0, 1.0))  # class 2 weighs nothing
     TabularClassifier(threshold="auto", **FAST).fit(X, y, sample_weight=w)
-    (labels, weights), = seen
+    ((labels, weights),) = seen
     assert len(labels) > 0 and 2 not in labels
     np.testing.assert_allclose(weights / weights.min(), np.where(labels == 1, 3.0, 1.0), rtol=1e-6)
 
@@ -351,7 +363,9 @@ def test_weighted_cuts_at_the_edges():
     assert tune_threshold(y, p, "f1", sample_weight=np.full(200, 1e306)) == pytest.approx(plain)
     # Rows of weight 0 are no rows: not candidates, not counted.
     extra_y, extra_p = np.r_[y, np.ones(50, int)], np.r_[p, rng.random(50)]
-    assert tune_threshold(extra_y, extra_p, "f1", sample_weight=np.r_[np.ones(200), np.zeros(50)]) == pytest.approx(plain)
+    assert tune_threshold(extra_y, extra_p, "f1", sample_weight=np.r_[np.ones(200), np.zeros(50)]) == pytest.approx(
+        plain
+    )
     # Positives of weight 1e-8: the Platt fit went flat and the cut fell below every score;
     # a class lighter than one row falls back to the empirical cut.
     light = np.where(y == 1, 1e-8, 1.0)
@@ -379,7 +393,8 @@ def test_history_metrics_weigh_the_validation_rows():
     fit = TabularRegressor(metrics=["rmse"], **FAST).fit(X, y, eval_set=(Xv, yv_junk, (gv == 1).astype(float)))
     pred = fit.predict(Xv[gv == 1])
     assert fit.history_["rmse"].iloc[fit.best_epoch_ - 1] == pytest.approx(
-        mean_squared_error(yv[gv == 1], pred) ** 0.5, rel=1e-4)
+        mean_squared_error(yv[gv == 1], pred) ** 0.5, rel=1e-4
+    )
 
 
 def test_metrics_pass_weights_to_scikit_learn_and_to_callables_that_take_them():
@@ -391,7 +406,9 @@ def test_metrics_pass_weights_to_scikit_learn_and_to_callables_that_take_them():
     y, proba = rng.integers(0, 2, 50), rng.dirichlet([1, 1], size=50)
     w = rng.uniform(0, 3, 50)
     assert METRICS["f1"](y, proba, sample_weight=w) == pytest.approx(f1_score(y, proba.argmax(1), sample_weight=w))
-    assert METRICS["roc_auc"](y, proba, sample_weight=w) == pytest.approx(roc_auc_score(y, proba[:, 1], sample_weight=w))
+    assert METRICS["roc_auc"](y, proba, sample_weight=w) == pytest.approx(
+        roc_auc_score(y, proba[:, 1], sample_weight=w)
+    )
     mine = get_metric(lambda y_true, out: float(out[:, 1].mean()))
     assert mine(y, proba, sample_weight=w) == pytest.approx(proba[:, 1].mean())
     # A callable with scikit-learn's keyword gets the weights (named, or through **kwargs).
@@ -399,7 +416,8 @@ def test_metrics_pass_weights_to_scikit_learn_and_to_callables_that_take_them():
     assert weighted(y, proba, sample_weight=w) == pytest.approx(np.average(proba[:, 1], weights=w))
     assert weighted(y, proba) == pytest.approx(proba[:, 1].mean())
     assert get_metric(lambda y_true, out, **kw: float(np.average(out[:, 1], weights=kw.get("sample_weight"))))(
-        y, proba, sample_weight=w) == pytest.approx(np.average(proba[:, 1], weights=w))
+        y, proba, sample_weight=w
+    ) == pytest.approx(np.average(proba[:, 1], weights=w))
     assert not get_metric(max).takes_weights  # a builtin: no signature to read
 
 
@@ -452,8 +470,9 @@ def test_encoder_passes_weights_to_its_nets():
     few[:2] = 1.0  # both in one fold: the other fold's net has no weighted row to learn from
     params["estimator_params"] = {**net, "validation_fraction": None}
     with pytest.raises(ValueError, match="cv fold 1: sample_weight is zero for every row"):
-        EntityEmbeddingEncoder(cv=[(np.arange(2, 400), np.arange(2)), (np.arange(200), np.arange(200, 400))],
-                               **params).fit_transform(X, y, sample_weight=few)
+        EntityEmbeddingEncoder(
+            cv=[(np.arange(2, 400), np.arange(2)), (np.arange(200), np.arange(200, 400))], **params
+        ).fit_transform(X, y, sample_weight=few)
 
 
 def test_matrix_factorization_refuses_sample_weight():
@@ -507,8 +526,11 @@ def test_fine_tune_passes_the_weights_to_both_cycles(monkeypatch):
     reg = TabularRegressor(**FAST).fit(X, y)
     seen = []
     real = TabularRegressor.fit_one_cycle
-    monkeypatch.setattr(TabularRegressor, "fit_one_cycle",
-                        lambda self, *a, **k: seen.append(k.get("sample_weight")) or real(self, *a, **k))
+    monkeypatch.setattr(
+        TabularRegressor,
+        "fit_one_cycle",
+        lambda self, *a, **k: seen.append(k.get("sample_weight")) or real(self, *a, **k),
+    )
     w = np.where(group == 1, 9.0, 1.0)
     reg.fine_tune(X, y, epochs=1, freeze_epochs=1, sample_weight=w)
     assert len(seen) == 2 and all(s is w for s in seen)

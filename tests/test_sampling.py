@@ -107,7 +107,8 @@ def test_undersampling_down_to_a_tiny_class_is_warned_about():
         TabularClassifier(sampling="undersample", validation_fraction=None, **FAST).fit(X.iloc[:90], y_small)
     with pytest.warns(UserWarning, match="keeps 20 of 90 rows"):  # 80/10: a small table, a tiny epoch
         TabularClassifier(sampling="undersample", validation_fraction=None, **FAST).fit(
-            X.iloc[:90], np.repeat(["a", "b"], [80, 10]))
+            X.iloc[:90], np.repeat(["a", "b"], [80, 10])
+        )
 
 
 def test_undersample_ratio_is_never_exceeded():
@@ -143,7 +144,7 @@ def test_a_class_of_one_row_is_never_held_out_of_training():
     w[[0, 1, 10, 11, 19]] = 1.0
     for seed in range(6):
         fit = TabularClassifier(**{**FAST, "epochs": 2, "random_state": seed}).fit(X.iloc[:20], y20, sample_weight=w)
-        (tr, va), = fit._cuts(y20, 1, True, fit._sample_weight(w, 20))
+        ((tr, va),) = fit._cuts(y20, 1, True, fit._sample_weight(w, 20))
         assert 19 in tr and w[va].any() and len(va) == 2
         assert (fit.history_["valid_loss"] > 0).all()
 
@@ -193,8 +194,9 @@ def test_deferred_oversampling_keeps_an_oversampled_epoch_and_patience_waits_for
     # weights) before it had oversampled at all, and a multiclass prior correction then divided
     # by the wrong prior. They are a warm-up now: never the kept weights, not counted by patience.
     X, y = _imbalanced(600, pos=0.1, seed=seed)
-    clf = TabularClassifier(sampling="oversample", validation_fraction=0.2, patience=1,
-                            **{**FAST, "epochs": 8, "random_state": seed}).fit(X, y)
+    clf = TabularClassifier(
+        sampling="oversample", validation_fraction=0.2, patience=1, **{**FAST, "epochs": 8, "random_state": seed}
+    ).fit(X, y)
     assert clf.best_epoch_ > 4  # epochs 1-4 are the plain warm-up
     assert len(clf.history_) >= 6  # epoch 5 is the first candidate; patience 1 waits one more
 
@@ -220,8 +222,11 @@ def test_a_stop_before_the_first_oversampled_epoch_keeps_the_last_plain_one(monk
 def test_learner_warm_up_is_what_the_sampler_has_left():
     # A sampler that already drew a plain epoch (an lr_find, an earlier cycle) has one fewer to go.
     X, y = _imbalanced(200, pos=0.2)
-    data = TensorData(torch.zeros(len(y), 0, dtype=torch.long), torch.tensor(X[["a"]].to_numpy(), dtype=torch.float32),
-                      torch.as_tensor(y))
+    data = TensorData(
+        torch.zeros(len(y), 0, dtype=torch.long),
+        torch.tensor(X[["a"]].to_numpy(), dtype=torch.float32),
+        torch.as_tensor(y),
+    )
     sampler = OversampleSampler(y, plain_epochs=3)
     sampler(torch.Generator())
     net = TabularMLP(cardinalities=[], emb_dims=[], n_cont=1, n_out=2, layers=(8,))
@@ -257,7 +262,9 @@ def test_oversampler_defers_by_plain_epochs():
 def test_class_weights_balanced_and_dict():
     y = np.array(["a"] * 8 + ["b"] * 2)
     classes = np.array(["a", "b"])
-    np.testing.assert_allclose(class_weights("balanced", y, classes), compute_class_weight("balanced", classes=classes, y=y))
+    np.testing.assert_allclose(
+        class_weights("balanced", y, classes), compute_class_weight("balanced", classes=classes, y=y)
+    )
     np.testing.assert_allclose(class_weights({"b": 3.0}, y, classes), [1.0, 3.0])
     assert class_weights(None, y, classes) is None
     with pytest.raises(ValueError, match="class_weight"):
@@ -275,7 +282,9 @@ def test_class_weights_balanced_and_dict():
         class_weights({0: 1.0, 7: 5.0}, np.array([0, 1, 1]), np.array([0, 1]))
     # A key for a class this y lacks is fine when every class it has is weighted (scikit-learn's
     # rule): a cross-validation fold without the rare class.
-    np.testing.assert_allclose(class_weights({0: 1.0, 1: 2.0, 2: 9.0}, np.array([0, 1, 1]), np.array([0, 1])), [1.0, 2.0])
+    np.testing.assert_allclose(
+        class_weights({0: 1.0, 1: 2.0, 2: 9.0}, np.array([0, 1, 1]), np.array([0, 1])), [1.0, 2.0]
+    )
 
 
 def test_class_weights_reach_the_loss(monkeypatch):
@@ -328,7 +337,9 @@ def test_tune_threshold_finds_the_separating_cut():
     with pytest.raises(ValueError, match="threshold_metric"):
         tune_threshold(y, p, "roc_auc")
     for bad in (None, "nope"):  # get_metric's own words spoke of "metrics entries"
-        with pytest.raises(ValueError, match=r"threshold_metric must be .*'f1', 'mcc'\), a callable .* or a label Metric, got"):
+        with pytest.raises(
+            ValueError, match=r"threshold_metric must be .*'f1', 'mcc'\), a callable .* or a label Metric, got"
+        ):
             tune_threshold(y, p, bad)
 
 
@@ -391,6 +402,7 @@ def test_calibrated_threshold_beats_the_empirical_cut_on_new_rows():
     # under-confident (an oversampled net's), which the Platt fit undoes.
     rng = np.random.default_rng(0)
     for shift, scale in [(0.0, 1.0), (2.0, 1.5), (-1.0, 0.5)]:
+
         def draw(n, shift=shift, scale=scale):
             y, p = _scores_and_labels(n, rng)
             z = np.log(p / (1 - p))
@@ -457,7 +469,9 @@ def test_calibrated_threshold_needs_probabilities():
 def test_bagged_threshold_is_deterministic_and_checks_n_bootstrap():
     y, p = _scores_and_labels(300, np.random.default_rng(1))
     assert tune_threshold(y, p, "f1", method="empirical") == tune_threshold(y, p, "f1", method="empirical")
-    assert tune_threshold(y, p, "f1", method="empirical", random_state=1) != tune_threshold(y, p, "f1", method="empirical", random_state=2)
+    assert tune_threshold(y, p, "f1", method="empirical", random_state=1) != tune_threshold(
+        y, p, "f1", method="empirical", random_state=2
+    )
     for bad in (-1, 2.5, True):
         with pytest.raises(ValueError, match="n_bootstrap"):
             tune_threshold(y, p, "f1", n_bootstrap=bad)
@@ -465,7 +479,9 @@ def test_bagged_threshold_is_deterministic_and_checks_n_bootstrap():
         with pytest.raises(ValueError, match="max_candidates"):
             tune_threshold(y, p, "f1", max_candidates=bad)
     # One class only: nothing to resample into two classes; the cut of the rows themselves.
-    assert tune_threshold(np.zeros(50, np.int64), p[:50], "f1") == tune_threshold(np.zeros(50, np.int64), p[:50], "f1", n_bootstrap=0)
+    assert tune_threshold(np.zeros(50, np.int64), p[:50], "f1") == tune_threshold(
+        np.zeros(50, np.int64), p[:50], "f1", n_bootstrap=0
+    )
 
 
 def test_tune_threshold_refuses_labels_other_than_codes_and_non_finite_scores():
@@ -501,7 +517,7 @@ def test_threshold_is_tuned_on_validation_rows_only(tuning_calls):
     X, y = _imbalanced(300, pos=0.15)
     Xv, yv = _imbalanced(120, pos=0.15, seed=1)
     clf = TabularClassifier(threshold="auto", **FAST).fit(X, y, eval_set=(Xv, yv))
-    (y_seen, p_seen), = calls
+    ((y_seen, p_seen),) = calls
     np.testing.assert_array_equal(y_seen, yv)  # exactly the eval_set labels, in order
     np.testing.assert_allclose(p_seen, clf.predict_proba(Xv)[:, 1], rtol=1e-5, atol=1e-6)
     assert clf.threshold_ == tune_threshold(yv, clf.predict_proba(Xv)[:, 1], "f1")
@@ -518,7 +534,7 @@ def test_a_bag_tunes_its_threshold_out_of_bag(tuning_calls):
     # reach the tuning, and rows that no net held out are not used at all.
     X, y = _imbalanced(300, pos=0.15)
     clf = TabularClassifier(threshold="auto", **{**FAST, "n_bags": 3}).fit(X, y)
-    (y_seen, p_seen), = tuning_calls
+    ((y_seen, p_seen),) = tuning_calls
     cuts = clf._cuts(y, 3, split=True)
     held = np.unique(np.concatenate([va for _, va in cuts]))
     np.testing.assert_array_equal(y_seen, y[held])
@@ -756,8 +772,9 @@ def test_best_epoch_is_chosen_by_the_prior_corrected_validation_loss(kw):
 def test_multiclass_auto_threshold_fits_and_clones():
     X, _ = _imbalanced(300)
     y = np.digitize(X["a"].to_numpy(), [0.5, 1.5])  # 3 classes, ~69/24/7 %
-    clf = TabularClassifier(sampling="undersample", undersample_ratio=2.0, threshold="auto",
-                            threshold_metric="balanced_accuracy", **FAST).fit(X, y)
+    clf = TabularClassifier(
+        sampling="undersample", undersample_ratio=2.0, threshold="auto", threshold_metric="balanced_accuracy", **FAST
+    ).fit(X, y)
     assert clf.threshold_ is None and clf.class_scale_.shape == (3,)
     assert set(clf.predict(X)) <= {0, 1, 2}
     params = clone(clf).get_params()
@@ -835,9 +852,11 @@ def test_a_binary_only_threshold_metric_on_classes_is_refused_before_training():
     y = np.array(["a"] * 200 + ["b"] * 95 + ["c"] * 5)
     with pytest.raises(ValueError, match="threshold_metric .* cannot score 3 classes"):
         TabularClassifier(**FAST, threshold="auto", threshold_metric=partial(fbeta_score, beta=2)).fit(X, y)
-    TabularClassifier(**{**FAST, "epochs": 1}, threshold="auto",
-                      threshold_metric=partial(fbeta_score, beta=2, average="macro")).fit(X, y)
+    TabularClassifier(
+        **{**FAST, "epochs": 1}, threshold="auto", threshold_metric=partial(fbeta_score, beta=2, average="macro")
+    ).fit(X, y)
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="y_pred contains classes not in y_true")
         TabularClassifier(**{**FAST, "epochs": 1}, threshold="auto", threshold_metric="balanced_accuracy").fit(
-            X, y, eval_set=(X.iloc[:40], np.array(["a"] * 30 + ["b"] * 10)))
+            X, y, eval_set=(X.iloc[:40], np.array(["a"] * 30 + ["b"] * 10))
+        )

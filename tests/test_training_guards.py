@@ -325,8 +325,11 @@ def test_a_bag_names_a_later_net_that_diverged_and_keeps_the_others(monkeypatch)
     monkeypatch.undo()
     messages = [str(w.message) for w in caught if issubclass(w.category, DivergenceWarning)]
     assert len(messages) == 1, messages  # one warning, from the fit, not the dropped net's learner
-    assert re.search(r"net 3 of 4 diverged: the loss .* at epoch \d+ with lr=.*; it was dropped, and the model "
-                     r"averages the 2 nets trained before it\. Try lr <=", messages[0])
+    assert re.search(
+        r"net 3 of 4 diverged: the loss .* at epoch \d+ with lr=.*; it was dropped, and the model "
+        r"averages the 2 nets trained before it\. Try lr <=",
+        messages[0],
+    )
     assert "Restored" not in messages[0]
     assert bag.diverged_ and bag.model_config_["n_bags"] == 2 and len(bag.model_.nets) == 2
     two = TabularRegressor(**{**FAST, "n_bags": 2}).fit(X, y)
@@ -350,8 +353,7 @@ def test_a_bag_keeps_its_finished_nets_when_ctrl_c_falls_between_two_nets(monkey
         except KeyboardInterrupt:
             pytest.fail("Ctrl-C between two nets escaped fit")
     assert bag.interrupted_ and not bag.diverged_ and len(bag.model_.nets) == 2
-    monkeypatch.setattr(_TabularEstimator, "_train_net",
-                        lambda self, i, *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(_TabularEstimator, "_train_net", lambda self, i, *a: (_ for _ in ()).throw(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):  # nothing finished: the interrupt is the caller's
         TabularRegressor(**{**FAST, "n_bags": 4}).fit(X, y)
 
@@ -486,8 +488,9 @@ def test_a_divergence_in_the_first_epoch_leaves_a_history_with_its_columns():
     X = pd.DataFrame({"v": rng.normal(size=300), "w": rng.normal(size=300)})
     y = X["v"] * 2 + rng.normal(scale=0.1, size=300)
     with pytest.warns(DivergenceWarning):
-        model = TabularRegressor(n_bags=1, random_state=0, epochs=2, lr=1e4, batch_size=300,
-                                 validation_fraction=None, metrics=["mae"]).fit(X, y)
+        model = TabularRegressor(
+            n_bags=1, random_state=0, epochs=2, lr=1e4, batch_size=300, validation_fraction=None, metrics=["mae"]
+        ).fit(X, y)
     assert len(model.history_) == 0 and {"train_loss", "valid_loss", "lr", "mae"} <= set(model.history_.columns)
     before = len(model.loss_curve_)
     assert before >= 1

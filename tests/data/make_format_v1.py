@@ -17,11 +17,13 @@ import pandas as pd
 
 def frame(n: int = 120) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    return pd.DataFrame({
-        "x": rng.normal(size=n),
-        "const": 1.0,
-        "c": pd.Series(rng.choice(["a", "b", "c"], size=n), dtype=object),
-    })
+    return pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "const": 1.0,
+            "c": pd.Series(rng.choice(["a", "b", "c"], size=n), dtype=object),
+        }
+    )
 
 
 def new_rows() -> pd.DataFrame:
