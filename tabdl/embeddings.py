@@ -303,6 +303,50 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         return [((t - c) @ p).astype(np.float32) for t, c, p in zip(tables, self.centers_, self.components_)]
 
     # >>> transform
+    def _check_loaded(self) -> None:
+        """Refuse read-back fitted attributes that do not fit together (``tabdl.load`` calls it, as
+        each estimator checks its own): a lookup would otherwise index past a table, or hand out
+        NaN vectors."""
+        vocabs, cats, tables = self.vocabs_, self.cat_features_, self.tables_
+        if not (
+            isinstance(vocabs, list) and all(isinstance(v, list) and all(isinstance(k, str) for k in v) for v in vocabs)
+        ):
+            raise ValueError("the encoder's vocabs_ is not a list of lists of strings")
+        if not isinstance(cats, list) or not len(cats) == len(vocabs) == len(tables):
+            raise ValueError(f"the tables ({len(tables)}), the vocabularies and the categorical columns do not match")
+        for j, (t, vocab) in enumerate(zip(tables, vocabs)):
+            if t.dtype not in (np.float32, np.float64) or t.ndim != 2 or len(t) != len(vocab) + 1:
+                raise ValueError(
+                    f"table {j} is {t.dtype} {t.shape}; its vocabulary needs float32 "
+                    f"({len(vocab) + 1}, dim): one row per category and one for unknowns"
+                )
+            if not np.isfinite(t).all():
+                raise ValueError(f"table {j} holds NaN or inf values")
+        centers, components = self.centers_, self.components_
+        if (centers is None) != (components is None) or (centers is None) != (self.axes == "net"):
+            raise ValueError(f"centers_ / components_ do not fit axes={self.axes!r}")
+        if centers is None:
+            return
+        if not (
+            isinstance(centers, list)
+            and isinstance(components, list)
+            and len(centers) == len(components) == len(tables)
+        ):
+            raise ValueError(f"centers_ / components_ are not lists of {len(tables)} arrays")
+        for j, (c, p, t) in enumerate(zip(centers, components, tables)):
+            dim = t.shape[1]
+            if not (
+                isinstance(c, np.ndarray)
+                and isinstance(p, np.ndarray)
+                and c.dtype.kind == "f"
+                and p.dtype.kind == "f"
+                and c.shape == (dim,)
+                and p.ndim == 2
+                and p.shape[0] == dim
+                and p.shape[1] <= dim
+            ):
+                raise ValueError(f"centers_[{j}] / components_[{j}] do not fit table {j}'s {dim} dims")
+
     def _build_lookups(self) -> None:
         # pandas' hash index maps keys to codes at C speed; derived from vocabs_, so it is rebuilt
         # on unpickling instead of being pickled. So are the exported tables: centres and axes
