@@ -87,6 +87,11 @@ def as_frame(X: Any) -> pd.DataFrame:
     if _records(X):
         return pd.DataFrame(list(X))
     arr = np.asarray(X)
+    if arr.dtype.kind == "U" and not isinstance(X, np.ndarray):
+        # numpy makes rows that mix text and numbers (X.values.tolist(), JSON arrays) text
+        # throughout: the number columns became categories of their spellings. As objects they
+        # keep their types, as an object array's do below.
+        arr = np.asarray(X, dtype=object)
     if arr.ndim == 1:
         raise ValueError(
             "Expected 2D array, got 1D array instead. Reshape your data either using "

@@ -538,6 +538,14 @@ def test_object_arrays_keep_numbers_continuous():
     assert_same(pre.transform(mixed), pre.transform(mixed.astype(object)))
 
 
+def test_lists_of_rows_keep_numbers_continuous():
+    # np.asarray made these rows text throughout, and the numbers categories of their spellings.
+    rows = [["a", 1.0], ["b", 2.0], ["a", 3.0]]
+    pre = fit(rows)
+    assert pre.cat_names_ == [0] and pre.cont_names_ == [1]
+    assert_same(pre.transform(rows), pre.transform(np.array(rows, dtype=object)))
+
+
 def time_frame(tz: str) -> pd.DataFrame:
     """A tz-aware datetime, a naive datetime and a duration column, each with one NaT."""
     X = pd.DataFrame(
