@@ -883,6 +883,13 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         """
         check_is_fitted(self, "model_")
         check_positive("k", k, integer=True)
+        # A DataFrame iterates over its column labels and a 2-D array over its rows: read as users,
+        # they recommended for a user named "userId" (or one per row array), all unknown.
+        if getattr(user, "ndim", 0) > 1:
+            raise ValueError(
+                f"user must be one id or a 1-D list of ids, got a {type(user).__name__} of shape "
+                f"{getattr(user, 'shape', '?')}: pass one column, e.g. X['userId'].unique()"
+            )
         # Any iterable but a string or a 0-d array is several users: np.ndim read a set, a dict's
         # keys or a generator as one object, which recommended for one unknown user.
         single = isinstance(user, (str, bytes)) or not isinstance(user, Iterable) or getattr(user, "ndim", None) == 0

@@ -111,6 +111,11 @@ def test_recommend_for_several_users_returns_one_frame(fitted):
     two = sorted(users[:2])
     for many in (set(two), dict.fromkeys(two).keys(), (u for u in two)):
         assert mf.recommend(many, k=3)["user"].unique().tolist() == two
+    # a frame or a 2-D array is not a list of users: it iterated its column labels (or rows) as
+    # unknown users
+    for table in (X[["user"]], X[["user"]].to_numpy()):
+        with pytest.raises(ValueError, match="1-D list of ids"):
+            mf.recommend(table, k=3)
 
 
 def test_embedding_encoder_points_to_the_factor_encoders(fitted):
