@@ -812,14 +812,19 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         return self._to_output(self._raw(X))
 
     # >>> learned tables
+    def _fitted_dot(self) -> bool:
+        """Whether the fitted model is kind="dot" (its tables end in the bias column): the model's
+        kind, not the parameter's, which set_params after fit changes (item_factors_ then took the
+        bias for a factor, similar_items scored it, and item_bias_ refused a model that has them)."""
+        check_is_fitted(self, "model_")
+        return isinstance(self.model_, DotProductBias)
+
     def _tables(self) -> tuple[np.ndarray, np.ndarray]:
         """(users, items) weight tables as numpy, row 0 = unknown; dot: the last column is the bias."""
-        check_is_fitted(self, "model_")
-        m = self.model_
-        if isinstance(m, DotProductBias):
-            w = [m.user_weight, m.item_weight]
+        if self._fitted_dot():
+            w = [self.model_.user_weight, self.model_.item_weight]
         else:
-            w = [t.weight for t in m.embeds.tables]
+            w = [t.weight for t in self.model_.embeds.tables]
         return tuple(t.detach().float().cpu().numpy() for t in w)
 
     def _frame(self, which: int, bias: bool) -> pd.DataFrame:
@@ -827,10 +832,10 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         ids, name = (self.user_ids_, self.user_col_) if which == 0 else (self.item_ids_, self.item_col_)
         index = pd.Index(ids, name=name)
         if bias:
-            if self.kind != "dot":
+            if not self._fitted_dot():
                 raise AttributeError("only kind='dot' learns user and item biases")
             return pd.DataFrame({"bias": table[:, -1]}, index=index)
-        cols = table[:, :-1] if self.kind == "dot" else table
+        cols = table[:, :-1] if self._fitted_dot() else table
         return pd.DataFrame(cols, index=index, columns=[f"f{j}" for j in range(cols.shape[1])])
 
     @property
@@ -948,7 +953,7 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         if code == 0:
             raise ValueError(f"item {item!r} was not seen at fit (or fewer than min_count times)")
         q = self._tables()[1][1:]
-        q = q[:, :-1] if self.kind == "dot" else q
+        q = q[:, :-1] if self._fitted_dot() else q
         q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
         sims = q @ q[code - 1]  # (I,)
         sims[code - 1] = -np.inf  # not its own neighbour

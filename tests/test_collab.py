@@ -216,6 +216,18 @@ def test_learned_tables_are_frames_indexed_by_id(fitted):
     assert list(mf.user_bias_.columns) == ["bias"] and set(mf.item_bias_.index) == set(X["item"])
 
 
+def test_fitted_tables_follow_the_model_not_a_later_kind(fitted):
+    # set_params(kind=...) after fit changes the parameter, not the fitted model: item_factors_
+    # took the bias column for a factor, similar_items scored it and item_bias_ refused.
+    mf, X, _ = fitted
+    mf = copy.deepcopy(mf)
+    factors, bias, similar = mf.item_factors_, mf.item_bias_, mf.similar_items(X["item"].iloc[0], k=5)
+    mf.set_params(kind="nn")
+    pd.testing.assert_frame_equal(mf.item_factors_, factors)
+    pd.testing.assert_frame_equal(mf.item_bias_, bias)
+    pd.testing.assert_frame_equal(mf.similar_items(X["item"].iloc[0], k=5), similar)
+
+
 def test_clone_and_params():
     mf = MatrixFactorization(n_factors=8, kind="nn", weight_decay=0.3, random_state=2)
     c = clone(mf)
