@@ -411,7 +411,9 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         y = self._ratings(y)
         if self.y_range_ is not None and not (self.y_range_[0] <= y.min() and y.max() <= self.y_range_[1]):
             if not isinstance(self.y_range, str):  # the user's own range: fit warned and trained, and so does this
-                _warn_if_outside_y_range(self.y_range, y, "ratings")
+                # against the range the model squashes into: a y_range set after fit is not it (a wider
+                # one hid the ratings no prediction can reach, None raised a TypeError)
+                _warn_if_outside_y_range(self.y_range_, y, "ratings")
                 return
             raise ValueError(
                 f"ratings in [{y.min():.4g}, {y.max():.4g}] leave the y_range {self.y_range_} this model was "

@@ -384,9 +384,22 @@ def test_continued_training_on_an_explicit_y_range_warns_as_fit_does():
     mf = MatrixFactorization(**{**FAST, "epochs": 1}, y_range=(0, 7))
     with pytest.warns(UserWarning, match=r"y_range=\(0, 7\) leaves out"):
         mf.fit(X, 2 * y)
-    with pytest.warns(UserWarning, match=r"y_range=\(0, 7\) leaves out"):
+    with pytest.warns(UserWarning, match=r"y_range=\(0.0, 7.0\) leaves out"):  # y_range_, the fitted range
         mf.fit_one_cycle(X, 2 * y, epochs=1)
     assert mf.predict(X).max() <= 7
+
+
+def test_continued_training_checks_the_fitted_y_range_not_a_later_one():
+    # A y_range set after fit does not move the model's sigmoid: ratings inside the new range but
+    # beyond y_range_ trained without a word (a 1-5 model topped out at 5.5 on 1-10 ratings), and
+    # y_range=None failed with a TypeError.
+    X, y = _ratings()
+    mf = MatrixFactorization(**{**FAST, "epochs": 1}, y_range=(0, 5.5)).fit(X, y)
+    for later in ((0, 10), None):
+        mf.set_params(y_range=later)
+        with pytest.warns(UserWarning, match=r"y_range=\(0.0, 5.5\) leaves out"):
+            mf.fit_one_cycle(X, 2 * y, epochs=1)
+        assert mf.y_range_ == (0.0, 5.5)
 
 
 def test_the_training_X_alone_decides_the_id_columns():
