@@ -46,7 +46,10 @@ _SCORE_CHUNK = 2**22
 def _ids_for(col: pd.Series, vocab: Sequence[str]) -> np.ndarray:
     """The original id for each vocabulary key (vocabularies hold normalised string keys)."""
     uniq = pd.Series(pd.unique(col.dropna()))
-    first = dict(zip(category_keys(uniq), pd.Series(boxed(uniq), dtype=object).to_numpy()))
+    keys, values = category_keys(uniq), pd.Series(boxed(uniq), dtype=object).to_numpy()
+    # Reversed, so that the first spelling of a key wins (a dict keeps the last it is given): 1 then
+    # "1" gave the ids ["1", 2], where .loc[1] on user_factors_ failed.
+    first = dict(zip(keys[::-1], values[::-1]))
     ids = pd.Series([first[k] for k in vocab], dtype=object).to_numpy()  # tuple ids stay one per row
     # Whole-number ids read as floats (an id column with a gap, a CSV with an empty cell) come
     # back as ints, as the same ids without the gap do: 1198, not 1198.0.

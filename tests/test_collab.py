@@ -537,6 +537,13 @@ def test_whole_number_ids_read_as_floats_come_back_as_ints(fitted):
     assert ids.dtype == object and set(ids) == set(Xh["item"])
 
 
+def test_an_id_spelled_two_ways_keeps_its_first_spelling():
+    X = pd.DataFrame({"user": pd.Series([1, "1", 2, 2], dtype=object), "item": ["a", "b", "a", "b"]})
+    mf = MatrixFactorization(**{**FAST, "epochs": 1}).fit(X, [1, 2, 3, 4])
+    assert mf.user_ids_.tolist() == [1, 2] and mf.user_ids_.dtype == np.int64
+    assert mf.user_factors_.loc[1].shape == (mf.n_factors,)
+
+
 def test_ids_folded_whole_warn_with_the_mf_parameter(fitted):
     _, X, y = fitted
     with pytest.warns(UserWarning, match="min_count=1000") as caught:
