@@ -813,7 +813,8 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
                 raise ValueError(f"the neighbour tables hold item codes outside 0..{n_items}")
 
     def predict(self, X: Any) -> np.ndarray:
-        """Ratings for (user, item) rows; unknown ids fall back to the global bias and known biases."""
+        """Ratings for (user, item) rows; unknown ids fall back to the global bias and known biases
+        (kind="dot"; kind="nn" feeds the unknown id's vector to its MLP)."""
         return self._to_output(self._raw(X))
 
     # >>> learned tables
@@ -889,7 +890,10 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         Returns columns item, score (best first); a list of users adds a leading user column.
         ``exclude_seen`` drops the items the user rated in the data given to ``fit`` and to later
         training cycles (``fit_one_cycle``, ``fine_tune``). An unknown
-        user gets the items with the best global mean plus item bias.
+        user gets the items with the best global mean plus item bias (kind="dot"; kind="nn" scores
+        the unknown user's vector). Scores equal ``predict``'s. kind="nn" ranks poorly: its
+        top items are ones rated by few users (recall@10 0 on movielens' test part,
+        benchmarks/results/collab.md), so use kind="dot" to recommend.
         """
         check_is_fitted(self, "model_")
         check_positive("k", k, integer=True)
