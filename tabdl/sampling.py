@@ -382,6 +382,19 @@ def _candidates(scores: np.ndarray, max_candidates: int) -> np.ndarray:
     return np.concatenate([[u[0]], (u[:-1] + u[1:]) / 2]) if len(u) > 1 else u
 
 
+def _scored(scores: Any, m: Metric) -> np.ndarray:
+    """A metric's scores of the candidate rules, refused when one is NaN: NaN compares false
+    with every score, so no rule was the best and the search failed with a bare IndexError
+    once the whole fit was done."""
+    scores = np.asarray(scores, dtype=float)
+    if np.isnan(scores).any():
+        raise ValueError(
+            f"threshold_metric {m.name!r} returned NaN for {int(np.isnan(scores).sum())} of {len(scores)} candidate "
+            "decision rules: it must return a number for every rule (scikit-learn's scores: zero_division=0)"
+        )
+    return scores
+
+
 def _middle_of_best(scores: np.ndarray) -> int:
     """Index of the middle one among the equally best scores: a choice away from the plateau's edge."""
     best = np.flatnonzero(scores >= scores.max() - 1e-12)
@@ -550,7 +563,7 @@ def tune_threshold(
     cuts = _candidates(p, max_candidates)
     if m.from_counts is None:
         extra = {"sample_weight": w} if w is not None and m.takes_weights else {}
-        scores = np.array([sign * m.func(y, (p >= t).astype(np.int64), **extra) for t in cuts])
+        scores = _scored([sign * m.func(y, (p >= t).astype(np.int64), **extra) for t in cuts], m)
         return _pick(cuts, scores, smooth)
     cell, k = _cells(p, cuts)
     pos, neg = y == 1, y == 0
@@ -624,9 +637,7 @@ def tune_prior_correction(
         # A class the validation rows lack but some power predicts: scikit-learn says so once per
         # power (11 times a fit); the fit's own warnings name what the validation part lacks.
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true", category=UserWarning)
-        scores = np.array(
-            [sign * m(y, proba * s, sample_weight=sample_weight) for s in scales]
-        )  # it takes argmax itself
+        scores = _scored([sign * m(y, proba * s, sample_weight=sample_weight) for s in scales], m)  # m takes argmax
     return scales[_middle_of_best(scores)]
 
 

@@ -630,6 +630,21 @@ def test_a_callable_threshold_metric_tunes_the_cut():
         TabularClassifier(threshold="auto", threshold_metric="roc_auc", **FAST).fit(X, y)
 
 
+def test_a_threshold_metric_that_returns_nan_is_named():
+    # NaN compares false with every score: no rule was "the best", and the binary cut and the
+    # multiclass scaling both failed with a bare IndexError once the whole fit was done.
+    def undefined(y_true, y_pred):
+        return float("nan")
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    with pytest.raises(ValueError, match=r"threshold_metric 'undefined' returned NaN for \d+ of \d+"):
+        tune_threshold(y, rng.uniform(size=200), undefined)
+    y3 = rng.integers(0, 3, 200)
+    with pytest.raises(ValueError, match="threshold_metric 'undefined' returned NaN for 11 of 11"):
+        tune_prior_correction(y3, rng.dirichlet(np.ones(3), 200), np.array([0.6, 0.3, 0.1]), undefined)
+
+
 def test_fine_tune_says_once_what_threshold_auto_could_not_tune():
     # Both of fine_tune's cycles warned: the frozen phase's word on the cut was a repeat.
     X, y = _imbalanced(300, pos=0.15)
