@@ -1498,9 +1498,10 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
     class_weight : None, "balanced" or dict {label: weight}, default=None
         Weights of the classes in the training loss (multiplied with ``sample_weight``).
         "balanced": scikit-learn's ``n_samples / (n_classes * bincount(y))``, with the rows'
-        ``sample_weight`` summed per class when given. A dict leaves the classes it does not
-        name at 1; weights must be finite and > 0. Kept in ``classes_`` order as
-        ``class_weight_``.
+        ``sample_weight`` summed per class when given; with ``sampling``, of the class counts
+        it draws per epoch (so all 1 after oversampling), not balancing the classes twice. A
+        dict leaves the classes it does not name at 1; weights must be finite and > 0. Kept in
+        ``classes_`` order as ``class_weight_``.
     threshold : None, "auto" or float in (0, 1), default=None
         The decision rule of ``predict`` (``predict_proba`` is always the model's own
         probabilities). None: the most probable class. A float (binary targets only): predict
@@ -1627,8 +1628,12 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
                 f"({_label(weighted[0])!r}); the other classes' rows all weigh 0"
             )
         self._check_decision_rule(self.classes_)
-        self.class_weight_ = class_weights(self.class_weight, y, self.classes_, w)
+        self.class_weight_ = self._class_weights(y, self.classes_, w)
         warn_if_accuracy_misleading(self.metrics, y, sample_weight=w)
+
+    def _class_weights(self, y: np.ndarray, classes: np.ndarray, w: np.ndarray | None) -> np.ndarray | None:
+        """``class_weight`` for y's rows; "balanced" balances the classes as ``sampling`` draws them."""
+        return class_weights(self.class_weight, y, classes, w, sampling=self.sampling, ratio=self.undersample_ratio)
 
     def _tunes_on_valid(self) -> bool:
         return self.threshold == "auto"
@@ -1806,10 +1811,10 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         if classes is self.classes_:
             # The cycle weighs its own rows by the current class_weight, as its sampler draws them
             # by the current sampling (a set_params(class_weight=...) after fit was ignored).
-            self.class_weight_ = class_weights(self.class_weight, y, classes, w)
+            self.class_weight_ = self._class_weights(y, classes, w)
             return
         # New classes: keep the body and embeddings, give the net a fresh head, weights and rule.
-        weights = class_weights(self.class_weight, y, classes, w)  # may raise: before any state changes
+        weights = self._class_weights(y, classes, w)  # may raise: before any state changes
         self.classes_ = classes
         self.class_weight_ = weights
         self.threshold_ = self.class_scale_ = None

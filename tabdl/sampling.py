@@ -242,13 +242,24 @@ def make_sampler(
     return None
 
 
-def class_weights(spec: Any, y: Any, classes: np.ndarray, sample_weight: Any = None) -> np.ndarray | None:
+def class_weights(
+    spec: Any,
+    y: Any,
+    classes: np.ndarray,
+    sample_weight: Any = None,
+    *,
+    sampling: Sampling | None = None,
+    ratio: float = 1.0,
+) -> np.ndarray | None:
     """Per-class loss weights in ``classes`` order, from ``None``, ``"balanced"`` or ``{label: w}``.
 
     ``"balanced"`` is scikit-learn's ``n_samples / (n_classes * bincount(y))``, with the rows'
     ``sample_weight`` summed instead of counted when given (as scikit-learn's
     ``compute_class_weight`` sums them, so weighted rows balance as repeated rows would); a dict
-    leaves unlisted classes at weight 1 (scikit-learn's rule too).
+    leaves unlisted classes at weight 1 (scikit-learn's rule too). With ``sampling`` (and its
+    ``ratio``), ``"balanced"`` balances the class counts the sampler draws per epoch, as a
+    scikit-learn classifier after an imbalanced-learn sampler counts the resampled rows: all 1
+    after oversampling, which already balances them.
     """
     if spec is None:
         return None
@@ -280,9 +291,16 @@ def class_weights(spec: Any, y: Any, classes: np.ndarray, sample_weight: Any = N
             )
         return np.array([float(spec.get(c, 1.0)) for c in labels])
     w = np.ones(len(classes))
-    if sample_weight is not None:
+    if sample_weight is not None or sampling is not None:
+        codes = np.searchsorted(classes, np.asarray(y))
+        if sampling is None:
+            mass = np.bincount(codes, weights=sample_weight, minlength=len(classes))
+        else:
+            # The classes as the loss sees them. Weighted by y's own counts, the minority was
+            # balanced twice: undersampled 1:1 on 7% positives, the net called 79% of rows positive.
+            sampler = make_sampler(codes, sampling, ratio=ratio, n_classes=len(classes))
+            mass = training_priors(codes, len(classes), sampler, sample_weight=sample_weight)
         # A class of no weight (absent, or weighted 0) keeps weight 1, as an absent class does below.
-        mass = np.bincount(np.searchsorted(classes, np.asarray(y)), weights=sample_weight, minlength=len(classes))
         present = mass > 0
         w[present] = mass.sum() / (present.sum() * mass[present])
         return w

@@ -287,6 +287,27 @@ def test_class_weights_balanced_and_dict():
     )
 
 
+def test_balanced_class_weights_balance_the_sampled_epochs_not_the_data_twice():
+    # Weights from y's own counts multiplied on top of a sampler that had already balanced the
+    # classes: undersampled 1:1 on 7% positives, the minority weighed 13x and the net called 79%
+    # of the rows positive. "balanced" now balances what the loss sees, as a scikit-learn model
+    # after an imbalanced-learn sampler counts the resampled rows.
+    y = np.repeat([0, 1, 2], [600, 100, 30])
+    classes = np.arange(3)
+    np.testing.assert_allclose(class_weights("balanced", y, classes, sampling="oversample"), [1.0, 1.0, 1.0])
+    undersampled = class_weights("balanced", y, classes, sampling="undersample", ratio=3.0)
+    drawn = UndersampleSampler(y, 3.0).class_counts  # 90, 90, 30 per epoch
+    np.testing.assert_allclose(
+        undersampled, compute_class_weight("balanced", classes=classes, y=np.repeat(classes, drawn))
+    )
+    np.testing.assert_allclose(training_priors(y, 3, UndersampleSampler(y, 3.0), undersampled), [1 / 3] * 3)
+    X, yb = _imbalanced(600, pos=0.2)
+    clf = TabularClassifier(sampling="undersample", class_weight="balanced", **FAST).fit(X, yb)
+    np.testing.assert_allclose(clf.class_weight_, [1.0, 1.0])
+    clf.set_params(sampling=None).fit_one_cycle(X, yb, epochs=1)  # a cycle weighs by its own sampling
+    np.testing.assert_allclose(clf.class_weight_, compute_class_weight("balanced", classes=np.arange(2), y=yb))
+
+
 def test_class_weights_reach_the_loss(monkeypatch):
     X, y = _imbalanced(200, pos=0.2)
     losses = []
