@@ -1183,7 +1183,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             X, y = self._check_X_y_fit(self._check_X_predict(X), y)
             probe, train = self, self._tensors(X, y, self._train_weights(sample_weight, len(X)))
         else:
-            probe = self.__class__(**self.get_params())
+            # Without metrics: the sweep scores none, and fit's warning about them (accuracy on an
+            # imbalanced y) came twice, from lr_find and again from the fit it prepares.
+            probe = self.__class__(**{**self.get_params(), "metrics": None})
             train, _, _ = probe._setup(X, y, None, sample_weight=sample_weight, split=False)
         # Dropout draws from torch's global RNG: seeded here and put back afterwards, so a sweep
         # is repeatable and leaves the caller's random stream as it was, fitted model or not.

@@ -853,6 +853,17 @@ def test_accuracy_warning_fires_on_imbalanced_training_rows():
         warn_if_accuracy_misleading(["accuracy"], np.repeat([0, 1], [50, 50]), sample_weight=np.repeat([9.0, 1.0], 50))
 
 
+def test_lr_find_does_not_warn_about_the_metrics_it_does_not_score():
+    # The accuracy warning came from lr_find on an unfitted model, and again from the fit after it.
+    X, y = _imbalanced(300, pos=0.1)
+    clf = TabularClassifier(metrics=["accuracy"], **FAST)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="metrics include 'accuracy'")
+        clf.lr_find(X, y, num_it=10)
+    with pytest.warns(UserWarning, match="metrics include 'accuracy'"):
+        clf.fit(X, y)
+
+
 def test_fit_one_cycle_retunes_on_its_eval_set_and_keeps_the_rule_without_one():
     X, y = _imbalanced(300, pos=0.15)
     Xv, yv = _imbalanced(120, pos=0.15, seed=1)
