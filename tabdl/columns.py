@@ -85,6 +85,17 @@ def as_frame(X: Any) -> pd.DataFrame:
         columnar = any(pd.api.types.is_list_like(v) and not isinstance(v, tuple) for v in X.values())
         return pd.DataFrame(X) if columnar else pd.DataFrame([X])
     if _records(X):
+        # Every record names the same columns: pandas filled a key that some records lack with
+        # NaN, so a row whose field was left out (or misspelt) was predicted as missing without a
+        # word, where one such dict, or records that all lack it, are refused ("X is missing").
+        keys = list(X[0])
+        for i, r in enumerate(X):
+            if r.keys() != set(keys):
+                lack, extra = [k for k in keys if k not in r], [k for k in r if k not in keys]
+                raise ValueError(
+                    f"JSON records name different columns: record {i} lacks {lack} and adds {extra} "
+                    "beside record 0; give every record the same keys (None for a missing value)"
+                )
         return pd.DataFrame(list(X))
     arr = np.asarray(X)
     if arr.dtype.kind == "U" and not isinstance(X, np.ndarray):

@@ -1195,3 +1195,19 @@ def test_a_zoned_date_category_reads_the_same_in_one_row_and_in_a_batch(dates):
     batch = reg.predict(X.head(6))
     one = np.array([reg.predict(X.iloc[[i]])[0] for i in range(6)])
     np.testing.assert_allclose(one, batch, rtol=1e-5, atol=1e-5)
+
+
+def test_json_records_must_name_the_same_columns(fitted_clf, data):
+    # Found in review: a record that lacked a key its neighbours had was filled with NaN by
+    # pandas and predicted as a missing value without a word, while one such dict (or records
+    # that all lack the key) is refused as "X is missing column(s)".
+    _, X_test = data
+    records = X_test.iloc[:3].to_dict("records")
+    del records[1]["num"]
+    with pytest.raises(ValueError, match=r"record 1 lacks \['num'\]"):
+        fitted_clf.predict_proba(records)
+    records[1]["nmu"] = 0.5  # a misspelt key
+    with pytest.raises(ValueError, match=r"record 1 lacks \['num'\] and adds \['nmu'\]"):
+        fitted_clf.predict_proba(records)
+    records[1] = {**X_test.iloc[1].to_dict(), "num": None}  # None is a missing value, named
+    assert fitted_clf.predict_proba(records).shape == (3, 2)
