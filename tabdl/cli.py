@@ -540,8 +540,10 @@ def _check_unique_header(source, path: str) -> None:
 
     if not isinstance(source, str):
         source.seek(0)
-    names = pd.read_csv(source, header=None, nrows=1, dtype=str, index_col=False).iloc[0]
-    counts = names.dropna().value_counts()  # blank names are pandas' "Unnamed: i", all distinct
+    # Names as written: with NA parsing on, two columns named "NA" (or "null", "None", ...) were
+    # two NaNs and passed, and the second trained as "NA.1".
+    names = pd.read_csv(source, header=None, nrows=1, dtype=str, index_col=False, na_filter=False).iloc[0]
+    counts = names[names != ""].value_counts()  # blank names are pandas' "Unnamed: i", all distinct
     if (counts > 1).any():
         name = counts.index[0]
         raise CLIError(

@@ -456,6 +456,12 @@ def test_a_header_naming_a_column_twice_is_refused(csv_dir, reg_model, tmp_path,
     assert main(["predict", str(reg_model), str(tmp_path / "t.csv")]) == 1
     assert "names column 'price' 2 times" in _error_line(capsys)
 
+    # Found in review: names that pandas reads as missing values ("NA", "null") were dropped
+    # from the count, so the second "NA" trained as "NA.1"; blank names are still distinct.
+    (tmp_path / "na.csv").write_text("NA,x,NA,,,price\n1,2,3,4,5,6\n2,3,4,5,6,7\n")
+    assert main(["train", str(tmp_path / "na.csv"), "--target", "price", "--out", str(tmp_path / "m.tabdl")]) == 1
+    assert "names column 'NA' 2 times" in _error_line(capsys)
+
 
 def test_a_number_target_with_a_stray_word_is_named_not_made_into_classes(tmp_path, capsys):
     # One "unknown" made pandas read the column as text: "auto" trained a class per value.
