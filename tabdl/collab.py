@@ -891,9 +891,9 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         ``exclude_seen`` drops the items the user rated in the data given to ``fit`` and to later
         training cycles (``fit_one_cycle``, ``fine_tune``). An unknown
         user gets the items with the best global mean plus item bias (kind="dot"; kind="nn" scores
-        the unknown user's vector). Scores equal ``predict``'s. kind="nn" ranks poorly: its
-        top items are ones rated by few users (recall@10 0 on movielens' test part,
-        benchmarks/results/collab.md), so use kind="dot" to recommend.
+        the unknown user's vector). Scores equal ``predict``'s. kind="nn" ranks poorly
+        (recall@10 and NDCG@10 of 0 on movielens' test part, benchmarks/results/collab.md), so use
+        kind="dot" to recommend.
         """
         check_is_fitted(self, "model_")
         check_positive("k", k, integer=True)
