@@ -116,7 +116,8 @@ PARAMETERS: dict[str, str] = {
             in the target's units, or the class codes and the (n, n_classes) probabilities; it
             gets the validation rows' weights too when it takes a ``sample_weight`` keyword, and
             its ``__name__`` names its column. Without a validation part a ``UserWarning`` says
-            that nothing is scored; "accuracy" where one class holds over 80 % of the rows warns.
+            that nothing is scored; "accuracy" where one class holds over 80 % of the rows warns,
+            and so does a binary "f1" (of ``classes_[1]``) where that class holds over two thirds.
         """,
     "cat_features": """
         cat_features, cont_features : list of column labels or positions, boolean mask, or None, default=None

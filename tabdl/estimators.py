@@ -51,7 +51,7 @@ from .learner import (
 )
 from .losses import CrossEntropyLoss, MSELoss
 from .lr_finder import LRFindResult
-from .metrics import Metric, get_metric, warn_if_accuracy_misleading
+from .metrics import Metric, get_metric, warn_if_accuracy_misleading, warn_if_f1_scores_the_majority
 from .modules import TabularMLP, embedded_columns
 from .num_embeddings import compute_bins, num_embedding_config
 from .preprocess import Scaler, TabularPreprocessor
@@ -1183,9 +1183,11 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             X, y = self._check_X_y_fit(self._check_X_predict(X), y)
             probe, train = self, self._tensors(X, y, self._train_weights(sample_weight, len(X)))
         else:
-            # Without metrics: the sweep scores none, and fit's warning about them (accuracy on an
-            # imbalanced y) came twice, from lr_find and again from the fit it prepares.
-            probe = self.__class__(**{**self.get_params(), "metrics": None})
+            # Without metrics or a decision rule: the sweep uses neither, and fit's warnings about
+            # them (accuracy or F1 on an imbalanced y) came twice, from lr_find and from the fit.
+            params = self.get_params()
+            params.update(metrics=None, **({"threshold": None} if "threshold" in params else {}))
+            probe = self.__class__(**params)
             train, _, _ = probe._setup(X, y, None, sample_weight=sample_weight, split=False)
         # Dropout draws from torch's global RNG: seeded here and put back afterwards, so a sweep
         # is repeatable and leaves the caller's random stream as it was, fitted model or not.
@@ -1519,7 +1521,8 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         it found, and warns.
     threshold_metric : str or callable, default="f1"
         What ``threshold="auto"`` maximises (validated whatever ``threshold`` is, used only by
-        "auto"): "f1" (of ``classes_[1]``; macro over the classes of a multiclass target),
+        "auto"): "f1" (of ``classes_[1]``, the label that sorts last, and ``fit`` warns when it
+        is the larger class; macro over the classes of a multiclass target),
         "balanced_accuracy", "mcc" or "accuracy", weighted by the validation rows'
         ``sample_weight``; or a callable ``f(y_true, y_pred)`` of class codes 0..k-1 (binary:
         code 1 is ``classes_[1]``), higher is better, such as ``partial(fbeta_score, beta=2)``.
@@ -1632,6 +1635,10 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         self._check_decision_rule(self.classes_)
         self.class_weight_ = self._class_weights(y, self.classes_, w)
         warn_if_accuracy_misleading(self.metrics, y, sample_weight=w)
+        f1_uses = [f"metrics={[m]!r}" for m in self.metrics or () if isinstance(m, str) and get_metric(m).name == "f1"]
+        if self.threshold == "auto" and isinstance(self.threshold_metric, str) and self.threshold_metric == "f1":
+            f1_uses.append("threshold='auto' with threshold_metric='f1'")
+        warn_if_f1_scores_the_majority(f1_uses, y, sample_weight=w)
 
     def _class_weights(self, y: np.ndarray, classes: np.ndarray, w: np.ndarray | None) -> np.ndarray | None:
         """``class_weight`` for y's rows; "balanced" balances the classes as ``sampling`` draws them."""

@@ -26,7 +26,15 @@ from sklearn.preprocessing import label_binarize
 from .columns import as_frame, category_keys
 from .guards import outside_tabdl
 
-__all__ = ["Metric", "get_metric", "METRICS", "warn_if_accuracy_misleading", "recall_at_k", "ndcg_at_k"]
+__all__ = [
+    "Metric",
+    "get_metric",
+    "METRICS",
+    "warn_if_accuracy_misleading",
+    "warn_if_f1_scores_the_majority",
+    "recall_at_k",
+    "ndcg_at_k",
+]
 
 Kind = Literal[
     "label",  # needs hard labels: argmax of the probabilities
@@ -203,6 +211,30 @@ def warn_if_accuracy_misleading(
             "'balanced_accuracy', 'f1', 'mcc', 'roc_auc' or 'pr_auc'.",
             UserWarning,
             stacklevel=outside_tabdl() if stacklevel is None else stacklevel + 1,
+        )
+
+
+def warn_if_f1_scores_the_majority(uses: Sequence[str], y: Any, *, sample_weight: Any = None) -> None:
+    """Warn when a binary F1 (``uses``: where it is asked for) scores a class that holds over
+    two thirds of the rows. F1 is that of ``classes_[1]``, the label that sorts last, as
+    scikit-learn's ``pos_label=1`` on the class codes: with labels "fraud" / "ok" it is "ok"'s F1,
+    high whatever the net does for the fraud rows, and a cut tuned for it predicts "ok"."""
+    if not uses:
+        return
+    classes, codes = np.unique(np.asarray(y), return_inverse=True)
+    if len(classes) != 2:
+        return  # multiclass F1 is the macro average: no class is singled out
+    weights = None if sample_weight is None else np.asarray(sample_weight, float)
+    counts = np.bincount(codes.reshape(-1), weights=weights, minlength=2)
+    share = counts[1] / counts.sum()
+    if share > 2 / 3:
+        labels = classes.tolist()  # Python values: 'ok', not np.str_('ok')
+        warnings.warn(
+            f"F1 ({' and '.join(uses)}) is that of classes_[1] = {labels[1]!r}, the larger class here "
+            f"({share:.0%} of the training rows). For the F1 of {labels[0]!r}, give it the label that sorts "
+            f"last (e.g. y == {labels[0]!r}), or use 'balanced_accuracy' or 'mcc', which favour neither class",
+            UserWarning,
+            stacklevel=outside_tabdl(),
         )
 
 

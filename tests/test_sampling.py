@@ -10,7 +10,7 @@ from sklearn.utils.class_weight import compute_class_weight
 import tabdl.estimators as est_mod
 from tabdl import TabularClassifier
 from tabdl.learner import Learner, TensorData
-from tabdl.metrics import METRICS, Metric, get_metric, warn_if_accuracy_misleading
+from tabdl.metrics import METRICS, Metric, get_metric, warn_if_accuracy_misleading, warn_if_f1_scores_the_majority
 from tabdl.modules import TabularMLP
 from tabdl.sampling import (
     OversampleSampler,
@@ -862,6 +862,32 @@ def test_lr_find_does_not_warn_about_the_metrics_it_does_not_score():
         clf.lr_find(X, y, num_it=10)
     with pytest.warns(UserWarning, match="metrics include 'accuracy'"):
         clf.fit(X, y)
+
+
+def test_binary_f1_of_the_larger_class_warns():
+    # F1 is classes_[1]'s, the label that sorts last: with "fraud" / "ok" it scored "ok", the
+    # majority, and threshold="auto" tuned the cut for it without a word.
+    X, y01 = _imbalanced(300, pos=0.1)
+    y = np.where(y01 == 1, "fraud", "ok")
+    with pytest.warns(
+        UserWarning, match=r"F1 \(threshold='auto' with threshold_metric='f1'\) is that of classes_\[1\] = 'ok'"
+    ) as rec:
+        TabularClassifier(threshold="auto", **FAST).fit(X, y)
+    assert any(r.filename == __file__ for r in rec)  # points at the caller's fit line
+    with pytest.warns(
+        UserWarning, match=r"F1 \(metrics=\['f1'\]\).*give it the label that sorts last \(e.g. y == 'fraud'\)"
+    ):
+        TabularClassifier(metrics=["f1"], **FAST).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="F1")
+        TabularClassifier(threshold="auto", **FAST).fit(X, y01)  # classes_[1] is the minority
+        TabularClassifier(threshold="auto", threshold_metric="mcc", metrics=["mcc"], **FAST).fit(X, y)
+        TabularClassifier(threshold="auto", **FAST).lr_find(X, y, num_it=5)  # no cut to tune: quiet
+        warn_if_f1_scores_the_majority(["f1"], np.repeat(["a", "b"], [34, 66]))  # under two thirds
+        warn_if_f1_scores_the_majority(["f1"], np.repeat(["a", "b", "c"], [10, 10, 80]))  # macro F1
+    # By weight, as the metric is weighted: the row majority weighted down is quiet.
+    with pytest.warns(UserWarning, match="80% of the training rows"):
+        warn_if_f1_scores_the_majority(["f1"], np.repeat([0, 1], [50, 50]), sample_weight=np.repeat([1.0, 4.0], 50))
 
 
 def test_fit_one_cycle_retunes_on_its_eval_set_and_keeps_the_rule_without_one():
