@@ -897,6 +897,8 @@ class MatrixFactorization(RegressorMixin, _TabularEstimator):
         """
         check_is_fitted(self, "model_")
         check_positive("k", k, integer=True)
+        if not isinstance(exclude_seen, (bool, np.bool_)):  # "no" was truthy: it excluded
+            raise ValueError(f"exclude_seen must be True or False, got {exclude_seen!r}")
         # A DataFrame iterates over its column labels and a 2-D array over its rows: read as users,
         # they recommended for a user named "userId" (or one per row array), all unknown.
         if getattr(user, "ndim", 0) > 1:

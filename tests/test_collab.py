@@ -95,6 +95,9 @@ def test_recommend_excludes_seen_items_and_is_sorted(fitted):
     np.testing.assert_allclose(rec["score"], mf.predict(pairs), rtol=1e-5)
     everything = mf.recommend(user, k=1000, exclude_seen=False)
     assert len(everything) == X["item"].nunique() and seen <= set(everything["item"])
+    with pytest.raises(ValueError, match="exclude_seen must be True or False, got 'no'"):
+        mf.recommend(user, exclude_seen="no")  # truthy: it excluded, the opposite of what it says
+    assert mf.recommend(user, k=3, exclude_seen=np.bool_(True)).equals(mf.recommend(user, k=3))
 
 
 def test_recommend_for_several_users_returns_one_frame(fitted):
