@@ -1635,8 +1635,14 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         self._check_decision_rule(self.classes_)
         self.class_weight_ = self._class_weights(y, self.classes_, w)
         warn_if_accuracy_misleading(self.metrics, y, sample_weight=w)
-        f1_uses = [f"metrics={[m]!r}" for m in self.metrics or () if isinstance(m, str) and get_metric(m).name == "f1"]
-        if self.threshold == "auto" and isinstance(self.threshold_metric, str) and self.threshold_metric == "f1":
+        # tabdl's own F1 (a name or METRICS' object), not a user's callable that happens to be named so
+        ours = (str, Metric)
+        f1_uses = ["metrics=['f1']" for m in self.metrics or () if isinstance(m, ours) and get_metric(m).name == "f1"]
+        if (
+            self.threshold == "auto"
+            and isinstance(self.threshold_metric, ours)
+            and get_metric(self.threshold_metric).name == "f1"
+        ):
             f1_uses.append("threshold='auto' with threshold_metric='f1'")
         warn_if_f1_scores_the_majority(f1_uses, y, sample_weight=w)
 

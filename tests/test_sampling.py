@@ -877,7 +877,7 @@ def test_binary_f1_of_the_larger_class_warns():
     with pytest.warns(
         UserWarning, match=r"F1 \(metrics=\['f1'\]\).*give it the label that sorts last \(e.g. y == 'fraud'\)"
     ):
-        TabularClassifier(metrics=["f1"], **FAST).fit(X, y)
+        TabularClassifier(metrics=[METRICS["f1"]], **FAST).fit(X, y)  # the metric's object, as its name
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="F1")
         TabularClassifier(threshold="auto", **FAST).fit(X, y01)  # classes_[1] is the minority
