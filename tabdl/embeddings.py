@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, is_classifier
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.extmath import svd_flip
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -397,11 +398,16 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """Embedding vectors of each categorical column, then the raw continuous columns."""
         check_is_fitted(self, "tables_")
-        X = row_as_frame(X, self.columns_)
-        named = isinstance(X, pd.DataFrame)
-        X = as_frame(X)
-        validate_data(self, X, reset=False, skip_check_array=True)
-        return self._encode(self._frame(X, named), self._out_tables, self._lookups)
+        row = row_as_frame(X, self.columns_)
+        named = isinstance(row, pd.DataFrame)
+        frame = as_frame(row)
+        validate_data(self, frame, reset=False, skip_check_array=True)
+        out = self._encode(self._frame(frame, named), self._out_tables, self._lookups)
+        if row is not X and isinstance(X, pd.Series) and _get_output_config("transform", self)["dense"] == "pandas":
+            # One row as a Series: scikit-learn's pandas wrapper would take its index (the column
+            # names) as the rows'; a frame keeps the row's own label.
+            return pd.DataFrame(out, index=frame.index)
+        return out
 
     def fit_transform(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
         """Fit on all rows; return out-of-fold embeddings for X when ``cv`` is set (each fold's net

@@ -388,6 +388,17 @@ def test_transform_takes_one_row_as_a_series(fitted):
     np.testing.assert_array_equal(enc.transform(X.iloc[3]), enc.transform(X.iloc[[3]]))
 
 
+def test_one_row_as_a_series_with_pandas_output(fitted):
+    # Found in review: scikit-learn's pandas wrapper took the Series' index (the column names)
+    # as the output's row index: "Shape of passed values is (1, 4), indices imply (3, 4)".
+    _, enc, X, _ = fitted
+    enc = pickle.loads(pickle.dumps(enc)).set_output(transform="pandas")  # the fixture's stays default
+    out = enc.transform(X.iloc[3])
+    expected = enc.transform(X.iloc[[3]])
+    pd.testing.assert_frame_equal(out, expected)
+    assert out.index.tolist() == [3]
+
+
 def test_axes_beyond_a_tables_rank_export_exact_zeros():
     # A 2-category column gets a 3-row table in 3 dims: centred, it spans 2 axes at most, and
     # the third carried only rounding (~1e-9 per category), a column a tree may still split on.
