@@ -199,7 +199,11 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         if not ok:
             raise ValueError(f"dtype must be a float dtype such as np.float32, got {self.dtype!r}")
         cv = self.cv
-        if isinstance(cv, numbers.Integral) and not isinstance(cv, bool) and cv < 2:
+        if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+            ok = cv >= 2
+        else:  # a splitter, or an iterable of (train, test) splits; not a bool, float or string
+            ok = cv is None or (not isinstance(cv, (str, bytes)) and (hasattr(cv, "split") or hasattr(cv, "__iter__")))
+        if not ok:
             raise ValueError(f"cv must be None, an int >= 2 or a CV splitter, got {cv!r}")
 
     def _resolve_task(self, y: Any) -> str:
