@@ -77,8 +77,10 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
     cv : None, int or CV splitter
         Out-of-fold embeddings in ``fit_transform`` (in the spirit of scikit-learn's
         TargetEncoder): each fold's rows get vectors from a net fitted without them, rotated onto
-        the full net's tables by orthogonal Procrustes. The encoder itself is always the net
-        fitted on all rows, so ``fit(X, y).transform(X)`` differs from ``fit_transform(X, y)``.
+        the full net's tables by orthogonal Procrustes. The fold nets learn the encoder's
+        categories (its rare ones as unknown; ``min_category_count`` is not applied again to a
+        fold's fewer rows). The encoder itself is always the net fitted on all rows, so
+        ``fit(X, y).transform(X)`` differs from ``fit_transform(X, y)``.
         None (default) skips it: on validation rows it lost to the rare-category fold on flights
         and hurt LightGBM on diamonds and churn (``benchmarks/results/embeddings_leakage.md``).
     estimator_params : dict or None
@@ -439,6 +441,15 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
             splitter = check_cv(self.cv, y, classifier=classification)
         out = self._encode(X, self._out_tables, self._lookups)  # continuous part, and the shape
         dims = {c: t.shape[1] for c, t in zip(self.cat_features_, self.tables_)}
+        # The fold nets learn the full net's vocabulary: its folded categories enter as missing
+        # (the unknown vector, as at fit) and min_category_count=1 keeps the others, which a
+        # fold's fewer rows would fold (a category of 110 rows, kept by the encoder, then had the
+        # unknown vector on every training row and its own vector only at transform).
+        train_X = X.copy()
+        for c, lookup in zip(self.cat_features_, self._lookups):
+            kept = category_codes(X[c], lookup) > 0
+            if not kept.all():
+                train_X[c] = X[c].astype(object).where(kept, None)
         for k, (train, test) in enumerate(splitter.split(X, y)):
             # Same widths as the full net, so each fold's tables can be rotated onto it.
             w = None if weights is None else weights[train]
@@ -446,7 +457,8 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
                 with warnings.catch_warnings():
                     # The full fit already said which columns are folded whole; not once per fold.
                     warnings.filterwarnings("ignore", message="every category of", category=UserWarning)
-                    net = self._make_net(self.task_, emb_sizes=dims).fit(X.iloc[train], y[train], sample_weight=w)
+                    net = self._make_net(self.task_, emb_sizes=dims, min_category_count=1)
+                    net.fit(train_X.iloc[train], y[train], sample_weight=w)
             except ValueError as e:  # a fold's rows can fail where all rows passed (all weighted 0)
                 raise ValueError(f"cv fold {k + 1}: {e}") from None
             fold = EntityEmbeddingEncoder(remainder="drop", axes="net", dtype=self.dtype)

@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tabdl import EntityEmbeddingEncoder, TabularClassifier, TabularRegressor
 from tabdl.embeddings import UNKNOWN
+from tabdl.estimators import _seed
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = {"epochs": 2, "layers": (16,), "batch_size": 32}
@@ -339,6 +340,25 @@ def test_cv_gives_out_of_fold_vectors():
     assert oof_p.shape == (len(X), 2 + 2 + 1)
     np.testing.assert_allclose(oof_p[:, :2], (oof[:, :width_c] - pca.centers_[0]) @ pca.components_[0], atol=1e-5)
     np.testing.assert_array_equal(oof_p[:, -1], full[:, -1])
+
+
+def test_cv_fold_nets_keep_the_encoders_categories():
+    # Found in review: each fold net re-applied min_category_count to its fewer rows, so a
+    # category the encoder kept (120 rows of 600) got the fold's unknown vector on every
+    # training row out of fold, and its own vector only at transform.
+    rng = np.random.default_rng(0)
+    c = np.array(["p"] * 220 + ["q"] * 220 + ["s"] * 120 + [None] * 40, dtype=object)
+    X = pd.DataFrame({"c": rng.permutation(c), "a": rng.normal(size=600)})
+    y = X["a"].to_numpy() + (X["c"] == "s").to_numpy()
+    enc = EntityEmbeddingEncoder(estimator_params=FAST, random_state=0, cv=5, axes="net")
+    oof = enc.fit_transform(X, y)
+    assert enc.vocabs_[0] == ["p", "q", "s"]
+    width = enc.tables_[0].shape[1]
+    for _, test in KFold(5, shuffle=True, random_state=_seed(0)).split(X):
+        part, vectors = X["c"].to_numpy()[test], oof[test, :width]
+        s, missing = vectors[part == "s"], vectors[pd.isna(part)]
+        np.testing.assert_allclose(s, np.broadcast_to(s[0], s.shape))  # one vector per category and fold
+        assert not np.allclose(s[0], missing[0])  # its own, not the fold's unknown vector
 
 
 @parametrize_with_checks(
