@@ -794,7 +794,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         eval_part = self._check_eval_set(eval_set) if eval_set is not None else None
         cuts = self._cuts(y, self._n_bags(len(X)) if split else 1, split and eval_part is None, w)
         if split:
-            self._check_validation(eval_part is not None or cuts[0][1] is not None)
+            self._check_validation(eval_part is not None or cuts[0][1] is not None, y, w)
         # The encoded target (class codes, or scaled values) serves the rare-category test of
         # "auto" and then the tensors. The preprocessing learns from the first net's training
         # rows, so that net is the fit a single net would make (and exports the same embeddings).
@@ -818,10 +818,12 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                 *self.preprocessor_.transform(self._match_columns(Xv)), self._encode_for(yv, y), _weight_tensor(wv)
             )
 
-    def _check_validation(self, has_valid: bool) -> None:
+    def _check_validation(self, has_valid: bool, y: np.ndarray, w: np.ndarray | None) -> None:
         """Refuse a fit that needs a validation part and has none (a hook: the classifier's
-        "auto"); say that ``patience`` has nothing to watch, and ``metrics`` nothing to score,
-        without one (the metrics asked for were otherwise missing from history_ without a word)."""
+        "auto", and its warnings about the metrics it scores there); say that ``patience`` has
+        nothing to watch, and ``metrics`` nothing to score, without one (the metrics asked for
+        were otherwise missing from history_ without a word). A fit's own: lr_find's sweep, which
+        scores nothing, does not call it."""
         advice = "Set validation_fraction (with enough rows for it) or pass eval_set"
         if self.patience and not has_valid:
             warnings.warn(
@@ -1183,11 +1185,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             X, y = self._check_X_y_fit(self._check_X_predict(X), y)
             probe, train = self, self._tensors(X, y, self._train_weights(sample_weight, len(X)))
         else:
-            # Without metrics or a decision rule: the sweep uses neither, and fit's warnings about
-            # them (accuracy or F1 on an imbalanced y) came twice, from lr_find and from the fit.
-            params = self.get_params()
-            params.update(metrics=None, **({"threshold": None} if "threshold" in params else {}))
-            probe = self.__class__(**params)
+            probe = self.__class__(**self.get_params())
             train, _, _ = probe._setup(X, y, None, sample_weight=sample_weight, split=False)
         # Dropout draws from torch's global RNG: seeded here and put back afterwards, so a sweep
         # is repeatable and leaves the caller's random stream as it was, fitted model or not.
@@ -1634,6 +1632,21 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
             )
         self._check_decision_rule(self.classes_)
         self.class_weight_ = self._class_weights(y, self.classes_, w)
+
+    def _class_weights(self, y: np.ndarray, classes: np.ndarray, w: np.ndarray | None) -> np.ndarray | None:
+        """``class_weight`` for y's rows; "balanced" balances the classes as ``sampling`` draws them."""
+        return class_weights(self.class_weight, y, classes, w, sampling=self.sampling, ratio=self.undersample_ratio)
+
+    def _tunes_on_valid(self) -> bool:
+        return self.threshold == "auto"
+
+    def _check_validation(self, has_valid: bool, y: np.ndarray, w: np.ndarray | None) -> None:
+        if self.threshold == "auto" and not has_valid:
+            raise ValueError(
+                "threshold='auto' is tuned on a validation part, never on training rows: set "
+                "validation_fraction (e.g. 0.1, and enough rows for it) or pass eval_set"
+            )
+        super()._check_validation(has_valid, y, w)
         warn_if_accuracy_misleading(self.metrics, y, sample_weight=w)
         # tabdl's own F1 (a name or METRICS' object), not a user's callable that happens to be named so
         ours = (str, Metric)
@@ -1645,21 +1658,6 @@ class TabularClassifier(ClassifierMixin, _TabularEstimator):
         ):
             f1_uses.append("threshold='auto' with threshold_metric='f1'")
         warn_if_f1_scores_the_majority(f1_uses, y, sample_weight=w)
-
-    def _class_weights(self, y: np.ndarray, classes: np.ndarray, w: np.ndarray | None) -> np.ndarray | None:
-        """``class_weight`` for y's rows; "balanced" balances the classes as ``sampling`` draws them."""
-        return class_weights(self.class_weight, y, classes, w, sampling=self.sampling, ratio=self.undersample_ratio)
-
-    def _tunes_on_valid(self) -> bool:
-        return self.threshold == "auto"
-
-    def _check_validation(self, has_valid: bool) -> None:
-        if self.threshold == "auto" and not has_valid:
-            raise ValueError(
-                "threshold='auto' is tuned on a validation part, never on training rows: set "
-                "validation_fraction (e.g. 0.1, and enough rows for it) or pass eval_set"
-            )
-        super()._check_validation(has_valid)
 
     def _sampler(self, train: TensorData, *, continued: bool = False):
         plain = 0 if continued else int(OVERSAMPLE_DEFER * self._epochs())

@@ -184,6 +184,15 @@ def get_metric(metric: Any) -> Metric:
     raise ValueError(f"metrics entries must be names or callables, got {metric!r}")
 
 
+def _class_shares(y: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted classes of ``y`` and each one's share of the rows (of their weight, with
+    ``sample_weight``: the metrics in ``history_`` are weighted)."""
+    classes, codes = np.unique(np.asarray(y), return_inverse=True)
+    weights = None if sample_weight is None else np.asarray(sample_weight, float)
+    counts = np.bincount(codes.reshape(-1), weights=weights, minlength=len(classes))
+    return classes, counts / counts.sum()
+
+
 def warn_if_accuracy_misleading(
     metrics: Sequence[Any] | None,
     y: Any,
@@ -200,9 +209,7 @@ def warn_if_accuracy_misleading(
     """
     if not metrics or not any(get_metric(m).name == "accuracy" for m in metrics):
         return
-    _, codes = np.unique(np.asarray(y), return_inverse=True)
-    counts = np.bincount(codes.reshape(-1), weights=None if sample_weight is None else np.asarray(sample_weight, float))
-    share = counts.max() / counts.sum()
+    share = _class_shares(y, sample_weight)[1].max()
     if share > majority_share:
         what = "rows" if sample_weight is None else "row weight"
         warnings.warn(
@@ -221,12 +228,10 @@ def warn_if_f1_scores_the_majority(uses: Sequence[str], y: Any, *, sample_weight
     high whatever the net does for the fraud rows, and a cut tuned for it predicts "ok"."""
     if not uses:
         return
-    classes, codes = np.unique(np.asarray(y), return_inverse=True)
+    classes, shares = _class_shares(y, sample_weight)
     if len(classes) != 2:
         return  # multiclass F1 is the macro average: no class is singled out
-    weights = None if sample_weight is None else np.asarray(sample_weight, float)
-    counts = np.bincount(codes.reshape(-1), weights=weights, minlength=2)
-    share = counts[1] / counts.sum()
+    share = shares[1]
     if share > 2 / 3:
         labels = classes.tolist()  # Python values: 'ok', not np.str_('ok')
         warnings.warn(
