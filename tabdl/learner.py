@@ -186,8 +186,15 @@ def _finite_positive(v: object) -> bool:
 
 
 def freeze_to(groups: Sequence[nn.Module], n: int) -> None:
-    """Freeze the layer groups before index ``n`` (negative counts from the head); train the rest."""
-    n = n % len(groups)
+    """Freeze the layer groups before index ``n`` (negative counts from the head); train the rest.
+
+    ``n`` = the number of groups freezes them all. Not ``n % len(groups)``: that turned a request to
+    freeze every group into training every group, and an ``n`` past the groups into another index.
+    """
+    k = len(groups)
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or not -k <= n <= k:
+        raise ValueError(f"freeze_to needs an int n in [-{k}, {k}] (the model has {k} layer groups), got {n!r}")
+    n = int(n) + k if n < 0 else int(n)
     for i, g in enumerate(groups):
         for p in g.parameters():
             p.requires_grad_(i >= n)

@@ -112,6 +112,22 @@ def test_frozen_groups_keep_their_batchnorm_statistics():
     assert not torch.equal(after[stats[0]], state(lrn.model)[stats[0]])  # unfrozen, they learn again
 
 
+def test_freeze_to_counts_groups_without_wrapping():
+    # freeze_to(n) took n modulo the number of groups: freezing all 3 groups trained all 3, and
+    # n=-4 froze two of them.
+    lrn = learner()
+    groups = lrn.layer_groups()
+    lrn.freeze_to(len(groups))
+    assert not any(p.requires_grad for p in lrn.model.parameters())
+    with pytest.raises(ValueError, match="unfreeze"):
+        lrn.fit_one_cycle(problem(), 1)
+    lrn.freeze_to(-2)
+    assert [any(p.requires_grad for p in g.parameters()) for g in groups] == [False, True, True]
+    for bad in (len(groups) + 1, -len(groups) - 1, 1.5, True):
+        with pytest.raises(ValueError, match="freeze_to"):
+            lrn.freeze_to(bad)
+
+
 def test_all_frozen_raises():
     lrn = learner()
     for p in lrn.model.parameters():
