@@ -86,8 +86,9 @@ PARAMETERS: dict[str, str] = {
     "weight_decay": """
         weight_decay : float >= 0, default=0.01
             AdamW's decoupled weight decay, on the tensors of two or more dimensions (weight
-            matrices, embedding tables, the ensemble members' scalings and heads); biases and
-            other 1-D tensors get none. 0.1 was not better on the validation parts (ablation.md).
+            matrices, embedding tables, the ensemble members' scalings and heads, their per-member
+            biases, the periodic embeddings' frequencies and biases); 1-D tensors (plain biases,
+            norms) get none. 0.1 was not better on the validation parts (ablation.md).
         """,
     "validation_fraction": """
         validation_fraction : float in [0, 1) or None, default=0.1
