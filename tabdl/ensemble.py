@@ -82,6 +82,19 @@ class MemberLoss(nn.Module):
         return self.base(out, y) if weight is None else self.base(out, y, weight)
 
 
+class _ScaleGrad(torch.autograd.Function):
+    """Identity forward; the backward multiplies the gradient by ``scale``."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return grad * ctx.scale, None
+
+
 class NetBag(nn.Module):
     """Nets trained independently, as one model: inference averages them as ``reduce_members``
     does (probabilities for classifiers); training returns every net's output(s) as members,
@@ -101,7 +114,14 @@ class NetBag(nn.Module):
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
         outs = [net(x_cat, x_cont) for net in self.nets]
         if self.training:  # (B, n_out) or (B, k, n_out) per net -> (B, sum of k, n_out)
-            return torch.cat([o if o.ndim == 3 else o.unsqueeze(1) for o in outs], dim=1)
+            outs = [o if o.ndim == 3 else o.unsqueeze(1) for o in outs]
+            # MemberLoss averages over all sum-of-k members, which hands net i only k_i / (sum of k)
+            # of its own loss's gradient. Adam's eps is not scale-free, so the bag's nets would train
+            # as if on a smaller loss than one net does; the scale restores each net's own gradient
+            # and leaves the reported loss the mean.
+            if len(outs) > 1:
+                outs = [_ScaleGrad.apply(o, self.k / o.shape[1]) for o in outs]
+            return torch.cat(outs, dim=1)
         return reduce_members(torch.stack(outs, dim=1), self.reduce)  # (B, n_nets, n_out) -> (B, n_out)
 
     @property

@@ -10,7 +10,7 @@ import torch
 from sklearn.base import clone
 
 from tabdl import TabularClassifier, TabularRegressor
-from tabdl.ensemble import NetBag, out_of_bag
+from tabdl.ensemble import MemberLoss, NetBag, out_of_bag
 from tabdl.modules import TabularMLP
 
 FAST = dict(epochs=2, layers=(16,), random_state=0)
@@ -118,6 +118,25 @@ def test_bag_trains_further_freezes_and_takes_new_classes():
     three = np.where(y > np.quantile(y, 0.8), 2, _labels(y))
     clf.fine_tune(X, three, epochs=1, freeze_epochs=0)
     assert list(clf.classes_) == [0, 1, 2] and clf.predict_proba(X).shape == (len(X), 3)
+
+
+@pytest.mark.parametrize("n_members", [1, 2])
+def test_each_net_of_a_bag_gets_its_own_loss_gradient(n_members):
+    # Training a fitted bag further trains each net on its own loss, as if it trained alone: the
+    # member-averaged loss must not hand each net 1 / n_bags of its gradient (Adam's eps is not scale-free).
+    X, y = _frame()
+    reg = TabularRegressor(n_bags=3, n_members=n_members, dropout=0.0, **FAST).fit(X, y)  # no dropout draws
+    data = reg._encode_X(X)
+    target = torch.tensor(y, dtype=torch.float32).reshape(-1, 1)
+    loss = MemberLoss(torch.nn.MSELoss())
+    bag = reg.model_.train()
+    bag.zero_grad()
+    loss(bag(data.x_cat, data.x_cont), target).backward()
+    together = [net.head[0].weight.grad.clone() for net in bag.nets]
+    for net, g in zip(bag.nets, together):
+        net.zero_grad()
+        loss(net(data.x_cat, data.x_cont), target).backward()
+        torch.testing.assert_close(g, net.head[0].weight.grad, rtol=1e-5, atol=1e-7)
 
 
 def test_encoder_exports_the_first_net():
