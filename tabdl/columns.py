@@ -365,6 +365,12 @@ def check_column_names(columns: pd.Index) -> None:
         )
 
 
+def refuse_missing_target(y: np.ndarray) -> None:
+    """A ValueError when the target array ``y`` holds a missing value (NaN, None, pd.NA, NaT)."""
+    if y.ndim and pd.isna(pd.DataFrame(y.reshape(len(y), -1))).to_numpy().any():
+        raise ValueError("y contains NaN; drop those rows or impute the target before fit")
+
+
 def check_unique_columns(columns: pd.Index, needed: Any = None) -> None:
     """A ValueError naming a column that X holds more than once (among ``needed``, if given):
     selecting it returns a frame, not a column, and a one-row dict keeps only one of them."""

@@ -28,6 +28,7 @@ from .columns import (
     check_column_names,
     date_values,
     numeric_values,
+    refuse_missing_target,
     row_as_frame,
     tabular_tags,
 )
@@ -216,6 +217,9 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
             )
         if self.task != "auto":
             return self.task
+        # Before type_of_target: it called labels with a missing one "Unknown label type", and
+        # printed the whole y; the net's fit says what is wrong, but only once the task is known.
+        refuse_missing_target(np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y))
         kind = type_of_target(y, input_name="y", raise_unknown=True)
         if kind in ("binary", "multiclass"):
             return "classification"

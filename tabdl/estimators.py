@@ -32,6 +32,7 @@ from .columns import (
     check_unique_columns,
     key_spellings,
     mean_std,
+    refuse_missing_target,
     row_as_frame,
     tabular_tags,
 )
@@ -528,8 +529,7 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             raise ValueError(f"X and y have inconsistent numbers of samples: {X.shape[0]} != {y.shape[0]}")
         if X.shape[0] < 2:
             raise ValueError("n_samples=1: training needs at least 2 rows")
-        if pd.isna(pd.DataFrame(y.reshape(len(y), -1))).to_numpy().any():
-            raise ValueError("y contains NaN; drop those rows or impute the target before fit")
+        refuse_missing_target(y)
         if self._task == "classification":
             _check_label_kinds(y)
         return X, y

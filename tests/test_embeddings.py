@@ -285,6 +285,23 @@ def test_cannot_infer_task_from_multilabel():
         EntityEmbeddingEncoder().fit(X, np.eye(2, dtype=int)[np.arange(50) % 2])
 
 
+@pytest.mark.parametrize(
+    "missing",
+    [
+        pd.Series(["a", None, "b", "a"] * 10, dtype=object),
+        pd.Series(["a", None, "b", "a"] * 10, dtype="str"),
+        pd.Series([1, None, 0, 1] * 10, dtype="Int64"),
+    ],
+    ids=["object", "str", "Int64"],
+)
+def test_a_missing_label_is_named_as_the_estimators_name_it(missing):
+    # Found in review: task="auto" met it in type_of_target first, "Unknown label type for y:"
+    # followed by the whole y printed, or "Input y contains NaN" after a RuntimeWarning.
+    X, _ = make_frame(n=40)
+    with pytest.raises(ValueError, match="^y contains NaN; drop those rows"):
+        EntityEmbeddingEncoder(estimator_params=FAST).fit(X, missing)
+
+
 def test_pipelines_with_lightgbm_and_random_forest():
     from lightgbm import LGBMRegressor
 
