@@ -302,6 +302,16 @@ def test_a_missing_label_is_named_as_the_estimators_name_it(missing):
         EntityEmbeddingEncoder(estimator_params=FAST).fit(X, missing)
 
 
+def test_a_passthrough_value_beyond_the_output_dtype_is_refused_by_name(fitted):
+    # Found in review: float32 output wrote 1e300 as inf, with only numpy's "overflow encountered
+    # in cast" RuntimeWarning, while an inf in X is refused naming its column.
+    reg, enc, X, _ = fitted
+    huge = X.assign(a=[np.nan, 1e300, *X["a"][2:]])  # behind a NaN, which compares as no number
+    with pytest.raises(ValueError, match="column 'a' holds 1e\\+300, beyond .* float32.*dtype=np.float64"):
+        enc.transform(huge)
+    assert reg.embedding_encoder(dtype=np.float64).transform(huge)[1, -1] == 1e300
+
+
 def test_pipelines_with_lightgbm_and_random_forest():
     from lightgbm import LGBMRegressor
 
