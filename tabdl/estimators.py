@@ -481,6 +481,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """Match X to the fitted columns: by name for frames, by position for arrays."""
         fitted_names = hasattr(self, "feature_names_in_")
         X = row_as_frame(X, self.preprocessor_.columns_)
+        if isinstance(X, pd.Series):  # not a row: a column, named by its name as fit named it
+            X = X.to_frame()
         has_names = isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns)
         cls = type(self).__name__
         # By name for string names, and for a frame that holds every fitted name whatever its

@@ -439,6 +439,14 @@ def test_a_series_row_is_one_row_whatever_the_column_names(data):
     # A model of one int-named column reads a Series of many values as that column, not one row.
     one = fast(TabularRegressor).fit(X[["num"]].set_axis([0], axis=1), y)
     assert one.predict(pd.Series([0.1, 0.2, 0.3])).shape == (3,)
+    # Found in review: one fitted on a named Series (X["num"]) warned, predicting from one, that X
+    # "does not have valid feature names" and read it by position, whatever its name.
+    named = fast(TabularRegressor).fit(X["num"], y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(named.predict(X_test["num"]), named.predict(X_test[["num"]]))
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['num'\]"):
+        named.predict(X_test["num2"])
 
 
 def test_numpy_input_works_by_position(data):
