@@ -24,14 +24,22 @@ from typing import Any
 __all__ = ["outside_tabdl", "unchanged_on_error", "finite", "check_positive", "is_number", "is_count"]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# scikit-learn wraps a transformer's fit_transform and transform (set_output's container): that
+# frame is still the tabdl call, and warnings of EntityEmbeddingEncoder.fit_transform named it.
+_SET_OUTPUT = os.path.join("sklearn", "utils", "_set_output.py")
+
+
+def _inside_tabdl(code: Any) -> bool:
+    return code.co_filename.startswith(_PACKAGE) or code.co_filename.endswith(_SET_OUTPUT)
 
 
 def outside_tabdl() -> int:
     """For ``warnings.warn(..., stacklevel=outside_tabdl())``: the first frame, going up from the
-    function that warns, whose code lies outside the tabdl package."""
+    function that warns, whose code lies outside the tabdl package (and scikit-learn's wrapper of
+    its transformer methods)."""
     frame = sys._getframe(2)  # the warning function's caller: stacklevel 2
     level = 2
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+    while frame is not None and _inside_tabdl(frame.f_code):
         frame = frame.f_back
         level += 1
     return level

@@ -401,6 +401,10 @@ def test_a_column_folded_whole_warns_and_is_constant():
     enc = EntityEmbeddingEncoder(cat_features=["c", "d"], estimator_params=FAST, random_state=0)
     with pytest.warns(UserWarning, match="min_category_count=100"):
         enc.fit(X, y)
+    # Found in review: fit_transform's warning named scikit-learn's set_output wrapper, not this line.
+    with pytest.warns(UserWarning, match="min_category_count=100") as rec:
+        clone(enc).fit_transform(X, y)
+    assert rec[0].filename == __file__
     out = enc.transform(X)
     assert enc.vocabs_ == [[], []]
     assert np.ptp(out[:, :-1], axis=0).max() == 0.0  # every embedding column constant
