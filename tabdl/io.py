@@ -288,6 +288,10 @@ def _decode_array(obj: dict) -> np.ndarray:
     # bool, int, float and duration (int counts) arrays: numbers that fit the dtype, no text
     raw = np.asarray(flat) if flat else np.empty(0, dtype=dtype if kind != "m" else np.int64)
     allowed = {"b": "b", "i": "iu", "u": "iu", "f": "biuf", "m": "iu"}[kind]
+    if kind == "u" and raw.dtype.kind == "f" and all(type(v) is int for v in flat):
+        # uint64 values beyond int64's range beside others (uint64 class labels): numpy promotes
+        # such a mix of ints to float64, which would lose them; kept as ints, range-checked below
+        raw, allowed = np.array(flat, dtype=object), "O"
     if raw.ndim != 1 or raw.dtype.kind not in allowed:
         raise _Bad(f"a {dtype} array holds values that are not {'bools' if kind == 'b' else 'numbers'} of its kind")
     if kind in "ium" and raw.size:
