@@ -32,7 +32,7 @@ from .columns import (
     row_as_frame,
     tabular_tags,
 )
-from .guards import check_positive, unchanged_on_error
+from .guards import check_positive, is_count, unchanged_on_error
 from .io import SaveMixin
 
 __all__ = ["EntityEmbeddingEncoder", "UNKNOWN"]
@@ -319,6 +319,18 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         each estimator checks its own): a lookup would otherwise index past a table, or hand out
         NaN vectors."""
         vocabs, cats, tables = self.vocabs_, self.cat_features_, self.tables_
+        # The columns transform selects by: it otherwise failed deep in pandas (KeyError) or Python.
+        columns, conts, n = self.columns_, self.cont_features_, self.n_features_in_
+        if not isinstance(columns, list) or not is_count(n) or len(columns) != n:
+            raise ValueError(f"columns_ is not a list of the n_features_in_ ({str(n)[:20]}) fitted columns")
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and not (isinstance(names, np.ndarray) and names.shape == (n,)):
+            raise ValueError(f"feature_names_in_ is not an array of the {n} fitted columns' names")
+        dates = getattr(self, "date_features_", [])  # absent from encoders saved before it
+        if not (isinstance(cats, list) and isinstance(conts, list) and isinstance(dates, list)):
+            raise ValueError("cat_features_, cont_features_ and date_features_ are not lists of columns")
+        if not set(cats + conts) <= set(columns) or not set(dates) <= set(conts):
+            raise ValueError("cat_features_ / cont_features_ / date_features_ are not among the fitted columns")
         if not (
             isinstance(vocabs, list) and all(isinstance(v, list) and all(isinstance(k, str) for k in v) for v in vocabs)
         ):

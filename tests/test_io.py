@@ -852,3 +852,22 @@ def test_an_encoder_whose_tables_disagree_with_its_vocabularies_is_refused(tmp_p
         (lambda m: m["state"].update(output={"transform": "evil"}), "output"),
     ]:
         _refused(tmp_path, _edit(data, edit), match)
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("cat_features_", ["nope", "s"]),
+        ("cont_features_", None),
+        ("date_features_", ["s"]),
+        ("columns_", ["a", "n"]),
+        ("n_features_in_", "4"),
+        ("feature_names_in_", 5),
+    ],
+)
+def test_an_encoder_whose_columns_disagree_is_refused(tmp_path, key, value):
+    # Found in review: loaded, then transform failed deep in pandas (KeyError) or Python (TypeError)
+    enc, X, _ = _entity_embedding_encoder()
+    enc.save(tmp_path / "e.tabdl")
+    data = (tmp_path / "e.tabdl").read_bytes()
+    _refused(tmp_path, _edit(data, _attr(key, value)), key)
