@@ -335,6 +335,8 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
             isinstance(vocabs, list) and all(isinstance(v, list) and all(isinstance(k, str) for k in v) for v in vocabs)
         ):
             raise ValueError("the encoder's vocabs_ is not a list of lists of strings")
+        if any(len(set(v)) != len(v) for v in vocabs):  # pandas refuses to look codes up in them
+            raise ValueError("the encoder's vocabs_ holds a category twice")
         if not isinstance(cats, list) or not len(cats) == len(vocabs) == len(tables):
             raise ValueError(f"the tables ({len(tables)}), the vocabularies and the categorical columns do not match")
         for j, (t, vocab) in enumerate(zip(tables, vocabs)):

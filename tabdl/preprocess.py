@@ -194,6 +194,8 @@ def _check_state(d: Any) -> None:
     for j, vocab in enumerate(vocabs):
         if not isinstance(vocab, list) or not all(isinstance(k, str) for k in vocab):
             raise ValueError(f"the preprocessor's vocabulary {j} is not a list of strings")
+        if len(set(vocab)) != len(vocab):  # pandas refuses to look codes up in it, at predict
+            raise ValueError(f"the preprocessor's vocabulary {j} holds a category twice")
     if not len(fills) == len(flags) == len(stats) == len(conts):
         raise ValueError(
             f"the preprocessor's fills ({len(fills)}), indicators ({len(flags)}) "

@@ -786,6 +786,8 @@ def test_a_preprocessor_that_disagrees_with_the_net_is_refused(tmp_path, one_net
         ),
         (_pre("vocabs", [vocab]), "vocabularies"),
         (_pre("vocabs", ["xyz", "ab"]), "vocabulary"),
+        # Found in review: a category twice loaded, then predict failed in pandas (InvalidIndexError)
+        (_pre("vocabs", [vocab[:1] * len(vocab), meta["state"]["preprocessor"]["vocabs"][1]]), "twice"),
         (more_columns, "continuous inputs"),
         (_pre("fills", [0.0]), "fills"),
         (_pre("fills", ["a", "b"]), "fill"),
@@ -850,6 +852,7 @@ def test_an_encoder_whose_tables_disagree_with_its_vocabularies_is_refused(tmp_p
         (lambda m: m["state"].update(n_tables="2"), "n_tables"),
         (_attr("centers_", [_nd([0.0], "<f4", [1])] * 2), "centers_"),
         (lambda m: m["state"].update(output={"transform": "evil"}), "output"),
+        (_attr("vocabs_", [["x", "x", "y"], enc.vocabs_[1]]), "twice"),
     ]:
         _refused(tmp_path, _edit(data, edit), match)
 
