@@ -762,6 +762,10 @@ def _check_net_config(est: Any, tensors: dict[str, torch.Tensor]) -> None:
                 raise _Bad(f"model_config_[{key!r}] is not a list of at most {len(tensors)} sizes")
             for n in v:
                 size(key, n)
+    if 0 in config.get("layers", []):  # fit refuses it; the ensemble head's init asserted on it
+        raise _Bad("model_config_['layers'] holds a layer 0 units wide")
+    if not isinstance(config.get("sparse", False), bool):  # torch's embedding() refused it at predict
+        raise _Bad(f"model_config_['sparse'] is {str(config['sparse'])[:40]}, not true or false")
     # num_embeddings' sizes are not counts of the weights: the config keeps them for a net with
     # no column to embed (categoricals only, or flags that enter raw), and the meta build confirms
     # them against the weights where a module holds them.

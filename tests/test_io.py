@@ -609,6 +609,15 @@ def test_a_config_bigger_than_its_weights_fails_before_a_net_is_built(
     _refused(tmp_path, _edit(one_net_bytes, _config(lambda c: c.update(layers=[1] * 10_000))), "layers")
 
 
+def test_a_config_the_net_cannot_be_built_from_is_a_value_error(tmp_path, one_net_bytes):
+    # Found in review: layers=[0] failed at load with tabm's AssertionError, a non-bool sparse at
+    # predict with torch's TypeError from embedding()
+    _refused(tmp_path, _edit(one_net_bytes, _config(lambda c: c.update(layers=[0]))), "layers")
+    mf = _matrix_factorization()[0]
+    data = mf.save(tmp_path / "mf.tabdl") and (tmp_path / "mf.tabdl").read_bytes()
+    _refused(tmp_path, _edit(data, _config(lambda c: c.update(sparse=1))), "sparse")
+
+
 def test_meta_json_beyond_the_cap_is_refused_unread(tmp_path, saved_bytes, monkeypatch):
     # Found in review: a 3 MB file whose meta.json inflates to 3 GB was read whole (MemoryError).
     assert tabdl.io.MAX_META_BYTES >= 2**30  # a 1M-category vocabulary is ~11 MB of JSON
