@@ -26,6 +26,7 @@ import json
 import math
 import os
 import sys
+import uuid
 import warnings
 import zipfile
 import zlib
@@ -359,7 +360,7 @@ def check_save_path(path: str | os.PathLike) -> None:
     """An OSError naming ``path`` when no file can be written there (a folder, or a file in a
     folder that does not exist); the OS error would name save's temporary file instead."""
     path = os.fspath(path)
-    if os.path.isdir(path):
+    if os.path.isdir(path) or not os.path.basename(path):  # "" or "models/": no file named
         raise IsADirectoryError(f"cannot save to {path!r}: it is a folder; give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -411,7 +412,9 @@ def save(model: Any, path: str | os.PathLike) -> str:
     text = json.dumps(meta, allow_nan=False, separators=(",", ":"))[:-1] + ',"state":' + state_text + "}"
     path = os.fspath(path)
     check_save_path(path)
-    tmp = f"{path}.tmp{os.getpid()}"
+    # Unique per call: saves from two threads (or hosts sharing a folder) to one path would
+    # otherwise write, rename and remove each other's temporary file.
+    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
     # Written to a temporary file and renamed, so an interrupted save leaves any old file intact.
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:

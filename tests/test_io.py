@@ -1,6 +1,8 @@
 import io
 import json
+import os
 import pickle
+import threading
 import zipfile
 from pathlib import Path
 
@@ -520,7 +522,38 @@ def test_save_to_a_folder_or_a_missing_folder_names_the_users_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere.*does not exist") as err:
         model.save(tmp_path / "nowhere" / "m.tabdl")
     assert ".tmp" not in str(err.value)
+    for no_file in ("", str(tmp_path / "newdir") + os.sep):  # no file name at all
+        with pytest.raises(IsADirectoryError, match="give a file name") as err:
+            model.save(no_file)
+        assert ".tmp" not in str(err.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_saves_from_several_threads_to_one_path_do_not_trip_over_each_other(tmp_path):
+    # The temporary file was named after the process id only: threads wrote, renamed and removed
+    # each other's, and saves failed with FileNotFoundError.
+    model = TabularRegressor(epochs=1, n_bags=1, random_state=0).fit(
+        pd.DataFrame({"a": np.arange(20.0)}), np.arange(20.0)
+    )
+    path, errors = tmp_path / "m.tabdl", []
+
+    def work():
+        for _ in range(10):
+            try:
+                model.save(path)
+            except Exception as e:  # noqa: BLE001 - collected, asserted below
+                errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [p.name for p in tmp_path.iterdir()] == ["m.tabdl"]  # no temporary file left behind
+    np.testing.assert_array_equal(
+        tabdl.load(path).predict(pd.DataFrame({"a": [3.0]})), model.predict(pd.DataFrame({"a": [3.0]}))
+    )
 
 
 def test_list_like_and_device_parameters_are_saved_as_what_they_stand_for(tmp_path):
