@@ -241,9 +241,9 @@ ATTRIBUTES: dict[str, str] = {
     "history_": """
         history_ : pandas.DataFrame
             One row per epoch: epoch, train_loss (the epoch's mean batch loss), step (its last
-            batch in ``loss_curve_``), train_loss_smooth, time (seconds), valid_loss (with a
-            validation part), lr, then one column per ``metrics`` entry. Continued training (``fit_one_cycle``, ``fine_tune``) appends its epochs, with
-            the numbering carried on.
+            batch in ``loss_curve_``), train_loss_smooth, time (seconds), valid_loss and one
+            column per ``metrics`` entry (with a validation part), then lr. Continued training
+            (``fit_one_cycle``, ``fine_tune``) appends its epochs, with the numbering carried on.
         """,
     "loss_curve_": """
         loss_curve_ : ndarray of shape (n_batches,)

@@ -4,12 +4,14 @@ one under "Attributes", and the examples run."""
 
 import doctest
 import inspect
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tabdl import EntityEmbeddingEncoder, MatrixFactorization, TabularClassifier, TabularRegressor
+from tabdl._docs import ATTRIBUTES
 
 ESTIMATORS = [TabularRegressor, TabularClassifier, MatrixFactorization, EntityEmbeddingEncoder]
 
@@ -108,3 +110,16 @@ def test_matrix_factorization_methods_say_what_they_take():
     for name in ("fit_one_cycle", "fine_tune"):
         documented = section_names(getattr(MatrixFactorization, name), "Parameters")
         assert documented == list(inspect.signature(getattr(MatrixFactorization, name)).parameters)[1:], name
+
+
+def test_history_columns_come_in_the_documented_order():
+    # The entry listed "valid_loss, lr, then one column per metrics entry"; the learner writes
+    # the metrics beside valid_loss (they score the same validation rows) and lr last.
+    doc = " ".join(ATTRIBUTES["history_"].split())
+    named = r"\b(epoch|train_loss_smooth|train_loss|step|time|valid_loss|lr)\b|``metrics``"
+    documented = list(dict.fromkeys(m.group(0) for m in re.finditer(named, doc)))
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"color": rng.choice(["red", "green"], 100), "size": rng.normal(size=100)})
+    clf = TabularClassifier(epochs=1, n_bags=1, metrics=["f1", "mcc"], random_state=0).fit(X, X["size"] > 0)
+    columns = list(dict.fromkeys("``metrics``" if c in ("f1", "mcc") else c for c in clf.history_.columns))
+    assert documented == columns
