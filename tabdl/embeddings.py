@@ -86,7 +86,9 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         and hurt LightGBM on diamonds and churn (``benchmarks/results/embeddings_leakage.md``).
     estimator_params : dict or None
         Parameters of the inner TabularRegressor/TabularClassifier (``epochs``, ``layers``,
-        ``emb_sizes``, ``min_category_count`` ...). A plain dict, not an estimator object, so a
+        ``emb_sizes`` ...), but not those the encoder sets itself (``cat_features``,
+        ``cont_features``, ``min_category_count``, ``random_state``: a ``ValueError``; set them on
+        the encoder). A plain dict, not an estimator object, so a
         pickled encoder never references torch-backed classes. The inner net is one net
         (``n_bags=1``) unless this sets ``n_bags``; only the first net's tables are exported.
         ``set_params(estimator_params__epochs=5)`` sets one of them (a grid search reaches them so).

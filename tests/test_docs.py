@@ -123,3 +123,20 @@ def test_history_columns_come_in_the_documented_order():
     clf = TabularClassifier(epochs=1, n_bags=1, metrics=["f1", "mcc"], random_state=0).fit(X, X["size"] > 0)
     columns = list(dict.fromkeys("``metrics``" if c in ("f1", "mcc") else c for c in clf.history_.columns))
     assert documented == columns
+
+
+def test_estimator_params_doc_names_what_it_takes_and_refuses():
+    # The entry gave min_category_count as an example of an inner parameter, which fit refuses:
+    # the encoder owns it (its own default, 100, is the leakage guard).
+    entry = " ".join(inspect.getdoc(EntityEmbeddingEncoder).split("estimator_params : ")[1].split("axes : ")[0].split())
+    taken = re.findall(r"``(\w+)``", entry.split("...")[0])  # the examples, up to "..."
+    refused = re.findall(r"``(\w+)``", entry.partition("but not")[2].split(")")[0])
+    X = pd.DataFrame({"color": ["red", "green"] * 20, "size": np.arange(40.0)})
+    defaults = TabularRegressor().get_params()
+    for name in taken:  # each example is an inner parameter, and accepted
+        EntityEmbeddingEncoder(estimator_params={name: defaults[name]})._validate_params()
+    assert {"cat_features", "min_category_count"} <= set(refused)
+    for name in refused:
+        if name in defaults:
+            with pytest.raises(ValueError, match=name):
+                EntityEmbeddingEncoder(estimator_params={name: defaults[name]}).fit(X, X["size"])
