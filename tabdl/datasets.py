@@ -60,8 +60,12 @@ class Dataset:
 
 
 def data_dir() -> Path:
-    """Folder of the built-in cards: ``data/`` at the repo root."""
-    return Path(__file__).resolve().parent.parent / "data"
+    """Folder of the built-in cards: ``data/`` at the repo root, which an installed wheel holds
+    as ``tabdl/cards`` (pyproject.toml)."""
+    here = Path(__file__).resolve().parent
+    # The wheel's folder first: beside an installed package, ../data is another project's folder.
+    installed = here / "cards"
+    return installed if installed.is_dir() else here.parent / "data"
 
 
 def card_dirs() -> list[Path]:

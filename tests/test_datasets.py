@@ -1,5 +1,6 @@
 import importlib.util
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -249,3 +250,35 @@ def test_a_card_whose_csv_is_gone_names_the_card(tmp_path):
     (tmp_path / "toy.csv").unlink(missing_ok=True)
     with pytest.raises(FileNotFoundError, match=r"card .*toy.json: its CSV .*toy.csv does not exist"):
         datasets.load(path)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("setuptools") is None, reason="builds a wheel with setuptools")
+def test_an_installed_wheel_carries_the_builtin_cards(tmp_path):
+    # The README's "pip install tabdl[datasets]" reads the built-in datasets; the wheel held no
+    # card, and load("churn") was an unknown dataset outside a checkout.
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(datasets.__file__).resolve().parent.parent
+    src = tmp_path / "src"  # a copy: building in the checkout would write build/ beside the tests
+    shutil.copytree(root / "tabdl", src / "tabdl", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(root / "data", src / "data")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    wheels = tmp_path / "wheels"
+    cmd = [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    (wheel,) = wheels.glob("tabdl-*.whl")
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = "import tabdl.datasets as d; print(d.data_dir()); print(' '.join(d.list_datasets()))"
+    env = {k: v for k, v in os.environ.items() if k != "TABDL_DATA_DIR"} | {"PYTHONPATH": str(site)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, capture_output=True, text=True
+    )
+    folder, names = out.stdout.splitlines()
+    assert Path(folder).is_relative_to(site)
+    assert names.split() == sorted(p.stem for p in (root / "data").glob("*.json"))
