@@ -59,7 +59,7 @@ def auto_min_category_count(n_rows: int) -> int:
 # RARE_SIGNAL_F, i.e. their target means vary at least twice as much as sampling noise alone
 # would make them. Why: the fold is there against memorising noise (flights' rare planes:
 # F = 1.5), but it wiped out a mid-cardinality column with a real effect per level (300 cities
-# of ~50 rows each: F = 46, test RMSE 1.38 folded vs 1.03 kept; benchmarks/results/ablation.md).
+# of ~50 rows each: F = 24-28, test RMSE 1.38 folded vs 1.03 kept; benchmarks/results/ablation.md).
 RARE_SIGNAL_F = 2.0
 
 
