@@ -410,7 +410,7 @@ def save(model: Any, path: str | os.PathLike) -> str:
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }
     text = json.dumps(meta, allow_nan=False, separators=(",", ":"))[:-1] + ',"state":' + state_text + "}"
-    path = os.fspath(path)
+    path = os.fsdecode(path)  # a bytes path too: the temporary name is built as text
     check_save_path(path)
     # Unique per call: saves from two threads (or hosts sharing a folder) to one path would
     # otherwise write, rename and remove each other's temporary file.
@@ -434,7 +434,7 @@ def load(path: str | os.PathLike) -> Any:
     truncated, incompatible or inconsistent file (see MAX_META_BYTES for the size cap)."""
     import torch
 
-    path = os.fspath(path)
+    path = os.fsdecode(path)  # a bytes path too, named as text in the errors
     try:
         with zipfile.ZipFile(path) as zf:
             meta_bytes, weights = _read_members(zf)
@@ -493,7 +493,12 @@ def load(path: str | os.PathLike) -> Any:
         NotImplementedError,
     ) as e:
         what = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
-        raise ValueError(f"{path!r}: the saved {name} state is inconsistent ({what})") from None
+        writer = meta.get("tabdl_version")
+        # A file from another tabdl (a parameter it added, say) is the likely cause: name both.
+        versions = (
+            f"; written by tabdl {writer!s:.40}, read by {_tabdl_version()}" if writer != _tabdl_version() else ""
+        )
+        raise ValueError(f"{path!r}: the saved {name} state is inconsistent ({what}){versions}") from None
 
 
 def _read_members(zf: zipfile.ZipFile) -> tuple[bytes, bytes]:

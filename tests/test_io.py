@@ -370,8 +370,31 @@ def test_inconsistent_state_is_a_value_error(tmp_path, saved_bytes):
 
     p = tmp_path / "s.tabdl"
     p.write_bytes(_rewrite_meta(saved_bytes, shrink))
-    with pytest.raises(ValueError, match="inconsistent"):
+    with pytest.raises(ValueError, match="inconsistent") as err:
         tabdl.load(p)
+    assert "written by" not in str(err.value)  # this tabdl wrote it: no version to blame
+
+
+def test_a_state_from_another_tabdl_names_both_versions(tmp_path, saved_bytes):
+    # A newer tabdl's file with a parameter this one lacks read "unexpected keyword argument" and
+    # nothing else: the versions are the likely cause.
+    def newer(m):
+        m["tabdl_version"] = "9.9.0"
+        m["state"]["params"]["a_future_option"] = 1
+
+    p = tmp_path / "n.tabdl"
+    p.write_bytes(_rewrite_meta(saved_bytes, newer))
+    with pytest.raises(ValueError, match=r"inconsistent .*written by tabdl 9\.9\.0, read by " + tabdl.__version__):
+        tabdl.load(p)
+
+
+def test_bytes_paths_save_and_load_as_their_text(tmp_path):
+    X = _frame()
+    reg = TabularRegressor(**FAST).fit(X, np.arange(len(X), dtype=float))
+    path = os.fsencode(tmp_path / "b.tabdl")
+    assert reg.save(path) == str(tmp_path / "b.tabdl")
+    assert [p.name for p in tmp_path.iterdir()] == ["b.tabdl"]
+    np.testing.assert_array_equal(tabdl.load(path).predict(X), reg.predict(X))
 
 
 def test_pickle_and_joblib_still_work(tmp_path):
