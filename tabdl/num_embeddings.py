@@ -59,11 +59,12 @@ def num_embedding_config(spec: str | dict[str, Any] | None, n_rows: int | None =
         if n_rows is not None and n_rows < AUTO_MIN_ROWS:
             return None
         spec = "periodic"
+    given = spec  # named in the error as the user wrote it, not as the dict a name becomes
     if isinstance(spec, str):
         spec = {"kind": spec}
     if not isinstance(spec, dict) or spec.get("kind") not in NUM_EMBEDDING_KINDS:
         raise ValueError(
-            f"num_embeddings must be None, 'auto', one of {NUM_EMBEDDING_KINDS} or a dict with 'kind', got {spec!r}"
+            f"num_embeddings must be None, 'auto', one of {NUM_EMBEDDING_KINDS} or a dict with 'kind', got {given!r}"
         )
     kind = spec["kind"]
     unknown = set(spec) - set(_DEFAULTS[kind]) - {"kind"}

@@ -38,8 +38,9 @@ def test_config_fills_defaults_and_rejects_unknown():
     assert cfg["kind"] == "periodic" and cfg["d_embedding"] > 0
     assert num_embedding_config({"kind": "piecewise", "n_bins": 4})["n_bins"] == 4
     assert num_embedding_config(None) is None
-    with pytest.raises(ValueError, match="num_embeddings"):
+    with pytest.raises(ValueError, match="num_embeddings") as err:
         num_embedding_config("spline")
+    assert str(err.value).endswith("got 'spline'")  # what was passed, not the dict it became
     with pytest.raises(ValueError, match="n_bins"):
         num_embedding_config({"kind": "periodic", "n_bins": 4})
 
