@@ -28,6 +28,15 @@ def plot_lr_find(result, ax=None):
         y = float(np.interp(np.log(lr), np.log(result.lrs), result.losses))
         ax.plot([lr], [y], markers.get(name, "x"), label=f"{name}: {lr:.2e}")
     ax.set_xscale("log")
+    # The sweep stops once the loss explodes, and the point that stops it can be 1e6 times the
+    # rest: left to autoscale, the useful part of the curve is a flat line at zero. Clip the axis
+    # to the curve up to its minimum, as fastai's plot drops the sweep's last points.
+    losses = np.asarray(result.losses, dtype=float)
+    i_min = int(np.nanargmin(losses))
+    lo, top = float(losses[i_min]), float(np.nanmax(losses[: i_min + 1]))
+    span = top - lo
+    if span > 0 and np.nanmax(losses) > top + 0.6 * span:
+        ax.set_ylim(lo - 0.1 * span, top + 0.6 * span)
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("training loss (EWMA)")
     ax.set_title("LR finder")

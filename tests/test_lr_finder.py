@@ -52,6 +52,25 @@ def test_result_exposes_the_suggestions():
     assert "steepest" in repr(r)
 
 
+def test_plot_is_not_flattened_by_the_point_that_stopped_the_sweep():
+    # The sweep stops on a loss far above the rest (8e6 against ~1 on a real table): autoscaled,
+    # the plot was a flat line at zero with the suggestions on it.
+    import matplotlib.pyplot as plt
+
+    lrs, losses = constructed_curve()
+    losses = losses[: int(np.argmin(losses)) + 10]
+    losses[-1] = 1e7
+    lrs = lrs[: len(losses)]
+    ax = LRFindResult(lrs, losses, losses, suggest_lrs(lrs, losses)).plot()
+    bottom, top = ax.get_ylim()
+    assert bottom < losses.min() and losses[0] < top < 10 * losses[0]
+    # A curve with no such point keeps matplotlib's own limits, every point in view.
+    calm = np.linspace(2.0, 1.0, 50)
+    ax = LRFindResult(lrs[:50], calm, calm, suggest_lrs(lrs[:50], calm)).plot()
+    assert ax.get_ylim()[0] < 1.0 and ax.get_ylim()[1] > 2.0
+    plt.close("all")
+
+
 def small_problem(n=512, seed=0):
     g = torch.Generator().manual_seed(seed)
     x_cat = torch.randint(0, 4, (n, 1), generator=g)
