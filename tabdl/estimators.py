@@ -140,6 +140,10 @@ _MAX_AUTO_BAGS = 5
 # narrower tables keep every embedding (benchmarks/results/robustness.md, "Flags on wide tables").
 _RAW_FLAGS_ABOVE = 4096
 
+# How a continued cycle's warnings say that it has no validation part (validation_fraction cuts
+# one in fit only); fine_tune drops its frozen phase's copy, which the unfrozen phase repeats.
+_NO_VALID_CYCLE = " (validation_fraction serves fit only)"
+
 
 def _warn_if_folded_whole(pre: TabularPreprocessor, X: pd.DataFrame, param: str = "min_category_count") -> None:
     """Warn about categorical columns whose every category was folded into the unknown vector:
@@ -826,19 +830,28 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         nothing to watch, and ``metrics`` nothing to score, without one (the metrics asked for
         were otherwise missing from history_ without a word). A fit's own: lr_find's sweep, which
         scores nothing, does not call it."""
-        advice = "Set validation_fraction (with enough rows for it) or pass eval_set"
-        if self.patience and not has_valid:
+        if not has_valid:
+            self._warn_unscored(
+                "this fit",
+                "",
+                "history_ holds no column for them",
+                "Set validation_fraction (with enough rows for it) or pass eval_set",
+            )
+
+    def _warn_unscored(self, where: str, note: str, columns: str, advice: str) -> None:
+        """Say that ``patience`` and ``metrics``, when set, have no validation part to read in
+        ``where`` ("this fit"); ``note`` says why, ``columns`` what history_ holds instead."""
+        if self.patience:
             warnings.warn(
-                f"patience={self.patience} watches the validation loss, and this fit has no validation "
-                f"part: every epoch runs. {advice}",
+                f"patience={self.patience} watches the validation loss, and {where} has no validation part{note}: "
+                f"every epoch runs. {advice}",
                 UserWarning,
                 stacklevel=outside_tabdl(),
             )
-        if self.metrics and not has_valid:
+        if self.metrics:
             names = [m.name for m in self._metric_objects()]
             warnings.warn(
-                f"metrics {names} are scored on the validation part, and this fit has none: history_ holds "
-                f"no column for them. {advice}",
+                f"metrics {names} are scored on the validation part, and {where} has none{note}: {columns}. {advice}",
                 UserWarning,
                 stacklevel=outside_tabdl(),
             )
@@ -1057,6 +1070,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         """Train the fitted model further with one more cycle, keeping the preprocessing stats.
 
         Frozen layer groups (see ``freeze``) stay fixed. ``sample_weight`` and ``eval_set`` as in ``fit``.
+        Without ``eval_set`` the cycle has no validation part (``validation_fraction`` serves ``fit``
+        only): it keeps its last epoch, and ``patience`` and ``metrics`` warn that they read nothing.
         """
         check_is_fitted(self, "model_")
         # Bad arguments are refused before anything changes (the classifier's head for new
@@ -1073,6 +1088,15 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         w = self._train_weights(sample_weight, len(X))
         train = TensorData(*self.preprocessor_.transform(X), self._encode_for(y, y), _weight_tensor(w))
         valid = None if eval_set is None else self._eval_tensors(self._check_eval_set(eval_set), y)
+        if valid is None:
+            # As fit says it (the docs promise it for every cycle): a continued cycle never cuts
+            # a validation part, so patience and metrics were ignored here without a word.
+            self._warn_unscored(
+                "this cycle",
+                _NO_VALID_CYCLE,
+                "their history_ columns are NaN for its epochs",
+                "Pass eval_set to fit_one_cycle / fine_tune",
+            )
         # Ctrl-C too: the loop keeps the best weights of one it meets, and one outside it (the
         # new head, scoring) would leave the new weights beside the old history_ and rule.
         with unchanged_on_error(self, interrupt=True):
@@ -1154,8 +1178,10 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
                     self.unfreeze()
                     # threshold='auto' is tuned again after the unfrozen phase, which says itself what it
                     # could not tune: the frozen phase's word on it would only repeat (or contradict) that.
+                    # The unfrozen phase, on the same eval_set, repeats the word on patience and metrics.
                     for w in held:
-                        if last or not str(w.message).startswith("threshold='auto'"):
+                        text = str(w.message)
+                        if last or not (text.startswith("threshold='auto'") or _NO_VALID_CYCLE in text):
                             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
                 if last:
                     return self

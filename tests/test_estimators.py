@@ -512,6 +512,27 @@ def test_metrics_without_a_validation_part_say_they_have_nothing_to_score(data):
         assert "rmse" in fast(TabularRegressor, epochs=2, metrics=["rmse"], n_bags=1).fit(X, reg_target(X)).history_
 
 
+def test_a_continued_cycle_without_eval_set_says_patience_and_metrics_have_nothing_to_read(data):
+    # patience's doc promises the warning for fit_one_cycle / fine_tune too; a continued cycle
+    # never cuts a validation part, and patience and metrics were ignored there without a word.
+    X, X_test = data
+    y = reg_target(X)
+    reg = fast(TabularRegressor, epochs=2, patience=1, metrics=["rmse"], n_bags=1).fit(X, y)
+    for cycle in (lambda: reg.fit_one_cycle(X, y, epochs=2), lambda: reg.fine_tune(X, y, epochs=1)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cycle()
+        texts = [str(w.message) for w in caught]
+        # fine_tune's frozen phase does not repeat what its unfrozen phase says
+        assert len(texts) == 2, texts
+        assert texts[0].startswith("patience=1 watches the validation loss, and this cycle has no validation part")
+        assert texts[1].startswith("metrics ['rmse'] are scored on the validation part, and this cycle has none")
+    assert reg.history_["rmse"].iloc[2:].isna().all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # with an eval_set: no warning
+        reg.fit_one_cycle(X, y, epochs=1, eval_set=(X_test, reg_target(X_test)))
+
+
 def test_best_epoch_of_a_continued_cycle_is_numbered_as_history_is(data):
     # best_epoch_ once counted from the cycle's own start while history_ numbers epochs across
     # cycles: after a continued cycle it pointed at a row of the first fit.
