@@ -559,10 +559,15 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
     def _check_eval_set(self, eval_set: Any) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
         """The same checks as the training data: a NaN target would make every valid_loss NaN
         (so early stopping never sees an improvement) and a length mismatch would broadcast.
-        A third item weighs the rows of the validation loss, as ``sample_weight`` weighs X's."""
+        A third item weighs the rows of the validation loss, as ``sample_weight`` weighs X's.
+        LightGBM's and XGBoost's spelling, a list holding one such pair, is that pair."""
+        if isinstance(eval_set, list) and eval_set and all(isinstance(e, tuple) for e in eval_set):
+            # [(X, y), ...]; only one can be validated on (a pair of tuples is no X and y)
+            eval_set = eval_set[0] if len(eval_set) == 1 else None
         if not isinstance(eval_set, (tuple, list)) or len(eval_set) not in (2, 3):
             raise ValueError(
-                "eval_set must be a pair (X_valid, y_valid) or a triple (X_valid, y_valid, sample_weight_valid)"
+                "eval_set must be a pair (X_valid, y_valid) or a triple (X_valid, y_valid, sample_weight_valid), "
+                "or a list holding one of them: tabdl validates on one set"
             )
         Xv, yv, wv = (*eval_set, None)[:3]
         with _about("eval_set"):
@@ -868,8 +873,8 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         self.model_ = self._make_model()
 
     def fit(self, X: Any, y: Any, *, sample_weight: Any = None, eval_set: tuple[Any, ...] | None = None):
-        """Fit with the one-cycle policy; ``eval_set=(X_valid, y_valid)`` replaces the split.
-        ``X_valid`` is matched to X's columns as ``predict`` matches its X: by name when X had
+        """Fit with the one-cycle policy; ``eval_set=(X_valid, y_valid)`` replaces the split
+        (``[(X_valid, y_valid)]``, LightGBM's spelling, too). ``X_valid`` is matched to X's columns as ``predict`` matches its X: by name when X had
         string column names and X_valid holds them, else by position.
 
         ``sample_weight`` (one number >= 0 per row) weighs each row's loss, in training and in

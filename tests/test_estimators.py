@@ -879,6 +879,7 @@ def test_batch_size_1_is_refused_where_a_batchnorm_layer_sees_one_row(data):
         (lambda X, y: (X.iloc[:20].drop(columns="num"), y[:20]), "eval_set: X is missing column.*'num'"),
         (lambda X, y: (X.iloc[:20, :3].to_numpy(), y[:20]), "eval_set: X has 3 features"),
         (lambda X, y: (X.iloc[:1], y[:1]), "eval_set: 1 row is too few to validate on"),  # not "training needs"
+        (lambda X, y: [(X.iloc[:20], y[:20]), (X.iloc[20:40], y[20:40])], "validates on one set"),
     ],
 )
 def test_bad_eval_set_raises(bad_eval, match, fitted_reg, data):
@@ -888,6 +889,15 @@ def test_bad_eval_set_raises(bad_eval, match, fitted_reg, data):
         fast(TabularRegressor).fit(X, y, eval_set=bad_eval(X, y))
     with pytest.raises(ValueError, match=match):
         fitted_reg.fit_one_cycle(X, y, eval_set=bad_eval(X, y))
+
+
+def test_lightgbms_eval_set_spelling_a_list_of_one_pair_is_that_pair(data):
+    # eval_set=[(X_valid, y_valid)], as LightGBM and XGBoost take it, was refused as no pair.
+    X, X_test = data
+    y, y_test = reg_target(X), reg_target(X_test)
+    pair = fast(TabularRegressor, epochs=2).fit(X, y, eval_set=(X_test, y_test))
+    listed = fast(TabularRegressor, epochs=2).fit(X, y, eval_set=[(X_test, y_test)])
+    np.testing.assert_array_equal(listed.history_["valid_loss"], pair.history_["valid_loss"])
 
 
 def test_an_eval_set_array_is_matched_by_position_as_predict_does(data):
