@@ -30,6 +30,7 @@ from .columns import (
     category_keys,
     check_column_names,
     check_unique_columns,
+    iso_dates,
     key_spellings,
     mean_std,
     refuse_missing_target,
@@ -153,15 +154,26 @@ def _warn_if_folded_whole(pre: TabularPreprocessor, X: pd.DataFrame, param: str 
     folded = [c for c, v in zip(pre.cat_names_, pre.vocabs_) if not v and X[c].notna().any()]
     if folded:
         ids = param != "min_category_count"  # MatrixFactorization's users and items
+        as_text = [c for c in folded if not ids and _numbers_or_dates_as_text(X[c])]
         warnings.warn(
             f"every category of {folded} was seen fewer than {param}={pre.min_category_count_} times and "
             "shares the unknown vector, so the net ignores these columns"
             + ("" if ids else " (their exported embeddings are constant)")
             + f". Lower {param} to keep them"
-            + ("" if ids else "; convert dates or numbers stored as text"),
+            + (f"; {as_text} hold numbers or dates stored as text: convert them" if as_text else ""),
             UserWarning,
             stacklevel=outside_tabdl(),
         )
+
+
+def _numbers_or_dates_as_text(col: pd.Series, sample: int = 1000) -> bool:
+    """Whether a column's text (its first ``sample`` values present) reads as numbers, or as ISO
+    dates, all of it: the folded-whole warning's advice to convert it fits such columns only, not
+    names like countries (a Kaggle user found it advising so on one)."""
+    text = col.dropna().iloc[:sample].astype(object)  # categories and pyarrow text as their values
+    if not len(text) or not all(isinstance(v, str) for v in text):
+        return False
+    return bool(pd.to_numeric(text, errors="coerce").notna().all()) or iso_dates(text) is not None
 
 
 def _check_y_range(value: Any, *, allow: tuple = (None,)) -> None:

@@ -1203,10 +1203,29 @@ def test_a_categorical_column_folded_whole_warns_once_named():
         TabularRegressor(epochs=1, random_state=0, n_bags=2).fit(X, y)
     folded = [w for w in caught if "shares the unknown vector" in str(w.message)]
     assert len(folded) == 1 and "['id']" in str(folded[0].message)
+    assert "convert" not in str(folded[0].message)  # names, not numbers or dates stored as text
     assert folded[0].filename == __file__  # points at the caller, not inside tabdl
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         TabularRegressor(epochs=1, random_state=0, n_bags=1).fit(X.drop(columns="id"), y)
+
+
+@pytest.mark.parametrize("dtype", [object, "str", "category"])
+def test_the_folded_whole_warning_advises_converting_only_numbers_and_dates_stored_as_text(dtype):
+    rng = np.random.default_rng(0)
+    n = 300
+    X = pd.DataFrame(
+        {
+            "price": pd.Series([f"{v:.2f}" for v in rng.normal(100, 20, n)], dtype=dtype),
+            "day": pd.Series([str(d.date()) for d in pd.date_range("2020-01-01", periods=n)], dtype=dtype),
+            "name": pd.Series([f"customer {i}" for i in range(n)], dtype=dtype),
+            "x": rng.normal(size=n),
+        }
+    )
+    with pytest.warns(UserWarning, match="shares the unknown vector") as caught:
+        TabularRegressor(epochs=1, random_state=0, n_bags=1).fit(X, X["x"].to_numpy())
+    (msg,) = [str(w.message) for w in caught if "shares the unknown vector" in str(w.message)]
+    assert "['price', 'day'] hold numbers or dates stored as text: convert them" in msg
 
 
 def test_a_seed_is_deterministic_on_the_cpu_only(monkeypatch):
