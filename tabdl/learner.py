@@ -8,6 +8,7 @@ collate, which is what makes fastai's tabular loop 2x slower than a bare torch l
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import math
 import numbers
@@ -286,7 +287,9 @@ class Learner:
         self.average_weights = average_weights
         # opt_func(param_groups, lr=, betas=, eps=) builds the optimizer (default AdamW); the
         # loop sets each group's "lr" and "betas" every step, so it must honour those keys.
-        self.opt_func = opt_func or torch.optim.AdamW
+        # foreach: torch steps CPU tensors one at a time by default, a Python loop that cost a
+        # quarter of a wide table's fit (73 embedding tables); the same updates, bit for bit.
+        self.opt_func = opt_func or functools.partial(torch.optim.AdamW, foreach=True)
         # A generator of its own for batch order, so one seed fixes the whole run.
         self.generator = torch.Generator().manual_seed(int(seed))
         self.epoch, self.n_epochs, self.stop, self.warmup_epochs = 0, 0, False, 0

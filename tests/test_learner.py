@@ -234,6 +234,18 @@ def test_same_seed_same_weights():
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+def test_the_default_optimizer_steps_all_tensors_at_once_to_the_same_weights():
+    # AdamW with foreach (one call over every tensor, not torch's per-tensor loop on CPU), whose
+    # updates are those of the per-tensor loop bit for bit.
+    a = learner(seed=3)
+    b = learner(seed=3, opt_func=lambda pgs, **kw: torch.optim.AdamW(pgs, foreach=False, **kw))
+    a.fit_one_cycle(problem(), 2)
+    b.fit_one_cycle(problem(), 2)
+    assert a._optimizer().defaults["foreach"] is True
+    sa, sb = state(a.model), state(b.model)
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
 def test_batches_cover_every_row_once_and_skip_a_one_row_tail():
     lrn = learner(batch_size=10)
     idx = torch.cat(lrn._batches(41))
