@@ -252,7 +252,26 @@ def test_a_card_whose_csv_is_gone_names_the_card(tmp_path):
         datasets.load(path)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("setuptools") is None, reason="builds a wheel with setuptools")
+def _builds_wheels() -> bool:
+    """Whether ``pip wheel --no-build-isolation`` can run here: pip (a venv made by uv has none)
+    and setuptools with a bdist_wheel (its own from 70.1, the wheel package's before). Read from
+    the installed metadata: find_spec("pip") sets off setuptools' distutils shim in this process."""
+    from importlib import metadata
+
+    try:
+        metadata.version("pip")
+        setuptools = tuple(int(p) for p in metadata.version("setuptools").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):
+        return False
+    if setuptools >= (70, 1):
+        return True
+    try:
+        return bool(metadata.version("wheel"))
+    except metadata.PackageNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not _builds_wheels(), reason="builds a wheel with pip and setuptools")
 def test_an_installed_wheel_carries_the_builtin_cards(tmp_path):
     # The README's "pip install tabdl[datasets]" reads the built-in datasets; the wheel held no
     # card, and load("churn") was an unknown dataset outside a checkout.
