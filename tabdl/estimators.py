@@ -574,8 +574,12 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         A third item weighs the rows of the validation loss, as ``sample_weight`` weighs X's.
         LightGBM's and XGBoost's spelling, a list holding one such pair, is that pair."""
         if isinstance(eval_set, list) and eval_set and all(isinstance(e, tuple) for e in eval_set):
-            # [(X, y), ...]; only one can be validated on (a pair of tuples is no X and y)
-            eval_set = eval_set[0] if len(eval_set) == 1 else None
+            # [(X, y), ...]; only one can be validated on. [X, y] with X a tuple of rows and y a
+            # tuple of labels is a pair as ever: y's items are scalars, no set's are.
+            if len(eval_set) == 1:
+                eval_set = eval_set[0]
+            elif all(len(e) in (2, 3) and not any(pd.api.types.is_scalar(v) for v in e) for e in eval_set):
+                eval_set = None
         if not isinstance(eval_set, (tuple, list)) or len(eval_set) not in (2, 3):
             raise ValueError(
                 "eval_set must be a pair (X_valid, y_valid) or a triple (X_valid, y_valid, sample_weight_valid), "

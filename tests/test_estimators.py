@@ -898,6 +898,10 @@ def test_lightgbms_eval_set_spelling_a_list_of_one_pair_is_that_pair(data):
     pair = fast(TabularRegressor, epochs=2).fit(X, y, eval_set=(X_test, y_test))
     listed = fast(TabularRegressor, epochs=2).fit(X, y, eval_set=[(X_test, y_test)])
     np.testing.assert_array_equal(listed.history_["valid_loss"], pair.history_["valid_loss"])
+    # A list [X, y] of a tuple of rows and a tuple of labels stays the pair it always was.
+    rows, labels = tuple(map(tuple, X_test.to_numpy(dtype=object))), tuple(y_test)
+    as_tuples = fast(TabularRegressor, epochs=2).fit(X, y, eval_set=[rows, labels])
+    np.testing.assert_array_equal(as_tuples.history_["valid_loss"], pair.history_["valid_loss"])
 
 
 def test_an_eval_set_array_is_matched_by_position_as_predict_does(data):
