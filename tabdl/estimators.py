@@ -1112,10 +1112,12 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
         if valid is None:
             # As fit says it (the docs promise it for every cycle): a continued cycle never cuts
             # a validation part, so patience and metrics were ignored here without a word.
+            # history_ has their columns only if an earlier cycle had a validation part.
+            held = all(m.name in self.history_ for m in self._metric_objects())
             self._warn_unscored(
                 "this cycle",
                 _NO_VALID_CYCLE,
-                "their history_ columns are NaN for its epochs",
+                "their history_ columns are NaN for its epochs" if held else "history_ holds no column for them",
                 "Pass eval_set to fit_one_cycle / fine_tune",
             )
         # Ctrl-C too: the loop keeps the best weights of one it meets, and one outside it (the

@@ -528,6 +528,13 @@ def test_a_continued_cycle_without_eval_set_says_patience_and_metrics_have_nothi
         assert texts[0].startswith("patience=1 watches the validation loss, and this cycle has no validation part")
         assert texts[1].startswith("metrics ['rmse'] are scored on the validation part, and this cycle has none")
     assert reg.history_["rmse"].iloc[2:].isna().all()
+    # after a fit with no validation part either, history_ has no column to hold NaN
+    unscored = fast(TabularRegressor, epochs=1, metrics=["rmse"], n_bags=1, validation_fraction=0)
+    with pytest.warns(UserWarning, match="history_ holds no column for them"):
+        unscored.fit(X, y)
+    with pytest.warns(UserWarning, match=r"this cycle has none .*: history_ holds no column for them"):
+        unscored.fit_one_cycle(X, y, epochs=1)
+    assert "rmse" not in unscored.history_
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # with an eval_set: no warning
         reg.fit_one_cycle(X, y, epochs=1, eval_set=(X_test, reg_target(X_test)))
