@@ -414,7 +414,7 @@ def save(model: Any, path: str | os.PathLike) -> str:
     check_save_path(path)
     # Unique per call: saves from two threads (or hosts sharing a folder) to one path would
     # otherwise write, rename and remove each other's temporary file.
-    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+    tmp = f"{path}.{uuid.uuid4().hex[:12]}.tmp"  # short: a long file name must still fit
     # Written to a temporary file and renamed, so an interrupted save leaves any old file intact.
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
