@@ -155,12 +155,20 @@ def _warn_if_folded_whole(pre: TabularPreprocessor, X: pd.DataFrame, param: str 
     if folded:
         ids = param != "min_category_count"  # MatrixFactorization's users and items
         as_text = [c for c in folded if not ids and _numbers_or_dates_as_text(X[c])]
+        # A value per row (an id, free text): a lower count would only memorise rows.
+        unique = [c for c in folded if not ids and c not in as_text and X[c].dropna().is_unique]
+        lower = [c for c in folded if c not in unique and c not in as_text]
+        advice = [f"Lower {param} to keep {'them' if lower == folded else lower}"] if lower else []
+        if unique:
+            advice.append(f"{unique} hold a different value in every row (an id or free text): drop them")
+        if as_text:
+            advice.append(f"{as_text} hold numbers or dates stored as text: convert them")
         warnings.warn(
             f"every category of {folded} was seen fewer than {param}={pre.min_category_count_} times and "
             "shares the unknown vector, so the net ignores these columns"
             + ("" if ids else " (their exported embeddings are constant)")
-            + f". Lower {param} to keep them"
-            + (f"; {as_text} hold numbers or dates stored as text: convert them" if as_text else ""),
+            + ". "
+            + "; ".join(advice),
             UserWarning,
             stacklevel=outside_tabdl(),
         )

@@ -1215,6 +1215,9 @@ def test_a_categorical_column_folded_whole_warns_once_named():
     folded = [w for w in caught if "shares the unknown vector" in str(w.message)]
     assert len(folded) == 1 and "['id']" in str(folded[0].message)
     assert "convert" not in str(folded[0].message)  # names, not numbers or dates stored as text
+    # one value per row: a lower min_category_count would only memorise rows
+    assert "['id'] hold a different value in every row (an id or free text): drop them" in str(folded[0].message)
+    assert "Lower min_category_count" not in str(folded[0].message)
     assert folded[0].filename == __file__  # points at the caller, not inside tabdl
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -1237,6 +1240,7 @@ def test_the_folded_whole_warning_advises_converting_only_numbers_and_dates_stor
         TabularRegressor(epochs=1, random_state=0, n_bags=1).fit(X, X["x"].to_numpy())
     (msg,) = [str(w.message) for w in caught if "shares the unknown vector" in str(w.message)]
     assert "['price', 'day'] hold numbers or dates stored as text: convert them" in msg
+    assert "['name'] hold a different value in every row" in msg and "Lower" not in msg
 
 
 def test_a_seed_is_deterministic_on_the_cpu_only(monkeypatch):
