@@ -1136,7 +1136,9 @@ class _TabularEstimator(SaveMixin, BaseEstimator):
             self._own_model()
             self._adapt_target(y, w)
             with seeded(self.seed_ + len(self.history_), self.device_):
-                learner = self._cycle_learner(train, self._early_stopping(valid), continued=True)
+                frozen = any(not p.requires_grad for p in self.model_.parameters())
+                progress = "fit_one_cycle (frozen)" if frozen else "fit_one_cycle"  # verbose: not "fit"
+                learner = self._cycle_learner(train, self._early_stopping(valid), continued=True, progress=progress)
                 # epochs as given: the learner refuses a non-int (int() turned 1.7 into 1 silently)
                 learner.fit_one_cycle(train, epochs, self.lr if lr is None else lr, valid=valid)
             raw = self._valid_raw(learner, valid)

@@ -189,9 +189,12 @@ def test_verbose_bag_labels_each_nets_progress_bar(capfd):
     TabularRegressor(**{**FAST, "n_bags": 2, "verbose": 1}).fit(X, y)
     err = capfd.readouterr().err
     assert "net 1/2" in err and "net 2/2" in err
-    TabularRegressor(**{**FAST, "n_bags": 1, "verbose": 1}).fit(X, y)
+    reg = TabularRegressor(**{**FAST, "n_bags": 1, "verbose": 1}).fit(X, y)
     err = capfd.readouterr().err
     assert "fit:" in err and "net 1/" not in err  # one net: the plain label
+    reg.fine_tune(X, y, epochs=1, freeze_epochs=1)  # continued cycles say so, and which phase is frozen
+    err = capfd.readouterr().err
+    assert "fit_one_cycle (frozen):" in err and "fit_one_cycle:" in err and "fit:" not in err
 
 
 def test_a_column_that_varies_only_in_the_first_nets_validation_rows_is_not_pinned():
