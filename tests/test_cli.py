@@ -10,6 +10,7 @@ from contextlib import redirect_stdout
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tabdl import cli
 from tabdl.cli import infer_task, main
@@ -102,6 +103,28 @@ def test_predict_regression_to_stdout_and_file(csv_dir, reg_model, capsys, tmp_p
     out = tmp_path / "pred.csv"
     assert main(["predict", str(reg_model), str(csv_dir / "new.csv"), "--out", str(out)]) == 0
     np.testing.assert_allclose(pd.read_csv(out)["prediction"], pred["prediction"])
+
+
+def test_threads_caps_torch_while_train_and_predict_run_and_restores_it(csv_dir, tmp_path, monkeypatch):
+    # torch takes every core by default; on a busy 2-core machine one thread was 7x faster.
+    from tabdl import estimators
+
+    seen, before = [], torch.get_num_threads()
+    for name in ("fit", "predict"):
+        real = getattr(estimators.TabularRegressor, name)
+
+        def spy(self, *a, _real=real, **kw):
+            seen.append(torch.get_num_threads())
+            return _real(self, *a, **kw)
+
+        monkeypatch.setattr(estimators.TabularRegressor, name, spy)
+    out = tmp_path / "t.tabdl"
+    train = ["train", str(csv_dir / "train.csv"), "--target", "price", "--drop", "label", "--out", str(out), *FAST]
+    with redirect_stdout(io.StringIO()):
+        assert main([*train, "--threads", str(before + 1)]) == 0  # conftest runs torch on 1 thread
+        assert main(["predict", str(out), str(csv_dir / "new.csv"), "--threads", str(before + 1)]) == 0
+    assert len(seen) >= 2 and set(seen) == {before + 1}
+    assert torch.get_num_threads() == before  # main() may run in the caller's process
 
 
 def test_train_and_predict_classification(csv_dir, capsys, tmp_path):
