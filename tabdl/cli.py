@@ -208,8 +208,8 @@ def _threads_option(p: argparse.ArgumentParser) -> None:
 
 def _capped_threads(func):
     """Run a command with torch's CPU threads capped at ``--threads``, restored afterwards (main()
-    can run in a caller's process). Why: torch takes every core, and on a loaded 2-core machine a
-    small train took 46 s against 6.5 s on one thread."""
+    can run in a caller's process). Why: torch takes every core, which competes with the other
+    jobs of a shared machine (a review saw a small train take 46 s, and 6.5 s on one thread)."""
 
     @functools.wraps(func)
     def run(args: argparse.Namespace) -> int:

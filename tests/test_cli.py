@@ -106,7 +106,7 @@ def test_predict_regression_to_stdout_and_file(csv_dir, reg_model, capsys, tmp_p
 
 
 def test_threads_caps_torch_while_train_and_predict_run_and_restores_it(csv_dir, tmp_path, monkeypatch):
-    # torch takes every core by default; on a busy 2-core machine one thread was 7x faster.
+    # torch takes every core by default, which competes with the other jobs of a shared machine.
     from tabdl import estimators
 
     seen, before = [], torch.get_num_threads()
