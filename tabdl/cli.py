@@ -202,14 +202,14 @@ def _threads_option(p: argparse.ArgumentParser) -> None:
         "--threads",
         type=_int_in(1),
         default=None,
-        help="cap torch's CPU threads (default: torch's own; 1 is often fastest on a busy or small machine)",
+        help="cap torch's CPU threads (default: torch's own, every core)",
     )
 
 
 def _capped_threads(func):
     """Run a command with torch's CPU threads capped at ``--threads``, restored afterwards (main()
     can run in a caller's process). Why: torch takes every core, which competes with the other
-    jobs of a shared machine (a review saw a small train take 46 s, and 6.5 s on one thread)."""
+    jobs of a shared machine."""
 
     @functools.wraps(func)
     def run(args: argparse.Namespace) -> int:
