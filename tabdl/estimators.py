@@ -156,7 +156,7 @@ def _warn_if_folded_whole(pre: TabularPreprocessor, X: pd.DataFrame, param: str 
         ids = param != "min_category_count"  # MatrixFactorization's users and items
         as_text = [c for c in folded if not ids and _numbers_or_dates_as_text(X[c])]
         # A value per row (an id, free text): a lower count would only memorise rows.
-        unique = [c for c in folded if not ids and c not in as_text and X[c].dropna().is_unique]
+        unique = [c for c in folded if not ids and c not in as_text and _one_value_per_row(X[c])]
         lower = [c for c in folded if c not in unique and c not in as_text]
         advice = [f"Lower {param} to keep {'them' if lower == folded else lower}"] if lower else []
         if unique:
@@ -172,6 +172,14 @@ def _warn_if_folded_whole(pre: TabularPreprocessor, X: pd.DataFrame, param: str 
             UserWarning,
             stacklevel=outside_tabdl(),
         )
+
+
+def _one_value_per_row(col: pd.Series) -> bool:
+    """Whether every present value differs; False for values pandas cannot hash (dicts, lists)."""
+    try:
+        return bool(col.dropna().is_unique)
+    except TypeError:
+        return False
 
 
 def _numbers_or_dates_as_text(col: pd.Series, sample: int = 1000) -> bool:
