@@ -417,13 +417,14 @@ class EntityEmbeddingEncoder(SaveMixin, TransformerMixin, BaseEstimator):
         start = bounds[-1]
         if self.remainder == "passthrough":
             dates = getattr(self, "date_features_", ())  # absent from encoders saved before it
-            top = np.finfo(self.dtype).max
+            # A float64 output holds every value; a narrower one is checked (one pass per column).
+            top = np.finfo(self.dtype).max if np.dtype(self.dtype).itemsize < 8 else None
             for k, c in enumerate(self.cont_features_):
                 v = date_values(X[c], c) if c in dates else numeric_values(X[c], c)
                 # The cast to dtype made such a value inf with only numpy's RuntimeWarning, where
                 # an inf in X is refused by name.
-                big = np.abs(v) > top
-                if big.any():
+                big = None if top is None else np.abs(v) > top
+                if big is not None and big.any():
                     raise ValueError(
                         f"column {c!r} holds {v[big][0]:.3g}, beyond the range of the output dtype "
                         f"{np.dtype(self.dtype).name}: rescale the column, or pass dtype=np.float64"
